@@ -1,0 +1,14 @@
+/** Every queue, log and cache has a limit. Units last. */
+export const reservationTtlMsDefault = 60_000;
+export const reservationTtlMsMax = 86_400_000;
+export const reservationGraceMsDefault = 5_000;
+export const auditEventsMaxDefault = 10_000;
+export const idempotencyKeysMaxDefault = 100_000;
+export const idempotencyRetentionMsDefault = 86_400_000;
+/** Settled reservations are remembered this long so a late second settle gets a precise error. */
+export const settledReservationRetentionMsDefault = 3_600_000;
+export const sweepIntervalMsDefault = 1_000;
+export const actionNameLengthMax = 128;
+export const runIdLengthMax = 256;
+export const idempotencyKeyLengthMax = 256;
+export const auditQueryLimitMax = 100_000;

@@ -1,0 +1,149 @@
+import { z } from "zod";
+import { ValidationError, type ValidationIssue } from "./errors.js";
+import {
+  actionNameLengthMax,
+  auditQueryLimitMax,
+  idempotencyKeyLengthMax,
+  reservationTtlMsMax,
+  runIdLengthMax,
+} from "./limits.js";
+import { type Band, resolveNarrowing } from "./narrowing.js";
+import { parseScopeId, scopeValueLengthMax } from "./scope.js";
+import { TIERS } from "./tiers.js";
+import { UNITS } from "./units.js";
+import { WINDOWS } from "./windows.js";
+
+const amount = z
+  .number()
+  .int("must be an integer")
+  .nonnegative("must not be negative")
+  .refine(Number.isSafeInteger, "must be a safe integer");
+const scopeValue = z
+  .string()
+  .min(1, "must not be empty")
+  .max(scopeValueLengthMax, `must be at most ${scopeValueLengthMax} characters`)
+  .regex(/^[A-Za-z0-9_.-]+$/, "may only contain A-Z a-z 0-9 _ . -");
+
+export const subjectSchema = z.strictObject({
+  tenant: scopeValue,
+  workspace: scopeValue.optional(),
+  app: scopeValue.optional(),
+  workflow: scopeValue.optional(),
+  agent: scopeValue.optional(),
+  toolset: scopeValue.optional(),
+});
+
+const scopeId = z.string().superRefine((value, ctx) => {
+  try {
+    parseScopeId(value);
+  } catch (error) {
+    for (const issue of (error as ValidationError).issues ?? [])
+      ctx.addIssue({ code: "custom", message: issue.message });
+  }
+});
+const unit = z.enum(UNITS);
+const idempotencyKey = z.string().min(1).max(idempotencyKeyLengthMax);
+const runId = z.string().min(1).max(runIdLengthMax);
+const band = z.object({ from: z.number(), disabledTiers: z.array(z.enum(TIERS)) });
+
+export const overagePolicies = ["REJECT", "ALLOW_IF_AVAILABLE", "ALLOW_WITH_OVERDRAFT"] as const;
+export type OveragePolicy = (typeof overagePolicies)[number];
+
+export const setBudgetSchema = z.strictObject({
+  scope: scopeId,
+  limit: amount,
+  unit: unit.optional(),
+  window: z.enum(WINDOWS).optional(),
+  narrowing: z.union([z.literal("none"), z.literal("progressive"), z.array(band)]).optional(),
+  overdraftLimit: amount.optional(),
+  idempotencyKey: idempotencyKey.optional(),
+});
+
+export const removeBudgetSchema = z.strictObject({
+  scope: scopeId,
+  unit: unit.optional(),
+  idempotencyKey: idempotencyKey.optional(),
+});
+
+export const actionSchema = z.strictObject({
+  name: z.string().min(1).max(actionNameLengthMax),
+  tier: z.enum(TIERS),
+  kind: z.string().min(1).max(actionNameLengthMax).optional(),
+});
+
+export const reserveSchema = z.strictObject({
+  subject: subjectSchema,
+  action: actionSchema,
+  estimate: amount,
+  unit: unit.optional(),
+  runId: runId.optional(),
+  idempotencyKey: idempotencyKey.optional(),
+  ttlMs: z.number().int().min(1).max(reservationTtlMsMax).optional(),
+  overagePolicy: z.enum(overagePolicies).optional(),
+  /** Who asked, for the audit log (an approver, a user id). */
+  actor: z.string().min(1).max(actionNameLengthMax).optional(),
+});
+
+export const commitSchema = z.strictObject({
+  actual: amount.optional(),
+  idempotencyKey: idempotencyKey.optional(),
+  actor: z.string().min(1).max(actionNameLengthMax).optional(),
+});
+
+export const releaseSchema = z.strictObject({
+  idempotencyKey: idempotencyKey.optional(),
+  reason: z.string().max(256).optional(),
+});
+export const extendSchema = z.strictObject({
+  ttlMs: z.number().int().min(1).max(reservationTtlMsMax),
+  idempotencyKey: idempotencyKey.optional(),
+});
+export const balanceQuerySchema = z.strictObject({ scope: scopeId, unit: unit.optional(), runId: runId.optional() });
+export const repayDebtSchema = z.strictObject({
+  scope: scopeId,
+  amount,
+  unit: unit.optional(),
+  runId: runId.optional(),
+  idempotencyKey: idempotencyKey.optional(),
+});
+export const auditQuerySchema = z.strictObject({
+  scope: scopeId.optional(),
+  limit: z.number().int().min(1).max(auditQueryLimitMax).optional(),
+  decision: z.enum(["ALLOW", "ALLOW_WITH_CAPS", "DENY"]).optional(),
+  type: z.string().optional(),
+  action: z.string().optional(),
+  sinceMs: z.number().int().nonnegative().optional(),
+  untilMs: z.number().int().nonnegative().optional(),
+  afterSeq: z.number().int().nonnegative().optional(),
+});
+export const reservationIdSchema = z.string().min(1).max(128);
+
+export type SetBudgetInput = z.input<typeof setBudgetSchema>;
+export type RemoveBudgetInput = z.input<typeof removeBudgetSchema>;
+export type ReserveInput = z.input<typeof reserveSchema>;
+export type ActionInput = z.input<typeof actionSchema>;
+export type CommitInput = z.input<typeof commitSchema>;
+export type ReleaseInput = z.input<typeof releaseSchema>;
+export type ExtendInput = z.input<typeof extendSchema>;
+export type BalanceQuery = z.input<typeof balanceQuerySchema>;
+export type RepayDebtInput = z.input<typeof repayDebtSchema>;
+export type AuditQuery = z.input<typeof auditQuerySchema>;
+
+/** Parses public input; on failure throws a ValidationError naming every bad field, before any change. */
+export function parseInput<T extends z.ZodType>(schema: T, value: unknown, root = ""): z.output<T> {
+  const result = schema.safeParse(value);
+  if (result.success) return result.data;
+  throw new ValidationError(result.error.issues.map((issue) => toIssue(issue, root)));
+}
+
+function toIssue(issue: z.core.$ZodIssue, root: string): ValidationIssue {
+  const path = [root, ...issue.path.map(String)].filter((part) => part !== "").join(".");
+  let message = issue.message;
+  if (issue.code === "unrecognized_keys") message = `unknown field(s): ${issue.keys.join(", ")}`;
+  return { code: issue.code, path, message };
+}
+
+/** Validated narrowing (sorted bands, ranges checked) from a parsed setBudget input. */
+export function narrowingOf(input: { narrowing?: "none" | "progressive" | Band[] }): Band[] | null {
+  return resolveNarrowing(input.narrowing);
+}

@@ -1,0 +1,80 @@
+import Keyv from "keyv";
+import { ValidationError } from "../core/errors.js";
+import { KeyvSingleProcessStore, type KeyvStoreOptions } from "../store/keyv-store.js";
+import type { LedgerStore } from "../store/types.js";
+import { type Ledger, type LedgerOptions, StoreLedger } from "./ledger.js";
+
+export interface CreateLedgerOptions extends LedgerOptions, Omit<KeyvStoreOptions, "keyv"> {
+  /**
+   * A keyv instance (any adapter; single process), or a ready LedgerStore. A Keyv built on
+   * `@keyv/redis` is recognised and its Redis connection reused for the distributed store.
+   */
+  store?: Keyv | LedgerStore;
+  /** The distributed store: a Redis URL, a node-redis client or cluster, or cluster node URLs. */
+  redis?: string | object | { cluster: string[] };
+  /** Key prefix for the Redis store. */
+  redisPrefix?: string;
+}
+
+/**
+ * Creates a ledger. With no options: the embedded keyv store in memory, zero setup, one process.
+ * Store connections open lazily, so this returns at once; the first call waits for them.
+ */
+export function createLedger(options: CreateLedgerOptions = {}): Ledger {
+  const { store, redis, redisPrefix, ...rest } = options;
+  if (store !== undefined && redis !== undefined) {
+    throw new ValidationError([
+      { code: "invalid_value", path: "redis", message: "give either store or redis, not both" },
+    ]);
+  }
+  if (redis !== undefined)
+    return new StoreLedger(openRedisStore({ redis, prefix: redisPrefix, clock: rest.clock }), rest);
+  if (store === undefined || isKeyv(store)) {
+    const keyv = store as Keyv | undefined;
+    const keyvRedisClient = keyv ? redisClientOfKeyv(keyv) : undefined;
+    if (keyvRedisClient) return new StoreLedger(openRedisStore({ redis: keyvRedisClient, prefix: redisPrefix }), rest);
+    return new StoreLedger(new KeyvSingleProcessStore({ ...rest, keyv }), rest);
+  }
+  if (isLedgerStore(store)) return new StoreLedger(store, rest);
+  throw new ValidationError([
+    { code: "invalid_type", path: "store", message: "must be a Keyv instance or a LedgerStore" },
+  ]);
+}
+
+async function openRedisStore(options: {
+  redis: unknown;
+  prefix?: string;
+  clock?: () => number;
+}): Promise<LedgerStore> {
+  const { createRedisStore } = await import("../store/redis/index.js");
+  return createRedisStore(options);
+}
+
+function isKeyv(value: unknown): value is Keyv {
+  return (
+    value instanceof Keyv ||
+    (typeof value === "object" &&
+      value !== null &&
+      "opts" in value &&
+      typeof (value as Keyv).get === "function" &&
+      typeof (value as Keyv).set === "function" &&
+      !("reserve" in value))
+  );
+}
+
+function isLedgerStore(value: unknown): value is LedgerStore {
+  return (
+    typeof value === "object" &&
+    value !== null &&
+    typeof (value as LedgerStore).reserve === "function" &&
+    typeof (value as LedgerStore).commit === "function"
+  );
+}
+
+/** The node-redis client inside a `@keyv/redis` adapter, if this keyv has one. */
+function redisClientOfKeyv(keyv: Keyv): object | undefined {
+  const adapter = (keyv as unknown as { opts?: { store?: unknown }; store?: unknown }).store ?? keyv.opts?.store;
+  if (!adapter || typeof adapter !== "object") return undefined;
+  if ((adapter as { constructor?: { name?: string } }).constructor?.name !== "KeyvRedis") return undefined;
+  return (adapter as { client?: object }).client;
+}

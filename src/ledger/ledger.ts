@@ -1,0 +1,394 @@
+import { createHash, randomUUID } from "node:crypto";
+import type { Caps, Decision, ReasonCode } from "../core/decision.js";
+import {
+  IdempotencyConflictError,
+  LedgerUnavailableError,
+  OverageError,
+  ReservationStateError,
+  TollgateError,
+  ValidationError,
+} from "../core/errors.js";
+import { reservationGraceMsDefault, reservationTtlMsDefault, sweepIntervalMsDefault } from "../core/limits.js";
+import { resolveNarrowing } from "../core/narrowing.js";
+import {
+  type AuditQuery,
+  auditQuerySchema,
+  type BalanceQuery,
+  balanceQuerySchema,
+  type CommitInput,
+  commitSchema,
+  type ExtendInput,
+  extendSchema,
+  type OveragePolicy,
+  parseInput,
+  type ReleaseInput,
+  type RemoveBudgetInput,
+  type RepayDebtInput,
+  type ReserveInput,
+  releaseSchema,
+  removeBudgetSchema,
+  repayDebtSchema,
+  reservationIdSchema,
+  reserveSchema,
+  type SetBudgetInput,
+  setBudgetSchema,
+} from "../core/schemas.js";
+import { applicableScopes, type Subject, scopeIdOf } from "../core/scope.js";
+import type { Tier } from "../core/tiers.js";
+import { type Unit, unitDefault } from "../core/units.js";
+import type {
+  AuditEvent,
+  Balance,
+  BudgetDefinition,
+  IdempotencyTag,
+  LedgerStore,
+  ReservationRecord,
+  ReserveOutcome,
+  SettleOutcome,
+} from "../store/types.js";
+
+export type LedgerMode = "enforce" | "shadow";
+
+export interface LedgerOptions {
+  /** "shadow" decides and audits but never blocks: for rolling a policy out safely. */
+  mode?: LedgerMode;
+  /** Default TTL of a hold; an unsettled hold returns by itself after ttl + grace. */
+  reservationTtlMs?: number;
+  reservationGraceMs?: number;
+  /** How often held reservations past their deadline are swept (an unref'd timer). 0 disables. */
+  sweepIntervalMs?: number;
+  /** How long a store call may take before a reservation fails closed with LEDGER_UNAVAILABLE. */
+  storeTimeoutMs?: number;
+  /** Tiers allowed through (without a hold) when the store is unreachable. Default: none. */
+  failOpenTiers?: Tier[];
+  /** Settle retries against a distributed store, with the same idempotency key. */
+  settleAttemptsMax?: number;
+}
+
+/** The answer to reserve() and decide(). A DENY is a value, never an exception. */
+export interface ReserveResponse {
+  decision: Decision;
+  /** Why it was denied (or, in shadow mode, set on `shadow`). */
+  reasonCode?: ReasonCode;
+  /** The scope whose budget caused the denial. */
+  deniedScope?: string;
+  /** On ALLOW_WITH_CAPS (and on TIER_DISABLED denials): what the agent may still do next. */
+  caps?: Caps;
+  /** Set when something was held: settle it with commit() or release(). */
+  reservationId?: string;
+  expiresAtMs?: number;
+  /** Canonical scope id of the subject. */
+  scope: string;
+  unit: Unit;
+  estimate: number;
+  /** The checked budgets after the decision, outermost first. */
+  balances: Balance[];
+  /** Shadow mode: what enforcement would have answered. */
+  shadow?: { decision: Decision; reasonCode?: ReasonCode; deniedScope?: string };
+  /** This answer replays an earlier call with the same idempotency key. */
+  replayed?: boolean;
+}
+
+export type SettleResponse = Extract<SettleOutcome, { ok: true }>;
+
+export interface Ledger {
+  readonly mode: LedgerMode;
+  setBudget(input: SetBudgetInput): Promise<BudgetDefinition>;
+  removeBudget(input: RemoveBudgetInput): Promise<{ removed: boolean }>;
+  listBudgets(query?: { scope?: string }): Promise<BudgetDefinition[]>;
+  reserve(input: ReserveInput): Promise<ReserveResponse>;
+  decide(input: ReserveInput): Promise<ReserveResponse>;
+  commit(reservationId: string, input?: CommitInput): Promise<SettleResponse>;
+  release(reservationId: string, input?: ReleaseInput): Promise<SettleResponse>;
+  extend(reservationId: string, input: ExtendInput): Promise<{ reservationId: string; expiresAtMs: number }>;
+  repayDebt(input: RepayDebtInput): Promise<{ repaid: number; balance: Balance | null }>;
+  getBalance(query: BalanceQuery): Promise<Balance | null>;
+  getReservation(reservationId: string): Promise<ReservationRecord | null>;
+  audit(query?: AuditQuery): Promise<AuditEvent[]>;
+  /** Expires overdue holds now (the periodic sweep does this on its own). */
+  sweep(): Promise<number>;
+  /** The store, for tooling (CLI, tests). */
+  readonly store: Promise<LedgerStore>;
+  close(): Promise<void>;
+}
+
+/**
+ * The ledger over any LedgerStore: validates input, names reservations, fails closed on store
+ * faults, turns store outcomes into typed errors, and runs the expiry sweep.
+ */
+export class StoreLedger implements Ledger {
+  readonly mode: LedgerMode;
+  readonly store: Promise<LedgerStore>;
+  private resolvedStore: LedgerStore | undefined;
+  private readonly ttlMs: number;
+  private readonly graceMs: number;
+  private readonly storeTimeoutMs: number;
+  private readonly failOpenTiers: ReadonlySet<Tier>;
+  private readonly settleAttemptsMax: number;
+  private sweepTimer: NodeJS.Timeout | undefined;
+  private closed = false;
+
+  constructor(store: LedgerStore | Promise<LedgerStore>, options: LedgerOptions = {}) {
+    this.mode = options.mode ?? "enforce";
+    this.ttlMs = options.reservationTtlMs ?? reservationTtlMsDefault;
+    this.graceMs = options.reservationGraceMs ?? reservationGraceMsDefault;
+    this.storeTimeoutMs = options.storeTimeoutMs ?? 2_000;
+    this.failOpenTiers = new Set(options.failOpenTiers ?? []);
+    this.settleAttemptsMax = options.settleAttemptsMax ?? 3;
+    this.store = Promise.resolve(store).then((resolved) => {
+      this.resolvedStore = resolved;
+      return resolved;
+    });
+    // Keep an unhandled rejection from escaping before the first call awaits the store.
+    this.store.catch(() => undefined);
+    const sweepIntervalMs = options.sweepIntervalMs ?? sweepIntervalMsDefault;
+    if (sweepIntervalMs > 0) {
+      this.sweepTimer = setInterval(() => {
+        this.sweep().catch(() => undefined);
+      }, sweepIntervalMs);
+      this.sweepTimer.unref();
+    }
+  }
+
+  private async getStore(): Promise<LedgerStore> {
+    if (this.closed) throw new TollgateError("LEDGER_UNAVAILABLE", "The ledger is closed");
+    return this.resolvedStore ?? this.store;
+  }
+
+  async setBudget(input: SetBudgetInput): Promise<BudgetDefinition> {
+    const parsed = parseInput(setBudgetSchema, input);
+    const narrowing = resolveNarrowing(parsed.narrowing);
+    const store = await this.getStore();
+    const outcome = await store.putBudget({
+      definition: {
+        scope: parsed.scope,
+        unit: parsed.unit ?? unitDefault,
+        limit: parsed.limit,
+        window: parsed.window ?? "lifetime",
+        narrowing,
+        overdraftLimit: parsed.overdraftLimit ?? 0,
+      },
+      idempotency: tagOf(parsed.idempotencyKey, parsed),
+    });
+    if (!outcome.ok) throw new IdempotencyConflictError(parsed.idempotencyKey as string);
+    return outcome.definition;
+  }
+
+  async removeBudget(input: RemoveBudgetInput): Promise<{ removed: boolean }> {
+    const parsed = parseInput(removeBudgetSchema, input);
+    const store = await this.getStore();
+    const outcome = await store.removeBudget({
+      scope: parsed.scope,
+      unit: parsed.unit ?? unitDefault,
+      idempotency: tagOf(parsed.idempotencyKey, parsed),
+    });
+    if (!outcome.ok) throw new IdempotencyConflictError(parsed.idempotencyKey as string);
+    return { removed: outcome.removed };
+  }
+
+  async listBudgets(query: { scope?: string } = {}): Promise<BudgetDefinition[]> {
+    const store = await this.getStore();
+    return store.listBudgets({ scopePrefix: query.scope });
+  }
+
+  reserve(input: ReserveInput): Promise<ReserveResponse> {
+    return this.reserveOrDecide(input, false);
+  }
+
+  decide(input: ReserveInput): Promise<ReserveResponse> {
+    return this.reserveOrDecide(input, true);
+  }
+
+  private async reserveOrDecide(input: ReserveInput, dryRun: boolean): Promise<ReserveResponse> {
+    const parsed = parseInput(reserveSchema, input);
+    const subjectScope = scopeIdOf(parsed.subject as Subject);
+    const unit = parsed.unit ?? unitDefault;
+    const base = { scope: subjectScope, unit, estimate: parsed.estimate };
+    let outcome: ReserveOutcome | { ok: false; error: "IDEMPOTENCY_CONFLICT" };
+    try {
+      const store = await this.getStore();
+      outcome = await this.withTimeout(
+        store.reserve({
+          reservationId: `${parsed.subject.tenant}:${randomUUID()}`,
+          subjectScope,
+          scopes: applicableScopes(subjectScope),
+          unit,
+          action: parsed.action,
+          estimate: parsed.estimate,
+          runId: parsed.runId,
+          ttlMs: parsed.ttlMs ?? this.ttlMs,
+          graceMs: this.graceMs,
+          overagePolicy: (parsed.overagePolicy ?? "ALLOW_IF_AVAILABLE") as OveragePolicy,
+          dryRun,
+          shadow: this.mode === "shadow",
+          actor: parsed.actor,
+          idempotency: tagOf(parsed.idempotencyKey, parsed),
+        }),
+      );
+    } catch (error) {
+      if (error instanceof ValidationError) throw error;
+      // Fail closed: an unreachable ledger never turns into an accidental ALLOW.
+      if (this.failOpenTiers.has(parsed.action.tier)) {
+        return { ...base, decision: "ALLOW", reasonCode: "LEDGER_UNAVAILABLE", balances: [] };
+      }
+      return { ...base, decision: "DENY", reasonCode: "LEDGER_UNAVAILABLE", balances: [] };
+    }
+    if ("ok" in outcome) throw new IdempotencyConflictError(parsed.idempotencyKey as string);
+    return { ...base, ...outcome };
+  }
+
+  async commit(reservationId: string, input: CommitInput = {}): Promise<SettleResponse> {
+    const id = parseInput(reservationIdSchema, reservationId, "reservationId");
+    const parsed = parseInput(commitSchema, input);
+    return this.settle(id, parsed.idempotencyKey, { actual: parsed.actual }, (store, idempotency) =>
+      store.commit({ reservationId: id, actual: parsed.actual, actor: parsed.actor, idempotency }),
+    );
+  }
+
+  async release(reservationId: string, input: ReleaseInput = {}): Promise<SettleResponse> {
+    const id = parseInput(reservationIdSchema, reservationId, "reservationId");
+    const parsed = parseInput(releaseSchema, input);
+    return this.settle(id, parsed.idempotencyKey, { release: true }, (store, idempotency) =>
+      store.release({ reservationId: id, reason: parsed.reason, idempotency }),
+    );
+  }
+
+  /**
+   * Settles once. Against a distributed store a lost reply is retried with the same idempotency
+   * key (one is made up when the caller gave none), so a retry replays instead of charging twice.
+   */
+  private async settle(
+    reservationId: string,
+    idempotencyKey: string | undefined,
+    payload: object,
+    run: (store: LedgerStore, idempotency: IdempotencyTag | undefined) => Promise<SettleOutcome>,
+  ): Promise<SettleResponse> {
+    const store = await this.getStore();
+    const key = idempotencyKey ?? (store.distributed ? `auto:${randomUUID()}` : undefined);
+    const idempotency = tagOf(key, { reservationId, ...payload });
+    let outcome: SettleOutcome | undefined;
+    for (let attempt = 1; ; attempt++) {
+      try {
+        outcome = await this.withTimeout(run(store, idempotency));
+        break;
+      } catch (error) {
+        if (!store.distributed || attempt >= this.settleAttemptsMax || error instanceof TollgateError)
+          throw asUnavailable(error);
+        await delay(50 * 2 ** (attempt - 1));
+      }
+    }
+    if (outcome.ok) return outcome;
+    switch (outcome.error) {
+      case "IDEMPOTENCY_CONFLICT":
+        throw new IdempotencyConflictError(idempotencyKey as string);
+      case "OVERAGE_REJECTED":
+      case "OVERDRAFT_LIMIT_EXCEEDED":
+        throw new OverageError(outcome.error, reservationId, outcome.detail ?? "over the estimate");
+      default:
+        throw new ReservationStateError(outcome.error, reservationId, outcome.detail);
+    }
+  }
+
+  async extend(reservationId: string, input: ExtendInput): Promise<{ reservationId: string; expiresAtMs: number }> {
+    const id = parseInput(reservationIdSchema, reservationId, "reservationId");
+    const parsed = parseInput(extendSchema, input);
+    const store = await this.getStore();
+    const outcome = await this.withTimeout(
+      store.extend({
+        reservationId: id,
+        ttlMs: parsed.ttlMs,
+        idempotency: tagOf(parsed.idempotencyKey, { id, ...parsed }),
+      }),
+    ).catch((error) => {
+      throw asUnavailable(error);
+    });
+    if (outcome.ok) return { reservationId: outcome.reservationId, expiresAtMs: outcome.expiresAtMs };
+    if (outcome.error === "IDEMPOTENCY_CONFLICT") throw new IdempotencyConflictError(parsed.idempotencyKey as string);
+    throw new ReservationStateError(outcome.error, id);
+  }
+
+  async repayDebt(input: RepayDebtInput): Promise<{ repaid: number; balance: Balance | null }> {
+    const parsed = parseInput(repayDebtSchema, input);
+    const store = await this.getStore();
+    const outcome = await store.repayDebt({
+      scope: parsed.scope,
+      unit: parsed.unit ?? unitDefault,
+      runId: parsed.runId,
+      amount: parsed.amount,
+      idempotency: tagOf(parsed.idempotencyKey, parsed),
+    });
+    if (!outcome.ok) throw new IdempotencyConflictError(parsed.idempotencyKey as string);
+    return { repaid: outcome.repaid, balance: outcome.balance };
+  }
+
+  async getBalance(query: BalanceQuery): Promise<Balance | null> {
+    const parsed = parseInput(balanceQuerySchema, query);
+    const store = await this.getStore();
+    return store.getBalance({ scope: parsed.scope, unit: parsed.unit ?? unitDefault, runId: parsed.runId });
+  }
+
+  async getReservation(reservationId: string): Promise<ReservationRecord | null> {
+    const id = parseInput(reservationIdSchema, reservationId, "reservationId");
+    const store = await this.getStore();
+    return store.getReservation(id);
+  }
+
+  async audit(query: AuditQuery = {}): Promise<AuditEvent[]> {
+    const parsed = parseInput(auditQuerySchema, query);
+    const store = await this.getStore();
+    return store.audit(parsed);
+  }
+
+  async sweep(): Promise<number> {
+    const store = await this.getStore();
+    return store.sweep();
+  }
+
+  async close(): Promise<void> {
+    if (this.sweepTimer) clearInterval(this.sweepTimer);
+    if (this.closed) return;
+    this.closed = true;
+    const store = await this.store.catch(() => undefined);
+    await store?.close();
+  }
+
+  private withTimeout<T>(promise: Promise<T>): Promise<T> {
+    // The embedded store answers in microseconds; only a distributed store can hang.
+    if (this.resolvedStore && !this.resolvedStore.distributed) return promise;
+    let timer: NodeJS.Timeout | undefined;
+    const timeout = new Promise<never>((_, reject) => {
+      timer = setTimeout(
+        () => reject(new LedgerUnavailableError(`The ledger store did not answer within ${this.storeTimeoutMs} ms`)),
+        this.storeTimeoutMs,
+      );
+    });
+    return Promise.race([promise, timeout]).finally(() => clearTimeout(timer));
+  }
+}
+
+function tagOf(key: string | undefined, payload: object): IdempotencyTag | undefined {
+  if (key === undefined) return undefined;
+  const { idempotencyKey: _ignored, ...rest } = payload as Record<string, unknown>;
+  return { key, fingerprint: createHash("sha256").update(stableJson(rest)).digest("base64url") };
+}
+
+/** JSON with object keys sorted, so equal payloads fingerprint equally whatever their key order. */
+export function stableJson(value: unknown): string {
+  if (value === null || typeof value !== "object") return JSON.stringify(value) ?? "null";
+  if (Array.isArray(value)) return `[${value.map(stableJson).join(",")}]`;
+  const entries = Object.entries(value as Record<string, unknown>)
+    .filter(([, item]) => item !== undefined)
+    .sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0));
+  return `{${entries.map(([key, item]) => `${JSON.stringify(key)}:${stableJson(item)}`).join(",")}}`;
+}
+
+function asUnavailable(error: unknown): Error {
+  if (error instanceof TollgateError) return error;
+  return new LedgerUnavailableError(`The ledger store failed: ${(error as Error)?.message ?? String(error)}`, {
+    cause: error,
+  });
+}
+
+function delay(ms: number): Promise<void> {
+  return new Promise((resolve) => setTimeout(resolve, ms));
+}

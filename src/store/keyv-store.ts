@@ -1,0 +1,850 @@
+import Keyv from "keyv";
+import { type BudgetView, evaluate, remainingOf } from "../core/decision.js";
+import { invariant } from "../core/errors.js";
+import {
+  auditEventsMaxDefault,
+  idempotencyKeysMaxDefault,
+  idempotencyRetentionMsDefault,
+  settledReservationRetentionMsDefault,
+} from "../core/limits.js";
+import { tenantScopeOf } from "../core/scope.js";
+import type { Unit } from "../core/units.js";
+import { type BudgetWindow, windowInstanceOf, windowLengthMs } from "../core/windows.js";
+import { filterAuditEvents } from "./audit-filter.js";
+import { MinHeap } from "./min-heap.js";
+import { RingBuffer } from "./ring-buffer.js";
+import type {
+  AuditEvent,
+  AuditLookup,
+  Balance,
+  BalanceLookup,
+  BudgetDefinition,
+  CommitCommand,
+  ExtendCommand,
+  ExtendOutcome,
+  IdempotencyTag,
+  LedgerStore,
+  PutBudgetCommand,
+  PutBudgetOutcome,
+  ReleaseCommand,
+  RemoveBudgetCommand,
+  RemoveBudgetOutcome,
+  RepayDebtCommand,
+  RepayDebtOutcome,
+  ReservationRecord,
+  ReserveCommand,
+  ReserveResult,
+  SettleOutcome,
+} from "./types.js";
+
+export interface KeyvStoreOptions {
+  /** Any keyv instance; defaults to `new Keyv()` (in memory). Must not be shared with another process. */
+  keyv?: Keyv;
+  /** Injectable clock (ms since epoch) for tests. */
+  clock?: () => number;
+  auditEventsMax?: number;
+  idempotencyKeysMax?: number;
+  idempotencyRetentionMs?: number;
+  settledReservationRetentionMs?: number;
+  /** Counters of run and clock windows that hold nothing are dropped after this much idleness. */
+  windowCountersRetentionMs?: number;
+}
+
+interface Counters {
+  spent: number;
+  reserved: number;
+  debt: number;
+  touchedAtMs: number;
+}
+
+interface IdempotencyRecord {
+  fingerprint: string;
+  outcome: unknown;
+  atMs: number;
+}
+
+const windowCountersRetentionMsDefault = 7 * 86_400_000;
+const indexBudgetsKey = "index:budgets";
+const indexHoldsKey = "index:holds";
+
+function budgetKey(scope: string, unit: Unit): string {
+  return `${scope}|${unit}`;
+}
+
+/**
+ * The embedded store: state lives in this process's memory and is written through to a keyv
+ * adapter (keyv's own in-memory Map by default). keyv has no atomic operations, so this store is
+ * SINGLE-PROCESS: each mutation runs as one synchronous critical section over cached state, and its
+ * changed records are persisted in order before the call resolves. Two processes sharing one keyv
+ * backend would overwrite each other; use the Redis store for that.
+ */
+export class KeyvSingleProcessStore implements LedgerStore {
+  readonly name = "keyv-single-process";
+  readonly distributed = false;
+
+  private readonly keyv: Keyv;
+  private readonly clock: () => number;
+  private readonly budgets = new Map<string, BudgetDefinition>();
+  /** Same definitions by unit then scope, so a reserve looks up its candidate scopes without building keys. */
+  private readonly budgetsByUnit = new Map<Unit, Map<string, BudgetDefinition>>();
+  private readonly counters = new Map<string, Counters>();
+  private readonly reservations = new Map<string, ReservationRecord>();
+  private readonly deadlines = new MinHeap<string>();
+  private readonly settledQueue: { id: string; atMs: number }[] = [];
+  private settledQueueHead = 0;
+  private readonly idempotency = new Map<string, IdempotencyRecord>();
+  private readonly audits: RingBuffer<AuditEvent>;
+  private auditSeq = 0;
+  private readonly idempotencyKeysMax: number;
+  private readonly idempotencyRetentionMs: number;
+  private readonly settledRetentionMs: number;
+  private readonly windowCountersRetentionMs: number;
+  private lastCounterScanMs = 0;
+
+  /** Keys loaded from keyv (or known absent) — the cache is authoritative for these. */
+  private readonly loaded = new Set<string>();
+  private readonly loading = new Map<string, Promise<void>>();
+  private readonly ready: Promise<void>;
+  private dirty = new Map<string, { value: unknown; ttlMs?: number } | null>();
+  private indexesDirty = false;
+  private flushing: Promise<void> = Promise.resolve();
+  private flushScheduled: Promise<void> | null = null;
+
+  constructor(options: KeyvStoreOptions = {}) {
+    this.keyv = options.keyv ?? new Keyv();
+    this.clock = options.clock ?? Date.now;
+    this.audits = new RingBuffer(options.auditEventsMax ?? auditEventsMaxDefault);
+    this.idempotencyKeysMax = options.idempotencyKeysMax ?? idempotencyKeysMaxDefault;
+    this.idempotencyRetentionMs = options.idempotencyRetentionMs ?? idempotencyRetentionMsDefault;
+    this.settledRetentionMs = options.settledReservationRetentionMs ?? settledReservationRetentionMsDefault;
+    this.windowCountersRetentionMs = options.windowCountersRetentionMs ?? windowCountersRetentionMsDefault;
+    this.ready = this.restore();
+  }
+
+  /** Loads every budget definition and every held reservation, so decisions never wait on keyv. */
+  private async restore(): Promise<void> {
+    const budgetKeys = ((await this.keyv.get(indexBudgetsKey)) as string[] | undefined) ?? [];
+    const definitions = budgetKeys.length > 0 ? await this.keyv.getMany(budgetKeys.map((key) => `b:${key}`)) : [];
+    budgetKeys.forEach((_key, index) => {
+      const definition = definitions[index] as BudgetDefinition | undefined;
+      if (definition) this.indexBudget(definition);
+    });
+    const heldIds = ((await this.keyv.get(indexHoldsKey)) as string[] | undefined) ?? [];
+    const records = heldIds.length > 0 ? await this.keyv.getMany(heldIds.map((id) => `r:${id}`)) : [];
+    const counterKeys = new Set<string>();
+    records.forEach((value, index) => {
+      const record = value as ReservationRecord | undefined;
+      const id = heldIds[index];
+      this.loaded.add(`r:${id}`);
+      if (record?.status !== "held") return;
+      this.reservations.set(id, record);
+      this.deadlines.push(record.expiresAtMs + record.graceMs, id);
+      for (const hold of record.holds) counterKeys.add(`c:${budgetKey(hold.scope, record.unit)}|${hold.instance}`);
+    });
+    await this.loadKeys([...counterKeys]);
+  }
+
+  async now(): Promise<number> {
+    return this.clock();
+  }
+
+  async close(): Promise<void> {
+    await this.flushNow();
+  }
+
+  // ---------------------------------------------------------------- budgets
+
+  async putBudget(command: PutBudgetCommand): Promise<PutBudgetOutcome> {
+    await this.ready;
+    const tenant = tenantScopeOf(command.definition.scope);
+    await this.loadKeys(this.idempotencyKeys(tenant, "budget.set", command.idempotency));
+    const now = this.clock();
+    const replay = this.replay<PutBudgetOutcome>(tenant, "budget.set", command.idempotency);
+    if (replay) return replay;
+    const key = budgetKey(command.definition.scope, command.definition.unit);
+    const created = !this.budgets.has(key);
+    const definition: BudgetDefinition = { ...command.definition, updatedAtMs: now };
+    this.indexBudget(definition);
+    this.persist(`b:${key}`, definition);
+    this.indexesDirty = true;
+    this.appendAudit({
+      atMs: now,
+      type: "budget.set",
+      scope: definition.scope,
+      unit: definition.unit,
+      amount: definition.limit,
+      detail: `window=${definition.window} narrowing=${definition.narrowing ? "bands" : "none"} overdraftLimit=${definition.overdraftLimit}`,
+    });
+    const outcome: PutBudgetOutcome = { ok: true, definition, created };
+    this.remember(tenant, "budget.set", command.idempotency, outcome, now);
+    await this.flush();
+    return outcome;
+  }
+
+  async removeBudget(command: RemoveBudgetCommand): Promise<RemoveBudgetOutcome> {
+    await this.ready;
+    const tenant = tenantScopeOf(command.scope);
+    await this.loadKeys(this.idempotencyKeys(tenant, "budget.remove", command.idempotency));
+    const now = this.clock();
+    const replay = this.replay<RemoveBudgetOutcome>(tenant, "budget.remove", command.idempotency);
+    if (replay) return replay;
+    const key = budgetKey(command.scope, command.unit);
+    const removed = this.budgets.delete(key);
+    this.budgetsByUnit.get(command.unit)?.delete(command.scope);
+    if (removed) {
+      this.persist(`b:${key}`, null);
+      this.indexesDirty = true;
+      // Counters go with the grant: re-adding a budget later starts fresh. Holds on it settle as no-ops.
+      for (const counterKey of this.counters.keys()) {
+        if (counterKey.startsWith(`c:${key}|`)) {
+          this.counters.delete(counterKey);
+          this.persist(counterKey, null);
+        }
+      }
+      this.appendAudit({ atMs: now, type: "budget.remove", scope: command.scope, unit: command.unit });
+    }
+    const outcome: RemoveBudgetOutcome = { ok: true, removed };
+    this.remember(tenant, "budget.remove", command.idempotency, outcome, now);
+    await this.flush();
+    return outcome;
+  }
+
+  async listBudgets(query: { scopePrefix?: string }): Promise<BudgetDefinition[]> {
+    await this.ready;
+    const out: BudgetDefinition[] = [];
+    for (const definition of this.budgets.values()) {
+      const prefix = query.scopePrefix;
+      if (prefix && definition.scope !== prefix && !definition.scope.startsWith(`${prefix}/`)) continue;
+      out.push(definition);
+    }
+    return out.sort((a, b) => (a.scope < b.scope ? -1 : a.scope > b.scope ? 1 : a.unit < b.unit ? -1 : 1));
+  }
+
+  // ---------------------------------------------------------------- reserve
+
+  async reserve(command: ReserveCommand): Promise<ReserveResult> {
+    await this.ready;
+    const tenant = tenantScopeOf(command.subjectScope);
+    let now = this.clock();
+    // Load whatever the critical section will touch, then run it without awaiting.
+    for (;;) {
+      const missing = this.missingKeys([
+        ...this.idempotencyKeys(tenant, "reserve", command.idempotency),
+        ...this.counterKeysFor(command.scopes, command.unit, now, command.runId),
+      ]);
+      if (missing.length === 0) break;
+      await this.loadKeys(missing);
+      now = this.clock();
+    }
+    this.expireDue(now);
+    if (!command.dryRun) {
+      const replay = this.replay<ReserveResult>(tenant, "reserve", command.idempotency);
+      if (replay) return replay;
+    }
+
+    const checked: { definition: BudgetDefinition; instance: string; counters: Counters }[] = [];
+    const unitBudgets = this.budgetsByUnit.get(command.unit);
+    for (const scope of command.scopes) {
+      const definition = unitBudgets?.get(scope);
+      if (!definition) continue;
+      const instance = windowInstanceOf(definition.window, now, command.runId);
+      const counters = this.countersOf(definition, instance, now);
+      checked.push({ definition, instance, counters });
+    }
+    const views: BudgetView[] = checked.map(({ definition, counters }) => ({
+      scope: definition.scope,
+      allocated: definition.limit,
+      spent: counters.spent,
+      reserved: counters.reserved,
+      debt: counters.debt,
+      narrowing: definition.narrowing,
+    }));
+    const evaluation = evaluate(views, command.action.tier, command.estimate);
+    const allowed = evaluation.decision !== "DENY";
+
+    if (command.dryRun) {
+      return {
+        ...evaluation,
+        balances: checked.map(({ definition, instance, counters }) => balanceOf(definition, instance, counters)),
+      };
+    }
+
+    const outcome: ReserveResult = { ...evaluation, balances: [] };
+    if (command.shadow && !allowed) {
+      outcome.decision = "ALLOW";
+      outcome.shadow = { decision: "DENY", reasonCode: evaluation.reasonCode, deniedScope: evaluation.deniedScope };
+      delete outcome.reasonCode;
+      delete outcome.deniedScope;
+      delete outcome.caps;
+    }
+    if (allowed || command.shadow) {
+      const record: ReservationRecord = {
+        id: command.reservationId,
+        subjectScope: command.subjectScope,
+        unit: command.unit,
+        action: command.action,
+        estimate: command.estimate,
+        runId: command.runId,
+        holds: allowed ? checked.map(({ definition, instance }) => ({ scope: definition.scope, instance })) : [],
+        overagePolicy: command.overagePolicy,
+        status: "held",
+        shadowDenied: !allowed,
+        createdAtMs: now,
+        expiresAtMs: now + command.ttlMs,
+        graceMs: command.graceMs,
+        charged: 0,
+      };
+      invariant(!this.reservations.has(record.id), `reservation id ${record.id} reused`);
+      if (allowed) {
+        for (const { definition, instance, counters } of checked) {
+          counters.reserved += command.estimate;
+          counters.touchedAtMs = now;
+          this.persistCounters(definition, instance, counters);
+        }
+      }
+      this.reservations.set(record.id, record);
+      this.loaded.add(`r:${record.id}`);
+      this.deadlines.push(record.expiresAtMs + record.graceMs, record.id);
+      this.persist(`r:${record.id}`, record);
+      this.indexesDirty = true;
+      outcome.reservationId = record.id;
+      outcome.expiresAtMs = record.expiresAtMs;
+    }
+    outcome.balances = checked.map(({ definition, instance, counters }) => balanceOf(definition, instance, counters));
+    this.appendAudit({
+      atMs: now,
+      type: "reserve",
+      scope: command.subjectScope,
+      unit: command.unit,
+      reservationId: outcome.reservationId,
+      action: command.action,
+      runId: command.runId,
+      actor: command.actor,
+      estimate: command.estimate,
+      decision: outcome.decision,
+      reasonCode: outcome.reasonCode,
+      deniedScope: outcome.deniedScope,
+      caps: outcome.caps,
+      shadow: outcome.shadow,
+      balances: outcome.balances.map(({ scope, allocated, remaining }) => ({ scope, allocated, remaining })),
+    });
+    this.remember(tenant, "reserve", command.idempotency, outcome, now);
+    await this.flush();
+    return outcome;
+  }
+
+  // ---------------------------------------------------------------- settle
+
+  async commit(command: CommitCommand): Promise<SettleOutcome> {
+    return this.settle(command, "commit");
+  }
+
+  async release(command: ReleaseCommand): Promise<SettleOutcome> {
+    return this.settle(command, "release");
+  }
+
+  private async settle(command: CommitCommand & ReleaseCommand, kind: "commit" | "release"): Promise<SettleOutcome> {
+    await this.ready;
+    const tenant = tenantOfReservation(command.reservationId);
+    await this.loadKeys([`r:${command.reservationId}`, ...this.idempotencyKeys(tenant, kind, command.idempotency)]);
+    const record = this.reservations.get(command.reservationId);
+    if (record) {
+      await this.loadKeys(record.holds.map((hold) => `c:${budgetKey(hold.scope, record.unit)}|${hold.instance}`));
+    }
+    const now = this.clock();
+    this.expireDue(now);
+    const replay = this.replay<SettleOutcome>(tenant, kind, command.idempotency);
+    if (replay) return replay;
+    if (!record) return { ok: false, error: "RESERVATION_NOT_FOUND" };
+    if (record.status === "expired") return { ok: false, error: "RESERVATION_EXPIRED" };
+    if (record.status !== "held") return { ok: false, error: "RESERVATION_FINALIZED", detail: record.status };
+
+    const held = this.heldBudgets(record);
+    const estimate = record.estimate;
+    let charged = 0;
+    let debtAdded = 0;
+    let uncharged = 0;
+    if (kind === "commit" && !record.shadowDenied) {
+      const actual = command.actual ?? estimate;
+      const overage = actual - estimate;
+      if (overage <= 0) {
+        charged = actual;
+        for (const { counters } of held) {
+          counters.reserved -= estimate;
+          counters.spent += actual;
+        }
+      } else if (record.overagePolicy === "REJECT") {
+        return { ok: false, error: "OVERAGE_REJECTED", detail: `actual ${actual} exceeds the estimate ${estimate}` };
+      } else if (record.overagePolicy === "ALLOW_IF_AVAILABLE") {
+        let available = overage;
+        for (const { counters, definition } of held) {
+          available = Math.min(available, Math.max(0, remainingOf({ allocated: definition.limit, ...counters })));
+        }
+        charged = estimate + available;
+        uncharged = overage - available;
+        for (const { counters } of held) {
+          counters.reserved -= estimate;
+          counters.spent += charged;
+        }
+      } else {
+        const plans = held.map(({ counters, definition }) => {
+          const fromRemaining = Math.min(
+            overage,
+            Math.max(0, remainingOf({ allocated: definition.limit, ...counters })),
+          );
+          return { counters, definition, fromRemaining, toDebt: overage - fromRemaining };
+        });
+        const over = plans.find((plan) => plan.counters.debt + plan.toDebt > plan.definition.overdraftLimit);
+        if (over) {
+          return {
+            ok: false,
+            error: "OVERDRAFT_LIMIT_EXCEEDED",
+            detail: `${over.definition.scope} would owe ${over.counters.debt + over.toDebt}, over its overdraftLimit ${over.definition.overdraftLimit}`,
+          };
+        }
+        charged = actual;
+        for (const plan of plans) {
+          plan.counters.reserved -= estimate;
+          plan.counters.spent += estimate + plan.fromRemaining;
+          plan.counters.debt += plan.toDebt;
+          debtAdded = Math.max(debtAdded, plan.toDebt);
+        }
+      }
+    } else {
+      for (const { counters } of held) counters.reserved -= estimate;
+    }
+    for (const { definition, instance, counters } of held) {
+      assertCounters(definition, counters);
+      counters.touchedAtMs = now;
+      this.persistCounters(definition, instance, counters);
+    }
+    record.status = kind === "commit" ? "committed" : "released";
+    record.charged = charged;
+    this.markSettled(record, now);
+    const balances = held.map(({ definition, instance, counters }) => balanceOf(definition, instance, counters));
+    const released = kind === "commit" ? Math.max(0, estimate - charged) : estimate;
+    this.appendAudit({
+      atMs: now,
+      type: kind,
+      scope: record.subjectScope,
+      unit: record.unit,
+      reservationId: record.id,
+      action: record.action,
+      runId: record.runId,
+      actor: command.actor,
+      estimate,
+      amount: kind === "commit" ? charged : released,
+      balances: balances.map(({ scope, allocated, remaining }) => ({ scope, allocated, remaining })),
+      detail: command.reason ?? (uncharged > 0 ? `uncharged overage ${uncharged}` : undefined),
+    });
+    const outcome: SettleOutcome = {
+      ok: true,
+      reservationId: record.id,
+      status: record.status as "committed" | "released",
+      charged,
+      debtAdded,
+      uncharged,
+      released: record.shadowDenied ? 0 : released,
+      balances,
+    };
+    this.remember(tenant, kind, command.idempotency, outcome, now);
+    await this.flush();
+    return outcome;
+  }
+
+  async extend(command: ExtendCommand): Promise<ExtendOutcome> {
+    await this.ready;
+    const tenant = tenantOfReservation(command.reservationId);
+    await this.loadKeys([`r:${command.reservationId}`, ...this.idempotencyKeys(tenant, "extend", command.idempotency)]);
+    const now = this.clock();
+    this.expireDue(now);
+    const replay = this.replay<ExtendOutcome>(tenant, "extend", command.idempotency);
+    if (replay) return replay;
+    const record = this.reservations.get(command.reservationId);
+    if (!record) return { ok: false, error: "RESERVATION_NOT_FOUND" };
+    if (record.status === "expired") return { ok: false, error: "RESERVATION_EXPIRED" };
+    if (record.status !== "held") return { ok: false, error: "RESERVATION_FINALIZED" };
+    record.expiresAtMs = now + command.ttlMs;
+    this.deadlines.push(record.expiresAtMs + record.graceMs, record.id);
+    this.persist(`r:${record.id}`, record);
+    this.appendAudit({
+      atMs: now,
+      type: "extend",
+      scope: record.subjectScope,
+      unit: record.unit,
+      reservationId: record.id,
+      action: record.action,
+      runId: record.runId,
+      detail: `expiresAtMs=${record.expiresAtMs}`,
+    });
+    const outcome: ExtendOutcome = { ok: true, reservationId: record.id, expiresAtMs: record.expiresAtMs };
+    this.remember(tenant, "extend", command.idempotency, outcome, now);
+    await this.flush();
+    return outcome;
+  }
+
+  async repayDebt(command: RepayDebtCommand): Promise<RepayDebtOutcome> {
+    await this.ready;
+    const tenant = tenantScopeOf(command.scope);
+    const definition = this.budgets.get(budgetKey(command.scope, command.unit));
+    let now = this.clock();
+    const counterKeys = definition
+      ? [this.counterKey(definition, windowInstanceOf(definition.window, now, command.runId))]
+      : [];
+    await this.loadKeys([...counterKeys, ...this.idempotencyKeys(tenant, "debt.repay", command.idempotency)]);
+    now = this.clock();
+    const replay = this.replay<RepayDebtOutcome>(tenant, "debt.repay", command.idempotency);
+    if (replay) return replay;
+    const current = this.budgets.get(budgetKey(command.scope, command.unit));
+    if (!current) return { ok: true, repaid: 0, balance: null };
+    const instance = windowInstanceOf(current.window, now, command.runId);
+    const counters = this.countersOf(current, instance, now);
+    // Repaying moves debt into spend: the operator accepts the overage, and the scope may reserve again.
+    const repaid = Math.min(command.amount, counters.debt);
+    counters.debt -= repaid;
+    counters.spent += repaid;
+    assertCounters(current, counters);
+    this.persistCounters(current, instance, counters);
+    const balance = balanceOf(current, instance, counters);
+    this.appendAudit({
+      atMs: now,
+      type: "debt.repay",
+      scope: command.scope,
+      unit: command.unit,
+      runId: command.runId,
+      amount: repaid,
+    });
+    const outcome: RepayDebtOutcome = { ok: true, repaid, balance };
+    this.remember(tenant, "debt.repay", command.idempotency, outcome, now);
+    await this.flush();
+    return outcome;
+  }
+
+  // ---------------------------------------------------------------- reads
+
+  async getBalance(query: BalanceLookup): Promise<Balance | null> {
+    await this.ready;
+    const definition = this.budgets.get(budgetKey(query.scope, query.unit));
+    if (!definition) return null;
+    const now = this.clock();
+    const instance = windowInstanceOf(definition.window, now, query.runId);
+    await this.loadKeys([this.counterKey(definition, instance)]);
+    this.expireDue(this.clock());
+    const current = this.budgets.get(budgetKey(query.scope, query.unit));
+    if (!current) return null;
+    const counters = this.counters.get(this.counterKey(current, instance)) ?? {
+      spent: 0,
+      reserved: 0,
+      debt: 0,
+      touchedAtMs: now,
+    };
+    return balanceOf(current, instance, counters);
+  }
+
+  async getReservation(reservationId: string): Promise<ReservationRecord | null> {
+    await this.ready;
+    await this.loadKeys([`r:${reservationId}`]);
+    this.expireDue(this.clock());
+    const record = this.reservations.get(reservationId);
+    return record ? structuredClone(record) : null;
+  }
+
+  async audit(query: AuditLookup): Promise<AuditEvent[]> {
+    await this.ready;
+    return filterAuditEvents(this.audits.toArray(), query);
+  }
+
+  async sweep(): Promise<number> {
+    await this.ready;
+    const now = this.clock();
+    const expired = this.expireDue(now);
+    this.evictRetained(now);
+    await this.flush();
+    return expired;
+  }
+
+  // ---------------------------------------------------------------- internals
+
+  /** Expires every held reservation whose TTL + grace has passed. Synchronous: part of a critical section. */
+  private expireDue(now: number): number {
+    let expired = 0;
+    for (;;) {
+      const deadline = this.deadlines.peekKey();
+      if (deadline === undefined || deadline > now) break;
+      const id = this.deadlines.pop() as string;
+      const record = this.reservations.get(id);
+      // Lazy deletion: settled reservations and superseded deadlines (extend) are skipped here.
+      if (record?.status !== "held" || record.expiresAtMs + record.graceMs > now) continue;
+      const held = this.heldBudgets(record);
+      for (const { definition, instance, counters } of held) {
+        counters.reserved -= record.estimate;
+        assertCounters(definition, counters);
+        this.persistCounters(definition, instance, counters);
+      }
+      record.status = "expired";
+      this.markSettled(record, now);
+      this.appendAudit({
+        atMs: now,
+        type: "expire",
+        scope: record.subjectScope,
+        unit: record.unit,
+        reservationId: record.id,
+        action: record.action,
+        runId: record.runId,
+        estimate: record.estimate,
+        amount: record.shadowDenied ? 0 : record.estimate,
+        balances: held.map(({ definition, instance, counters }) => {
+          const balance = balanceOf(definition, instance, counters);
+          return { scope: balance.scope, allocated: balance.allocated, remaining: balance.remaining };
+        }),
+      });
+      expired++;
+    }
+    return expired;
+  }
+
+  private heldBudgets(
+    record: ReservationRecord,
+  ): { definition: BudgetDefinition; instance: string; counters: Counters }[] {
+    const out: { definition: BudgetDefinition; instance: string; counters: Counters }[] = [];
+    for (const hold of record.holds) {
+      const definition = this.budgets.get(budgetKey(hold.scope, record.unit));
+      // The budget was removed (revoked) while held: its counters went with it.
+      if (!definition) continue;
+      const counters = this.counters.get(this.counterKey(definition, hold.instance));
+      if (!counters) continue;
+      out.push({ definition, instance: hold.instance, counters });
+    }
+    return out;
+  }
+
+  private markSettled(record: ReservationRecord, now: number): void {
+    this.persist(`r:${record.id}`, record, this.settledRetentionMs);
+    this.settledQueue.push({ id: record.id, atMs: now });
+    this.indexesDirty = true;
+  }
+
+  private evictRetained(now: number): void {
+    while (this.settledQueueHead < this.settledQueue.length) {
+      const entry = this.settledQueue[this.settledQueueHead];
+      if (entry.atMs + this.settledRetentionMs > now) break;
+      const record = this.reservations.get(entry.id);
+      if (record && record.status !== "held") {
+        this.reservations.delete(entry.id);
+        this.loaded.delete(`r:${entry.id}`);
+      }
+      this.settledQueueHead++;
+    }
+    if (this.settledQueueHead > 1024 && this.settledQueueHead * 2 > this.settledQueue.length) {
+      this.settledQueue.splice(0, this.settledQueueHead);
+      this.settledQueueHead = 0;
+    }
+    for (const [key, record] of this.idempotency) {
+      if (record.atMs + this.idempotencyRetentionMs > now) break;
+      this.idempotency.delete(key);
+      this.loaded.delete(key);
+    }
+    // Window counters that hold nothing and went idle are dropped (scan at most once a minute).
+    if (now - this.lastCounterScanMs >= 60_000) {
+      this.lastCounterScanMs = now;
+      for (const [key, counters] of this.counters) {
+        if (key.endsWith("|life") || counters.reserved > 0) continue;
+        const idleMs = now - counters.touchedAtMs;
+        const isClockWindow = !key.includes("|run:");
+        const windowOver = isClockWindow && idleMs > windowLengthMs.day;
+        if (windowOver || idleMs > this.windowCountersRetentionMs) {
+          this.counters.delete(key);
+          this.loaded.delete(key);
+          this.persist(key, null);
+        }
+      }
+    }
+  }
+
+  private counterKey(definition: BudgetDefinition, instance: string): string {
+    return `c:${budgetKey(definition.scope, definition.unit)}|${instance}`;
+  }
+
+  private indexBudget(definition: BudgetDefinition): void {
+    this.budgets.set(budgetKey(definition.scope, definition.unit), definition);
+    let unitBudgets = this.budgetsByUnit.get(definition.unit);
+    if (!unitBudgets) {
+      unitBudgets = new Map();
+      this.budgetsByUnit.set(definition.unit, unitBudgets);
+    }
+    unitBudgets.set(definition.scope, definition);
+  }
+
+  private counterKeysFor(scopes: readonly string[], unit: Unit, now: number, runId: string | undefined): string[] {
+    const keys: string[] = [];
+    const unitBudgets = this.budgetsByUnit.get(unit);
+    if (!unitBudgets) return keys;
+    for (const scope of scopes) {
+      const definition = unitBudgets.get(scope);
+      if (definition) keys.push(this.counterKey(definition, windowInstanceOf(definition.window, now, runId)));
+    }
+    return keys;
+  }
+
+  private countersOf(definition: BudgetDefinition, instance: string, now: number): Counters {
+    const key = this.counterKey(definition, instance);
+    let counters = this.counters.get(key);
+    if (!counters) {
+      counters = { spent: 0, reserved: 0, debt: 0, touchedAtMs: now };
+      this.counters.set(key, counters);
+      this.loaded.add(key);
+    }
+    return counters;
+  }
+
+  private persistCounters(definition: BudgetDefinition, instance: string, counters: Counters): void {
+    this.persist(this.counterKey(definition, instance), counters);
+  }
+
+  private idempotencyKeys(tenant: string, operation: string, tag: IdempotencyTag | undefined): string[] {
+    return tag ? [`i:${tenant}|${operation}|${tag.key}`] : [];
+  }
+
+  private replay<T>(
+    tenant: string,
+    operation: string,
+    tag: IdempotencyTag | undefined,
+  ): T | { ok: false; error: "IDEMPOTENCY_CONFLICT" } | undefined {
+    if (!tag) return undefined;
+    const record = this.idempotency.get(`i:${tenant}|${operation}|${tag.key}`);
+    if (!record) return undefined;
+    if (record.fingerprint !== tag.fingerprint) return { ok: false, error: "IDEMPOTENCY_CONFLICT" };
+    return { ...(structuredClone(record.outcome) as object), replayed: true } as T;
+  }
+
+  private remember(
+    tenant: string,
+    operation: string,
+    tag: IdempotencyTag | undefined,
+    outcome: unknown,
+    now: number,
+  ): void {
+    if (!tag) return;
+    const key = `i:${tenant}|${operation}|${tag.key}`;
+    const record: IdempotencyRecord = { fingerprint: tag.fingerprint, outcome: structuredClone(outcome), atMs: now };
+    this.idempotency.set(key, record);
+    this.loaded.add(key);
+    this.persist(key, record, this.idempotencyRetentionMs);
+    while (this.idempotency.size > this.idempotencyKeysMax) {
+      const oldest = this.idempotency.keys().next().value as string;
+      this.idempotency.delete(oldest);
+      this.loaded.delete(oldest);
+    }
+  }
+
+  private appendAudit(event: Omit<AuditEvent, "seq">): void {
+    this.auditSeq++;
+    const clean: Record<string, unknown> = { seq: this.auditSeq };
+    for (const [key, value] of Object.entries(event)) if (value !== undefined) clean[key] = value;
+    this.audits.push(clean as unknown as AuditEvent);
+  }
+
+  // ---------------------------------------------------------------- persistence
+
+  private missingKeys(keys: string[]): string[] {
+    return keys.filter((key) => !this.loaded.has(key));
+  }
+
+  /** Loads keys from keyv into the cache, once each; concurrent loads of one key share a promise. */
+  private async loadKeys(keys: string[]): Promise<void> {
+    const waits: Promise<void>[] = [];
+    const fresh: string[] = [];
+    for (const key of keys) {
+      if (this.loaded.has(key)) continue;
+      const pending = this.loading.get(key);
+      if (pending) waits.push(pending);
+      else fresh.push(key);
+    }
+    if (fresh.length > 0) {
+      const load = this.keyv.getMany(fresh).then((values) => {
+        fresh.forEach((key, index) => {
+          this.loading.delete(key);
+          // A write since the load started wins: the cache is authoritative once a key is known.
+          if (this.loaded.has(key)) return;
+          this.loaded.add(key);
+          const value = values[index];
+          if (value === undefined || value === null) return;
+          if (key.startsWith("c:")) this.counters.set(key, value as Counters);
+          else if (key.startsWith("r:")) this.reservations.set(key.slice(2), value as ReservationRecord);
+          else if (key.startsWith("i:")) this.idempotency.set(key, value as IdempotencyRecord);
+        });
+      });
+      for (const key of fresh) this.loading.set(key, load);
+      waits.push(load);
+    }
+    if (waits.length > 0) await Promise.all(waits);
+  }
+
+  private persist(key: string, value: unknown, ttlMs?: number): void {
+    this.dirty.set(key, value === null ? null : { value, ttlMs });
+  }
+
+  /**
+   * Writes dirty records through to keyv. Concurrent callers share one batch; batches run in order,
+   * each writing the latest cached value, so keyv converges to the cache.
+   */
+  private flush(): Promise<void> {
+    if (this.flushScheduled) return this.flushScheduled;
+    this.flushScheduled = this.flushing.then(() => {
+      this.flushScheduled = null;
+      return this.writeDirty();
+    });
+    this.flushing = this.flushScheduled;
+    return this.flushScheduled;
+  }
+
+  private async flushNow(): Promise<void> {
+    await this.flush();
+  }
+
+  private async writeDirty(): Promise<void> {
+    const batch = this.dirty;
+    this.dirty = new Map();
+    if (this.indexesDirty) {
+      this.indexesDirty = false;
+      batch.set(indexBudgetsKey, { value: [...this.budgets.keys()] });
+      const held: string[] = [];
+      for (const record of this.reservations.values()) if (record.status === "held") held.push(record.id);
+      batch.set(indexHoldsKey, { value: held });
+    }
+    const sets: { key: string; value: unknown; ttl?: number }[] = [];
+    const deletes: string[] = [];
+    for (const [key, entry] of batch) {
+      if (entry === null) deletes.push(key);
+      else sets.push({ key, value: structuredClone(entry.value), ttl: entry.ttlMs });
+    }
+    if (sets.length > 0) await this.keyv.setMany(sets);
+    if (deletes.length > 0) await this.keyv.deleteMany(deletes);
+  }
+}
+
+function balanceOf(definition: BudgetDefinition, instance: string, counters: Counters): Balance {
+  return {
+    scope: definition.scope,
+    unit: definition.unit,
+    window: definition.window as BudgetWindow,
+    instance,
+    allocated: definition.limit,
+    spent: counters.spent,
+    reserved: counters.reserved,
+    debt: counters.debt,
+    remaining: definition.limit - counters.spent - counters.reserved - counters.debt,
+  };
+}
+
+function assertCounters(definition: BudgetDefinition, counters: Counters): void {
+  invariant(counters.reserved >= 0, `reserved >= 0 on ${definition.scope} (got ${counters.reserved})`);
+  invariant(counters.spent >= 0, `spent >= 0 on ${definition.scope} (got ${counters.spent})`);
+  invariant(counters.debt >= 0, `debt >= 0 on ${definition.scope} (got ${counters.debt})`);
+}
+
+/** Reservation ids are `<tenant value>:<uuid>`; the tenant routes settlement to the right keys. */
+export function tenantOfReservation(reservationId: string): string {
+  const colon = reservationId.indexOf(":");
+  return `tenant:${colon < 0 ? "" : reservationId.slice(0, colon)}`;
+}
