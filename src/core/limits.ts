@@ -7,6 +7,7 @@ export const idempotencyKeysMaxDefault = 100_000;
 export const idempotencyRetentionMsDefault = 86_400_000;
 /** Settled reservations are remembered this long so a late second settle gets a precise error. */
 export const settledReservationRetentionMsDefault = 3_600_000;
+export const settledReservationsMaxDefault = 10_000;
 export const sweepIntervalMsDefault = 1_000;
 export const actionNameLengthMax = 128;
 export const runIdLengthMax = 256;

@@ -6,6 +6,7 @@ import {
   idempotencyKeysMaxDefault,
   idempotencyRetentionMsDefault,
   settledReservationRetentionMsDefault,
+  settledReservationsMaxDefault,
 } from "../core/limits.js";
 import { tenantScopeOf } from "../core/scope.js";
 import type { Unit } from "../core/units.js";
@@ -46,6 +47,8 @@ export interface KeyvStoreOptions {
   idempotencyKeysMax?: number;
   idempotencyRetentionMs?: number;
   settledReservationRetentionMs?: number;
+  /** Settled reservations remembered (for precise errors on a late second settle), by count. */
+  settledReservationsMax?: number;
   /** Counters of run and clock windows that hold nothing are dropped after this much idleness. */
   windowCountersRetentionMs?: number;
 }
@@ -89,9 +92,12 @@ export class KeyvSingleProcessStore implements LedgerStore {
   private readonly budgetsByUnit = new Map<Unit, Map<string, BudgetDefinition>>();
   private readonly counters = new Map<string, Counters>();
   private readonly reservations = new Map<string, ReservationRecord>();
-  private readonly deadlines = new MinHeap<string>();
-  private readonly settledQueue: { id: string; atMs: number }[] = [];
-  private settledQueueHead = 0;
+  private deadlines = new MinHeap<string>();
+  /** Ids of open holds: the persisted index, and the live size the deadline heap is compacted against. */
+  private readonly heldIds = new Set<string>();
+  /** Settled reservation ids, oldest first (Map insertion order), with when they settled. */
+  private readonly settled = new Map<string, number>();
+  private readonly settledReservationsMax: number;
   private readonly idempotency = new Map<string, IdempotencyRecord>();
   private readonly audits: RingBuffer<AuditEvent>;
   private auditSeq = 0;
@@ -117,6 +123,7 @@ export class KeyvSingleProcessStore implements LedgerStore {
     this.idempotencyKeysMax = options.idempotencyKeysMax ?? idempotencyKeysMaxDefault;
     this.idempotencyRetentionMs = options.idempotencyRetentionMs ?? idempotencyRetentionMsDefault;
     this.settledRetentionMs = options.settledReservationRetentionMs ?? settledReservationRetentionMsDefault;
+    this.settledReservationsMax = options.settledReservationsMax ?? settledReservationsMaxDefault;
     this.windowCountersRetentionMs = options.windowCountersRetentionMs ?? windowCountersRetentionMsDefault;
     this.ready = this.restore();
   }
@@ -138,6 +145,7 @@ export class KeyvSingleProcessStore implements LedgerStore {
       this.loaded.add(`r:${id}`);
       if (record?.status !== "held") return;
       this.reservations.set(id, record);
+      this.heldIds.add(id);
       this.deadlines.push(record.expiresAtMs + record.graceMs, id);
       for (const hold of record.holds) counterKeys.add(`c:${budgetKey(hold.scope, record.unit)}|${hold.instance}`);
     });
@@ -304,7 +312,8 @@ export class KeyvSingleProcessStore implements LedgerStore {
       }
       this.reservations.set(record.id, record);
       this.loaded.add(`r:${record.id}`);
-      this.deadlines.push(record.expiresAtMs + record.graceMs, record.id);
+      this.heldIds.add(record.id);
+      this.pushDeadline(record);
       this.persist(`r:${record.id}`, record);
       this.indexesDirty = true;
       outcome.reservationId = record.id;
@@ -465,7 +474,7 @@ export class KeyvSingleProcessStore implements LedgerStore {
     if (record.status === "expired") return { ok: false, error: "RESERVATION_EXPIRED" };
     if (record.status !== "held") return { ok: false, error: "RESERVATION_FINALIZED" };
     record.expiresAtMs = now + command.ttlMs;
-    this.deadlines.push(record.expiresAtMs + record.graceMs, record.id);
+    this.pushDeadline(record);
     this.persist(`r:${record.id}`, record);
     this.appendAudit({
       atMs: now,
@@ -618,31 +627,44 @@ export class KeyvSingleProcessStore implements LedgerStore {
     return out;
   }
 
+  /** Settled records leave keyv at once (it holds only open holds) and stay cached, bounded, for precise errors. */
   private markSettled(record: ReservationRecord, now: number): void {
-    this.persist(`r:${record.id}`, record, this.settledRetentionMs);
-    this.settledQueue.push({ id: record.id, atMs: now });
+    this.persist(`r:${record.id}`, null);
+    this.heldIds.delete(record.id);
+    this.settled.set(record.id, now);
     this.indexesDirty = true;
+    if (this.settled.size > this.settledReservationsMax) this.forgetSettled(this.settled.keys().next().value as string);
+  }
+
+  private forgetSettled(id: string): void {
+    this.settled.delete(id);
+    this.reservations.delete(id);
+    this.loaded.delete(`r:${id}`);
+  }
+
+  /** Deadlines are deleted lazily; rebuild the heap when stale entries outnumber the live ones. */
+  private pushDeadline(record: ReservationRecord): void {
+    this.deadlines.push(record.expiresAtMs + record.graceMs, record.id);
+    if (this.deadlines.size > 1_024 + 2 * this.heldIds.size) {
+      const rebuilt = new MinHeap<string>();
+      for (const id of this.heldIds) {
+        const held = this.reservations.get(id);
+        if (held) rebuilt.push(held.expiresAtMs + held.graceMs, id);
+      }
+      this.deadlines = rebuilt;
+    }
   }
 
   private evictRetained(now: number): void {
-    while (this.settledQueueHead < this.settledQueue.length) {
-      const entry = this.settledQueue[this.settledQueueHead];
-      if (entry.atMs + this.settledRetentionMs > now) break;
-      const record = this.reservations.get(entry.id);
-      if (record && record.status !== "held") {
-        this.reservations.delete(entry.id);
-        this.loaded.delete(`r:${entry.id}`);
-      }
-      this.settledQueueHead++;
-    }
-    if (this.settledQueueHead > 1024 && this.settledQueueHead * 2 > this.settledQueue.length) {
-      this.settledQueue.splice(0, this.settledQueueHead);
-      this.settledQueueHead = 0;
+    for (const [id, settledAtMs] of this.settled) {
+      if (settledAtMs + this.settledRetentionMs > now) break;
+      this.forgetSettled(id);
     }
     for (const [key, record] of this.idempotency) {
       if (record.atMs + this.idempotencyRetentionMs > now) break;
       this.idempotency.delete(key);
-      this.loaded.delete(key);
+      this.loaded.add(key);
+      this.persist(key, null);
     }
     // Window counters that hold nothing and went idle are dropped (scan at most once a minute).
     if (now - this.lastCounterScanMs >= 60_000) {
@@ -733,7 +755,8 @@ export class KeyvSingleProcessStore implements LedgerStore {
     while (this.idempotency.size > this.idempotencyKeysMax) {
       const oldest = this.idempotency.keys().next().value as string;
       this.idempotency.delete(oldest);
-      this.loaded.delete(oldest);
+      this.loaded.add(oldest);
+      this.persist(oldest, null);
     }
   }
 
@@ -808,9 +831,7 @@ export class KeyvSingleProcessStore implements LedgerStore {
     if (this.indexesDirty) {
       this.indexesDirty = false;
       batch.set(indexBudgetsKey, { value: [...this.budgets.keys()] });
-      const held: string[] = [];
-      for (const record of this.reservations.values()) if (record.status === "held") held.push(record.id);
-      batch.set(indexHoldsKey, { value: held });
+      batch.set(indexHoldsKey, { value: [...this.heldIds] });
     }
     const sets: { key: string; value: unknown; ttl?: number }[] = [];
     const deletes: string[] = [];

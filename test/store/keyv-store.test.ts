@@ -1,0 +1,90 @@
+import Keyv from "keyv";
+import { describe, expect, it } from "vitest";
+import { createLedger } from "../../src/ledger/create-ledger.js";
+import { KeyvSingleProcessStore } from "../../src/store/keyv-store.js";
+import { testLedgerStore } from "./conformance.js";
+
+testLedgerStore("keyv (in memory)", async () => {
+  let nowMs = Date.UTC(2026, 10, 24, 12, 0, 0);
+  const store = new KeyvSingleProcessStore({ clock: () => nowMs });
+  return {
+    store,
+    advanceTimeMs: (ms: number) => {
+      nowMs += ms;
+    },
+    close: () => store.close(),
+  };
+});
+
+describe("keyv store: its own regressions", () => {
+  it("persists budgets, counters and open holds through any keyv adapter and restores them", async () => {
+    const backing = new Map();
+    let nowMs = 1_000_000;
+    const clock = () => nowMs;
+    const first = createLedger({
+      store: new Keyv({ store: backing }),
+      clock,
+      sweepIntervalMs: 0,
+      reservationGraceMs: 0,
+    });
+    await first.setBudget({ scope: "tenant:acme", limit: 100 });
+    const committed = await first.reserve({
+      subject: { tenant: "acme" },
+      action: { name: "a", tier: "read" },
+      estimate: 30,
+    });
+    await first.commit(committed.reservationId as string);
+    const held = await first.reserve({
+      subject: { tenant: "acme" },
+      action: { name: "a", tier: "read" },
+      estimate: 20,
+      ttlMs: 1_000,
+    });
+    await first.close();
+
+    // A restarted process over the same backing store sees the same ledger, open hold included.
+    const second = createLedger({
+      store: new Keyv({ store: backing }),
+      clock,
+      sweepIntervalMs: 0,
+      reservationGraceMs: 0,
+    });
+    expect(await second.getBalance({ scope: "tenant:acme" })).toMatchObject({ spent: 30, reserved: 20, remaining: 50 });
+    expect(await second.listBudgets()).toHaveLength(1);
+    // ...and the hold of the process that died still expires: nothing is lost for good.
+    nowMs += 1_000;
+    expect(await second.sweep()).toBe(1);
+    expect(await second.getBalance({ scope: "tenant:acme" })).toMatchObject({ spent: 30, reserved: 0, remaining: 70 });
+    await expect(second.commit(held.reservationId as string)).rejects.toMatchObject({ code: "RESERVATION_EXPIRED" });
+    await second.close();
+  });
+
+  it("keeps the audit log bounded", async () => {
+    const ledger = createLedger({ auditEventsMax: 50, sweepIntervalMs: 0 });
+    await ledger.setBudget({ scope: "tenant:acme", limit: 1_000_000 });
+    for (let n = 0; n < 200; n++) {
+      await ledger.reserve({ subject: { tenant: "acme" }, action: { name: "a", tier: "read" }, estimate: 1 });
+    }
+    const events = await ledger.audit({ limit: 1_000 });
+    expect(events).toHaveLength(50);
+    expect(events.at(-1)?.seq).toBe(201);
+    await ledger.close();
+  });
+
+  it("forgets idempotency keys past the retention count", async () => {
+    const ledger = createLedger({ idempotencyKeysMax: 3, sweepIntervalMs: 0 });
+    await ledger.setBudget({ scope: "tenant:acme", limit: 100 });
+    const reserve = (key: string) =>
+      ledger.reserve({
+        subject: { tenant: "acme" },
+        action: { name: "a", tier: "read" },
+        estimate: 1,
+        idempotencyKey: key,
+      });
+    const first = await reserve("k0");
+    for (const key of ["k1", "k2", "k3"]) await reserve(key);
+    // k0 was evicted: a retry now is a new request (this is why retention is documented).
+    expect((await reserve("k0")).reservationId).not.toBe(first.reservationId);
+    await ledger.close();
+  });
+});
