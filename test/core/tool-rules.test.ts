@@ -1,0 +1,39 @@
+import { describe, expect, it } from "vitest";
+import { resolveToolRule, validateToolRules } from "../../src/core/tool-rules.js";
+
+describe("tool rules", () => {
+  const rules = validateToolRules([
+    { match: "github_delete_*", tier: "mutation", estimate: 25, toolset: "github-admin" },
+    { tag: "read-only", tier: "read" },
+    { match: "github_*", tier: "write-external" },
+  ]);
+
+  it("takes the first match by glob or tag, and defaults the estimate from the tier", () => {
+    expect(resolveToolRule(rules, { name: "github_delete_repo" })).toMatchObject({
+      tier: "mutation",
+      estimate: 25,
+      toolset: "github-admin",
+    });
+    expect(resolveToolRule(rules, { name: "github_list", tags: ["read-only"] })).toMatchObject({
+      tier: "read",
+      estimate: 2,
+      toolset: "github_list",
+    });
+    expect(resolveToolRule(rules, { name: "github_comment" })).toMatchObject({ tier: "write-external", estimate: 20 });
+  });
+
+  it("fails closed for unknown tools unless told otherwise", () => {
+    expect(resolveToolRule(rules, { name: "mcp:weird tool" })).toMatchObject({
+      tier: "execution",
+      estimate: 50,
+      toolset: "mcp-weird-tool",
+      ruleIndex: -1,
+    });
+  });
+
+  it("names the bad field", () => {
+    expect(() => validateToolRules([{ tier: "read" }, { match: "x", tier: "nope" as never, estimate: -1 }])).toThrow(
+      /rules.0: needs match.*rules.1.tier.*rules.1.estimate/,
+    );
+  });
+});
