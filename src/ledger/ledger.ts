@@ -46,6 +46,7 @@ import type {
   ReserveOutcome,
   SettleOutcome,
 } from "../store/types.js";
+import { recordDecision, recordSettlement } from "./telemetry.js";
 
 export type LedgerMode = "enforce" | "shadow";
 
@@ -229,12 +230,22 @@ export class StoreLedger implements Ledger {
       if (error instanceof ValidationError) throw error;
       // Fail closed: an unreachable ledger never turns into an accidental ALLOW.
       if (this.failOpenTiers.has(parsed.action.tier)) {
-        return { ...base, decision: "ALLOW", reasonCode: "LEDGER_UNAVAILABLE", balances: [] };
+        return recordDecision(
+          { ...base, decision: "ALLOW", reasonCode: "LEDGER_UNAVAILABLE", balances: [] },
+          parsed,
+          dryRun,
+          this.mode,
+        );
       }
-      return { ...base, decision: "DENY", reasonCode: "LEDGER_UNAVAILABLE", balances: [] };
+      return recordDecision(
+        { ...base, decision: "DENY", reasonCode: "LEDGER_UNAVAILABLE", balances: [] },
+        parsed,
+        dryRun,
+        this.mode,
+      );
     }
     if ("ok" in outcome) throw new IdempotencyConflictError(parsed.idempotencyKey as string);
-    return { ...base, ...outcome };
+    return recordDecision({ ...base, ...outcome }, parsed, dryRun, this.mode); // telemetry (issue 5)
   }
 
   async commit(reservationId: string, input: CommitInput = {}): Promise<SettleResponse> {
@@ -277,7 +288,10 @@ export class StoreLedger implements Ledger {
         await delay(50 * 2 ** (attempt - 1));
       }
     }
-    if (outcome.ok) return outcome;
+    if (outcome.ok) {
+      recordSettlement(reservationId, outcome); // telemetry (issue 5)
+      return outcome;
+    }
     switch (outcome.error) {
       case "IDEMPOTENCY_CONFLICT":
         throw new IdempotencyConflictError(idempotencyKey as string);
