@@ -1,8 +1,10 @@
 import Keyv from "keyv";
 import { ValidationError } from "../core/errors.js";
+import type { Policy, PolicyDocument } from "../core/policy.js";
 import { KeyvSingleProcessStore, type KeyvStoreOptions } from "../store/keyv-store.js";
 import type { LedgerStore } from "../store/types.js";
 import { type Ledger, type LedgerOptions, StoreLedger } from "./ledger.js";
+import { applyPolicyOnOpen, resolvePolicySync } from "./policy.js";
 
 export interface CreateLedgerOptions extends LedgerOptions, Omit<KeyvStoreOptions, "keyv"> {
   /**
@@ -14,6 +16,12 @@ export interface CreateLedgerOptions extends LedgerOptions, Omit<KeyvStoreOption
   redis?: string | object | { cluster: string[] };
   /** Key prefix for the Redis store. */
   redisPrefix?: string;
+  /**
+   * A policy file path (`.yaml`, `.yml`, `.json`) or document, applied when the store opens (the
+   * first call waits for it). Its `mode` applies unless `mode` is given here. An invalid file
+   * throws a PolicyError at once, naming file, path and line.
+   */
+  policy?: string | PolicyDocument | Policy;
 }
 
 /**
@@ -21,7 +29,17 @@ export interface CreateLedgerOptions extends LedgerOptions, Omit<KeyvStoreOption
  * Store connections open lazily, so this returns at once; the first call waits for them.
  */
 export function createLedger(options: CreateLedgerOptions = {}): Ledger {
-  const { store, redis, redisPrefix, ...rest } = options;
+  // --- policy option (issue 5): load it now so a bad file fails here; apply it as the store opens ---
+  const { policy: policyInput, ...withoutPolicy } = options;
+  if (policyInput !== undefined) {
+    const policy = resolvePolicySync(policyInput);
+    const mode = withoutPolicy.mode ?? policy.mode;
+    // Built only to open the store (no sweep timer); the ledger returned waits for the policy on it.
+    const opener = createLedger({ ...withoutPolicy, mode, sweepIntervalMs: 0 });
+    return new StoreLedger(applyPolicyOnOpen(opener.store, policy), { ...withoutPolicy, mode });
+  }
+  // --- end policy option ---
+  const { store, redis, redisPrefix, ...rest } = withoutPolicy;
   if (store !== undefined && redis !== undefined) {
     throw new ValidationError([
       { code: "invalid_value", path: "redis", message: "give either store or redis, not both" },
