@@ -1,0 +1,90 @@
+import type { RunnableConfig } from "@langchain/core/runnables";
+import type { ReasonCode } from "../../core/decision.js";
+import type { Subject } from "../../core/scope.js";
+import { riskPointsByTierDefault } from "../../core/tiers.js";
+import { resolveToolRule, type ToolRule } from "../../core/tool-rules.js";
+import type { Ledger, ReserveResponse } from "../../ledger/ledger.js";
+import { type ActionSpec, actionSpecOf, type ResolvedAction, resolveAction } from "../shared/action-spec.js";
+import { type ResolvedBinding, resolveBinding, type TollgateBinding } from "../shared/context.js";
+import type { DefaultToolCharge } from "./callback-handler.js";
+
+/** What decides how a tool is charged: per-tool specs first, then a guardTool's own spec, then rules. */
+export interface ToolCharging {
+  toolSpecs?: Record<string, ActionSpec>;
+  rules: readonly ToolRule[];
+  /** The charge for a tool nothing names. Default: `execution` at its default points (fail closed). */
+  defaultTool?: DefaultToolCharge;
+}
+
+/** A tool as far as charging cares; tools discovered at run time may have nothing but a name. */
+export interface ToolLike {
+  name: string;
+  tags?: readonly string[];
+}
+
+export function specOfTool(tool: ToolLike, charging: ToolCharging): ActionSpec {
+  const explicit = charging.toolSpecs?.[tool.name] ?? actionSpecOf(tool);
+  if (explicit) return explicit;
+  const rule = resolveToolRule(charging.rules, tool, charging.defaultTool ?? { tier: "execution" });
+  return { tier: rule.tier, estimate: rule.estimate, toolset: rule.toolset, actionKind: rule.actionKind };
+}
+
+/**
+ * The action for a dry run before the model picks arguments: an estimate that depends on the
+ * arguments is taken at the tier's default (the cost of the smallest sensible call). The call itself
+ * is charged on its real arguments.
+ */
+export function offerActionOf(tool: ToolLike, charging: ToolCharging): ResolvedAction {
+  const spec = specOfTool(tool, charging);
+  const estimate = typeof spec.estimate === "function" ? riskPointsByTierDefault[spec.tier] : spec.estimate;
+  return resolveAction({ ...spec, estimate }, tool.name, undefined);
+}
+
+/** The parts of a langchain agent Runtime the binding reads: the run's context and configurable. */
+export interface RuntimeLike {
+  context?: unknown;
+  configurable?: Record<string, unknown>;
+}
+
+/** Ledger, subject and run id from the options, else from the agent's runtime context or configurable. */
+export function bindingOfRuntime(explicit: TollgateBinding, runtime: RuntimeLike | undefined): ResolvedBinding {
+  const config = {
+    configurable: runtime?.configurable,
+    context: runtime?.context as Record<string, unknown> | undefined,
+  } as RunnableConfig;
+  return resolveBinding(explicit, config, "tollgateMiddleware");
+}
+
+export function reserveArgsOf(subject: Subject, action: ResolvedAction, runId: string | undefined) {
+  return {
+    subject: { ...subject, toolset: action.toolset },
+    action: { name: action.name, tier: action.tier, ...(action.kind ? { kind: action.kind } : {}) },
+    estimate: action.estimate,
+    unit: action.unit,
+    runId,
+    ...(action.ttlMs ? { ttlMs: action.ttlMs } : {}),
+  };
+}
+
+export interface WithheldTool {
+  name: string;
+  reasonCode: ReasonCode;
+}
+
+/** The dry-run decision for each named tool, in order, all at once (decide holds nothing). */
+export async function decideOffers(
+  ledger: Ledger,
+  binding: ResolvedBinding,
+  tools: readonly ToolLike[],
+  charging: ToolCharging,
+): Promise<ReserveResponse[]> {
+  return Promise.all(
+    tools.map((tool) => ledger.decide(reserveArgsOf(binding.subject, offerActionOf(tool, charging), binding.runId))),
+  );
+}
+
+/** A note for the system prompt, so the model does not keep asking for what it was not given. */
+export function withheldNote(withheld: readonly WithheldTool[]): string {
+  const list = withheld.map((tool) => `${tool.name} (${tool.reasonCode})`).join(", ");
+  return `Runtime permissions withheld these tools for this step: ${list}. Do not call them; continue with the tools you have, or tell the user what you could not do.`;
+}
