@@ -1,0 +1,247 @@
+import { InvariantError, PeerDependencyError, ValidationError } from "../../core/errors.js";
+
+/** What the store needs from a standalone node-redis (`@redis/client` 5) client. */
+export interface NodeRedisClientLike {
+  readonly isOpen: boolean;
+  readonly isReady: boolean;
+  sendCommand(args: readonly string[], options?: { timeout?: number }): Promise<unknown>;
+  connect(): Promise<unknown>;
+  on(event: string, listener: (...args: unknown[]) => void): unknown;
+  once(event: string, listener: (...args: unknown[]) => void): unknown;
+  close?(): Promise<unknown>;
+  destroy?(): unknown;
+}
+
+/** What the store needs from a node-redis cluster client. */
+export interface NodeRedisClusterLike {
+  readonly isOpen: boolean;
+  sendCommand(
+    firstKey: string | undefined,
+    isReadonly: boolean | undefined,
+    args: readonly string[],
+    options?: { timeout?: number },
+  ): Promise<unknown>;
+  connect(): Promise<unknown>;
+  on(event: string, listener: (...args: unknown[]) => void): unknown;
+  nodeClient(node: unknown): unknown;
+  close?(): Promise<unknown>;
+  destroy?(): unknown;
+}
+
+/**
+ * How to reach Redis: a URL, cluster node URLs (an array or `{ cluster: [...] }`), or a node-redis
+ * client or cluster client (for instance the one inside a `@keyv/redis` Keyv), which is reused and
+ * left open on close.
+ */
+export type RedisTarget = string | string[] | { cluster: string[] } | NodeRedisClientLike | NodeRedisClusterLike;
+
+export interface ConnectionTimeouts {
+  /** A command that gets no reply in this time fails (the ledger then answers LEDGER_UNAVAILABLE). */
+  commandTimeoutMs: number;
+  /** While (re)connecting, a call waits this long for the connection before failing. */
+  readyWaitMs: number;
+}
+
+/**
+ * Redis could not be reached or did not answer in time. Deliberately not a TollgateError: the
+ * ledger treats it as transient, retries settlements with the same idempotency key, and turns it
+ * into DENY / LEDGER_UNAVAILABLE for reservations.
+ */
+export class RedisUnavailableError extends Error {
+  readonly code = "REDIS_UNAVAILABLE";
+  constructor(message: string, options?: { cause?: unknown }) {
+    super(message, options);
+    this.name = "RedisUnavailableError";
+  }
+}
+
+/** One way to send a command, whatever the client: routed by key on a cluster, bounded in time. */
+export interface RedisConnection {
+  readonly kind: "client" | "cluster";
+  send(routingKey: string | undefined, args: readonly string[]): Promise<unknown>;
+  close(): Promise<void>;
+}
+
+const reconnectDelayMsMax = 1_000;
+const connectTimeoutMs = 1_000;
+
+/** Opens (or adopts) a connection. Never waits for Redis: the first command does, within readyWaitMs. */
+export async function openConnection(target: RedisTarget, timeouts: ConnectionTimeouts): Promise<RedisConnection> {
+  const clusterUrls = clusterUrlsOf(target);
+  if (clusterUrls) {
+    const { createCluster } = await loadRedisClient();
+    const cluster = createCluster({
+      rootNodes: clusterUrls.map((url) => ({ url })),
+      defaults: { disableOfflineQueue: true, socket: socketOptions() },
+    }) as unknown as NodeRedisClusterLike;
+    return new ClusterConnection(cluster, true, timeouts);
+  }
+  if (typeof target === "string") {
+    const { createClient } = await loadRedisClient();
+    const client = createClient({
+      url: target,
+      // Fail fast while disconnected instead of queueing: a queued reserve would answer too late.
+      disableOfflineQueue: true,
+      socket: socketOptions(),
+    }) as unknown as NodeRedisClientLike;
+    return new ClientConnection(client, true, timeouts);
+  }
+  if (isCluster(target)) return new ClusterConnection(target, false, timeouts);
+  if (isClient(target)) return new ClientConnection(target, false, timeouts);
+  throw new ValidationError([
+    {
+      code: "invalid_type",
+      path: "redis",
+      message: "must be a redis:// URL, cluster node URLs, or a @redis/client client or cluster client",
+    },
+  ]);
+}
+
+function socketOptions() {
+  return {
+    connectTimeout: connectTimeoutMs,
+    // Reconnect by itself, quickly at first, then once a second for as long as it takes.
+    reconnectStrategy: (retries: number) => Math.min(50 * 2 ** retries, reconnectDelayMsMax),
+  };
+}
+
+async function loadRedisClient(): Promise<typeof import("@redis/client")> {
+  try {
+    return await import("@redis/client");
+  } catch (error) {
+    throw new PeerDependencyError("@redis/client", "The Redis ledger store", { cause: error });
+  }
+}
+
+function clusterUrlsOf(target: RedisTarget): string[] | undefined {
+  if (Array.isArray(target)) return target;
+  if (typeof target === "object" && target !== null && "cluster" in target && Array.isArray(target.cluster)) {
+    return target.cluster;
+  }
+  return undefined;
+}
+
+function isCluster(target: unknown): target is NodeRedisClusterLike {
+  return (
+    typeof target === "object" &&
+    target !== null &&
+    typeof (target as NodeRedisClusterLike).sendCommand === "function" &&
+    typeof (target as NodeRedisClusterLike).nodeClient === "function"
+  );
+}
+
+function isClient(target: unknown): target is NodeRedisClientLike {
+  return (
+    typeof target === "object" &&
+    target !== null &&
+    typeof (target as NodeRedisClientLike).sendCommand === "function" &&
+    "isReady" in target
+  );
+}
+
+/** Server error replies are bugs or transient states; connection failures are always transient. */
+export function asStoreError(error: unknown): Error {
+  const message = (error as Error)?.message ?? String(error);
+  if (message.includes("INVARIANT_VIOLATED")) {
+    return new InvariantError(message.slice(message.indexOf("INVARIANT_VIOLATED") + 19).split(" script:")[0]);
+  }
+  if (message.startsWith("NOSCRIPT")) return error as Error;
+  return new RedisUnavailableError(`Redis store: ${message}`, { cause: error });
+}
+
+function withTimeout<T>(promise: Promise<T>, ms: number, what: string): Promise<T> {
+  let timer: NodeJS.Timeout | undefined;
+  const timeout = new Promise<never>((_, reject) => {
+    timer = setTimeout(() => reject(new RedisUnavailableError(`Redis store: ${what} within ${ms} ms`)), ms);
+  });
+  return Promise.race([promise, timeout]).finally(() => clearTimeout(timer));
+}
+
+async function closeClient(client: { close?(): Promise<unknown>; destroy?(): unknown }): Promise<void> {
+  try {
+    await client.close?.();
+  } catch {
+    client.destroy?.();
+  }
+}
+
+class ClientConnection implements RedisConnection {
+  readonly kind = "client";
+  private readyWaiter: Promise<void> | undefined;
+
+  constructor(
+    private readonly client: NodeRedisClientLike,
+    private readonly owned: boolean,
+    private readonly timeouts: ConnectionTimeouts,
+  ) {
+    // Errors reach callers through their commands; an unheard 'error' event would kill the process.
+    if (owned) client.on("error", () => undefined);
+    if (!client.isOpen) client.connect().catch(() => undefined);
+  }
+
+  async send(_routingKey: string | undefined, args: readonly string[]): Promise<unknown> {
+    if (!this.client.isReady) await this.waitReady();
+    try {
+      return await this.client.sendCommand(args, { timeout: this.timeouts.commandTimeoutMs });
+    } catch (error) {
+      throw asStoreError(error);
+    }
+  }
+
+  private waitReady(): Promise<void> {
+    if (!this.client.isOpen) this.client.connect().catch(() => undefined);
+    // One listener however many calls wait.
+    this.readyWaiter ??= new Promise<void>((resolve) => {
+      this.client.once("ready", () => {
+        this.readyWaiter = undefined;
+        resolve();
+      });
+    });
+    return withTimeout(this.readyWaiter, this.timeouts.readyWaitMs, "not connected");
+  }
+
+  async close(): Promise<void> {
+    if (this.owned) await closeClient(this.client);
+  }
+}
+
+class ClusterConnection implements RedisConnection {
+  readonly kind = "cluster";
+  private connecting: Promise<unknown> | undefined;
+  private connected = false;
+
+  constructor(
+    private readonly cluster: NodeRedisClusterLike,
+    private readonly owned: boolean,
+    private readonly timeouts: ConnectionTimeouts,
+  ) {
+    if (owned) cluster.on("error", () => undefined);
+    this.connected = cluster.isOpen;
+  }
+
+  async send(routingKey: string | undefined, args: readonly string[]): Promise<unknown> {
+    if (!this.connected) await withTimeout(this.connect(), this.timeouts.readyWaitMs, "cluster not connected");
+    try {
+      return await this.cluster.sendCommand(routingKey, false, args, { timeout: this.timeouts.commandTimeoutMs });
+    } catch (error) {
+      throw asStoreError(error);
+    }
+  }
+
+  private connect(): Promise<unknown> {
+    this.connecting ??= this.cluster.connect().then(
+      () => {
+        this.connected = true;
+      },
+      (error) => {
+        this.connecting = undefined;
+        throw asStoreError(error);
+      },
+    );
+    return this.connecting;
+  }
+
+  async close(): Promise<void> {
+    if (this.owned && (this.connected || this.connecting)) await closeClient(this.cluster);
+  }
+}

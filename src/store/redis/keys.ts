@@ -1,0 +1,53 @@
+import { ValidationError } from "../../core/errors.js";
+
+/**
+ * Key layout. Every key of a tenant carries the tenant scope as its hash tag, so a tenant's whole
+ * hierarchy lives in one Redis Cluster slot, each script touches one slot, and tenants shard.
+ *
+ *   <prefix>:{tenant:acme}:budgets         hash   "<scope>|<unit>" → definition JSON (+ gen, updatedAtMs)
+ *   <prefix>:{tenant:acme}:meta            hash   seq (audit sequence), gen (budget generations)
+ *   <prefix>:{tenant:acme}:c:<gen>:<scope>|<unit>|<instance>
+ *                                          hash   s (spent), r (reserved), d (debt); window counters
+ *                                                 expire when idle, lifetime ones go with the budget
+ *   <prefix>:{tenant:acme}:r:<reservationId>
+ *                                          hash   the reservation; expires settledRetention after settling
+ *   <prefix>:{tenant:acme}:holds           zset   open reservation id → deadline (expiresAt + grace), server ms
+ *   <prefix>:{tenant:acme}:i:<op>:<key>    string idempotency record "<fingerprint>\n<outcome>", PX retention
+ *   <prefix>:{tenant:acme}:audit           stream capped (MAXLEN ~ auditEventsMax), one JSON event per entry
+ *   <prefix>:tenants                       set    tenants seen, for listings and audit queries across tenants
+ *   <prefix>:sweep                         zset   tenant → deadline hint for the expiry sweep
+ *
+ * The last two are indexes outside any tenant's slot; they are written by separate commands and
+ * are never needed for a decision to be right.
+ */
+export interface KeySpace {
+  /** "<prefix>:{tenant:acme}:" — what tenant scripts get as ARGV[1]. */
+  tenantBase(tenantScope: string): string;
+  /** The key a tenant script declares in KEYS (routes it to the tenant's slot). */
+  tenantRoutingKey(tenantScope: string): string;
+  auditStream(tenantScope: string): string;
+  budgets(tenantScope: string): string;
+  readonly tenants: string;
+  readonly sweepIndex: string;
+}
+
+export const keyPrefixDefault = "tollgate";
+const prefixPattern = /^[A-Za-z0-9_.:-]{1,64}$/;
+
+export function keySpace(prefix = keyPrefixDefault): KeySpace {
+  // Braces in the prefix would move the hash tag away from the tenant.
+  if (!prefixPattern.test(prefix)) {
+    throw new ValidationError([
+      { code: "invalid_format", path: "prefix", message: "must be 1 to 64 characters of A-Z a-z 0-9 _ . : -" },
+    ]);
+  }
+  const tenantBase = (tenantScope: string) => `${prefix}:{${tenantScope}}:`;
+  return {
+    tenantBase,
+    tenantRoutingKey: (tenantScope) => `${tenantBase(tenantScope)}budgets`,
+    auditStream: (tenantScope) => `${tenantBase(tenantScope)}audit`,
+    budgets: (tenantScope) => `${tenantBase(tenantScope)}budgets`,
+    tenants: `${prefix}:tenants`,
+    sweepIndex: `${prefix}:sweep`,
+  };
+}

@@ -1,0 +1,94 @@
+/**
+ * Budget definitions live in one hash per tenant, field "<scope>|<unit>", value the definition's
+ * JSON plus `gen`: a generation fixed when the budget is created. Counter keys carry it, so a
+ * budget removed and added again starts from fresh counters, and holds on the old one settle as
+ * no-ops.
+ */
+
+/**
+ * budget.set. ARGV[8..]: field, definition JSON (without updatedAtMs), audit event fields, idempotency
+ * key ("" for none), fingerprint. Returns the outcome json.
+ */
+export const budgetSetLua = `
+local budgetField = ARGV[8]
+local definitionJson = ARGV[9]
+local eventFields = ARGV[10]
+local idemKey = ARGV[11]
+local idemFingerprint = ARGV[12]
+
+local replayed = replay('budget.set', idemKey, idemFingerprint)
+if replayed then return replayed end
+
+local previous = redis.call('HGET', budgetsKey, budgetField)
+local gen
+if previous then
+  gen = cjson.decode(previous).gen
+else
+  gen = redis.call('HINCRBY', metaKey, 'gen', 1)
+end
+local stored = string.sub(definitionJson, 1, -2) .. ',"updatedAtMs":' .. int(now) .. ',"gen":' .. int(gen) .. '}'
+redis.call('HSET', budgetsKey, budgetField, stored)
+appendAudit('"type":"budget.set",' .. eventFields)
+local created = 'true'
+if previous then created = 'false' end
+local outcome = '{"ok":true,"definition":' .. stored .. ',"created":' .. created .. '}'
+remember('budget.set', idemKey, idemFingerprint, outcome)
+return outcome
+`;
+
+/**
+ * budget.remove. ARGV[8..]: field, audit event fields, idempotency key, fingerprint. The lifetime
+ * counters go with the budget; window counters of the old generation age out by their TTL.
+ */
+export const budgetRemoveLua = `
+local budgetField = ARGV[8]
+local eventFields = ARGV[9]
+local idemKey = ARGV[10]
+local idemFingerprint = ARGV[11]
+
+local replayed = replay('budget.remove', idemKey, idemFingerprint)
+if replayed then return replayed end
+
+local previous = redis.call('HGET', budgetsKey, budgetField)
+local removed = 'false'
+if previous then
+  removed = 'true'
+  redis.call('HDEL', budgetsKey, budgetField)
+  redis.call('DEL', counterKey(int(cjson.decode(previous).gen), budgetField, 'life'))
+  appendAudit('"type":"budget.remove",' .. eventFields)
+end
+local outcome = '{"ok":true,"removed":' .. removed .. '}'
+remember('budget.remove', idemKey, idemFingerprint, outcome)
+return outcome
+`;
+
+/**
+ * debt.repay: moves debt into spend (the operator accepts the overage), so the scope may reserve
+ * again. ARGV[8..]: field, runId ("" for none), amount, audit event fields, idempotency key,
+ * fingerprint.
+ */
+export const repayDebtLua = `
+local budgetField = ARGV[8]
+local runId = ARGV[9]
+local amount = tonumber(ARGV[10])
+local eventFields = ARGV[11]
+local idemKey = ARGV[12]
+local idemFingerprint = ARGV[13]
+
+local replayed = replay('debt.repay', idemKey, idemFingerprint)
+if replayed then return replayed end
+
+local raw = redis.call('HGET', budgetsKey, budgetField)
+if not raw then return '{"ok":true,"repaid":0,"balance":null}' end
+local def = cjson.decode(raw)
+local b = budgetAt(def, budgetField, instanceOf(def.window, runId))
+local repaid = math.min(amount, b.c.debt)
+b.c.debt = b.c.debt - repaid
+b.c.spent = b.c.spent + repaid
+assertCounters(b)
+writeCounters(b)
+appendAudit('"type":"debt.repay",' .. eventFields .. ',"amount":' .. int(repaid))
+local outcome = '{"ok":true,"repaid":' .. int(repaid) .. ',"balance":' .. balanceJson(b) .. '}'
+remember('debt.repay', idemKey, idemFingerprint, outcome)
+return outcome
+`;

@@ -1,0 +1,36 @@
+/**
+ * extend: push a held reservation's deadline to now + ttlMs (server clock).
+ *
+ * ARGV[8..]: reservationId, ttlMs, idempotency key ("" for none), fingerprint.
+ * Returns { outcome json, deadline to note in the sweep index or 0 }.
+ */
+export const extendLua = `
+local id = ARGV[8]
+local ttlMs = tonumber(ARGV[9])
+local idemKey = ARGV[10]
+local idemFingerprint = ARGV[11]
+
+expireDue()
+local replayed = replay('extend', idemKey, idemFingerprint)
+if replayed then return { replayed, 0 } end
+
+local key = reservationKey(id)
+local r = redis.call('HMGET', key, 'st', 'g', 'ev', 'h', 'u')
+if not r[1] then return { '{"ok":false,"error":"RESERVATION_NOT_FOUND"}', 0 } end
+if r[1] == 'expired' then return { '{"ok":false,"error":"RESERVATION_EXPIRED"}', 0 } end
+if r[1] ~= 'held' then return { '{"ok":false,"error":"RESERVATION_FINALIZED"}', 0 } end
+
+local expiresAtMs = now + ttlMs
+local deadline = expiresAtMs + tonumber(r[2])
+local earliest = nextDeadline()
+local hint = 0
+if deadline < earliest then hint = deadline end
+redis.call('HSET', key, 'x', int(expiresAtMs))
+redis.call('ZADD', holdsKey, deadline, id)
+-- Idle window counters must outlive the holds on them.
+for _, b in ipairs(heldBudgets(r[4], r[5])) do writeCounters(b) end
+appendAudit('"type":"extend",' .. r[3] .. ',"detail":' .. str('expiresAtMs=' .. int(expiresAtMs)))
+local outcome = '{"ok":true,"reservationId":' .. str(id) .. ',"expiresAtMs":' .. int(expiresAtMs) .. '}'
+remember('extend', idemKey, idemFingerprint, outcome)
+return { outcome, hint }
+`;

@@ -1,0 +1,267 @@
+/**
+ * Lua shared by every tenant script: clock, key layout, JSON pieces, counters, the decision rule,
+ * idempotency, audit and expiry. Each script is this prelude plus its own body, so one EVALSHA runs
+ * one operation atomically on one tenant (one cluster slot).
+ *
+ * ARGV layout shared by every tenant script (see `commonArgs` in redis-store.ts):
+ *   1 base: key prefix ending in the tenant hash tag, e.g. "tollgate:{tenant:acme}:"
+ *   2 clock offset in ms added to the server's TIME ("0" outside tests)
+ *   3 auditEventsMax: cap of the tenant's audit stream (approximate trimming)
+ *   4 settledReservationRetentionMs
+ *   5 idempotencyRetentionMs
+ *   6 runCountersRetentionMs
+ *   7 expireBatchMax: overdue holds expired inline per call
+ * Operation arguments start at ARGV[8].
+ *
+ * Numbers: amounts are integers below 2^53, exact in Lua doubles. cjson prints only 14 significant
+ * digits, so numbers are formatted with %d here and cjson is used for strings only.
+ *
+ * Failures: Redis does not roll back a script's writes on error, so every invariant is checked
+ * before the first write of an operation.
+ */
+export const preludeLua = `
+local base = ARGV[1]
+local auditEventsMax = ARGV[3]
+local settledRetentionMs = ARGV[4]
+local idempotencyRetentionMs = ARGV[5]
+local runCountersRetentionMs = ARGV[6]
+local expireBatchMax = tonumber(ARGV[7])
+
+local time = redis.call('TIME')
+local now = tonumber(time[1]) * 1000 + math.floor(tonumber(time[2]) / 1000) + tonumber(ARGV[2])
+-- Server microseconds, to order events of different tenants that share a millisecond.
+local nowUs = time[1] .. string.format('%06d', tonumber(time[2]))
+
+local budgetsKey = base .. 'budgets'
+local metaKey = base .. 'meta'
+local holdsKey = base .. 'holds'
+local auditKey = base .. 'audit'
+local function reservationKey(id) return base .. 'r:' .. id end
+local function counterKey(gen, budgetField, instance) return base .. 'c:' .. gen .. ':' .. budgetField .. '|' .. instance end
+local function idempotencyKey(op, key) return base .. 'i:' .. op .. ':' .. key end
+
+local function int(n) return string.format('%d', n) end
+local function str(s) return cjson.encode(s) end
+local function field(name, json)
+  if json == nil then return '' end
+  return ',"' .. name .. '":' .. json
+end
+local function invariant(ok, message)
+  if not ok then error('INVARIANT_VIOLATED ' .. message) end
+end
+
+-- ------------------------------------------------------------------ windows and counters
+
+local windowLengthMs = { minute = 60000, hour = 3600000, day = 86400000 }
+local clockCountersRetentionMs = 2 * 86400000
+
+local function instanceOf(window, runId)
+  if window == 'lifetime' then return 'life' end
+  if window == 'run' then
+    if runId == '' then return 'run:-' end
+    return 'run:' .. runId
+  end
+  return window .. ':' .. int(math.floor(now / windowLengthMs[window]))
+end
+
+local function readCounters(key)
+  local v = redis.call('HMGET', key, 's', 'r', 'd')
+  return { spent = tonumber(v[1]) or 0, reserved = tonumber(v[2]) or 0, debt = tonumber(v[3]) or 0, found = v[1] ~= false }
+end
+
+local function remainingOf(b)
+  return b.def.limit - b.c.spent - b.c.reserved - b.c.debt
+end
+
+local function assertCounters(b)
+  invariant(b.c.reserved >= 0, 'reserved >= 0 on ' .. b.def.scope .. ' (got ' .. int(b.c.reserved) .. ')')
+  invariant(b.c.spent >= 0, 'spent >= 0 on ' .. b.def.scope .. ' (got ' .. int(b.c.spent) .. ')')
+  invariant(b.c.debt >= 0, 'debt >= 0 on ' .. b.def.scope .. ' (got ' .. int(b.c.debt) .. ')')
+end
+
+-- Window counters expire when idle (refreshed on every write); lifetime counters live with their budget.
+local function writeCounters(b)
+  redis.call('HSET', b.key, 's', int(b.c.spent), 'r', int(b.c.reserved), 'd', int(b.c.debt))
+  if b.instance ~= 'life' then
+    if string.sub(b.instance, 1, 4) == 'run:' then
+      redis.call('PEXPIRE', b.key, runCountersRetentionMs)
+    else
+      redis.call('PEXPIRE', b.key, clockCountersRetentionMs)
+    end
+  end
+end
+
+-- A budget on the action's path with the counters of its current window instance.
+local function budgetAt(def, budgetField, instance)
+  local key = counterKey(int(def.gen), budgetField, instance)
+  return { def = def, instance = instance, key = key, c = readCounters(key) }
+end
+
+-- The budgets a reservation holds that still exist: a removed (or removed and re-added) budget is
+-- skipped, so its holds settle as no-ops.
+local function heldBudgets(holdsJson, unit)
+  local holds = cjson.decode(holdsJson)
+  local held = {}
+  if #holds == 0 then return held end
+  local fields = {}
+  for i, hold in ipairs(holds) do fields[i] = hold.scope .. '|' .. unit end
+  local defs = redis.call('HMGET', budgetsKey, unpack(fields))
+  for i, hold in ipairs(holds) do
+    if defs[i] then
+      local def = cjson.decode(defs[i])
+      if def.gen == hold.gen then
+        local b = budgetAt(def, fields[i], hold.instance)
+        if b.c.found then held[#held + 1] = b end
+      end
+    end
+  end
+  return held
+end
+
+local function balanceJson(b)
+  return '{"scope":' .. str(b.def.scope) .. ',"unit":' .. str(b.def.unit) .. ',"window":' .. str(b.def.window)
+    .. ',"instance":' .. str(b.instance) .. ',"allocated":' .. int(b.def.limit) .. ',"spent":' .. int(b.c.spent)
+    .. ',"reserved":' .. int(b.c.reserved) .. ',"debt":' .. int(b.c.debt) .. ',"remaining":' .. int(remainingOf(b)) .. '}'
+end
+
+local function balancesJson(list)
+  local parts = {}
+  for i, b in ipairs(list) do parts[i] = balanceJson(b) end
+  return '[' .. table.concat(parts, ',') .. ']'
+end
+
+local function auditBalancesJson(list)
+  local parts = {}
+  for i, b in ipairs(list) do
+    parts[i] = '{"scope":' .. str(b.def.scope) .. ',"allocated":' .. int(b.def.limit) .. ',"remaining":' .. int(remainingOf(b)) .. '}'
+  end
+  return '[' .. table.concat(parts, ',') .. ']'
+end
+
+-- ------------------------------------------------------------------ the decision rule (core/decision.ts)
+
+local TIERS = { 'read', 'write-local', 'write-external', 'mutation', 'execution' }
+
+local function disabledTiersAt(narrowing, used, allocated)
+  if narrowing == nil or narrowing == cjson.null then return {} end
+  if allocated <= 0 then return TIERS end
+  local utilization = used / allocated
+  local disabled = {}
+  for _, band in ipairs(narrowing) do
+    if utilization >= band.from then disabled = band.disabledTiers else break end
+  end
+  return disabled
+end
+
+local function capsAfter(checked, extra)
+  local set = {}
+  for _, b in ipairs(checked) do
+    local used = b.c.spent + b.c.reserved + b.c.debt + extra
+    for _, tier in ipairs(disabledTiersAt(b.def.narrowing, used, b.def.limit)) do set[tier] = true end
+  end
+  local out = {}
+  for _, tier in ipairs(TIERS) do
+    if set[tier] then out[#out + 1] = tier end
+  end
+  return out
+end
+
+local function tiersJson(list)
+  if #list == 0 then return '[]' end
+  return '["' .. table.concat(list, '","') .. '"]'
+end
+
+local function evaluate(checked, tier, estimate)
+  if #checked == 0 then return { decision = 'DENY', reasonCode = 'BUDGET_NOT_FOUND' } end
+  for _, b in ipairs(checked) do
+    -- A zero budget is a revoked grant: always DENY, even for a free action.
+    if b.def.limit == 0 then return { decision = 'DENY', reasonCode = 'BUDGET_EXCEEDED', deniedScope = b.def.scope } end
+    if b.c.debt > 0 then return { decision = 'DENY', reasonCode = 'DEBT_OUTSTANDING', deniedScope = b.def.scope } end
+    if remainingOf(b) < estimate then
+      return { decision = 'DENY', reasonCode = 'BUDGET_EXCEEDED', deniedScope = b.def.scope }
+    end
+  end
+  for _, b in ipairs(checked) do
+    local used = b.c.spent + b.c.reserved + b.c.debt
+    for _, disabled in ipairs(disabledTiersAt(b.def.narrowing, used, b.def.limit)) do
+      if disabled == tier then
+        return { decision = 'DENY', reasonCode = 'TIER_DISABLED', deniedScope = b.def.scope, caps = capsAfter(checked, 0) }
+      end
+    end
+  end
+  local disabledTiers = capsAfter(checked, estimate)
+  if #disabledTiers == 0 then return { decision = 'ALLOW' } end
+  return { decision = 'ALLOW_WITH_CAPS', caps = disabledTiers }
+end
+
+-- ------------------------------------------------------------------ idempotency and audit
+
+local conflictJson = '{"ok":false,"error":"IDEMPOTENCY_CONFLICT"}'
+
+-- Stored as "<fingerprint>\\n<outcome json>"; a replay is the outcome with "replayed":true.
+local function replay(op, key, fingerprint)
+  if key == '' then return nil end
+  local stored = redis.call('GET', idempotencyKey(op, key))
+  if not stored then return nil end
+  local cut = string.find(stored, '\\n', 1, true)
+  if string.sub(stored, 1, cut - 1) ~= fingerprint then return conflictJson end
+  return '{"replayed":true,' .. string.sub(stored, cut + 2)
+end
+
+local function remember(op, key, fingerprint, outcome)
+  if key == '' then return end
+  redis.call('SET', idempotencyKey(op, key), fingerprint .. '\\n' .. outcome, 'PX', idempotencyRetentionMs)
+end
+
+-- body: the event's fields after seq and atMs, e.g. '"type":"reserve","scope":...'.
+local function appendAudit(body)
+  local seq = redis.call('HINCRBY', metaKey, 'seq', 1)
+  redis.call('XADD', auditKey, 'MAXLEN', '~', auditEventsMax, '*', 'e',
+    '{"seq":' .. int(seq) .. ',"atMs":' .. int(now) .. ',"_us":' .. nowUs .. ',' .. body .. '}')
+end
+
+-- ------------------------------------------------------------------ expiry (server clock)
+
+local function expireOne(id)
+  local key = reservationKey(id)
+  local r = redis.call('HMGET', key, 'st', 'x', 'g', 'e', 'u', 'h', 'ev', 'sd')
+  if r[1] ~= 'held' then
+    -- Settled meanwhile or aged out: the index entry is stale.
+    redis.call('ZREM', holdsKey, id)
+    return false
+  end
+  if tonumber(r[2]) + tonumber(r[3]) > now then return false end
+  local estimate = tonumber(r[4])
+  local held = heldBudgets(r[6], r[5])
+  for _, b in ipairs(held) do
+    b.c.reserved = b.c.reserved - estimate
+    assertCounters(b)
+  end
+  for _, b in ipairs(held) do writeCounters(b) end
+  redis.call('HSET', key, 'st', 'expired')
+  redis.call('PEXPIRE', key, settledRetentionMs)
+  redis.call('ZREM', holdsKey, id)
+  local amount = estimate
+  if r[8] == '1' then amount = 0 end
+  appendAudit('"type":"expire",' .. r[7] .. ',"estimate":' .. int(estimate) .. ',"amount":' .. int(amount)
+    .. ',"balances":' .. auditBalancesJson(held))
+  return true
+end
+
+-- Returns every hold of this tenant whose TTL + grace has passed (at most expireBatchMax per call).
+local function expireDue()
+  local due = redis.call('ZRANGEBYSCORE', holdsKey, '-inf', now, 'LIMIT', 0, expireBatchMax)
+  local expired = 0
+  for _, id in ipairs(due) do
+    if expireOne(id) then expired = expired + 1 end
+  end
+  return expired
+end
+
+-- The earliest deadline left, or 0: tells the sweep index when to come back for this tenant.
+local function nextDeadline()
+  local first = redis.call('ZRANGE', holdsKey, 0, 0, 'WITHSCORES')
+  if #first == 0 then return 0 end
+  return tonumber(first[2])
+end
+`;

@@ -1,0 +1,21 @@
+/**
+ * Reads that first expire the tenant's overdue holds, so what they report is what a reserve would
+ * see at the same instant.
+ */
+
+/** balance. ARGV[8..]: field, runId ("" for none). Returns a balance json or "null". */
+export const balanceLua = `
+local budgetField = ARGV[8]
+local runId = ARGV[9]
+expireDue()
+local raw = redis.call('HGET', budgetsKey, budgetField)
+if not raw then return 'null' end
+local def = cjson.decode(raw)
+return balanceJson(budgetAt(def, budgetField, instanceOf(def.window, runId)))
+`;
+
+/** reservation. ARGV[8]: reservationId. Returns the record's fields m, h, st, sd, c, x, ch (nil when unknown). */
+export const reservationLua = `
+expireDue()
+return redis.call('HMGET', reservationKey(ARGV[8]), 'm', 'h', 'st', 'sd', 'c', 'x', 'ch')
+`;

@@ -1,0 +1,379 @@
+import { invariant } from "../../core/errors.js";
+import {
+  auditEventsMaxDefault,
+  idempotencyRetentionMsDefault,
+  settledReservationRetentionMsDefault,
+} from "../../core/limits.js";
+import { tenantScopeOf } from "../../core/scope.js";
+import { tenantOfReservation } from "../keyv-store.js";
+import type {
+  AuditEvent,
+  AuditLookup,
+  Balance,
+  BalanceLookup,
+  BudgetDefinition,
+  CommitCommand,
+  ExtendCommand,
+  ExtendOutcome,
+  IdempotencyTag,
+  LedgerStore,
+  PutBudgetCommand,
+  PutBudgetOutcome,
+  ReleaseCommand,
+  RemoveBudgetCommand,
+  RemoveBudgetOutcome,
+  RepayDebtCommand,
+  RepayDebtOutcome,
+  ReservationRecord,
+  ReserveCommand,
+  ReserveResult,
+  SettleOutcome,
+} from "../types.js";
+import { readAudit } from "./audit-reader.js";
+import type { RedisConnection } from "./connection.js";
+import type { KeySpace } from "./keys.js";
+import { type LuaScript, scripts } from "./scripts.js";
+
+export interface RedisStoreLimits {
+  /** Cap of each tenant's audit stream (approximate trimming keeps it within ~100 entries of this). */
+  auditEventsMax?: number;
+  /** Idempotency records expire this long after they were written. */
+  idempotencyRetentionMs?: number;
+  /** Settled reservations are kept this long, so a late second settle gets a precise error. */
+  settledReservationRetentionMs?: number;
+  /** Counters of run windows expire after this much idleness (clock windows after two days). */
+  runCountersRetentionMs?: number;
+  /** Overdue holds a tenant script expires inline before doing its own work. */
+  expireBatchMax?: number;
+  /** Tenants one sweep() visits at most; the rest wait for the next sweep. */
+  sweepTenantsMax?: number;
+}
+
+export interface RedisStoreParts extends RedisStoreLimits {
+  connection: RedisConnection;
+  keys: KeySpace;
+  /** Test only: added to the server's TIME in every script, so a suite can move time without sleeping. */
+  timeOffsetMs?: () => number;
+}
+
+const runCountersRetentionMsDefault = 7 * 86_400_000;
+const expireBatchMaxDefault = 100;
+const sweepTenantsMaxDefault = 100;
+const sweepConcurrency = 8;
+/** Tenants this process has registered in the tenants set; bounded, re-registering is harmless. */
+const knownTenantsMax = 100_000;
+
+/**
+ * The distributed store: every mutation is one Lua script on one tenant's keys (one cluster slot),
+ * run by EVALSHA, on the server's clock. Any number of processes may share it.
+ */
+export class RedisLedgerStore implements LedgerStore {
+  readonly name = "redis";
+  readonly distributed = true;
+
+  private readonly connection: RedisConnection;
+  private readonly keys: KeySpace;
+  private readonly timeOffsetMs: () => number;
+  private readonly limitArgs: string[];
+  private readonly sweepTenantsMax: number;
+  private readonly knownTenants = new Set<string>();
+
+  constructor(parts: RedisStoreParts) {
+    this.connection = parts.connection;
+    this.keys = parts.keys;
+    this.timeOffsetMs = parts.timeOffsetMs ?? (() => 0);
+    this.sweepTenantsMax = parts.sweepTenantsMax ?? sweepTenantsMaxDefault;
+    this.limitArgs = [
+      parts.auditEventsMax ?? auditEventsMaxDefault,
+      parts.settledReservationRetentionMs ?? settledReservationRetentionMsDefault,
+      parts.idempotencyRetentionMs ?? idempotencyRetentionMsDefault,
+      parts.runCountersRetentionMs ?? runCountersRetentionMsDefault,
+      parts.expireBatchMax ?? expireBatchMaxDefault,
+    ].map((value) => String(value));
+  }
+
+  async now(): Promise<number> {
+    const [seconds, micros] = (await this.connection.send(undefined, ["TIME"])) as [string, string];
+    return Number(seconds) * 1000 + Math.floor(Number(micros) / 1000) + this.timeOffsetMs();
+  }
+
+  async close(): Promise<void> {
+    await this.connection.close();
+  }
+
+  // ---------------------------------------------------------------- budgets
+
+  async putBudget(command: PutBudgetCommand): Promise<PutBudgetOutcome> {
+    const definition = command.definition;
+    const tenant = tenantScopeOf(definition.scope);
+    const { scope, unit, limit, window, narrowing, overdraftLimit } = definition;
+    const detail = `window=${window} narrowing=${narrowing ? "bands" : "none"} overdraftLimit=${overdraftLimit}`;
+    const [, raw] = await Promise.all([
+      this.registerTenant(tenant),
+      this.runTenant(scripts.budgetSet, tenant, [
+        budgetField(scope, unit),
+        JSON.stringify({ scope, unit, limit, window, narrowing, overdraftLimit }),
+        jsonFields({ scope, unit, amount: limit, detail }),
+        ...idempotencyArgs(command.idempotency),
+      ]),
+    ]);
+    const outcome = JSON.parse(raw as string) as PutBudgetOutcome;
+    if (outcome.ok) outcome.definition = publicDefinition(outcome.definition);
+    return outcome;
+  }
+
+  async removeBudget(command: RemoveBudgetCommand): Promise<RemoveBudgetOutcome> {
+    const raw = await this.runTenant(scripts.budgetRemove, tenantScopeOf(command.scope), [
+      budgetField(command.scope, command.unit),
+      jsonFields({ scope: command.scope, unit: command.unit }),
+      ...idempotencyArgs(command.idempotency),
+    ]);
+    return JSON.parse(raw as string) as RemoveBudgetOutcome;
+  }
+
+  async listBudgets(query: { scopePrefix?: string }): Promise<BudgetDefinition[]> {
+    const prefix = query.scopePrefix;
+    const tenants = prefix ? [tenantScopeOf(prefix)] : await this.tenants();
+    const out: BudgetDefinition[] = [];
+    await forEachLimited(tenants, sweepConcurrency, async (tenant) => {
+      const flat = (await this.connection.send(this.keys.budgets(tenant), [
+        "HGETALL",
+        this.keys.budgets(tenant),
+      ])) as string[];
+      for (let index = 1; index < flat.length; index += 2) {
+        const definition = publicDefinition(JSON.parse(flat[index]) as BudgetDefinition);
+        if (prefix && definition.scope !== prefix && !definition.scope.startsWith(`${prefix}/`)) continue;
+        out.push(definition);
+      }
+    });
+    return out.sort((a, b) => (a.scope < b.scope ? -1 : a.scope > b.scope ? 1 : a.unit < b.unit ? -1 : 1));
+  }
+
+  // ---------------------------------------------------------------- reservations
+
+  async reserve(command: ReserveCommand): Promise<ReserveResult> {
+    const tenant = tenantScopeOf(command.subjectScope);
+    invariant(
+      tenantOfReservation(command.reservationId) === tenant,
+      `reservation id ${command.reservationId} names another tenant than ${tenant}`,
+    );
+    if (!command.dryRun) this.noteTenant(tenant);
+    const { subjectScope: scope, unit, action, runId, actor, estimate, reservationId } = command;
+    const [raw, deadline] = (await this.runTenant(scripts.reserve, tenant, [
+      reservationId,
+      unit,
+      action.tier,
+      String(estimate),
+      runId ?? "",
+      String(command.ttlMs),
+      String(command.graceMs),
+      command.overagePolicy,
+      command.dryRun ? "1" : "0",
+      command.shadow ? "1" : "0",
+      ...idempotencyArgs(command.dryRun ? undefined : command.idempotency),
+      jsonFields({ scope, unit, action, runId, actor, estimate }),
+      jsonFields({ scope, unit, reservationId, action, runId }),
+      JSON.stringify({
+        id: reservationId,
+        subjectScope: scope,
+        unit,
+        action,
+        estimate,
+        runId,
+        overagePolicy: command.overagePolicy,
+        graceMs: command.graceMs,
+      }),
+      ...command.scopes,
+    ])) as [string, number];
+    this.noteDeadline(tenant, deadline);
+    return JSON.parse(raw) as ReserveResult;
+  }
+
+  commit(command: CommitCommand): Promise<SettleOutcome> {
+    return this.settle(scripts.commit, command.reservationId, [
+      command.actual === undefined ? "" : String(command.actual),
+      command.actor === undefined ? "" : JSON.stringify(command.actor),
+      "",
+      ...idempotencyArgs(command.idempotency),
+    ]);
+  }
+
+  release(command: ReleaseCommand): Promise<SettleOutcome> {
+    return this.settle(scripts.release, command.reservationId, [
+      "",
+      command.actor === undefined ? "" : JSON.stringify(command.actor),
+      command.reason === undefined ? "" : JSON.stringify(command.reason),
+      ...idempotencyArgs(command.idempotency),
+    ]);
+  }
+
+  private async settle(script: LuaScript, reservationId: string, args: string[]): Promise<SettleOutcome> {
+    const raw = await this.runTenant(script, tenantOfReservation(reservationId), [reservationId, ...args]);
+    return JSON.parse(raw as string) as SettleOutcome;
+  }
+
+  async extend(command: ExtendCommand): Promise<ExtendOutcome> {
+    const tenant = tenantOfReservation(command.reservationId);
+    const [raw, deadline] = (await this.runTenant(scripts.extend, tenant, [
+      command.reservationId,
+      String(command.ttlMs),
+      ...idempotencyArgs(command.idempotency),
+    ])) as [string, number];
+    this.noteDeadline(tenant, deadline);
+    return JSON.parse(raw) as ExtendOutcome;
+  }
+
+  async repayDebt(command: RepayDebtCommand): Promise<RepayDebtOutcome> {
+    const { scope, unit, runId } = command;
+    const raw = await this.runTenant(scripts.repayDebt, tenantScopeOf(scope), [
+      budgetField(scope, unit),
+      runId ?? "",
+      String(command.amount),
+      jsonFields({ scope, unit, runId }),
+      ...idempotencyArgs(command.idempotency),
+    ]);
+    return JSON.parse(raw as string) as RepayDebtOutcome;
+  }
+
+  // ---------------------------------------------------------------- reads
+
+  async getBalance(query: BalanceLookup): Promise<Balance | null> {
+    const raw = await this.runTenant(scripts.balance, tenantScopeOf(query.scope), [
+      budgetField(query.scope, query.unit),
+      query.runId ?? "",
+    ]);
+    return JSON.parse(raw as string) as Balance | null;
+  }
+
+  async getReservation(reservationId: string): Promise<ReservationRecord | null> {
+    const tenant = tenantOfReservation(reservationId);
+    const [meta, holds, status, shadowDenied, createdAtMs, expiresAtMs, charged] = (await this.runTenant(
+      scripts.reservation,
+      tenant,
+      [reservationId],
+    )) as (string | null)[];
+    if (meta === null || meta === undefined) return null;
+    return {
+      ...(JSON.parse(meta) as Omit<ReservationRecord, "holds" | "status" | "shadowDenied">),
+      holds: (JSON.parse(holds as string) as { scope: string; instance: string }[]).map(({ scope, instance }) => ({
+        scope,
+        instance,
+      })),
+      status: status as ReservationRecord["status"],
+      shadowDenied: shadowDenied === "1",
+      createdAtMs: Number(createdAtMs),
+      expiresAtMs: Number(expiresAtMs),
+      charged: Number(charged),
+    };
+  }
+
+  async audit(query: AuditLookup): Promise<AuditEvent[]> {
+    const tenants = query.scope ? [tenantScopeOf(query.scope)] : await this.tenants();
+    return readAudit(this.connection, this.keys, tenants, query);
+  }
+
+  // ---------------------------------------------------------------- expiry
+
+  async sweep(): Promise<number> {
+    const due = (await this.run(scripts.sweepDue, this.keys.sweepIndex, [
+      String(this.timeOffsetMs()),
+      String(this.sweepTenantsMax),
+    ])) as string[];
+    let expired = 0;
+    await forEachLimited(due, sweepConcurrency, async (tenant) => {
+      const [count, next] = (await this.runTenant(scripts.expire, tenant, [])) as [number, number];
+      expired += count;
+      await this.run(scripts.sweepNote, this.keys.sweepIndex, [String(this.timeOffsetMs()), tenant, String(next)]);
+    });
+    return expired;
+  }
+
+  // ---------------------------------------------------------------- internals
+
+  private runTenant(script: LuaScript, tenant: string, args: string[]): Promise<unknown> {
+    const keys = this.keys;
+    return this.run(script, keys.tenantRoutingKey(tenant), [
+      keys.tenantBase(tenant),
+      String(this.timeOffsetMs()),
+      ...this.limitArgs,
+      ...args,
+    ]);
+  }
+
+  /** EVALSHA; on NOSCRIPT (a restarted server, a new cluster node) EVAL once, which caches it again. */
+  private async run(script: LuaScript, key: string, args: string[]): Promise<unknown> {
+    const tail = ["1", key, ...args];
+    try {
+      return await this.connection.send(key, ["EVALSHA", script.sha, ...tail]);
+    } catch (error) {
+      if (!(error as Error).message?.startsWith("NOSCRIPT")) throw error;
+      return this.connection.send(key, ["EVAL", script.source, ...tail]);
+    }
+  }
+
+  /** Loads every script into the server's cache ahead of the first call (standalone servers). */
+  async preload(): Promise<void> {
+    if (this.connection.kind !== "client") return;
+    await Promise.all(
+      Object.values(scripts).map((item) => this.connection.send(undefined, ["SCRIPT", "LOAD", item.source])),
+    );
+  }
+
+  /** Registers a tenant so audit queries and listings across tenants find it. Awaited for budgets. */
+  private async registerTenant(tenant: string): Promise<void> {
+    await this.connection.send(this.keys.tenants, ["SADD", this.keys.tenants, tenant]);
+    this.rememberTenant(tenant);
+  }
+
+  /** Same, at most once per tenant per process, without waiting (an audit query may miss a denial of a tenant with no budget). */
+  private noteTenant(tenant: string): void {
+    if (this.knownTenants.has(tenant)) return;
+    this.rememberTenant(tenant);
+    this.connection.send(this.keys.tenants, ["SADD", this.keys.tenants, tenant]).catch(() => {
+      this.knownTenants.delete(tenant);
+    });
+  }
+
+  private rememberTenant(tenant: string): void {
+    if (this.knownTenants.size >= knownTenantsMax) this.knownTenants.clear();
+    this.knownTenants.add(tenant);
+  }
+
+  /** Tells the sweep index when this tenant next has a hold to expire; a lost note only delays an audit event. */
+  private noteDeadline(tenant: string, deadline: number): void {
+    if (!deadline) return;
+    this.run(scripts.sweepNote, this.keys.sweepIndex, [String(this.timeOffsetMs()), tenant, String(deadline)]).catch(
+      () => undefined,
+    );
+  }
+
+  private async tenants(): Promise<string[]> {
+    return (await this.connection.send(this.keys.tenants, ["SMEMBERS", this.keys.tenants])) as string[];
+  }
+}
+
+function budgetField(scope: string, unit: string): string {
+  return `${scope}|${unit}`;
+}
+
+/** An object's JSON without its braces: fields a script splices into the events it writes. */
+function jsonFields(fields: Record<string, unknown>): string {
+  return JSON.stringify(fields).slice(1, -1);
+}
+
+function idempotencyArgs(tag: IdempotencyTag | undefined): [string, string] {
+  return tag ? [tag.key, tag.fingerprint] : ["", ""];
+}
+
+function publicDefinition(stored: BudgetDefinition & { gen?: number }): BudgetDefinition {
+  const { gen: _gen, ...definition } = stored;
+  return definition;
+}
+
+async function forEachLimited<T>(items: readonly T[], concurrency: number, run: (item: T) => Promise<void>) {
+  let next = 0;
+  const worker = async () => {
+    while (next < items.length) await run(items[next++]);
+  };
+  await Promise.all(Array.from({ length: Math.min(concurrency, items.length) }, worker));
+}
