@@ -1,0 +1,89 @@
+import { ToolMessage } from "@langchain/core/messages";
+import type { RunnableConfig } from "@langchain/core/runnables";
+import { StructuredTool, type StructuredToolInterface, type ToolRunnableConfig } from "@langchain/core/tools";
+import { invariant } from "../../core/errors.js";
+import type { Ledger } from "../../ledger/ledger.js";
+import { type ActionSpec, actionSpecSymbol, validateActionSpec } from "../shared/action-spec.js";
+import { isReservedCall, type SubjectSource, withReservedCall } from "../shared/context.js";
+import { isToolCall, toolCallIdOf } from "../shared/run-config.js";
+import { runGuarded } from "./guarded-run.js";
+
+/** A tool's charge, plus where to charge it when not taken from the run. */
+// biome-ignore lint/suspicious/noExplicitAny: arguments of an arbitrary tool
+export interface GuardToolSpec<Args = any, Result = any> extends ActionSpec<Args, Result> {
+  ledger?: Ledger;
+  subject?: SubjectSource;
+  runId?: string;
+}
+
+// biome-ignore lint/suspicious/noExplicitAny: the wrapped tool's own input type
+type AnyToolInput = any;
+
+/**
+ * The wrapped tool: same name, description, schema and tags, and every invoke is guarded.
+ * Invoking goes through `call`, so overriding it covers `invoke`, `call` and tool nodes alike.
+ * The inner tool does the parsing, callbacks and ToolMessage formatting exactly as before.
+ */
+export class GuardedTool extends StructuredTool {
+  name: string;
+  description: string;
+  schema: StructuredToolInterface["schema"];
+  readonly inner: StructuredToolInterface;
+  readonly [actionSpecSymbol]: ActionSpec;
+  private readonly guardSpec: GuardToolSpec;
+
+  constructor(inner: StructuredToolInterface, spec: GuardToolSpec) {
+    const source = inner as StructuredToolInterface & Partial<StructuredTool>;
+    super({
+      responseFormat: source.responseFormat,
+      verboseParsingErrors: source.verboseParsingErrors,
+      metadata: source.metadata,
+      tags: source.tags,
+    });
+    this.name = inner.name;
+    this.description = inner.description;
+    this.schema = inner.schema;
+    this.returnDirect = inner.returnDirect;
+    this.inner = inner;
+    this.guardSpec = spec;
+    this[actionSpecSymbol] = spec;
+  }
+
+  override async call(arg: AnyToolInput, configArg?: AnyToolInput, _tags?: string[]): Promise<AnyToolInput> {
+    const config = configArg as ToolRunnableConfig | undefined;
+    const toolCallId = toolCallIdOf(arg, config);
+    // An outer layer (a tool node, the callback handler) already paid for this call: run as is.
+    if (isReservedCall(config?.metadata, this.name, toolCallId)) return this.inner.invoke(arg, config);
+    const markedConfig = { ...config, ...withReservedCall(config, this.name, toolCallId) } as ToolRunnableConfig;
+    return runGuarded({
+      spec: this.guardSpec,
+      binding: { ledger: this.guardSpec.ledger, subject: this.guardSpec.subject, runId: this.guardSpec.runId },
+      toolName: this.name,
+      args: isToolCall(arg) ? arg.args : arg,
+      config: config as RunnableConfig | undefined,
+      run: () => this.inner.invoke(arg, markedConfig),
+      resultForActual: resultOfToolOutput,
+    });
+  }
+
+  protected async _call(): Promise<never> {
+    invariant(false, "GuardedTool._call is never reached: call() delegates to the wrapped tool");
+  }
+}
+
+/** What `actual(args, result)` sees: a tool's message is reduced to its content (or artifact). */
+export function resultOfToolOutput(output: unknown): unknown {
+  if (ToolMessage.isInstance(output)) return output.artifact ?? output.content;
+  return output;
+}
+
+/**
+ * Wraps a LangChain tool so each call reserves, runs, commits (release on error). On DENY the call
+ * throws BudgetExceededError and the tool never runs. The ledger and subject come from the spec or
+ * from the run, so one wrapped tool serves every tenant. Inside a PermissionedToolNode the node
+ * reserves and this layer stands aside: one reservation per call.
+ */
+export function guardTool(tool: StructuredToolInterface, spec: GuardToolSpec): GuardedTool {
+  validateActionSpec(spec, "");
+  return new GuardedTool(tool, spec);
+}
