@@ -1,0 +1,121 @@
+import { createHash } from "node:crypto";
+import { type Subject, scopeIdOf, scopeValueLengthMax } from "../../core/scope.js";
+import type { Ledger, ReserveResponse } from "../../ledger/ledger.js";
+import { reserveAction } from "../langchain/guarded-run.js";
+import type { ResolvedAction } from "../shared/action-spec.js";
+
+/**
+ * How approved actions are charged — "approving an action is adding a budget".
+ *
+ * A denied action cannot simply be retried on its own subject: the budget that denied it would
+ * deny it again. So an approval opens a *grant*: a budget on `tenant:<t>/toolset:<grant>`, and the
+ * approved action is reserved against the subject `{ tenant, toolset: <grant> }`, with the approver
+ * as `actor` on the reservation and the commit. Only two budgets are checked for it: the grant, and
+ * the tenant's own budget if it has one — an approver can lift a toolset, agent or workspace limit
+ * for one action but never the tenant's ceiling (raise that budget to go further).
+ *
+ * - `once`: a grant of exactly the action's estimate on a scope of its own
+ *   (`approved-once.<hash of run and tool call>`), removed once the action has settled.
+ * - `run`: a run-window grant on `approved-run.<toolset>`: later denials of that toolset in the
+ *   same run are charged to it without asking, while it has room.
+ * - `always`: a lifetime grant on `approved.<toolset>`: the same, for every run of the tenant.
+ *   Revoking it is removing that budget.
+ *
+ * Remembered grants hold `grantAmount` (default: `rememberedCallsDefault` times the action's
+ * estimate); approving again raises the grant so it holds at least that much more.
+ */
+export type RememberMode = "once" | "run" | "always";
+
+export const rememberedCallsDefault = 5;
+/** Remembered grants are looked up in this order when a tool node denies a call. */
+export const rememberedModes = ["run", "always"] as const;
+export const rememberedApprovalActor = "tollgate.remembered-approval";
+
+export function grantToolset(mode: RememberMode, toolset: string, onceKey: string): string {
+  const name =
+    mode === "once" ? `approved-once.${onceKey}` : mode === "run" ? `approved-run.${toolset}` : `approved.${toolset}`;
+  return name.slice(0, scopeValueLengthMax);
+}
+
+/** A short, scope-safe key for one tool call of one run. */
+export function onceKeyOf(runId: string | undefined, toolCallId: string): string {
+  return createHash("sha256")
+    .update(`${runId ?? ""}\u0000${toolCallId}`)
+    .digest("base64url")
+    .slice(0, 22);
+}
+
+export function grantSubject(subject: Subject, toolset: string): Subject {
+  return { tenant: subject.tenant, toolset };
+}
+
+async function grantExists(ledger: Ledger, scope: string, unit: string): Promise<boolean> {
+  const budgets = await ledger.listBudgets({ scope });
+  return budgets.some((budget) => budget.scope === scope && budget.unit === unit);
+}
+
+/**
+ * Tries the standing grants (run, then always) for a denied action. Holds on the first with room
+ * (or, with `dryRun`, only asks); a grant that does not exist is never used, so the tenant budget
+ * alone never lets a denied action through.
+ */
+export async function reserveOnRememberedGrant(
+  ledger: Ledger,
+  subject: Subject,
+  action: ResolvedAction,
+  runId: string | undefined,
+  dryRun = false,
+): Promise<{ response: ReserveResponse; action: ResolvedAction } | undefined> {
+  for (const mode of rememberedModes) {
+    const toolset = grantToolset(mode, action.toolset, "");
+    const scope = scopeIdOf(grantSubject(subject, toolset));
+    if (!(await grantExists(ledger, scope, action.unit))) continue;
+    const granted = { ...action, toolset };
+    const response = dryRun
+      ? await ledger.decide({
+          subject: grantSubject(subject, toolset),
+          action: { name: action.name, tier: action.tier, kind: action.kind },
+          estimate: action.estimate,
+          unit: action.unit,
+          runId,
+        })
+      : await reserveAction(ledger, { tenant: subject.tenant }, granted, runId, { actor: rememberedApprovalActor });
+    if (response.decision !== "DENY") return { response, action: granted };
+  }
+  return undefined;
+}
+
+export interface OpenGrantRequest {
+  mode: RememberMode;
+  subject: Subject;
+  action: ResolvedAction;
+  runId: string | undefined;
+  toolCallId: string;
+  /** Units a remembered grant should hold beyond what it already used. */
+  grantAmount?: number;
+}
+
+/** Creates or raises the grant an approval stands for; returns the action re-pointed at it. */
+export async function openGrant(
+  ledger: Ledger,
+  request: OpenGrantRequest,
+): Promise<{ scope: string; action: ResolvedAction }> {
+  const { mode, subject, action, runId } = request;
+  const toolset = grantToolset(mode, action.toolset, onceKeyOf(runId, request.toolCallId));
+  const scope = scopeIdOf(grantSubject(subject, toolset));
+  if (mode === "once") {
+    await ledger.setBudget({ scope, limit: action.estimate, unit: action.unit });
+  } else {
+    const amount = request.grantAmount ?? action.estimate * rememberedCallsDefault;
+    const [existing] = (await ledger.listBudgets({ scope })).filter(
+      (budget) => budget.scope === scope && budget.unit === action.unit,
+    );
+    const balance = existing
+      ? await ledger.getBalance({ scope, unit: action.unit, runId: mode === "run" ? runId : undefined })
+      : null;
+    const used = balance ? balance.allocated - balance.remaining : 0;
+    const limit = Math.max(existing?.limit ?? 0, used + Math.max(amount, action.estimate));
+    await ledger.setBudget({ scope, limit, unit: action.unit, window: mode === "run" ? "run" : "lifetime" });
+  }
+  return { scope, action: { ...action, toolset } };
+}

@@ -1,0 +1,92 @@
+import { Annotation } from "@langchain/langgraph";
+import type { Caps, ReasonCode } from "../../core/decision.js";
+import type { Tier } from "../../core/tiers.js";
+import type { Unit } from "../../core/units.js";
+
+/** What became of a denied tool call. */
+export type DenialStatus = "pending" | "approved" | "edited" | "rejected" | "timed-out" | "read-only" | "failed";
+
+/** One denied tool call, as written to graph state and to the denial ToolMessage's artifact. */
+export interface TollgateDenial {
+  toolCallId: string;
+  toolName: string;
+  args: Record<string, unknown>;
+  tier: Tier;
+  toolset: string;
+  estimate: number;
+  unit: Unit;
+  reasonCode: ReasonCode;
+  deniedScope?: string;
+  /** Why, in words, when the reason code alone does not say (TOOL_NOT_ALLOWED: "not offered to the model"). */
+  detail?: string;
+  /** When the tool node denied it (ms since the epoch); approval timeouts count from here. */
+  atMs: number;
+  status: DenialStatus;
+  /** Who resolved it (an approver), when a person did. */
+  resolvedBy?: string;
+}
+
+export type AgentMode = "full" | "read-only";
+
+/** The `tollgate` state channel. */
+export interface TollgateState {
+  /** Caps from the latest tool step: tiers disabled, and the node's tools they rule out. */
+  caps: Caps | null;
+  /** Denied tool calls, newest last, at most `denialsKeptMax`. */
+  denials: TollgateDenial[];
+  /** "read-only" after readOnlyFallback: only read-tier tools are offered and run. */
+  mode: AgentMode;
+  /** The tools the model was bound to on its latest turn (permittedModelNode); null when unknown. */
+  offeredTools: string[] | null;
+}
+
+export type TollgateStateUpdate = Partial<TollgateState>;
+
+export const denialsKeptMax = 200;
+
+export function tollgateStateDefault(): TollgateState {
+  return { caps: null, denials: [], mode: "full", offeredTools: null };
+}
+
+/**
+ * Merges an update: denials are upserted by tool call id (a fallback resolving a denial rewrites
+ * its entry), other fields are replaced when present.
+ */
+export function tollgateStateReducer(
+  current: TollgateState | undefined,
+  update: TollgateStateUpdate | undefined,
+): TollgateState {
+  const base = current ?? tollgateStateDefault();
+  if (!update) return base;
+  let denials = base.denials;
+  if (update.denials && update.denials.length > 0) {
+    const byId = new Map(base.denials.map((denial) => [denial.toolCallId, denial] as const));
+    for (const denial of update.denials) byId.set(denial.toolCallId, denial);
+    denials = [...byId.values()].slice(-denialsKeptMax);
+  }
+  return {
+    caps: update.caps !== undefined ? update.caps : base.caps,
+    denials,
+    mode: update.mode ?? base.mode,
+    offeredTools: update.offeredTools !== undefined ? update.offeredTools : base.offeredTools,
+  };
+}
+
+/**
+ * Add to your graph state to see caps and denials and to let the fallbacks switch modes:
+ * `Annotation.Root({ ...MessagesAnnotation.spec, ...TollgateAnnotation.spec })`.
+ * Without it the tool node still enforces; it just has nowhere to write.
+ */
+export const TollgateAnnotation = Annotation.Root({
+  tollgate: Annotation<TollgateState, TollgateStateUpdate>({
+    reducer: tollgateStateReducer,
+    default: tollgateStateDefault,
+  }),
+});
+
+/** The tollgate channel of a state, if the graph has one. */
+export function tollgateStateOf(state: unknown): TollgateState | undefined {
+  if (state === null || typeof state !== "object") return undefined;
+  const value = (state as { tollgate?: TollgateState }).tollgate;
+  return value && typeof value === "object" ? value : undefined;
+}
