@@ -9,6 +9,7 @@ import type { Subject } from "../../../src/core/scope.js";
 import { createLedger, type Ledger } from "../../../src/index.js";
 import { BudgetExceededError } from "../../../src/integrations/errors.js";
 import { TollgateCallbackHandler } from "../../../src/integrations/langchain/callback-handler.js";
+import { guardTool } from "../../../src/integrations/langchain/index.js";
 import { withReservedCall } from "../../../src/integrations/shared/context.js";
 import { ScriptedChatModel, type ScriptedTurn } from "./callback-handler-scripted-model.js";
 
@@ -138,6 +139,27 @@ describe("TollgateCallbackHandler on tools", () => {
     expect(ran.send_email).toBe(2);
     expect(await reserveEvents(ledger, "send_email")).toHaveLength(1);
     expect(await ledger.getBalance({ scope: "tenant:acme" })).toMatchObject({ spent: 20 });
+  });
+});
+
+describe("TollgateCallbackHandler next to guardTool", () => {
+  it("charges a guarded tool once: the guard reserves and marks the call, the handler stands aside", async () => {
+    const ledger = createLedger({ sweepIntervalMs: 0 });
+    await ledger.setBudget({ scope: "tenant:acme", limit: 100 });
+    const { ran, sendEmail } = makeTools();
+    const guarded = guardTool(sendEmail, { ledger, subject, tier: "write-external", estimate: 25 });
+    const handler = new TollgateCallbackHandler({ ledger, subject, rules, meterModelCalls: false });
+
+    await guarded.invoke(
+      { name: "send_email", args: { to: "a@x.io" }, id: "c1", type: "tool_call" },
+      { callbacks: [handler] },
+    );
+
+    expect(ran.send_email).toBe(1);
+    const events = await reserveEvents(ledger, "send_email");
+    // The guard's own estimate (25), not the handler's rule (20): one reservation, by the guard.
+    expect(events.map((event) => event.estimate)).toEqual([25]);
+    expect(await ledger.getBalance({ scope: "tenant:acme" })).toMatchObject({ spent: 25, reserved: 0 });
   });
 });
 
