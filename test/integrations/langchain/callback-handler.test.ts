@@ -2,7 +2,7 @@ import { AIMessage, type BaseMessage, ToolMessage } from "@langchain/core/messag
 import { tool } from "@langchain/core/tools";
 import { END, MessagesAnnotation, START, StateGraph } from "@langchain/langgraph";
 import { ToolNode, toolsCondition } from "@langchain/langgraph/prebuilt";
-import { createAgent } from "langchain";
+import { createAgent, createMiddleware } from "langchain";
 import { beforeEach, describe, expect, it } from "vitest";
 import { z } from "zod";
 import type { Subject } from "../../../src/core/scope.js";
@@ -207,6 +207,31 @@ describe("how a raiseError denial surfaces in @langchain/core 1.4", () => {
     expect(ran.send_email).toBe(0);
     expect(error).toBeInstanceOf(BudgetExceededError);
     expect((error as BudgetExceededError).code).toBe("BUDGET_EXCEEDED");
+  });
+});
+
+describe("how a raiseError denial surfaces in langchain 1.5 createAgent", () => {
+  it("without wrapToolCall middleware: an error ToolMessage; with any, the run rejects (langchain rethrows middleware-path errors)", async () => {
+    const ledger = createLedger({ sweepIntervalMs: 0 });
+    await ledger.setBudget({ scope: "tenant:acme/toolset:send_email", limit: 0 });
+    const { ran, sendEmail } = makeTools();
+    const script = [{ toolCalls: [{ name: "send_email", args: { to: "a@x.io" } }] }];
+    const handler = new TollgateCallbackHandler({ ledger, subject, rules, meterModelCalls: false });
+
+    const bare = createAgent({ model: new ScriptedChatModel(script), tools: [sendEmail] });
+    const result = await bare.invoke({ messages: [{ role: "user", content: "mail" }] }, { callbacks: [handler] });
+    expect(toolMessages(result.messages)[0].content).toMatch(/^BudgetExceededError: send_email .* BUDGET_EXCEEDED/);
+
+    const wrapped = createAgent({
+      model: new ScriptedChatModel(script),
+      tools: [sendEmail],
+      middleware: [createMiddleware({ name: "PassThrough", wrapToolCall: (request, handler) => handler(request) })],
+    });
+    const error = await wrapped
+      .invoke({ messages: [{ role: "user", content: "mail" }] }, { callbacks: [handler] })
+      .catch((caught: unknown) => caught);
+    expect(error).toBeInstanceOf(BudgetExceededError);
+    expect(ran.send_email).toBe(0);
   });
 });
 
