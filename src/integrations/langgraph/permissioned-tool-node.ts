@@ -49,7 +49,7 @@ type CallPlan =
       action: ResolvedAction;
       response: ReserveResponse;
     }
-  | { kind: "denied"; denial: TollgateDenial };
+  | { kind: "denied"; denial: TollgateDenial; caps?: Caps };
 
 /**
  * A drop-in for LangGraph's ToolNode that asks the ledger before any tool runs. The tool calls of
@@ -117,7 +117,9 @@ export class PermissionedToolNode extends ToolNode {
       if ("command" in outcome) commands.push(outcome.command);
       else messages.push(outcome.message);
     });
-    const update = { messages, tollgate: { caps: this.capsOf(plans), denials } satisfies Partial<TollgateState> };
+    const caps = this.capsOf(plans);
+    const written: Partial<TollgateState> = caps ? { caps, denials } : { denials };
+    const update = { messages, tollgate: written };
     const routing = new Command({
       update,
       goto: denials.length > 0 ? fallbackFor(this.options.fallback, denials) : this.next,
@@ -150,6 +152,7 @@ export class PermissionedToolNode extends ToolNode {
     return {
       kind: "denied",
       denial: denialOf(call, action, response.reasonCode ?? "BUDGET_EXCEEDED", response.deniedScope),
+      caps: response.caps ?? { disabledTiers: [] },
     };
   }
 
@@ -186,12 +189,16 @@ export class PermissionedToolNode extends ToolNode {
     return { ...denialOf(call, action, "TOOL_NOT_ALLOWED", undefined), detail: why };
   }
 
-  /** Caps after this step: the union of disabled tiers the ledger reported, and the tools they rule out. */
-  private capsOf(plans: CallPlan[]): Caps {
-    const disabled = new Set<Tier>();
-    for (const plan of plans) {
-      if (plan.kind === "allowed") for (const tier of plan.response.caps?.disabledTiers ?? []) disabled.add(tier);
-    }
+  /**
+   * Caps after this step: the union of disabled tiers in the ledger's answers, and the node's tools
+   * they rule out. Undefined (state left as it was) when the ledger was not asked at all.
+   */
+  private capsOf(plans: CallPlan[]): Caps | undefined {
+    const answers = plans.map((plan) =>
+      plan.kind === "allowed" ? (plan.response.caps ?? { disabledTiers: [] }) : plan.caps,
+    );
+    if (answers.every((caps) => caps === undefined)) return undefined;
+    const disabled = new Set<Tier>(answers.flatMap((caps) => caps?.disabledTiers ?? []));
     const disabledTiers = sortTiers(disabled);
     const toolDenylist = this.tools
       .filter((tool) => disabled.has(specForTool(tool as { name: string; tags?: string[] }, this.options).tier))
