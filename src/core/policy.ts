@@ -20,6 +20,18 @@ export const fallbackNodeNameLengthMax = 128;
 
 export type PolicyMode = "enforce" | "shadow";
 
+/**
+ * Budgets that people grant at run time by approving an action (toolsets `approved.<toolset>`,
+ * `approved-run.<toolset>`, `approved-once.<key>`). A policy never prunes them: re-applying the
+ * operator's file must not silently revoke what an approver granted. Remove them by name.
+ */
+export const approvalGrantToolsetPrefixes = ["approved.", "approved-run.", "approved-once."] as const;
+
+export function isApprovalGrantScope(scope: string): boolean {
+  const toolset = /(?:^|\/)toolset:([^/]+)$/.exec(scope)?.[1];
+  return toolset !== undefined && approvalGrantToolsetPrefixes.some((prefix) => toolset.startsWith(prefix));
+}
+
 /** One budget as a policy states it, defaults filled in and narrowing resolved to bands. */
 export interface PolicyBudget {
   scope: string;
@@ -46,6 +58,8 @@ export interface Policy {
    * policy does not list is removed on apply. Defaults to every tenant the budgets name.
    */
   owns: string[];
+  /** False: apply only adds and changes, never removes. Default true. */
+  prune: boolean;
   budgets: PolicyBudget[];
   toolRules: ToolRule[];
   fallbacks: PolicyFallbacks;
@@ -112,6 +126,7 @@ export const policyDocumentSchema = z.strictObject({
   version: z.literal(policyVersionCurrent, { error: `must be ${policyVersionCurrent}` }).optional(),
   mode: z.enum(["enforce", "shadow"], { error: 'must be "enforce" or "shadow"' }).optional(),
   owns: z.array(scopeId).max(policyOwnedScopesMax).optional(),
+  prune: z.boolean({ error: "must be true or false" }).optional(),
   defaults: z
     .strictObject({
       unit: unitSchema.optional(),
@@ -251,6 +266,7 @@ export function parsePolicy(value: unknown, options: { file?: string; locate?: L
   const policy: Policy = {
     version: document.version ?? policyVersionCurrent,
     owns,
+    prune: document.prune ?? true,
     budgets,
     toolRules,
     fallbacks: {

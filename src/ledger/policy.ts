@@ -6,6 +6,7 @@ import { TollgateError } from "../core/errors.js";
 import { resolveNarrowing } from "../core/narrowing.js";
 import {
   changedBudgetFields,
+  isApprovalGrantScope,
   type LocatePath,
   type Policy,
   type PolicyBudget,
@@ -281,7 +282,7 @@ export async function planPolicy(admin: BudgetAdmin, policy: Policy): Promise<Po
     else changes.push({ kind: "change", before, after, fields: changedBudgetFields(before, after) });
   }
   for (const [key, before] of current) {
-    if (wanted.has(key)) continue;
+    if (!policy.prune || wanted.has(key) || isApprovalGrantScope(before.scope)) continue;
     if (policy.owns.some((owned) => isWithinScope(before.scope, owned))) removes.push({ kind: "remove", before });
   }
   return { changes: [...adds, ...changes, ...removes], unchanged, owns: policy.owns };
