@@ -1,4 +1,11 @@
-import { type Attributes, type Span, type SpanOptions, type Tracer, type TracerProvider, trace } from "@opentelemetry/api";
+import {
+  type Attributes,
+  type Span,
+  type SpanOptions,
+  type Tracer,
+  type TracerProvider,
+  trace,
+} from "@opentelemetry/api";
 import { afterEach, describe, expect, it } from "vitest";
 import { createLedger } from "../../src/ledger/create-ledger.js";
 import { telemetryAttributes as attr, telemetryReady } from "../../src/ledger/telemetry.js";
