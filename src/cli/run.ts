@@ -1,14 +1,13 @@
-import { ValidationError } from "../core/errors.js";
-import { PolicyError } from "../core/policy.js";
+import { TollgateError, ValidationError } from "../core/errors.js";
 import { type Command, commandHelp, parseCommandArgs } from "./command.js";
 import { audit } from "./commands/audit.js";
 import { balance } from "./commands/balance.js";
 import { budgetLs, budgetRm, budgetSet } from "./commands/budget.js";
 import { policyApply, policyCheck, policyDiff } from "./commands/policy.js";
 import { report } from "./commands/report.js";
-import { CliFailure, exitFailure, exitOk, exitUsage, UsageError } from "./errors.js";
+import { exitFailure, exitOk, exitUsage, UsageError } from "./errors.js";
 import { type CliIo, writeLine } from "./io.js";
-import { auditFileOption, describeError, policySourceOption, redisOptions } from "./source.js";
+import { auditFileOption, policySourceOption, redisOptions } from "./options.js";
 
 export const commands: readonly Command[] = [
   budgetSet,
@@ -117,11 +116,18 @@ function reportError(io: CliIo, error: unknown, command: Command | undefined): n
     if (command) writeLine(io.stderr, `Nothing was changed. Run "tollgate ${command.name} --help" for usage.`);
     return exitUsage;
   }
-  if (error instanceof PolicyError || error instanceof CliFailure) {
-    writeLine(io.stderr, `tollgate: ${describeError(error)}`);
-    return exitFailure;
-  }
   writeLine(io.stderr, `tollgate: ${describeError(error)}`);
   if (io.env.TOLLGATE_DEBUG && error instanceof Error && error.stack) writeLine(io.stderr, error.stack);
   return exitFailure;
+}
+
+/** Library errors as messages an operator can act on. */
+function describeError(error: unknown): string {
+  if (error instanceof TollgateError && error.code === "POLICY_INVALID") {
+    return `${error.message}\nFix the file, then check it with: tollgate policy check FILE`;
+  }
+  if (error instanceof TollgateError && error.code === "LEDGER_UNAVAILABLE") {
+    return `${error.message}. Check that the store is running and reachable, then retry.`;
+  }
+  return (error as Error)?.message ?? String(error);
 }

@@ -1,60 +1,16 @@
-import { isAbsolute, resolve } from "node:path";
-import { TollgateError } from "../core/errors.js";
-import { PolicyError } from "../core/policy.js";
 import { createLedger } from "../ledger/create-ledger.js";
 import type { Ledger } from "../ledger/ledger.js";
-import type { OptionSpec, ParsedOptions } from "./command.js";
+import type { ParsedOptions } from "./command.js";
 import { CliFailure, UsageError } from "./errors.js";
 import type { CliIo } from "./io.js";
-import { parseAmountFlag, redactUrl } from "./values.js";
-
-export const redisUrlEnv = "TOLLGATE_REDIS_URL";
-export const storeTimeoutMsDefault = 5_000;
-
-export const redisOptions: Record<string, OptionSpec> = {
-  redis: { type: "string", valueName: "URL", description: `the live Redis store (default: $${redisUrlEnv})` },
-  "redis-prefix": { type: "string", valueName: "PREFIX", description: "key prefix of the Redis store" },
-  "timeout-ms": {
-    type: "string",
-    valueName: "MS",
-    description: `give up on an unreachable store after this long (default ${storeTimeoutMsDefault})`,
-  },
-};
-
-export const policySourceOption: Record<string, OptionSpec> = {
-  policy: {
-    type: "string",
-    valueName: "FILE",
-    description: "a read-only view of the budgets a policy file grants, instead of a live store",
-  },
-};
-
-export const auditFileOption: Record<string, OptionSpec> = {
-  from: {
-    type: "string",
-    valueName: "FILE",
-    description: "read an audit export (JSON lines, as written by `tollgate audit --out`) instead of a store",
-  },
-};
+import { redisUrlEnv, redisUrlOf, timeoutMsOf, userPath } from "./options.js";
+import { redactUrl } from "./values.js";
 
 export interface OpenedLedger {
   ledger: Ledger;
   /** "redis redis://host:6379" or "policy file x.yaml", for messages. */
   label: string;
   readOnly: boolean;
-}
-
-/** The Redis URL from --redis or the environment, unless another source was chosen. */
-export function redisUrlOf(options: ParsedOptions, io: CliIo): string | undefined {
-  if (typeof options.redis === "string") return options.redis;
-  if (options.policy !== undefined || options.from !== undefined) return undefined;
-  const fromEnv = io.env[redisUrlEnv];
-  return fromEnv && fromEnv.length > 0 ? fromEnv : undefined;
-}
-
-/** The path to open: as the user wrote it when it resolves the same (so messages show it), else made absolute. */
-export function userPath(io: CliIo, file: string): string {
-  return isAbsolute(file) || resolve(io.cwd) === process.cwd() ? file : resolve(io.cwd, file);
 }
 
 /**
@@ -115,14 +71,6 @@ export async function openPolicyView(io: CliIo, file: string): Promise<Ledger> {
   return ledger;
 }
 
-export function timeoutMsOf(options: ParsedOptions, command: string): number {
-  const text = options["timeout-ms"];
-  if (typeof text !== "string") return storeTimeoutMsDefault;
-  const value = parseAmountFlag("timeout-ms", text, command);
-  if (value === 0) throw new UsageError("--timeout-ms must be at least 1", command);
-  return value;
-}
-
 export function withTimeout<T>(promise: Promise<T>, timeoutMs: number): Promise<T> {
   let timer: NodeJS.Timeout | undefined;
   const timeout = new Promise<never>((_, reject) => {
@@ -134,14 +82,4 @@ export function withTimeout<T>(promise: Promise<T>, timeoutMs: number): Promise<
 /** Closes without letting a stuck connection keep the process alive. */
 export async function closeQuietly(ledger: Ledger, timeoutMs = 2_000): Promise<void> {
   await withTimeout(ledger.close(), timeoutMs).catch(() => undefined);
-}
-
-/** Turns library errors into messages an operator can act on. */
-export function describeError(error: unknown): string {
-  if (error instanceof PolicyError)
-    return `${error.message}\nFix the file, then check it with: tollgate policy check FILE`;
-  if (error instanceof TollgateError && error.code === "LEDGER_UNAVAILABLE") {
-    return `${error.message}. Check that the store is running and reachable, then retry.`;
-  }
-  return (error as Error)?.message ?? String(error);
 }

@@ -10,7 +10,7 @@ import type { Command, CommandContext } from "../command.js";
 import { exitOk, UsageError } from "../errors.js";
 import { formatEvent, percent } from "../format.js";
 import { type CliIo, writeLine } from "../io.js";
-import { auditFileOption, closeQuietly, openLedger, redisOptions, userPath } from "../source.js";
+import { auditFileOption, redisOptions, userPath } from "../options.js";
 import { parseAmountFlag, parseEnumFlag, parseScopeFlag, parseTimeFlag } from "../values.js";
 
 const decisions: readonly Decision[] = ["ALLOW", "ALLOW_WITH_CAPS", "DENY"];
@@ -79,6 +79,7 @@ export const audit: Command = {
       printer.summary();
       return exitOk;
     }
+    const { openLedger, closeQuietly } = await import("../source.js");
     const { ledger } = await openLedger(io, options, context.command.name, { write: false });
     try {
       if (typeof options.out === "string") {

@@ -4,7 +4,7 @@ import type { Command } from "../command.js";
 import { CliFailure, exitOk } from "../errors.js";
 import { formatTable, percent } from "../format.js";
 import { writeLine } from "../io.js";
-import { closeQuietly, openLedger, policySourceOption, redisOptions } from "../source.js";
+import { policySourceOption, redisOptions } from "../options.js";
 import { parseEnumFlag, parseScopeFlag } from "../values.js";
 
 export const balance: Command = {
@@ -26,6 +26,7 @@ export const balance: Command = {
       typeof options.unit === "string" ? parseEnumFlag("unit", options.unit, UNITS, command.name) : undefined;
     const scope = typeof options.scope === "string" ? parseScopeFlag("scope", options.scope, command.name) : undefined;
     const runId = typeof options["run-id"] === "string" ? options["run-id"] : undefined;
+    const { openLedger, closeQuietly } = await import("../source.js");
     const { ledger, label } = await openLedger(io, options, command.name, { write: false });
     try {
       const budgets = (await ledger.listBudgets({ scope })).filter((budget) => !unit || budget.unit === unit);

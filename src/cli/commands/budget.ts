@@ -5,7 +5,7 @@ import { CliFailure, exitOk } from "../errors.js";
 import { budgetRow, formatTable, narrowingLabel } from "../format.js";
 import { writeLine } from "../io.js";
 import { NARROWING_PRESETS_HINT, parseNarrowingFlag } from "../narrowing-flag.js";
-import { closeQuietly, openLedger, policySourceOption, redisOptions } from "../source.js";
+import { policySourceOption, redisOptions } from "../options.js";
 import { parseAmountFlag, parseEnumFlag, parseScopeFlag } from "../values.js";
 
 const unitOption = {
@@ -51,6 +51,7 @@ export const budgetSet: Command = {
       typeof overdraftText === "string" ? parseAmountFlag("overdraft-limit", overdraftText, command.name) : undefined;
     const unit = unitOf(context);
     parseScopeFlag("scope", options.scope as string, command.name);
+    const { openLedger, closeQuietly } = await import("../source.js");
     const { ledger } = await openLedger(io, options, command.name, { write: true });
     try {
       const definition = await ledger.setBudget({
@@ -85,6 +86,7 @@ export const budgetRm: Command = {
     const { options, io, command } = context;
     const unit = unitOf(context) ?? "RISK_POINTS";
     parseScopeFlag("scope", options.scope as string, command.name);
+    const { openLedger, closeQuietly } = await import("../source.js");
     const { ledger } = await openLedger(io, options, command.name, { write: true });
     try {
       const { removed } = await ledger.removeBudget({ scope: options.scope as string, unit });
@@ -122,6 +124,7 @@ export const budgetLs: Command = {
     const { options, io, command } = context;
     const unit = unitOf(context);
     if (typeof options.scope === "string") parseScopeFlag("scope", options.scope, command.name);
+    const { openLedger, closeQuietly } = await import("../source.js");
     const { ledger, label } = await openLedger(io, options, command.name, { write: false });
     try {
       const scope = typeof options.scope === "string" ? options.scope : undefined;

@@ -1,15 +1,20 @@
 import type { Policy, PolicyBudget } from "../../core/policy.js";
-import { applyPolicy, loadPolicyFile, type PolicyChange, type PolicyPlan, planPolicy } from "../../ledger/policy.js";
+import type { PolicyChange, PolicyPlan } from "../../ledger/policy.js";
 import type { Command, CommandContext } from "../command.js";
 import { exitOk, UsageError } from "../errors.js";
 import { narrowingLabel } from "../format.js";
 import { writeLine } from "../io.js";
+import { redisOptions, redisUrlEnv, redisUrlOf, userPath } from "../options.js";
 import { Progress } from "../progress.js";
-import { closeQuietly, openLedger, redisOptions, redisUrlEnv, redisUrlOf, userPath } from "../source.js";
 
 const fileArgument = [{ name: "FILE", description: "the policy file (.yaml, .yml or .json)", required: true }];
 
-function loadArgument(context: CommandContext): Promise<Policy> {
+// The ledger, zod and yaml load only when a command runs, so --help answers at once.
+const ledgerPolicy = () => import("../../ledger/policy.js");
+const source = () => import("../source.js");
+
+async function loadArgument(context: CommandContext): Promise<Policy> {
+  const { loadPolicyFile } = await ledgerPolicy();
   return loadPolicyFile(userPath(context.io, context.positionals[0]));
 }
 
@@ -52,6 +57,8 @@ export const policyDiff: Command = {
   async run(context) {
     const { io, options, command } = context;
     const policy = await loadArgument(context);
+    const { planPolicy } = await ledgerPolicy();
+    const { openLedger, closeQuietly } = await source();
     const { ledger, label } = await openLedger(io, options, command.name, { write: false });
     try {
       const plan = await planPolicy(ledger, policy);
@@ -93,6 +100,8 @@ export const policyApply: Command = {
         command.name,
       );
     }
+    const { planPolicy, applyPolicy } = await ledgerPolicy();
+    const { openLedger, closeQuietly } = await source();
     const { ledger, label } = await openLedger(io, options, command.name, { write: true });
     try {
       if (options["dry-run"]) {

@@ -8,9 +8,9 @@ import { readAuditExport } from "../audit-file.js";
 import type { Command } from "../command.js";
 import { exitOk, UsageError } from "../errors.js";
 import { writeLine } from "../io.js";
+import { auditFileOption, redisOptions, userPath } from "../options.js";
 import { Progress } from "../progress.js";
 import { writeReportFile } from "../report/index.js";
-import { auditFileOption, closeQuietly, openLedger, openPolicyView, redisOptions, userPath } from "../source.js";
 import { parseScopeFlag, parseTimeFlag } from "../values.js";
 
 export const report: Command = {
@@ -57,6 +57,7 @@ export const report: Command = {
       budgets = exported.budgets;
       source = from;
     } else {
+      const { openLedger, closeQuietly } = await import("../source.js");
       const { ledger, label } = await openLedger(io, { ...options, policy: undefined }, command.name, {
         write: false,
       }).catch((error) => {
@@ -77,6 +78,7 @@ export const report: Command = {
       }
     }
     if (policyFile !== undefined) {
+      const { openPolicyView } = await import("../source.js");
       const view = await openPolicyView(io, policyFile);
       const fromPolicy = await view.listBudgets();
       await view.close();
