@@ -41,6 +41,12 @@ import type {
 export interface KeyvStoreOptions {
   /** Any keyv instance; defaults to `new Keyv()` (in memory). Must not be shared with another process. */
   keyv?: Keyv;
+  /**
+   * Write every mutation through to keyv before the call resolves. Defaults to true for any
+   * adapter, and to false when keyv's backend is its own in-memory Map: there this store's cache
+   * already is the process-memory state, and a second serialized copy would only halve the speed.
+   */
+  writeThrough?: boolean;
   /** Injectable clock (ms since epoch) for tests. */
   clock?: () => number;
   auditEventsMax?: number;
@@ -67,7 +73,9 @@ interface IdempotencyRecord {
 }
 
 const windowCountersRetentionMsDefault = 7 * 86_400_000;
-const indexBudgetsKey = "index:budgets";
+/** Budget keys are indexed in append-only chunks, so adding one budget never rewrites the whole list. */
+const budgetIndexChunkCountKey = "index:budgets:chunks";
+const budgetIndexChunkSize = 1_024;
 const indexHoldsKey = "index:holds";
 
 function budgetKey(scope: string, unit: Unit): string {
@@ -86,6 +94,7 @@ export class KeyvSingleProcessStore implements LedgerStore {
   readonly distributed = false;
 
   private readonly keyv: Keyv;
+  private readonly writeThrough: boolean;
   private readonly clock: () => number;
   private readonly budgets = new Map<string, BudgetDefinition>();
   /** Same definitions by unit then scope, so a reserve looks up its candidate scopes without building keys. */
@@ -96,7 +105,8 @@ export class KeyvSingleProcessStore implements LedgerStore {
   /** Ids of open holds: the persisted index, and the live size the deadline heap is compacted against. */
   private readonly heldIds = new Set<string>();
   /** Settled reservation ids, oldest first (Map insertion order), with when they settled. */
-  private readonly settled = new Map<string, number>();
+  private settledQueue: { id: string; atMs: number }[] = [];
+  private settledQueueHead = 0;
   private readonly settledReservationsMax: number;
   private readonly idempotency = new Map<string, IdempotencyRecord>();
   private readonly audits: RingBuffer<AuditEvent>;
@@ -112,12 +122,17 @@ export class KeyvSingleProcessStore implements LedgerStore {
   private readonly loading = new Map<string, Promise<void>>();
   private readonly ready: Promise<void>;
   private dirty = new Map<string, { value: unknown; ttlMs?: number } | null>();
-  private indexesDirty = false;
+  private holdsIndexDirty = false;
+  /** The budget-index chunk being filled: its number and the keys in it. */
+  private budgetIndexChunk = { number: 0, keys: [] as string[] };
+  /** Counter keys per budget key, so removing a budget finds its counters without a scan. */
+  private readonly counterKeysByBudget = new Map<string, Set<string>>();
   private flushing: Promise<void> = Promise.resolve();
   private flushScheduled: Promise<void> | null = null;
 
   constructor(options: KeyvStoreOptions = {}) {
     this.keyv = options.keyv ?? new Keyv();
+    this.writeThrough = options.writeThrough ?? !(this.keyv.opts.store instanceof Map);
     this.clock = options.clock ?? Date.now;
     this.audits = new RingBuffer(options.auditEventsMax ?? auditEventsMaxDefault);
     this.idempotencyKeysMax = options.idempotencyKeysMax ?? idempotencyKeysMaxDefault;
@@ -130,7 +145,11 @@ export class KeyvSingleProcessStore implements LedgerStore {
 
   /** Loads every budget definition and every held reservation, so decisions never wait on keyv. */
   private async restore(): Promise<void> {
-    const budgetKeys = ((await this.keyv.get(indexBudgetsKey)) as string[] | undefined) ?? [];
+    const chunkCount = ((await this.keyv.get(budgetIndexChunkCountKey)) as number | undefined) ?? 0;
+    const chunkKeys = Array.from({ length: chunkCount }, (_, index) => `index:budgets:${index}`);
+    const chunks = (chunkCount > 0 ? await this.keyv.getMany(chunkKeys) : []) as (string[] | undefined)[];
+    if (chunkCount > 0) this.budgetIndexChunk = { number: chunkCount - 1, keys: chunks[chunkCount - 1] ?? [] };
+    const budgetKeys = [...new Set(chunks.flatMap((chunk) => chunk ?? []))];
     const definitions = budgetKeys.length > 0 ? await this.keyv.getMany(budgetKeys.map((key) => `b:${key}`)) : [];
     budgetKeys.forEach((_key, index) => {
       const definition = definitions[index] as BudgetDefinition | undefined;
@@ -142,7 +161,7 @@ export class KeyvSingleProcessStore implements LedgerStore {
     records.forEach((value, index) => {
       const record = value as ReservationRecord | undefined;
       const id = heldIds[index];
-      this.loaded.add(`r:${id}`);
+      this.markLoaded(`r:${id}`);
       if (record?.status !== "held") return;
       this.reservations.set(id, record);
       this.heldIds.add(id);
@@ -174,7 +193,7 @@ export class KeyvSingleProcessStore implements LedgerStore {
     const definition: BudgetDefinition = { ...command.definition, updatedAtMs: now };
     this.indexBudget(definition);
     this.persist(`b:${key}`, definition);
-    this.indexesDirty = true;
+    if (created) this.appendToBudgetIndex(key);
     this.appendAudit({
       atMs: now,
       type: "budget.set",
@@ -200,15 +219,14 @@ export class KeyvSingleProcessStore implements LedgerStore {
     const removed = this.budgets.delete(key);
     this.budgetsByUnit.get(command.unit)?.delete(command.scope);
     if (removed) {
+      // The index keeps the key; restore skips keys whose definition is gone.
       this.persist(`b:${key}`, null);
-      this.indexesDirty = true;
       // Counters go with the grant: re-adding a budget later starts fresh. Holds on it settle as no-ops.
-      for (const counterKey of this.counters.keys()) {
-        if (counterKey.startsWith(`c:${key}|`)) {
-          this.counters.delete(counterKey);
-          this.persist(counterKey, null);
-        }
+      for (const counterKey of this.counterKeysByBudget.get(key) ?? []) {
+        this.counters.delete(counterKey);
+        this.persist(counterKey, null);
       }
+      this.counterKeysByBudget.delete(key);
       this.appendAudit({ atMs: now, type: "budget.remove", scope: command.scope, unit: command.unit });
     }
     const outcome: RemoveBudgetOutcome = { ok: true, removed };
@@ -302,7 +320,7 @@ export class KeyvSingleProcessStore implements LedgerStore {
         graceMs: command.graceMs,
         charged: 0,
       };
-      invariant(!this.reservations.has(record.id), `reservation id ${record.id} reused`);
+      if (this.reservations.has(record.id)) invariant(false, `reservation id ${record.id} reused`);
       if (allowed) {
         for (const { definition, instance, counters } of checked) {
           counters.reserved += command.estimate;
@@ -311,11 +329,11 @@ export class KeyvSingleProcessStore implements LedgerStore {
         }
       }
       this.reservations.set(record.id, record);
-      this.loaded.add(`r:${record.id}`);
+      this.markLoaded(`r:${record.id}`);
       this.heldIds.add(record.id);
       this.pushDeadline(record);
       this.persist(`r:${record.id}`, record);
-      this.indexesDirty = true;
+      this.holdsIndexDirty = true;
       outcome.reservationId = record.id;
       outcome.expiresAtMs = record.expiresAtMs;
     }
@@ -631,15 +649,19 @@ export class KeyvSingleProcessStore implements LedgerStore {
   private markSettled(record: ReservationRecord, now: number): void {
     this.persist(`r:${record.id}`, null);
     this.heldIds.delete(record.id);
-    this.settled.set(record.id, now);
-    this.indexesDirty = true;
-    if (this.settled.size > this.settledReservationsMax) this.forgetSettled(this.settled.keys().next().value as string);
+    this.settledQueue.push({ id: record.id, atMs: now });
+    this.holdsIndexDirty = true;
+    if (this.settledQueue.length - this.settledQueueHead > this.settledReservationsMax) this.forgetOldestSettled();
   }
 
-  private forgetSettled(id: string): void {
-    this.settled.delete(id);
+  private forgetOldestSettled(): void {
+    const { id } = this.settledQueue[this.settledQueueHead++];
+    if (this.settledQueueHead >= 4_096 && this.settledQueueHead * 2 >= this.settledQueue.length) {
+      this.settledQueue = this.settledQueue.slice(this.settledQueueHead);
+      this.settledQueueHead = 0;
+    }
     this.reservations.delete(id);
-    this.loaded.delete(`r:${id}`);
+    this.forgetLoaded(`r:${id}`);
   }
 
   /** Deadlines are deleted lazily; rebuild the heap when stale entries outnumber the live ones. */
@@ -656,14 +678,14 @@ export class KeyvSingleProcessStore implements LedgerStore {
   }
 
   private evictRetained(now: number): void {
-    for (const [id, settledAtMs] of this.settled) {
-      if (settledAtMs + this.settledRetentionMs > now) break;
-      this.forgetSettled(id);
+    while (this.settledQueueHead < this.settledQueue.length) {
+      if (this.settledQueue[this.settledQueueHead].atMs + this.settledRetentionMs > now) break;
+      this.forgetOldestSettled();
     }
     for (const [key, record] of this.idempotency) {
       if (record.atMs + this.idempotencyRetentionMs > now) break;
       this.idempotency.delete(key);
-      this.loaded.add(key);
+      this.markLoaded(key);
       this.persist(key, null);
     }
     // Window counters that hold nothing and went idle are dropped (scan at most once a minute).
@@ -676,7 +698,8 @@ export class KeyvSingleProcessStore implements LedgerStore {
         const windowOver = isClockWindow && idleMs > windowLengthMs.day;
         if (windowOver || idleMs > this.windowCountersRetentionMs) {
           this.counters.delete(key);
-          this.loaded.delete(key);
+          this.counterKeysByBudget.get(budgetKeyOfCounterKey(key))?.delete(key);
+          this.forgetLoaded(key);
           this.persist(key, null);
         }
       }
@@ -713,10 +736,30 @@ export class KeyvSingleProcessStore implements LedgerStore {
     let counters = this.counters.get(key);
     if (!counters) {
       counters = { spent: 0, reserved: 0, debt: 0, touchedAtMs: now };
-      this.counters.set(key, counters);
-      this.loaded.add(key);
+      this.cacheCounters(key, counters);
+      this.markLoaded(key);
     }
     return counters;
+  }
+
+  private cacheCounters(counterKey: string, counters: Counters): void {
+    this.counters.set(counterKey, counters);
+    const budget = budgetKeyOfCounterKey(counterKey);
+    let keys = this.counterKeysByBudget.get(budget);
+    if (!keys) {
+      keys = new Set();
+      this.counterKeysByBudget.set(budget, keys);
+    }
+    keys.add(counterKey);
+  }
+
+  private appendToBudgetIndex(key: string): void {
+    if (this.budgetIndexChunk.keys.length >= budgetIndexChunkSize) {
+      this.budgetIndexChunk = { number: this.budgetIndexChunk.number + 1, keys: [] };
+    }
+    this.budgetIndexChunk.keys.push(key);
+    this.persist(`index:budgets:${this.budgetIndexChunk.number}`, this.budgetIndexChunk.keys);
+    this.persist(budgetIndexChunkCountKey, this.budgetIndexChunk.number + 1);
   }
 
   private persistCounters(definition: BudgetDefinition, instance: string, counters: Counters): void {
@@ -750,31 +793,41 @@ export class KeyvSingleProcessStore implements LedgerStore {
     const key = `i:${tenant}|${operation}|${tag.key}`;
     const record: IdempotencyRecord = { fingerprint: tag.fingerprint, outcome: structuredClone(outcome), atMs: now };
     this.idempotency.set(key, record);
-    this.loaded.add(key);
+    this.markLoaded(key);
     this.persist(key, record, this.idempotencyRetentionMs);
     while (this.idempotency.size > this.idempotencyKeysMax) {
       const oldest = this.idempotency.keys().next().value as string;
       this.idempotency.delete(oldest);
-      this.loaded.add(oldest);
+      this.markLoaded(oldest);
       this.persist(oldest, null);
     }
   }
 
   private appendAudit(event: Omit<AuditEvent, "seq">): void {
     this.auditSeq++;
-    const clean: Record<string, unknown> = { seq: this.auditSeq };
-    for (const [key, value] of Object.entries(event)) if (value !== undefined) clean[key] = value;
-    this.audits.push(clean as unknown as AuditEvent);
+    (event as AuditEvent).seq = this.auditSeq;
+    this.audits.push(event as AuditEvent);
   }
 
   // ---------------------------------------------------------------- persistence
 
+  private markLoaded(key: string): void {
+    if (this.writeThrough) this.loaded.add(key);
+  }
+
+  private forgetLoaded(key: string): void {
+    if (this.writeThrough) this.loaded.delete(key);
+  }
+
   private missingKeys(keys: string[]): string[] {
+    if (!this.writeThrough) return noKeys;
     return keys.filter((key) => !this.loaded.has(key));
   }
 
   /** Loads keys from keyv into the cache, once each; concurrent loads of one key share a promise. */
   private async loadKeys(keys: string[]): Promise<void> {
+    // Without write-through keyv holds nothing of ours: the cache is all there is.
+    if (!this.writeThrough) return;
     const waits: Promise<void>[] = [];
     const fresh: string[] = [];
     for (const key of keys) {
@@ -789,10 +842,10 @@ export class KeyvSingleProcessStore implements LedgerStore {
           this.loading.delete(key);
           // A write since the load started wins: the cache is authoritative once a key is known.
           if (this.loaded.has(key)) return;
-          this.loaded.add(key);
+          this.markLoaded(key);
           const value = values[index];
           if (value === undefined || value === null) return;
-          if (key.startsWith("c:")) this.counters.set(key, value as Counters);
+          if (key.startsWith("c:")) this.cacheCounters(key, value as Counters);
           else if (key.startsWith("r:")) this.reservations.set(key.slice(2), value as ReservationRecord);
           else if (key.startsWith("i:")) this.idempotency.set(key, value as IdempotencyRecord);
         });
@@ -804,6 +857,7 @@ export class KeyvSingleProcessStore implements LedgerStore {
   }
 
   private persist(key: string, value: unknown, ttlMs?: number): void {
+    if (!this.writeThrough) return;
     this.dirty.set(key, value === null ? null : { value, ttlMs });
   }
 
@@ -812,6 +866,7 @@ export class KeyvSingleProcessStore implements LedgerStore {
    * each writing the latest cached value, so keyv converges to the cache.
    */
   private flush(): Promise<void> {
+    if (!this.writeThrough) return resolved;
     if (this.flushScheduled) return this.flushScheduled;
     this.flushScheduled = this.flushing.then(() => {
       this.flushScheduled = null;
@@ -828,20 +883,29 @@ export class KeyvSingleProcessStore implements LedgerStore {
   private async writeDirty(): Promise<void> {
     const batch = this.dirty;
     this.dirty = new Map();
-    if (this.indexesDirty) {
-      this.indexesDirty = false;
-      batch.set(indexBudgetsKey, { value: [...this.budgets.keys()] });
+    if (this.holdsIndexDirty) {
+      this.holdsIndexDirty = false;
       batch.set(indexHoldsKey, { value: [...this.heldIds] });
     }
     const sets: { key: string; value: unknown; ttl?: number }[] = [];
     const deletes: string[] = [];
     for (const [key, entry] of batch) {
       if (entry === null) deletes.push(key);
-      else sets.push({ key, value: structuredClone(entry.value), ttl: entry.ttlMs });
+      // keyv serializes on write; the cache may move on meanwhile, and a later flush writes it again.
+      else sets.push({ key, value: entry.value, ttl: entry.ttlMs });
     }
     if (sets.length > 0) await this.keyv.setMany(sets);
     if (deletes.length > 0) await this.keyv.deleteMany(deletes);
   }
+}
+
+const resolved = Promise.resolve();
+const noKeys: string[] = [];
+
+/** `c:<scope>|<unit>|<instance>` → `<scope>|<unit>`; scopes and units never contain `|`, run ids may. */
+function budgetKeyOfCounterKey(counterKey: string): string {
+  const unitBar = counterKey.indexOf("|");
+  return counterKey.slice(2, counterKey.indexOf("|", unitBar + 1));
 }
 
 function balanceOf(definition: BudgetDefinition, instance: string, counters: Counters): Balance {

@@ -18,11 +18,13 @@ testLedgerStore("keyv (in memory)", async () => {
 
 describe("keyv store: its own regressions", () => {
   it("persists budgets, counters and open holds through any keyv adapter and restores them", async () => {
+    // A Map stands in for a persistent adapter; writeThrough makes the store treat it as one.
     const backing = new Map();
     let nowMs = 1_000_000;
     const clock = () => nowMs;
     const first = createLedger({
       store: new Keyv({ store: backing }),
+      writeThrough: true,
       clock,
       sweepIntervalMs: 0,
       reservationGraceMs: 0,
@@ -45,6 +47,7 @@ describe("keyv store: its own regressions", () => {
     // A restarted process over the same backing store sees the same ledger, open hold included.
     const second = createLedger({
       store: new Keyv({ store: backing }),
+      writeThrough: true,
       clock,
       sweepIntervalMs: 0,
       reservationGraceMs: 0,
