@@ -103,6 +103,31 @@ function suite() {
     );
   });
 
+  it("createLedger({ redis, policy }) provisions the live store before the agent's first call", async () => {
+    const fresh = createLedger({
+      redis: server.url,
+      redisPrefix: `${prefix}fresh:`,
+      policy: perTenant,
+      sweepIntervalMs: 0,
+    });
+    try {
+      const starter = await fresh.reserve({
+        subject: { tenant: "starter-co", toolset: "deploy" },
+        action: deploy,
+        estimate: 50,
+      });
+      expect(starter).toMatchObject({ decision: "DENY", reasonCode: "BUDGET_EXCEEDED" });
+      const enterprise = await fresh.reserve({
+        subject: { tenant: "enterprise-corp", toolset: "deploy" },
+        action: deploy,
+        estimate: 50,
+      });
+      expect(enterprise.decision).toBe("ALLOW");
+    } finally {
+      await fresh.close();
+    }
+  });
+
   it("writes an export and a report of the run from the live store", async () => {
     const exported = join(dir, "run.jsonl");
     const out = await tollgate(["audit", "--out", exported, ...store()]);
