@@ -18,6 +18,10 @@ const chromiumArgs = [
 ];
 const outDir = join(process.cwd(), ".tmp", "report-test");
 
+interface PageWindow {
+  getComputedStyle(element: unknown): { fill: string };
+}
+
 /** The report as a person sees it: a real headless Chromium opens the file from disk. */
 function suite() {
   let browser: Browser;
@@ -64,7 +68,10 @@ function suite() {
     // Narrowing bands are shaded: filled rectangles behind the line, visible on screen.
     const bands = page.locator("#utilization svg rect.band");
     expect(await bands.count()).toBeGreaterThanOrEqual(12);
-    const fills = await bands.evaluateAll((rects) => rects.map((rect) => getComputedStyle(rect).fill));
+    // Runs in the page; the project's TypeScript has no DOM library, hence the narrow cast.
+    const fills = await bands.evaluateAll((rects) =>
+      rects.map((rect) => (globalThis as unknown as PageWindow).getComputedStyle(rect).fill),
+    );
     expect(new Set(fills).size).toBeGreaterThanOrEqual(3);
     expect(fills.every((fill) => fill !== "none" && fill !== "rgb(0, 0, 0)")).toBe(true);
     expect(await page.locator("#utilization svg path.line").count()).toBe(5);
