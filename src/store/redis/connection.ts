@@ -1,10 +1,14 @@
 import { InvariantError, PeerDependencyError, ValidationError } from "../../core/errors.js";
+import { CommandDeadlines } from "./deadlines.js";
+import { RedisUnavailableError } from "./unavailable-error.js";
+
+export { RedisUnavailableError };
 
 /** What the store needs from a standalone node-redis (`@redis/client` 5) client. */
 export interface NodeRedisClientLike {
   readonly isOpen: boolean;
   readonly isReady: boolean;
-  sendCommand(args: readonly string[], options?: { timeout?: number }): Promise<unknown>;
+  sendCommand(args: readonly string[]): Promise<unknown>;
   connect(): Promise<unknown>;
   on(event: string, listener: (...args: unknown[]) => void): unknown;
   once(event: string, listener: (...args: unknown[]) => void): unknown;
@@ -15,12 +19,7 @@ export interface NodeRedisClientLike {
 /** What the store needs from a node-redis cluster client. */
 export interface NodeRedisClusterLike {
   readonly isOpen: boolean;
-  sendCommand(
-    firstKey: string | undefined,
-    isReadonly: boolean | undefined,
-    args: readonly string[],
-    options?: { timeout?: number },
-  ): Promise<unknown>;
+  sendCommand(firstKey: string | undefined, isReadonly: boolean | undefined, args: readonly string[]): Promise<unknown>;
   connect(): Promise<unknown>;
   on(event: string, listener: (...args: unknown[]) => void): unknown;
   nodeClient(node: unknown): unknown;
@@ -40,19 +39,6 @@ export interface ConnectionTimeouts {
   commandTimeoutMs: number;
   /** While (re)connecting, a call waits this long for the connection before failing. */
   readyWaitMs: number;
-}
-
-/**
- * Redis could not be reached or did not answer in time. Deliberately not a TollgateError: the
- * ledger treats it as transient, retries settlements with the same idempotency key, and turns it
- * into DENY / LEDGER_UNAVAILABLE for reservations.
- */
-export class RedisUnavailableError extends Error {
-  readonly code = "REDIS_UNAVAILABLE";
-  constructor(message: string, options?: { cause?: unknown }) {
-    super(message, options);
-    this.name = "RedisUnavailableError";
-  }
 }
 
 /** One way to send a command, whatever the client: routed by key on a cluster, bounded in time. */
@@ -145,7 +131,7 @@ export function asStoreError(error: unknown): Error {
   if (message.includes("INVARIANT_VIOLATED")) {
     return new InvariantError(message.slice(message.indexOf("INVARIANT_VIOLATED") + 19).split(" script:")[0]);
   }
-  if (message.startsWith("NOSCRIPT")) return error as Error;
+  if (message.startsWith("NOSCRIPT") || error instanceof RedisUnavailableError) return error as Error;
   return new RedisUnavailableError(`Redis store: ${message}`, { cause: error });
 }
 
@@ -168,12 +154,14 @@ async function closeClient(client: { close?(): Promise<unknown>; destroy?(): unk
 class ClientConnection implements RedisConnection {
   readonly kind = "client";
   private readyWaiter: Promise<void> | undefined;
+  private readonly deadlines: CommandDeadlines;
 
   constructor(
     private readonly client: NodeRedisClientLike,
     private readonly owned: boolean,
     private readonly timeouts: ConnectionTimeouts,
   ) {
+    this.deadlines = new CommandDeadlines(timeouts.commandTimeoutMs);
     // Errors reach callers through their commands; an unheard 'error' event would kill the process.
     if (owned) client.on("error", () => undefined);
     if (!client.isOpen) client.connect().catch(() => undefined);
@@ -182,7 +170,7 @@ class ClientConnection implements RedisConnection {
   async send(_routingKey: string | undefined, args: readonly string[]): Promise<unknown> {
     if (!this.client.isReady) await this.waitReady();
     try {
-      return await this.client.sendCommand(args, { timeout: this.timeouts.commandTimeoutMs });
+      return await this.deadlines.track(this.client.sendCommand(args));
     } catch (error) {
       throw asStoreError(error);
     }
@@ -209,12 +197,14 @@ class ClusterConnection implements RedisConnection {
   readonly kind = "cluster";
   private connecting: Promise<unknown> | undefined;
   private connected = false;
+  private readonly deadlines: CommandDeadlines;
 
   constructor(
     private readonly cluster: NodeRedisClusterLike,
     private readonly owned: boolean,
     private readonly timeouts: ConnectionTimeouts,
   ) {
+    this.deadlines = new CommandDeadlines(timeouts.commandTimeoutMs);
     if (owned) cluster.on("error", () => undefined);
     this.connected = cluster.isOpen;
   }
@@ -222,7 +212,7 @@ class ClusterConnection implements RedisConnection {
   async send(routingKey: string | undefined, args: readonly string[]): Promise<unknown> {
     if (!this.connected) await withTimeout(this.connect(), this.timeouts.readyWaitMs, "cluster not connected");
     try {
-      return await this.cluster.sendCommand(routingKey, false, args, { timeout: this.timeouts.commandTimeoutMs });
+      return await this.deadlines.track(this.cluster.sendCommand(routingKey, false, args));
     } catch (error) {
       throw asStoreError(error);
     }

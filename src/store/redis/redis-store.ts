@@ -62,6 +62,8 @@ const sweepTenantsMaxDefault = 100;
 const sweepConcurrency = 8;
 /** Tenants this process has registered in the tenants set; bounded, re-registering is harmless. */
 const knownTenantsMax = 100_000;
+/** A note that cannot lower a tenant's entry in the sweep index is skipped for this long (client clock, pacing only). */
+const sweepNoteRefreshMs = 1_000;
 
 /**
  * The distributed store: every mutation is one Lua script on one tenant's keys (one cluster slot),
@@ -77,6 +79,7 @@ export class RedisLedgerStore implements LedgerStore {
   private readonly limitArgs: string[];
   private readonly sweepTenantsMax: number;
   private readonly knownTenants = new Set<string>();
+  private readonly notedDeadlines = new Map<string, { deadlineMs: number; notedAtMs: number }>();
 
   constructor(parts: RedisStoreParts) {
     this.connection = parts.connection;
@@ -339,9 +342,17 @@ export class RedisLedgerStore implements LedgerStore {
     this.knownTenants.add(tenant);
   }
 
-  /** Tells the sweep index when this tenant next has a hold to expire; a lost note only delays an audit event. */
+  /**
+   * Tells the sweep index when this tenant next has a hold to expire. A lost or skipped note only
+   * delays the expire audit event: every tenant script returns overdue holds before its own work.
+   */
   private noteDeadline(tenant: string, deadline: number): void {
     if (!deadline) return;
+    const nowMs = Date.now();
+    const last = this.notedDeadlines.get(tenant);
+    if (last && last.deadlineMs <= deadline && nowMs - last.notedAtMs < sweepNoteRefreshMs) return;
+    if (this.notedDeadlines.size >= knownTenantsMax) this.notedDeadlines.clear();
+    this.notedDeadlines.set(tenant, { deadlineMs: deadline, notedAtMs: nowMs });
     this.run(scripts.sweepNote, this.keys.sweepIndex, [String(this.timeOffsetMs()), tenant, String(deadline)]).catch(
       () => undefined,
     );

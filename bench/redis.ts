@@ -1,0 +1,227 @@
+/**
+ * Redis store benchmark: `npx tsx bench/redis.ts`. Starts its own redis-server on a free loopback
+ * port, runs `redis-benchmark -t ping` against it in the same run, then measures the ledger:
+ *   1. reserve + commit p50 (one caller) against the PING p50 from the same client  → at most 3×
+ *   2. reserve + commit pairs per second from 8 concurrent callers                 → at least 20,000
+ *   3. reserve cost at scope depth 1..6                                             → at most linear
+ *   4. reserve cost with 1 tenant vs 100,000 tenants                                → flat
+ * Costs are reported as client p50 latency and as the server's own time per script call
+ * (INFO commandstats), which the machine's other load disturbs less.
+ * Options: BENCH_TENANTS (default 100000), BENCH_SECONDS (throughput run, default 3).
+ */
+import { execFile } from "node:child_process";
+import { readFileSync } from "node:fs";
+import { promisify } from "node:util";
+import { createClient } from "@redis/client";
+import type { Subject } from "../src/core/scope.js";
+import { createLedger } from "../src/ledger/create-ledger.js";
+import type { Ledger } from "../src/ledger/ledger.js";
+import { startRedisServer } from "../test/helpers/redis-server.js";
+
+const run = promisify(execFile);
+const tenantsMany = Number(process.env.BENCH_TENANTS ?? 100_000);
+const throughputSeconds = Number(process.env.BENCH_SECONDS ?? 3);
+const samples = 4_000;
+const warmup = 500;
+const callers = 8;
+const read = { name: "lookup", tier: "read" as const };
+
+type RedisClient = { sendCommand(args: string[]): Promise<unknown> };
+
+function percentile(sorted: number[], p: number): number {
+  return sorted[Math.min(sorted.length - 1, Math.floor(sorted.length * p))];
+}
+
+async function latencies(count: number, fn: () => Promise<unknown>): Promise<number[]> {
+  for (let index = 0; index < warmup; index++) await fn();
+  const out: number[] = [];
+  for (let index = 0; index < count; index++) {
+    const startedAt = performance.now();
+    await fn();
+    out.push((performance.now() - startedAt) * 1_000);
+  }
+  return out.sort((a, b) => a - b);
+}
+
+/** Server time per EVALSHA (µs), from INFO commandstats around `fn`. */
+async function serverMicrosPerScript(client: RedisClient, fn: () => Promise<unknown>): Promise<number> {
+  await client.sendCommand(["CONFIG", "RESETSTAT"]);
+  await fn();
+  const stats = String(await client.sendCommand(["INFO", "commandstats"]));
+  const line = stats.split("\n").find((entry) => entry.startsWith("cmdstat_evalsha:")) ?? "";
+  return Number(/usec_per_call=([\d.]+)/.exec(line)?.[1] ?? Number.NaN);
+}
+
+function cpuMicrosOf(pid: number): number {
+  const fields = readFileSync(`/proc/${pid}/stat`, "utf8").split(") ")[1].split(" ");
+  return ((Number(fields[11]) + Number(fields[12])) * 1_000_000) / 100; // utime + stime, in clock ticks of 10 ms
+}
+
+async function redisBenchmarkPing(port: number): Promise<{ p50Ms: number; rps: number }> {
+  const { stdout } = await run(
+    "redis-benchmark",
+    ["-h", "127.0.0.1", "-p", String(port), "-t", "ping", "-n", "100000", "-c", String(callers), "--csv"],
+    { timeout: 60_000 },
+  );
+  // "PING_INLINE",... then "PING_MBULK",...: rps, avg, min, p50, p95, p99, max.
+  const row = stdout
+    .split("\n")
+    .find((line) => line.startsWith('"PING_MBULK"'))
+    ?.split(",")
+    .map((cell) => cell.replaceAll('"', ""));
+  return { rps: Number(row?.[1]), p50Ms: Number(row?.[4]) };
+}
+
+function subjectAtDepth(depth: number, tenant = "bench"): Subject {
+  const levels = ["workspace", "app", "workflow", "agent", "toolset"] as const;
+  const subject: Record<string, string> = { tenant };
+  for (const level of levels.slice(0, depth - 1)) subject[level] = `${level}-1`;
+  return subject as Subject;
+}
+
+function scopesOf(subject: Subject): string[] {
+  const levels = ["tenant", "workspace", "app", "workflow", "agent", "toolset"] as const;
+  const parts = levels.filter((level) => subject[level]).map((level) => `${level}:${subject[level]}`);
+  return parts.map((_, index) => parts.slice(0, index + 1).join("/"));
+}
+
+async function pair(ledger: Ledger, subject: Subject): Promise<void> {
+  const response = await ledger.reserve({ subject, action: read, estimate: 1 });
+  if (!response.reservationId) throw new Error(`unexpected ${response.decision} ${response.reasonCode}`);
+  await ledger.commit(response.reservationId);
+}
+
+async function main(): Promise<void> {
+  const server = await startRedisServer({ needsOwnServer: true });
+  const port = server.port;
+  const serverPid = Number(
+    (await run("redis-cli", ["-p", String(port), "INFO", "server"])).stdout.match(/process_id:(\d+)/)?.[1],
+  );
+  const nodeClient = createClient({ url: server.url });
+  await nodeClient.connect();
+  const client = nodeClient as unknown as RedisClient;
+  const ledger = createLedger({ redis: server.url, sweepIntervalMs: 0 });
+  const lines: string[] = [];
+  const say = (line: string) => {
+    lines.push(line);
+    console.log(line);
+  };
+  try {
+    say(`redis-server ${(await run("redis-server", ["--version"])).stdout.trim()}`);
+    say(
+      `node ${process.version}, ${(await run("nproc")).stdout.trim()} cores, load ${readFileSync("/proc/loadavg", "utf8").split(" ").slice(0, 3).join(" ")}`,
+    );
+
+    // ---------------------------------------------------------------- 0. redis-benchmark, same server, same run
+    const reference = await redisBenchmarkPing(port);
+    say(
+      `redis-benchmark -t ping -c ${callers}: p50 ${(reference.p50Ms * 1000).toFixed(0)} µs, ${reference.rps.toFixed(0)} req/s`,
+    );
+
+    // ---------------------------------------------------------------- 1. latency vs PING from the same client
+    const subject = subjectAtDepth(4);
+    for (const scope of scopesOf(subject)) await ledger.setBudget({ scope, limit: Number.MAX_SAFE_INTEGER });
+    const ping = await latencies(samples, () => client.sendCommand(["PING"]));
+    const store = await ledger.store;
+    const storePing = await latencies(samples, () => store.now());
+    const pairs = await latencies(samples, () => pair(ledger, subject));
+    const pingP50 = percentile(ping, 0.5);
+    const pairP50 = percentile(pairs, 0.5);
+    say(
+      `PING p50 from node-redis: ${pingP50.toFixed(0)} µs (through the store's connection: ${percentile(storePing, 0.5).toFixed(0)} µs)`,
+    );
+    say(
+      `reserve + commit p50 (depth 4, one caller): ${pairP50.toFixed(0)} µs, p99 ${percentile(pairs, 0.99).toFixed(0)} µs`,
+    );
+    say(
+      `  ratio to PING p50: ${(pairP50 / pingP50).toFixed(2)}× (target ≤ 3×) ${pairP50 <= 3 * pingP50 ? "PASS" : "FAIL"}`,
+    );
+
+    // ---------------------------------------------------------------- 2. throughput, 8 concurrent callers
+    const serverCpuBefore = cpuMicrosOf(serverPid);
+    const clientCpuBefore = process.cpuUsage();
+    let done = 0;
+    const startedAt = performance.now();
+    const deadline = startedAt + throughputSeconds * 1_000;
+    await Promise.all(
+      Array.from({ length: callers }, async () => {
+        while (performance.now() < deadline) {
+          await pair(ledger, subject);
+          done++;
+        }
+      }),
+    );
+    const seconds = (performance.now() - startedAt) / 1_000;
+    const clientCpu = process.cpuUsage(clientCpuBefore);
+    const serverCpu = cpuMicrosOf(serverPid) - serverCpuBefore;
+    const perSecond = done / seconds;
+    say(
+      `throughput, ${callers} concurrent callers, ${seconds.toFixed(1)} s: ${perSecond.toFixed(0)} reserve + commit pairs/s (target ≥ 20,000) ${perSecond >= 20_000 ? "PASS" : "FAIL"}`,
+    );
+    say(
+      `  CPU per pair: client ${((clientCpu.user + clientCpu.system) / done).toFixed(0)} µs, redis-server ${(serverCpu / done).toFixed(0)} µs`,
+    );
+
+    // ---------------------------------------------------------------- 3. scope depth 1..6
+    const depthCosts: { depth: number; p50: number; server: number }[] = [];
+    for (let depth = 1; depth <= 6; depth++) {
+      const deep = subjectAtDepth(depth, `depth${depth}`);
+      for (const scope of scopesOf(deep)) await ledger.setBudget({ scope, limit: Number.MAX_SAFE_INTEGER });
+      const decide = () => ledger.decide({ subject: deep, action: read, estimate: 1 });
+      const p50 = percentile(await latencies(2_000, decide), 0.5);
+      const server = await serverMicrosPerScript(client, async () => {
+        for (let index = 0; index < 2_000; index++) await decide();
+      });
+      depthCosts.push({ depth, p50, server });
+    }
+    const base = depthCosts[0];
+    say("reserve cost by scope depth (budgets on every level; 2^(depth-1) candidate scopes):");
+    for (const cost of depthCosts) {
+      say(
+        `  depth ${cost.depth}: p50 ${cost.p50.toFixed(0)} µs, server ${cost.server.toFixed(1)} µs/script (${(cost.server / base.server).toFixed(2)}× depth 1)`,
+      );
+    }
+    const linear = depthCosts.every((cost) => cost.server <= cost.depth * base.server * 1.1);
+    say(`  at most linear in depth: ${linear ? "PASS" : "FAIL"}`);
+
+    // ---------------------------------------------------------------- 4. 1 tenant vs many tenants
+    const oneTenant = subjectAtDepth(2, "solo");
+    for (const scope of scopesOf(oneTenant)) await ledger.setBudget({ scope, limit: Number.MAX_SAFE_INTEGER });
+    const soloP50 = percentile(await latencies(2_000, () => pair(ledger, oneTenant)), 0.5);
+    const soloServer = await serverMicrosPerScript(client, async () => {
+      for (let index = 0; index < 2_000; index++) await pair(ledger, oneTenant);
+    });
+    const loadStartedAt = performance.now();
+    const batch = 2_000;
+    for (let first = 0; first < tenantsMany; first += batch) {
+      await Promise.all(
+        Array.from({ length: Math.min(batch, tenantsMany - first) }, (_, index) =>
+          ledger.setBudget({ scope: `tenant:many${first + index}/workspace:workspace-1`, limit: 1_000_000 }),
+        ),
+      );
+    }
+    say(
+      `created ${tenantsMany} tenants in ${((performance.now() - loadStartedAt) / 1_000).toFixed(1)} s; dbsize ${await client.sendCommand(["DBSIZE"])}`,
+    );
+    let turn = 0;
+    const manyPair = () => {
+      turn = (turn * 7_919 + 1) % tenantsMany;
+      return pair(ledger, { tenant: `many${turn}`, workspace: "workspace-1" });
+    };
+    const manyP50 = percentile(await latencies(2_000, manyPair), 0.5);
+    const manyServer = await serverMicrosPerScript(client, async () => {
+      for (let index = 0; index < 2_000; index++) await manyPair();
+    });
+    say(`reserve + commit with 1 tenant: p50 ${soloP50.toFixed(0)} µs, server ${soloServer.toFixed(1)} µs/script`);
+    say(
+      `reserve + commit across ${tenantsMany} tenants: p50 ${manyP50.toFixed(0)} µs, server ${manyServer.toFixed(1)} µs/script (${(manyServer / soloServer).toFixed(2)}×)`,
+    );
+    say(`  flat in the number of tenants (within 1.5×): ${manyServer <= soloServer * 1.5 ? "PASS" : "FAIL"}`);
+  } finally {
+    await ledger.close();
+    await nodeClient.close();
+    await server.stop();
+  }
+}
+
+await main();
