@@ -6,9 +6,9 @@ import { ValidationError } from "../../core/errors.js";
  *
  *   <prefix>:{tenant:acme}:budgets         hash   "<scope>|<unit>" → definition JSON (+ gen, updatedAtMs)
  *   <prefix>:{tenant:acme}:meta            hash   seq (audit sequence), gen (budget generations)
- *   <prefix>:{tenant:acme}:c:<gen>:<scope>|<unit>|<instance>
- *                                          hash   s (spent), r (reserved), d (debt); window counters
- *                                                 expire when idle, lifetime ones go with the budget
+ *   <prefix>:{tenant:acme}:counters        hash   "<gen>:<scope>|<unit>|<instance>" → "spent:reserved:debt";
+ *                                                 one hash so a chain of any depth is one HMGET / HSET
+ *   <prefix>:{tenant:acme}:counters-idle   zset   window counter field → when it may be dropped if idle
  *   <prefix>:{tenant:acme}:r:<reservationId>
  *                                          hash   the reservation; expires settledRetention after settling
  *   <prefix>:{tenant:acme}:holds           zset   open reservation id → deadline (expiresAt + grace), server ms

@@ -38,7 +38,7 @@ return outcome
 
 /**
  * budget.remove. ARGV[8..]: field, audit event fields, idempotency key, fingerprint. The lifetime
- * counters go with the budget; window counters of the old generation age out by their TTL.
+ * counters go with the budget; window counters of the old generation age out when idle.
  */
 export const budgetRemoveLua = `
 local budgetField = ARGV[8]
@@ -54,7 +54,7 @@ local removed = 'false'
 if previous then
   removed = 'true'
   redis.call('HDEL', budgetsKey, budgetField)
-  redis.call('DEL', counterKey(int(cjson.decode(previous).gen), budgetField, 'life'))
+  redis.call('HDEL', countersKey, int(cjson.decode(previous).gen) .. ':' .. budgetField .. '|life')
   appendAudit('"type":"budget.remove",' .. eventFields)
 end
 local outcome = '{"ok":true,"removed":' .. removed .. '}'
@@ -82,11 +82,12 @@ local raw = redis.call('HGET', budgetsKey, budgetField)
 if not raw then return '{"ok":true,"repaid":0,"balance":null}' end
 local def = cjson.decode(raw)
 local b = budgetAt(def, budgetField, instanceOf(def.window, runId))
+loadCounters({ b })
 local repaid = math.min(amount, b.c.debt)
 b.c.debt = b.c.debt - repaid
 b.c.spent = b.c.spent + repaid
 assertCounters(b)
-writeCounters(b)
+saveCounters({ b })
 appendAudit('"type":"debt.repay",' .. eventFields .. ',"amount":' .. int(repaid))
 local outcome = '{"ok":true,"repaid":' .. int(repaid) .. ',"balance":' .. balanceJson(b) .. '}'
 remember('debt.repay', idemKey, idemFingerprint, outcome)

@@ -28,7 +28,7 @@ if deadline < earliest then hint = deadline end
 redis.call('HSET', key, 'x', int(expiresAtMs))
 redis.call('ZADD', holdsKey, deadline, id)
 -- Idle window counters must outlive the holds on them.
-for _, b in ipairs(heldBudgets(r[4], r[5])) do writeCounters(b) end
+saveCounters(heldBudgets(r[4], r[5]))
 appendAudit('"type":"extend",' .. r[3] .. ',"detail":' .. str('expiresAtMs=' .. int(expiresAtMs)))
 local outcome = '{"ok":true,"reservationId":' .. str(id) .. ',"expiresAtMs":' .. int(expiresAtMs) .. '}'
 remember('extend', idemKey, idemFingerprint, outcome)

@@ -24,7 +24,7 @@ local base = ARGV[1]
 local auditEventsMax = ARGV[3]
 local settledRetentionMs = ARGV[4]
 local idempotencyRetentionMs = ARGV[5]
-local runCountersRetentionMs = ARGV[6]
+local runCountersRetentionMs = tonumber(ARGV[6])
 local expireBatchMax = tonumber(ARGV[7])
 
 local time = redis.call('TIME')
@@ -37,7 +37,8 @@ local metaKey = base .. 'meta'
 local holdsKey = base .. 'holds'
 local auditKey = base .. 'audit'
 local function reservationKey(id) return base .. 'r:' .. id end
-local function counterKey(gen, budgetField, instance) return base .. 'c:' .. gen .. ':' .. budgetField .. '|' .. instance end
+local countersKey = base .. 'counters'
+local countersIdleKey = base .. 'counters-idle'
 local function idempotencyKey(op, key) return base .. 'i:' .. op .. ':' .. key end
 
 local function int(n) return string.format('%d', n) end
@@ -64,11 +65,6 @@ local function instanceOf(window, runId)
   return window .. ':' .. int(math.floor(now / windowLengthMs[window]))
 end
 
-local function readCounters(key)
-  local v = redis.call('HMGET', key, 's', 'r', 'd')
-  return { spent = tonumber(v[1]) or 0, reserved = tonumber(v[2]) or 0, debt = tonumber(v[3]) or 0, found = v[1] ~= false }
-end
-
 local function remainingOf(b)
   return b.def.limit - b.c.spent - b.c.reserved - b.c.debt
 end
@@ -79,22 +75,67 @@ local function assertCounters(b)
   invariant(b.c.debt >= 0, 'debt >= 0 on ' .. b.def.scope .. ' (got ' .. int(b.c.debt) .. ')')
 end
 
--- Window counters expire when idle (refreshed on every write); lifetime counters live with their budget.
-local function writeCounters(b)
-  redis.call('HSET', b.key, 's', int(b.c.spent), 'r', int(b.c.reserved), 'd', int(b.c.debt))
-  if b.instance ~= 'life' then
-    if string.sub(b.instance, 1, 4) == 'run:' then
-      redis.call('PEXPIRE', b.key, runCountersRetentionMs)
+-- A budget on the action's path and its window instance; counters come from loadCounters.
+local function budgetAt(def, budgetField, instance)
+  return { def = def, instance = instance, field = int(def.gen) .. ':' .. budgetField .. '|' .. instance }
+end
+
+-- All counters of a tenant live in one hash ("spent:reserved:debt" per budget and window instance),
+-- so a chain of any depth is read with one HMGET and written with one HSET.
+local function loadCounters(list)
+  if #list == 0 then return end
+  local fields = {}
+  for i, b in ipairs(list) do fields[i] = b.field end
+  local values = redis.call('HMGET', countersKey, unpack(fields))
+  for i, b in ipairs(list) do
+    local value = values[i]
+    if value then
+      local s, r, d = string.match(value, '^(%-?%d+):(%-?%d+):(%-?%d+)$')
+      b.c = { spent = tonumber(s), reserved = tonumber(r), debt = tonumber(d), found = true }
     else
-      redis.call('PEXPIRE', b.key, clockCountersRetentionMs)
+      b.c = { spent = 0, reserved = 0, debt = 0, found = false }
     end
   end
 end
 
--- A budget on the action's path with the counters of its current window instance.
-local function budgetAt(def, budgetField, instance)
-  local key = counterKey(int(def.gen), budgetField, instance)
-  return { def = def, instance = instance, key = key, c = readCounters(key) }
+-- Window counters that went idle are dropped a few at a time; one that still holds something stays.
+local idleCountersPruneMax = 16
+local function pruneIdleCounters()
+  local idle = redis.call('ZRANGEBYSCORE', countersIdleKey, '-inf', now, 'LIMIT', 0, idleCountersPruneMax)
+  if #idle == 0 then return end
+  local values = redis.call('HMGET', countersKey, unpack(idle))
+  for i, counterField in ipairs(idle) do
+    local reserved = values[i] and tonumber(string.match(values[i], '^%-?%d+:(%-?%d+):'))
+    if reserved and reserved > 0 then
+      redis.call('ZADD', countersIdleKey, now + clockCountersRetentionMs, counterField)
+    else
+      redis.call('HDEL', countersKey, counterField)
+      redis.call('ZREM', countersIdleKey, counterField)
+    end
+  end
+end
+
+-- Writes counters; window counters get (or push back) their idle deadline. Lifetime counters live
+-- with their budget.
+local function saveCounters(list)
+  if #list == 0 then return end
+  local args = {}
+  local idleDeadlines = {}
+  for _, b in ipairs(list) do
+    args[#args + 1] = b.field
+    args[#args + 1] = int(b.c.spent) .. ':' .. int(b.c.reserved) .. ':' .. int(b.c.debt)
+    if b.instance ~= 'life' then
+      local retentionMs = clockCountersRetentionMs
+      if string.sub(b.instance, 1, 4) == 'run:' then retentionMs = runCountersRetentionMs end
+      idleDeadlines[#idleDeadlines + 1] = now + retentionMs
+      idleDeadlines[#idleDeadlines + 1] = b.field
+    end
+  end
+  redis.call('HSET', countersKey, unpack(args))
+  if #idleDeadlines > 0 then
+    redis.call('ZADD', countersIdleKey, unpack(idleDeadlines))
+    pruneIdleCounters()
+  end
 end
 
 -- The budgets a reservation holds that still exist: a removed (or removed and re-added) budget is
@@ -106,14 +147,16 @@ local function heldBudgets(holdsJson, unit)
   local fields = {}
   for i, hold in ipairs(holds) do fields[i] = hold.scope .. '|' .. unit end
   local defs = redis.call('HMGET', budgetsKey, unpack(fields))
+  local candidates = {}
   for i, hold in ipairs(holds) do
     if defs[i] then
       local def = cjson.decode(defs[i])
-      if def.gen == hold.gen then
-        local b = budgetAt(def, fields[i], hold.instance)
-        if b.c.found then held[#held + 1] = b end
-      end
+      if def.gen == hold.gen then candidates[#candidates + 1] = budgetAt(def, fields[i], hold.instance) end
     end
+  end
+  loadCounters(candidates)
+  for _, b in ipairs(candidates) do
+    if b.c.found then held[#held + 1] = b end
   end
   return held
 end
@@ -237,7 +280,7 @@ local function expireOne(id)
     b.c.reserved = b.c.reserved - estimate
     assertCounters(b)
   end
-  for _, b in ipairs(held) do writeCounters(b) end
+  saveCounters(held)
   redis.call('HSET', key, 'st', 'expired')
   redis.call('PEXPIRE', key, settledRetentionMs)
   redis.call('ZREM', holdsKey, id)

@@ -11,7 +11,9 @@ expireDue()
 local raw = redis.call('HGET', budgetsKey, budgetField)
 if not raw then return 'null' end
 local def = cjson.decode(raw)
-return balanceJson(budgetAt(def, budgetField, instanceOf(def.window, runId)))
+local b = budgetAt(def, budgetField, instanceOf(def.window, runId))
+loadCounters({ b })
+return balanceJson(b)
 `;
 
 /** reservation. ARGV[8]: reservationId. Returns the record's fields m, h, st, sd, c, x, ch (nil when unknown). */

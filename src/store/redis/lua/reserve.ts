@@ -43,6 +43,7 @@ for i, raw in ipairs(defs) do
     checked[#checked + 1] = budgetAt(def, fields[i], instanceOf(def.window, runId))
   end
 end
+loadCounters(checked)
 
 local verdict = evaluate(checked, tier, estimate)
 local allowed = verdict.decision ~= 'DENY'
@@ -77,7 +78,7 @@ if allowed or shadow then
       b.c.reserved = b.c.reserved + estimate
       holds[i] = '{"scope":' .. str(b.def.scope) .. ',"instance":' .. str(b.instance) .. ',"gen":' .. int(b.def.gen) .. '}'
     end
-    for _, b in ipairs(checked) do writeCounters(b) end
+    saveCounters(checked)
   end
   local expiresAtMs = now + ttlMs
   local deadline = expiresAtMs + graceMs

@@ -77,7 +77,7 @@ else
 end
 
 for _, b in ipairs(held) do assertCounters(b) end
-for _, b in ipairs(held) do writeCounters(b) end
+saveCounters(held)
 local status = 'released'
 if kind == 'commit' then status = 'committed' end
 redis.call('HSET', key, 'st', status, 'ch', int(charged))
