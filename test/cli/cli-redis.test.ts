@@ -48,7 +48,8 @@ function suite() {
   it("lets the operator watch decisions live while an agent runs", async () => {
     agent = createLedger({ redis: server.url, redisPrefix: prefix, sweepIntervalMs: 0 });
     const follower = startTollgate(["audit", "--follow", "--interval-ms", "100", "--type", "reserve", ...store()]);
-    await new Promise((resolve) => setTimeout(resolve, 1_500));
+    // Act only once the follower has taken its starting point, however slow the machine.
+    await follower.waitFor("Watching for new events", 30_000, "stderr");
     const sent = await agent.reserve({
       subject: { tenant: "enterprise-corp", toolset: "send-email" },
       action: email,

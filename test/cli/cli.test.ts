@@ -206,7 +206,8 @@ describe("tollgate CLI: audit and report from an export", { timeout: spawnTestTi
     const lines = readFileSync(runFile, "utf8").trim().split("\n");
     writeFileSync(live, `${lines.slice(0, 5).join("\n")}\n`);
     const follower = startTollgate(["audit", "--from", live, "--follow", "--interval-ms", "100", "--decision", "DENY"]);
-    await new Promise((resolve) => setTimeout(resolve, 1_500));
+    // Act only once the follower has taken its starting point, however slow the machine.
+    await follower.waitFor("Watching for new events", 30_000, "stderr");
     expect(follower.output().stdout).toBe("");
     appendFileSync(live, `${lines.slice(5).join("\n")}\n`);
     await follower.waitFor("deploy_service");

@@ -56,10 +56,10 @@ export function startTollgate(args: string[], options: { env?: Record<string, st
   exited.finally(() => clearTimeout(guard));
   return {
     output: () => ({ stdout, stderr }),
-    /** Resolves once stdout contains `text`; rejects after `timeoutMs`. */
-    async waitFor(text: string, timeoutMs = 15_000): Promise<void> {
+    /** Resolves once stdout (or stderr) contains `text`; rejects after `timeoutMs`. */
+    async waitFor(text: string, timeoutMs = 30_000, on: "stdout" | "stderr" = "stdout"): Promise<void> {
       const deadline = Date.now() + timeoutMs;
-      while (!stdout.includes(text)) {
+      while (!(on === "stdout" ? stdout : stderr).includes(text)) {
         if (Date.now() > deadline)
           throw new Error(`timed out waiting for "${text}"; stdout: ${stdout}; stderr: ${stderr}`);
         if (child.exitCode !== null) throw new Error(`exited (${child.exitCode}) before "${text}"; stderr: ${stderr}`);

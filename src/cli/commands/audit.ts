@@ -208,6 +208,7 @@ async function followLedger(io: CliIo, ledger: Ledger, query: AuditLookup, print
   for (const event of await ledger.audit({ ...query, sinceMs: watermarkMs, limit: auditQueryLimitMax })) {
     seen.add(keyOf(event));
   }
+  announceFollowing(io, intervalMs);
   while (!(await sleepOrStop(io, intervalMs))) {
     const events = await ledger.audit({ ...query, sinceMs: watermarkMs, limit: auditQueryLimitMax });
     const fresh = events.filter((event) => !seen.has(keyOf(event)));
@@ -222,6 +223,11 @@ async function followLedger(io: CliIo, ledger: Ledger, query: AuditLookup, print
   }
 }
 
+/** On stderr, so stdout stays pure events: says the watch has begun and how to end it. */
+function announceFollowing(io: CliIo, intervalMs: number): void {
+  writeLine(io.stderr, `Watching for new events every ${intervalMs} ms; press Ctrl-C to stop.`);
+}
+
 /** Tails an audit export that another process appends to (the demo, a log shipper). */
 async function followFile(io: CliIo, file: string, query: AuditLookup, printer: EventPrinter, intervalMs: number) {
   const handle = await open(file, "r");
@@ -231,6 +237,7 @@ async function followFile(io: CliIo, file: string, query: AuditLookup, printer: 
     let offset = initial.length;
     let pending = "";
     let lineNumber = initial.toString("utf8").split("\n").length - 1;
+    announceFollowing(io, intervalMs);
     while (!(await sleepOrStop(io, intervalMs))) {
       const size = (await handle.stat()).size;
       if (size < offset) {
