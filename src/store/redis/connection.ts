@@ -50,6 +50,7 @@ export interface RedisConnection {
 
 const reconnectDelayMsMax = 1_000;
 const connectTimeoutMs = 1_000;
+const closeTimeoutMs = 1_000;
 
 /** Opens (or adopts) a connection. Never waits for Redis: the first command does, within readyWaitMs. */
 export async function openConnection(target: RedisTarget, timeouts: ConnectionTimeouts): Promise<RedisConnection> {
@@ -143,11 +144,16 @@ function withTimeout<T>(promise: Promise<T>, ms: number, what: string): Promise<
   return Promise.race([promise, timeout]).finally(() => clearTimeout(timer));
 }
 
+/** Graceful close, bounded: a dead server must not hold up shutdown. */
 async function closeClient(client: { close?(): Promise<unknown>; destroy?(): unknown }): Promise<void> {
   try {
-    await client.close?.();
+    await withTimeout(Promise.resolve(client.close?.()), closeTimeoutMs, "close");
   } catch {
-    client.destroy?.();
+    try {
+      client.destroy?.();
+    } catch {
+      // Already closed.
+    }
   }
 }
 
