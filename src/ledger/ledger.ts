@@ -8,6 +8,7 @@ import {
   TollgateError,
   ValidationError,
 } from "../core/errors.js";
+import { fastReserveInput } from "../core/fast-reserve-input.js";
 import { reservationGraceMsDefault, reservationTtlMsDefault, sweepIntervalMsDefault } from "../core/limits.js";
 import { resolveNarrowing } from "../core/narrowing.js";
 import {
@@ -201,8 +202,10 @@ export class StoreLedger implements Ledger {
   }
 
   private async reserveOrDecide(input: ReserveInput, dryRun: boolean): Promise<ReserveResponse> {
-    const parsed = parseInput(reserveSchema, input);
-    const subjectScope = scopeIdOf(parsed.subject as Subject);
+    // Well-formed input takes a hand-written check; anything else goes through zod for its errors.
+    const fast = fastReserveInput(input);
+    const parsed = fast ? fast.input : parseInput(reserveSchema, input);
+    const subjectScope = fast ? fast.scopeId : scopeIdOf(parsed.subject as Subject);
     const unit = parsed.unit ?? unitDefault;
     const base = { scope: subjectScope, unit, estimate: parsed.estimate };
     let outcome: ReserveOutcome | { ok: false; error: "IDEMPOTENCY_CONFLICT" };
@@ -214,7 +217,7 @@ export class StoreLedger implements Ledger {
           subjectScope,
           scopes: applicableScopes(subjectScope),
           unit,
-          action: parsed.action,
+          action: { name: parsed.action.name, tier: parsed.action.tier, kind: parsed.action.kind },
           estimate: parsed.estimate,
           runId: parsed.runId,
           ttlMs: parsed.ttlMs ?? this.ttlMs,
@@ -245,7 +248,21 @@ export class StoreLedger implements Ledger {
       );
     }
     if ("ok" in outcome) throw new IdempotencyConflictError(parsed.idempotencyKey as string);
-    return recordDecision({ ...base, ...outcome }, parsed, dryRun, this.mode); // telemetry (issue 5)
+    const response: ReserveResponse = {
+      decision: outcome.decision,
+      reasonCode: outcome.reasonCode,
+      deniedScope: outcome.deniedScope,
+      caps: outcome.caps,
+      reservationId: outcome.reservationId,
+      expiresAtMs: outcome.expiresAtMs,
+      scope: subjectScope,
+      unit,
+      estimate: parsed.estimate,
+      balances: outcome.balances,
+      shadow: outcome.shadow,
+      replayed: outcome.replayed,
+    };
+    return recordDecision(response, parsed, dryRun, this.mode); // telemetry (issue 5)
   }
 
   async commit(reservationId: string, input: CommitInput = {}): Promise<SettleResponse> {
@@ -276,7 +293,7 @@ export class StoreLedger implements Ledger {
   ): Promise<SettleResponse> {
     const store = await this.getStore();
     const key = idempotencyKey ?? (store.distributed ? `auto:${randomUUID()}` : undefined);
-    const idempotency = tagOf(key, { reservationId, ...payload });
+    const idempotency = key === undefined ? undefined : tagOf(key, { reservationId, ...payload });
     let outcome: SettleOutcome | undefined;
     for (let attempt = 1; ; attempt++) {
       try {

@@ -34,6 +34,7 @@ import type {
   RepayDebtOutcome,
   ReservationRecord,
   ReserveCommand,
+  ReserveOutcome,
   ReserveResult,
   SettleOutcome,
 } from "./types.js";
@@ -65,6 +66,14 @@ interface Counters {
   debt: number;
   touchedAtMs: number;
 }
+
+interface HeldBudget {
+  definition: BudgetDefinition;
+  instance: string;
+  counters: Counters;
+}
+
+const lifetimeInstance = "life";
 
 interface IdempotencyRecord {
   fingerprint: string;
@@ -105,7 +114,9 @@ export class KeyvSingleProcessStore implements LedgerStore {
   /** Ids of open holds: the persisted index, and the live size the deadline heap is compacted against. */
   private readonly heldIds = new Set<string>();
   /** Settled reservation ids, oldest first (Map insertion order), with when they settled. */
-  private settledQueue: { id: string; atMs: number }[] = [];
+  /** Settled ids and when they settled, oldest first (parallel arrays: no object per entry). */
+  private settledIds: string[] = [];
+  private settledAtMs: number[] = [];
   private settledQueueHead = 0;
   private readonly settledReservationsMax: number;
   private readonly idempotency = new Map<string, IdempotencyRecord>();
@@ -127,6 +138,14 @@ export class KeyvSingleProcessStore implements LedgerStore {
   private budgetIndexChunk = { number: 0, keys: [] as string[] };
   /** Counter keys per budget key, so removing a budget finds its counters without a scan. */
   private readonly counterKeysByBudget = new Map<string, Set<string>>();
+  /** Hot-path shortcuts by object identity; each is checked against the authoritative maps. */
+  private readonly lifetimeCounters = new WeakMap<BudgetDefinition, Counters>();
+  private readonly holdRefs = new WeakMap<ReservationRecord, HeldBudget[]>();
+  private readonly applicableCache = new WeakMap<
+    readonly string[],
+    Map<Unit, { version: number; definitions: BudgetDefinition[] }>
+  >();
+  private budgetsVersion = 0;
   private flushing: Promise<void> = Promise.resolve();
   private flushScheduled: Promise<void> | null = null;
 
@@ -217,6 +236,7 @@ export class KeyvSingleProcessStore implements LedgerStore {
     if (replay) return replay;
     const key = budgetKey(command.scope, command.unit);
     const removed = this.budgets.delete(key);
+    this.budgetsVersion++;
     this.budgetsByUnit.get(command.unit)?.delete(command.scope);
     if (removed) {
       // The index keeps the key; restore skips keys whose definition is gone.
@@ -251,40 +271,41 @@ export class KeyvSingleProcessStore implements LedgerStore {
   async reserve(command: ReserveCommand): Promise<ReserveResult> {
     await this.ready;
     const tenant = tenantScopeOf(command.subjectScope);
-    let now = this.clock();
-    // Load whatever the critical section will touch, then run it without awaiting.
-    for (;;) {
-      const missing = this.missingKeys([
-        ...this.idempotencyKeys(tenant, "reserve", command.idempotency),
-        ...this.counterKeysFor(command.scopes, command.unit, now, command.runId),
-      ]);
-      if (missing.length === 0) break;
-      await this.loadKeys(missing);
-      now = this.clock();
+    if (this.writeThrough) {
+      // Load whatever the critical section will touch, then run it without awaiting.
+      for (;;) {
+        const missing = this.missingKeys([
+          ...this.idempotencyKeys(tenant, "reserve", command.idempotency),
+          ...this.counterKeysFor(command.scopes, command.unit, this.clock(), command.runId),
+        ]);
+        if (missing.length === 0) break;
+        await this.loadKeys(missing);
+      }
     }
+    const now = this.clock();
     this.expireDue(now);
-    if (!command.dryRun) {
+    if (!command.dryRun && command.idempotency) {
       const replay = this.replay<ReserveResult>(tenant, "reserve", command.idempotency);
       if (replay) return replay;
     }
 
-    const checked: { definition: BudgetDefinition; instance: string; counters: Counters }[] = [];
-    const unitBudgets = this.budgetsByUnit.get(command.unit);
-    for (const scope of command.scopes) {
-      const definition = unitBudgets?.get(scope);
-      if (!definition) continue;
-      const instance = windowInstanceOf(definition.window, now, command.runId);
+    const definitions = this.applicableDefinitions(command.scopes, command.unit);
+    const checked: HeldBudget[] = [];
+    const views: BudgetView[] = [];
+    for (const definition of definitions) {
+      const instance =
+        definition.window === "lifetime" ? lifetimeInstance : windowInstanceOf(definition.window, now, command.runId);
       const counters = this.countersOf(definition, instance, now);
       checked.push({ definition, instance, counters });
+      views.push({
+        scope: definition.scope,
+        allocated: definition.limit,
+        spent: counters.spent,
+        reserved: counters.reserved,
+        debt: counters.debt,
+        narrowing: definition.narrowing,
+      });
     }
-    const views: BudgetView[] = checked.map(({ definition, counters }) => ({
-      scope: definition.scope,
-      allocated: definition.limit,
-      spent: counters.spent,
-      reserved: counters.reserved,
-      debt: counters.debt,
-      narrowing: definition.narrowing,
-    }));
     const evaluation = evaluate(views, command.action.tier, command.estimate);
     const allowed = evaluation.decision !== "DENY";
 
@@ -295,13 +316,22 @@ export class KeyvSingleProcessStore implements LedgerStore {
       };
     }
 
-    const outcome: ReserveResult = { ...evaluation, balances: [] };
+    const outcome: ReserveOutcome = {
+      decision: evaluation.decision,
+      reasonCode: evaluation.reasonCode,
+      deniedScope: evaluation.deniedScope,
+      caps: evaluation.caps,
+      reservationId: undefined,
+      expiresAtMs: undefined,
+      balances: [],
+      shadow: undefined,
+    };
     if (command.shadow && !allowed) {
       outcome.decision = "ALLOW";
       outcome.shadow = { decision: "DENY", reasonCode: evaluation.reasonCode, deniedScope: evaluation.deniedScope };
-      delete outcome.reasonCode;
-      delete outcome.deniedScope;
-      delete outcome.caps;
+      outcome.reasonCode = undefined;
+      outcome.deniedScope = undefined;
+      outcome.caps = undefined;
     }
     if (allowed || command.shadow) {
       const record: ReservationRecord = {
@@ -329,6 +359,7 @@ export class KeyvSingleProcessStore implements LedgerStore {
         }
       }
       this.reservations.set(record.id, record);
+      if (allowed) this.holdRefs.set(record, checked);
       this.markLoaded(`r:${record.id}`);
       this.heldIds.add(record.id);
       this.pushDeadline(record);
@@ -353,7 +384,7 @@ export class KeyvSingleProcessStore implements LedgerStore {
       deniedScope: outcome.deniedScope,
       caps: outcome.caps,
       shadow: outcome.shadow,
-      balances: outcome.balances.map(({ scope, allocated, remaining }) => ({ scope, allocated, remaining })),
+      balances: auditBalances(outcome.balances),
     });
     this.remember(tenant, "reserve", command.idempotency, outcome, now);
     await this.flush();
@@ -461,7 +492,7 @@ export class KeyvSingleProcessStore implements LedgerStore {
       actor: command.actor,
       estimate,
       amount: kind === "commit" ? charged : released,
-      balances: balances.map(({ scope, allocated, remaining }) => ({ scope, allocated, remaining })),
+      balances: auditBalances(balances),
       detail: command.reason ?? (uncharged > 0 ? `uncharged overage ${uncharged}` : undefined),
     });
     const outcome: SettleOutcome = {
@@ -620,20 +651,22 @@ export class KeyvSingleProcessStore implements LedgerStore {
         runId: record.runId,
         estimate: record.estimate,
         amount: record.shadowDenied ? 0 : record.estimate,
-        balances: held.map(({ definition, instance, counters }) => {
-          const balance = balanceOf(definition, instance, counters);
-          return { scope: balance.scope, allocated: balance.allocated, remaining: balance.remaining };
-        }),
+        balances: auditBalances(
+          held.map(({ definition, instance, counters }) => balanceOf(definition, instance, counters)),
+        ),
       });
       expired++;
     }
     return expired;
   }
 
-  private heldBudgets(
-    record: ReservationRecord,
-  ): { definition: BudgetDefinition; instance: string; counters: Counters }[] {
-    const out: { definition: BudgetDefinition; instance: string; counters: Counters }[] = [];
+  private heldBudgets(record: ReservationRecord): HeldBudget[] {
+    // Fast path: the budgets resolved at reserve time, if none was replaced or removed since.
+    const refs = this.holdRefs.get(record);
+    if (refs?.every((ref) => this.budgetsByUnit.get(record.unit)?.get(ref.definition.scope) === ref.definition)) {
+      return refs;
+    }
+    const out: HeldBudget[] = [];
     for (const hold of record.holds) {
       const definition = this.budgets.get(budgetKey(hold.scope, record.unit));
       // The budget was removed (revoked) while held: its counters went with it.
@@ -649,15 +682,18 @@ export class KeyvSingleProcessStore implements LedgerStore {
   private markSettled(record: ReservationRecord, now: number): void {
     this.persist(`r:${record.id}`, null);
     this.heldIds.delete(record.id);
-    this.settledQueue.push({ id: record.id, atMs: now });
+    this.holdRefs.delete(record);
+    this.settledIds.push(record.id);
+    this.settledAtMs.push(now);
     this.holdsIndexDirty = true;
-    if (this.settledQueue.length - this.settledQueueHead > this.settledReservationsMax) this.forgetOldestSettled();
+    if (this.settledIds.length - this.settledQueueHead > this.settledReservationsMax) this.forgetOldestSettled();
   }
 
   private forgetOldestSettled(): void {
-    const { id } = this.settledQueue[this.settledQueueHead++];
-    if (this.settledQueueHead >= 4_096 && this.settledQueueHead * 2 >= this.settledQueue.length) {
-      this.settledQueue = this.settledQueue.slice(this.settledQueueHead);
+    const id = this.settledIds[this.settledQueueHead++];
+    if (this.settledQueueHead >= 4_096 && this.settledQueueHead * 2 >= this.settledIds.length) {
+      this.settledIds = this.settledIds.slice(this.settledQueueHead);
+      this.settledAtMs = this.settledAtMs.slice(this.settledQueueHead);
       this.settledQueueHead = 0;
     }
     this.reservations.delete(id);
@@ -678,8 +714,8 @@ export class KeyvSingleProcessStore implements LedgerStore {
   }
 
   private evictRetained(now: number): void {
-    while (this.settledQueueHead < this.settledQueue.length) {
-      if (this.settledQueue[this.settledQueueHead].atMs + this.settledRetentionMs > now) break;
+    while (this.settledQueueHead < this.settledIds.length) {
+      if (this.settledAtMs[this.settledQueueHead] + this.settledRetentionMs > now) break;
       this.forgetOldestSettled();
     }
     for (const [key, record] of this.idempotency) {
@@ -710,7 +746,32 @@ export class KeyvSingleProcessStore implements LedgerStore {
     return `c:${budgetKey(definition.scope, definition.unit)}|${instance}`;
   }
 
+  /**
+   * The budgets on an action's path in one unit. Cached per scopes list (the ledger hands the same
+   * frozen list for the same subject) until any budget is set or removed.
+   */
+  private applicableDefinitions(scopes: readonly string[], unit: Unit): BudgetDefinition[] {
+    let byUnit = this.applicableCache.get(scopes);
+    const cached = byUnit?.get(unit);
+    if (cached && cached.version === this.budgetsVersion) return cached.definitions;
+    const definitions: BudgetDefinition[] = [];
+    const unitBudgets = this.budgetsByUnit.get(unit);
+    if (unitBudgets) {
+      for (const scope of scopes) {
+        const definition = unitBudgets.get(scope);
+        if (definition) definitions.push(definition);
+      }
+    }
+    if (!byUnit) {
+      byUnit = new Map();
+      this.applicableCache.set(scopes, byUnit);
+    }
+    byUnit.set(unit, { version: this.budgetsVersion, definitions });
+    return definitions;
+  }
+
   private indexBudget(definition: BudgetDefinition): void {
+    this.budgetsVersion++;
     this.budgets.set(budgetKey(definition.scope, definition.unit), definition);
     let unitBudgets = this.budgetsByUnit.get(definition.unit);
     if (!unitBudgets) {
@@ -732,6 +793,11 @@ export class KeyvSingleProcessStore implements LedgerStore {
   }
 
   private countersOf(definition: BudgetDefinition, instance: string, now: number): Counters {
+    const lifetime = instance === lifetimeInstance;
+    if (lifetime) {
+      const cached = this.lifetimeCounters.get(definition);
+      if (cached) return cached;
+    }
     const key = this.counterKey(definition, instance);
     let counters = this.counters.get(key);
     if (!counters) {
@@ -739,6 +805,7 @@ export class KeyvSingleProcessStore implements LedgerStore {
       this.cacheCounters(key, counters);
       this.markLoaded(key);
     }
+    if (lifetime) this.lifetimeCounters.set(definition, counters);
     return counters;
   }
 
@@ -763,7 +830,7 @@ export class KeyvSingleProcessStore implements LedgerStore {
   }
 
   private persistCounters(definition: BudgetDefinition, instance: string, counters: Counters): void {
-    this.persist(this.counterKey(definition, instance), counters);
+    if (this.writeThrough) this.persist(this.counterKey(definition, instance), counters);
   }
 
   private idempotencyKeys(tenant: string, operation: string, tag: IdempotencyTag | undefined): string[] {
@@ -906,6 +973,14 @@ const noKeys: string[] = [];
 function budgetKeyOfCounterKey(counterKey: string): string {
   const unitBar = counterKey.indexOf("|");
   return counterKey.slice(2, counterKey.indexOf("|", unitBar + 1));
+}
+
+function auditBalances(balances: Balance[]): AuditEvent["balances"] {
+  return balances.map((balance) => ({
+    scope: balance.scope,
+    allocated: balance.allocated,
+    remaining: balance.remaining,
+  }));
 }
 
 function balanceOf(definition: BudgetDefinition, instance: string, counters: Counters): Balance {
