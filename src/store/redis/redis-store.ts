@@ -4,9 +4,12 @@ import {
   idempotencyRetentionMsDefault,
   settledReservationRetentionMsDefault,
 } from "../../core/limits.js";
+import type { OveragePolicy } from "../../core/schemas.js";
 import { tenantScopeOf } from "../../core/scope.js";
+import type { Unit } from "../../core/units.js";
 import { tenantOfReservation } from "../keyv-store.js";
 import type {
+  ActionRecord,
   AuditEvent,
   AuditLookup,
   Balance,
@@ -176,16 +179,6 @@ export class RedisLedgerStore implements LedgerStore {
       ...idempotencyArgs(command.dryRun ? undefined : command.idempotency),
       jsonFields({ scope, unit, action, runId, actor, estimate }),
       jsonFields({ scope, unit, reservationId, action, runId }),
-      JSON.stringify({
-        id: reservationId,
-        subjectScope: scope,
-        unit,
-        action,
-        estimate,
-        runId,
-        overagePolicy: command.overagePolicy,
-        graceMs: command.graceMs,
-      }),
       ...command.scopes,
     ])) as [string, number];
     this.noteDeadline(tenant, deadline);
@@ -250,24 +243,31 @@ export class RedisLedgerStore implements LedgerStore {
 
   async getReservation(reservationId: string): Promise<ReservationRecord | null> {
     const tenant = tenantOfReservation(reservationId);
-    const [meta, holds, status, shadowDenied, createdAtMs, expiresAtMs, charged] = (await this.runTenant(
-      scripts.reservation,
-      tenant,
-      [reservationId],
-    )) as (string | null)[];
-    if (meta === null || meta === undefined) return null;
-    return {
-      ...(JSON.parse(meta) as Omit<ReservationRecord, "holds" | "status" | "shadowDenied">),
+    const [event, holds, status, shadowDenied, createdAtMs, expiresAtMs, charged, estimate, overagePolicy, graceMs] =
+      (await this.runTenant(scripts.reservation, tenant, [reservationId])) as (string | null)[];
+    if (event === null || event === undefined) return null;
+    // The record's fixed part is the JSON its events repeat: scope, unit, reservationId, action, runId.
+    const fixed = JSON.parse(`{${event}}`) as { scope: string; unit: Unit; action: ActionRecord; runId?: string };
+    const record: ReservationRecord = {
+      id: reservationId,
+      subjectScope: fixed.scope,
+      unit: fixed.unit,
+      action: fixed.action,
+      estimate: Number(estimate),
       holds: (JSON.parse(holds as string) as { scope: string; instance: string }[]).map(({ scope, instance }) => ({
         scope,
         instance,
       })),
+      overagePolicy: overagePolicy as OveragePolicy,
       status: status as ReservationRecord["status"],
       shadowDenied: shadowDenied === "1",
       createdAtMs: Number(createdAtMs),
       expiresAtMs: Number(expiresAtMs),
+      graceMs: Number(graceMs),
       charged: Number(charged),
     };
+    if (fixed.runId !== undefined) record.runId = fixed.runId;
+    return record;
   }
 
   async audit(query: AuditLookup): Promise<AuditEvent[]> {

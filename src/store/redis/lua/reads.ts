@@ -16,8 +16,8 @@ loadCounters({ b })
 return balanceJson(b)
 `;
 
-/** reservation. ARGV[8]: reservationId. Returns the record's fields m, h, st, sd, c, x, ch (nil when unknown). */
+/** reservation. ARGV[8]: reservationId. Returns the record's fields ev, h, st, sd, c, x, ch, e, p, g (nil when unknown). */
 export const reservationLua = `
 expireDue()
-return redis.call('HMGET', reservationKey(ARGV[8]), 'm', 'h', 'st', 'sd', 'c', 'x', 'ch')
+return redis.call('HMGET', reservationKey(ARGV[8]), 'ev', 'h', 'st', 'sd', 'c', 'x', 'ch', 'e', 'p', 'g')
 `;

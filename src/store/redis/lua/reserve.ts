@@ -4,7 +4,7 @@
  * ARGV[8..]: reservationId, unit, tier, estimate, runId ("" for none), ttlMs, graceMs, overagePolicy,
  * dryRun ("1"/"0"), shadow ("1"/"0"), idempotency key ("" for none), fingerprint,
  * reserveEvent (JSON fields of the audit event known up front), recordEvent (JSON fields every later
- * event of this reservation repeats), recordMeta (JSON of the reservation's fixed fields),
+ * event of this reservation repeats; with the numeric fields it is also the record's fixed part),
  * then the candidate scopes, outermost first.
  *
  * Returns { outcome json, deadline to note in the sweep index or 0 }.
@@ -24,8 +24,7 @@ local idemKey = ARGV[18]
 local idemFingerprint = ARGV[19]
 local reserveEvent = ARGV[20]
 local recordEvent = ARGV[21]
-local recordMeta = ARGV[22]
-local firstScope = 23
+local firstScope = 22
 
 expireDue()
 if not dryRun then
@@ -86,7 +85,7 @@ if allowed or shadow then
   if earliest == 0 or deadline < earliest then hint = deadline end
   local shadowDenied = '0'
   if not allowed then shadowDenied = '1' end
-  redis.call('HSET', key, 'm', recordMeta, 'ev', recordEvent, 'h', '[' .. table.concat(holds, ',') .. ']',
+  redis.call('HSET', key, 'ev', recordEvent, 'h', '[' .. table.concat(holds, ',') .. ']',
     'u', unit, 'e', int(estimate), 'g', int(graceMs), 'p', overagePolicy, 'st', 'held', 'sd', shadowDenied,
     'c', int(now), 'x', int(expiresAtMs), 'ch', '0')
   redis.call('ZADD', holdsKey, deadline, id)
