@@ -1,0 +1,3 @@
+import { register } from "node:module";
+
+register("./block-optional-peers.mjs", import.meta.url);
