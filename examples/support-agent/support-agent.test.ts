@@ -7,8 +7,10 @@ import { afterEach, describe, expect, it } from "vitest";
 import { createLedger, type Ledger } from "../../src/index.js";
 import {
   buildSupportAgent,
+  misreadingModel,
   provisionSupportBudgets,
   relatedAccounts,
+  type SupportStateType,
   threadId,
   ticket,
   ticketMessage,
@@ -42,7 +44,8 @@ async function emailDecisions() {
 describe("support-agent example: the incident replayed", () => {
   it("sends 5 emails, denies the 6th with BUDGET_EXCEEDED before it runs, falls back to read-only and escalates", async () => {
     await provisioned();
-    const { graph, effects, model } = buildSupportAgent({ ledger });
+    const model = misreadingModel();
+    const { graph, effects } = buildSupportAgent({ ledger, model });
     const nodes: string[] = [];
     const offered: string[][] = [];
     for await (const update of await graph.stream(
@@ -89,7 +92,7 @@ describe("support-agent example: the incident replayed", () => {
     });
 
     // Read-only mode: the next turns were offered read tools only.
-    const state = (await graph.getState(thread())).values;
+    const state = (await graph.getState(thread())).values as SupportStateType;
     expect(state.tollgate.mode).toBe("read-only");
     expect(state.tollgate.denials).toHaveLength(43);
     expect(state.tollgate.denials.every((denial) => denial.status === "read-only")).toBe(true);
