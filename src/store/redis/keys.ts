@@ -13,6 +13,8 @@ import { ValidationError } from "../../core/errors.js";
  *                                          hash   the reservation; expires settledRetention after settling
  *   <prefix>:{tenant:acme}:holds           zset   open reservation id → deadline (expiresAt + grace), server ms
  *   <prefix>:{tenant:acme}:i:<op>:<key>    string idempotency record "<fingerprint>\n<outcome>", PX retention
+ *   <prefix>:{tenant:acme}:idempotency     list   idempotency record keys, newest first: caps their count
+ *   <prefix>:{tenant:acme}:settled         list   settled reservation ids, newest first: caps their count
  *   <prefix>:{tenant:acme}:audit           stream capped (MAXLEN ~ auditEventsMax), one JSON event per entry
  *   <prefix>:tenants                       set    tenants seen, for listings and audit queries across tenants
  *   <prefix>:sweep                         zset   tenant → deadline hint for the expiry sweep

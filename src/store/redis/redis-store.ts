@@ -1,8 +1,10 @@
 import { invariant } from "../../core/errors.js";
 import {
   auditEventsMaxDefault,
+  idempotencyKeysMaxDefault,
   idempotencyRetentionMsDefault,
   settledReservationRetentionMsDefault,
+  settledReservationsMaxDefault,
 } from "../../core/limits.js";
 import type { OveragePolicy } from "../../core/schemas.js";
 import { tenantScopeOf } from "../../core/scope.js";
@@ -40,10 +42,14 @@ import { type LuaScript, scripts } from "./scripts.js";
 export interface RedisStoreLimits {
   /** Cap of each tenant's audit stream (approximate trimming keeps it within ~100 entries of this). */
   auditEventsMax?: number;
-  /** Idempotency records expire this long after they were written. */
+  /** Idempotency records expire this long after they were written... */
   idempotencyRetentionMs?: number;
-  /** Settled reservations are kept this long, so a late second settle gets a precise error. */
+  /** ...and each tenant keeps at most this many (the oldest go first). */
+  idempotencyKeysMax?: number;
+  /** Settled reservations are kept this long, so a late second settle gets a precise error... */
   settledReservationRetentionMs?: number;
+  /** ...and each tenant keeps at most this many. */
+  settledReservationsMax?: number;
   /** Counters of run windows expire after this much idleness (clock windows after two days). */
   runCountersRetentionMs?: number;
   /** Overdue holds a tenant script expires inline before doing its own work. */
@@ -79,7 +85,8 @@ export class RedisLedgerStore implements LedgerStore {
   private readonly connection: RedisConnection;
   private readonly keys: KeySpace;
   private readonly timeOffsetMs: () => number;
-  private readonly limitArgs: string[];
+  /** The limits every tenant script receives as ARGV[3]. */
+  private readonly limitsArg: string;
   private readonly sweepTenantsMax: number;
   private readonly knownTenants = new Set<string>();
   private readonly notedDeadlines = new Map<string, { deadlineMs: number; notedAtMs: number }>();
@@ -89,13 +96,15 @@ export class RedisLedgerStore implements LedgerStore {
     this.keys = parts.keys;
     this.timeOffsetMs = parts.timeOffsetMs ?? (() => 0);
     this.sweepTenantsMax = parts.sweepTenantsMax ?? sweepTenantsMaxDefault;
-    this.limitArgs = [
+    this.limitsArg = [
       parts.auditEventsMax ?? auditEventsMaxDefault,
       parts.settledReservationRetentionMs ?? settledReservationRetentionMsDefault,
       parts.idempotencyRetentionMs ?? idempotencyRetentionMsDefault,
       parts.runCountersRetentionMs ?? runCountersRetentionMsDefault,
       parts.expireBatchMax ?? expireBatchMaxDefault,
-    ].map((value) => String(value));
+      parts.settledReservationsMax ?? settledReservationsMaxDefault,
+      parts.idempotencyKeysMax ?? idempotencyKeysMaxDefault,
+    ].join(",");
   }
 
   async now(): Promise<number> {
@@ -298,7 +307,7 @@ export class RedisLedgerStore implements LedgerStore {
     return this.run(script, keys.tenantRoutingKey(tenant), [
       keys.tenantBase(tenant),
       String(this.timeOffsetMs()),
-      ...this.limitArgs,
+      this.limitsArg,
       ...args,
     ]);
   }

@@ -9,7 +9,9 @@ const dayMs = 86_400_000;
 describeRedis("redis store retention: every log and index is bounded", () => {
   const redis = useRedisServer();
 
-  async function open(options: { auditEventsMax?: number } = {}) {
+  async function open(
+    options: { auditEventsMax?: number; settledReservationsMax?: number; idempotencyKeysMax?: number } = {},
+  ) {
     let offsetMs = 0;
     const prefix = uniquePrefix("retention");
     const store = await createRedisStore({ redis: redis.client, prefix, timeOffsetMs: () => offsetMs, ...options });
@@ -80,6 +82,43 @@ describeRedis("redis store retention: every log and index is bounded", () => {
     const settledTtlMs = Number(await redis.client.sendCommand(["PTTL", key(`r:${id}`)]));
     expect(settledTtlMs).toBeGreaterThan(3_500_000);
     expect(settledTtlMs).toBeLessThanOrEqual(3_600_000);
+    await ledger.close();
+  });
+
+  it("keeps at most settledReservationsMax settled reservations and idempotencyKeysMax records per tenant", async () => {
+    const { ledger, key } = await open({ settledReservationsMax: 5, idempotencyKeysMax: 5 });
+    await ledger.setBudget({ scope: "tenant:acme", limit: 1_000 });
+    const ids: string[] = [];
+    for (let n = 0; n < 10; n++) {
+      const response = await ledger.reserve({
+        subject: { tenant: "acme" },
+        action: read,
+        estimate: 1,
+        idempotencyKey: `k${n}`,
+      });
+      ids.push(response.reservationId as string);
+      await ledger.release(response.reservationId as string);
+    }
+    expect(await ledger.getReservation(ids[0])).toBeNull();
+    expect(await ledger.getReservation(ids[9])).toMatchObject({ status: "released" });
+    expect(await redis.client.sendCommand(["LLEN", key("settled")])).toBe(5);
+    expect(await redis.client.sendCommand(["LLEN", key("idempotency")])).toBe(5);
+    // k0 was forgotten: a retry now is a new request (retention is documented for this reason).
+    const again = await ledger.reserve({
+      subject: { tenant: "acme" },
+      action: read,
+      estimate: 1,
+      idempotencyKey: "k0",
+    });
+    expect(again.replayed).toBeUndefined();
+    expect(again.reservationId).not.toBe(ids[0]);
+    const retry = await ledger.reserve({
+      subject: { tenant: "acme" },
+      action: read,
+      estimate: 1,
+      idempotencyKey: "k9",
+    });
+    expect(retry).toMatchObject({ replayed: true, reservationId: ids[9] });
     await ledger.close();
   });
 

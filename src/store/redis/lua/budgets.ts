@@ -6,15 +6,15 @@
  */
 
 /**
- * budget.set. ARGV[8..]: field, definition JSON (without updatedAtMs), audit event fields, idempotency
+ * budget.set. ARGV[4..]: field, definition JSON (without updatedAtMs), audit event fields, idempotency
  * key ("" for none), fingerprint. Returns the outcome json.
  */
 export const budgetSetLua = `
-local budgetField = ARGV[8]
-local definitionJson = ARGV[9]
-local eventFields = ARGV[10]
-local idemKey = ARGV[11]
-local idemFingerprint = ARGV[12]
+local budgetField = ARGV[4]
+local definitionJson = ARGV[5]
+local eventFields = ARGV[6]
+local idemKey = ARGV[7]
+local idemFingerprint = ARGV[8]
 
 local replayed = replay('budget.set', idemKey, idemFingerprint)
 if replayed then return replayed end
@@ -37,14 +37,14 @@ return outcome
 `;
 
 /**
- * budget.remove. ARGV[8..]: field, audit event fields, idempotency key, fingerprint. The lifetime
+ * budget.remove. ARGV[4..]: field, audit event fields, idempotency key, fingerprint. The lifetime
  * counters go with the budget; window counters of the old generation age out when idle.
  */
 export const budgetRemoveLua = `
-local budgetField = ARGV[8]
-local eventFields = ARGV[9]
-local idemKey = ARGV[10]
-local idemFingerprint = ARGV[11]
+local budgetField = ARGV[4]
+local eventFields = ARGV[5]
+local idemKey = ARGV[6]
+local idemFingerprint = ARGV[7]
 
 local replayed = replay('budget.remove', idemKey, idemFingerprint)
 if replayed then return replayed end
@@ -64,16 +64,16 @@ return outcome
 
 /**
  * debt.repay: moves debt into spend (the operator accepts the overage), so the scope may reserve
- * again. ARGV[8..]: field, runId ("" for none), amount, audit event fields, idempotency key,
+ * again. ARGV[4..]: field, runId ("" for none), amount, audit event fields, idempotency key,
  * fingerprint.
  */
 export const repayDebtLua = `
-local budgetField = ARGV[8]
-local runId = ARGV[9]
-local amount = tonumber(ARGV[10])
-local eventFields = ARGV[11]
-local idemKey = ARGV[12]
-local idemFingerprint = ARGV[13]
+local budgetField = ARGV[4]
+local runId = ARGV[5]
+local amount = tonumber(ARGV[6])
+local eventFields = ARGV[7]
+local idemKey = ARGV[8]
+local idemFingerprint = ARGV[9]
 
 local replayed = replay('debt.repay', idemKey, idemFingerprint)
 if replayed then return replayed end

@@ -1,14 +1,14 @@
 /**
  * extend: push a held reservation's deadline to now + ttlMs (server clock).
  *
- * ARGV[8..]: reservationId, ttlMs, idempotency key ("" for none), fingerprint.
+ * ARGV[4..]: reservationId, ttlMs, idempotency key ("" for none), fingerprint.
  * Returns { outcome json, deadline to note in the sweep index or 0 }.
  */
 export const extendLua = `
-local id = ARGV[8]
-local ttlMs = tonumber(ARGV[9])
-local idemKey = ARGV[10]
-local idemFingerprint = ARGV[11]
+local id = ARGV[4]
+local ttlMs = tonumber(ARGV[5])
+local idemKey = ARGV[6]
+local idemFingerprint = ARGV[7]
 
 expireDue()
 local replayed = replay('extend', idemKey, idemFingerprint)

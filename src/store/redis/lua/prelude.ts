@@ -3,15 +3,13 @@
  * idempotency, audit and expiry. Each script is this prelude plus its own body, so one EVALSHA runs
  * one operation atomically on one tenant (one cluster slot).
  *
- * ARGV layout shared by every tenant script (see `commonArgs` in redis-store.ts):
+ * ARGV layout shared by every tenant script (see `runTenant` in redis-store.ts):
  *   1 base: key prefix ending in the tenant hash tag, e.g. "tollgate:{tenant:acme}:"
  *   2 clock offset in ms added to the server's TIME ("0" outside tests)
- *   3 auditEventsMax: cap of the tenant's audit stream (approximate trimming)
- *   4 settledReservationRetentionMs
- *   5 idempotencyRetentionMs
- *   6 runCountersRetentionMs
- *   7 expireBatchMax: overdue holds expired inline per call
- * Operation arguments start at ARGV[8].
+ *   3 limits, comma-separated: auditEventsMax (approximate stream cap), settledReservationRetentionMs,
+ *     idempotencyRetentionMs, runCountersRetentionMs, expireBatchMax (overdue holds expired inline per
+ *     call), settledReservationsMax and idempotencyKeysMax (per tenant)
+ * Operation arguments start at ARGV[4].
  *
  * Numbers: amounts are integers below 2^53, exact in Lua doubles. cjson prints only 14 significant
  * digits, so numbers are formatted with %d here and cjson is used for strings only.
@@ -21,11 +19,15 @@
  */
 export const preludeLua = `
 local base = ARGV[1]
-local auditEventsMax = ARGV[3]
-local settledRetentionMs = ARGV[4]
-local idempotencyRetentionMs = ARGV[5]
-local runCountersRetentionMs = tonumber(ARGV[6])
-local expireBatchMax = tonumber(ARGV[7])
+local limits = {}
+for limit in string.gmatch(ARGV[3], '[^,]+') do limits[#limits + 1] = limit end
+local auditEventsMax = limits[1]
+local settledRetentionMs = limits[2]
+local idempotencyRetentionMs = limits[3]
+local runCountersRetentionMs = tonumber(limits[4])
+local expireBatchMax = tonumber(limits[5])
+local settledReservationsMax = tonumber(limits[6])
+local idempotencyKeysMax = tonumber(limits[7])
 
 local time = redis.call('TIME')
 local now = tonumber(time[1]) * 1000 + math.floor(tonumber(time[2]) / 1000) + tonumber(ARGV[2])
@@ -36,6 +38,8 @@ local budgetsKey = base .. 'budgets'
 local metaKey = base .. 'meta'
 local holdsKey = base .. 'holds'
 local auditKey = base .. 'audit'
+local settledKey = base .. 'settled'
+local idempotencyIndexKey = base .. 'idempotency'
 local function reservationKey(id) return base .. 'r:' .. id end
 local countersKey = base .. 'counters'
 local countersIdleKey = base .. 'counters-idle'
@@ -251,9 +255,23 @@ local function replay(op, key, fingerprint)
   return '{"replayed":true,' .. string.sub(stored, cut + 2)
 end
 
+-- Records expire by time and, per tenant, by count: the oldest beyond idempotencyKeysMax goes.
 local function remember(op, key, fingerprint, outcome)
   if key == '' then return end
-  redis.call('SET', idempotencyKey(op, key), fingerprint .. '\\n' .. outcome, 'PX', idempotencyRetentionMs)
+  local recordKey = idempotencyKey(op, key)
+  redis.call('SET', recordKey, fingerprint .. '\\n' .. outcome, 'PX', idempotencyRetentionMs)
+  if redis.call('LPUSH', idempotencyIndexKey, recordKey) > idempotencyKeysMax then
+    redis.call('DEL', redis.call('RPOP', idempotencyIndexKey))
+  end
+end
+
+-- A settled reservation is kept for settledRetentionMs and, per tenant, among the newest
+-- settledReservationsMax, so a late second settle gets a precise error.
+local function keepSettled(id)
+  redis.call('PEXPIRE', reservationKey(id), settledRetentionMs)
+  if redis.call('LPUSH', settledKey, id) > settledReservationsMax then
+    redis.call('DEL', reservationKey(redis.call('RPOP', settledKey)))
+  end
 end
 
 -- body: the event's fields after seq and atMs, e.g. '"type":"reserve","scope":...'.
@@ -282,7 +300,7 @@ local function expireOne(id)
   end
   saveCounters(held)
   redis.call('HSET', key, 'st', 'expired')
-  redis.call('PEXPIRE', key, settledRetentionMs)
+  keepSettled(id)
   redis.call('ZREM', holdsKey, id)
   local amount = estimate
   if r[8] == '1' then amount = 0 end

@@ -3,10 +3,10 @@
  * see at the same instant.
  */
 
-/** balance. ARGV[8..]: field, runId ("" for none). Returns a balance json or "null". */
+/** balance. ARGV[4..]: field, runId ("" for none). Returns a balance json or "null". */
 export const balanceLua = `
-local budgetField = ARGV[8]
-local runId = ARGV[9]
+local budgetField = ARGV[4]
+local runId = ARGV[5]
 expireDue()
 local raw = redis.call('HGET', budgetsKey, budgetField)
 if not raw then return 'null' end
@@ -16,8 +16,8 @@ loadCounters({ b })
 return balanceJson(b)
 `;
 
-/** reservation. ARGV[8]: reservationId. Returns the record's fields ev, h, st, sd, c, x, ch, e, p, g (nil when unknown). */
+/** reservation. ARGV[4]: reservationId. Returns the record's fields ev, h, st, sd, c, x, ch, e, p, g (nil when unknown). */
 export const reservationLua = `
 expireDue()
-return redis.call('HMGET', reservationKey(ARGV[8]), 'ev', 'h', 'st', 'sd', 'c', 'x', 'ch', 'e', 'p', 'g')
+return redis.call('HMGET', reservationKey(ARGV[4]), 'ev', 'h', 'st', 'sd', 'c', 'x', 'ch', 'e', 'p', 'g')
 `;

@@ -1,7 +1,7 @@
 /**
  * reserve / decide: check every budgeted scope of the chain, then hold the estimate on all or none.
  *
- * ARGV[8..]: reservationId, unit, tier, estimate, runId ("" for none), ttlMs, graceMs, overagePolicy,
+ * ARGV[4..]: reservationId, unit, tier, estimate, runId ("" for none), ttlMs, graceMs, overagePolicy,
  * dryRun ("1"/"0"), shadow ("1"/"0"), idempotency key ("" for none), fingerprint,
  * reserveEvent (JSON fields of the audit event known up front), recordEvent (JSON fields every later
  * event of this reservation repeats; with the numeric fields it is also the record's fixed part),
@@ -10,21 +10,21 @@
  * Returns { outcome json, deadline to note in the sweep index or 0 }.
  */
 export const reserveLua = `
-local id = ARGV[8]
-local unit = ARGV[9]
-local tier = ARGV[10]
-local estimate = tonumber(ARGV[11])
-local runId = ARGV[12]
-local ttlMs = tonumber(ARGV[13])
-local graceMs = tonumber(ARGV[14])
-local overagePolicy = ARGV[15]
-local dryRun = ARGV[16] == '1'
-local shadow = ARGV[17] == '1'
-local idemKey = ARGV[18]
-local idemFingerprint = ARGV[19]
-local reserveEvent = ARGV[20]
-local recordEvent = ARGV[21]
-local firstScope = 22
+local id = ARGV[4]
+local unit = ARGV[5]
+local tier = ARGV[6]
+local estimate = tonumber(ARGV[7])
+local runId = ARGV[8]
+local ttlMs = tonumber(ARGV[9])
+local graceMs = tonumber(ARGV[10])
+local overagePolicy = ARGV[11]
+local dryRun = ARGV[12] == '1'
+local shadow = ARGV[13] == '1'
+local idemKey = ARGV[14]
+local idemFingerprint = ARGV[15]
+local reserveEvent = ARGV[16]
+local recordEvent = ARGV[17]
+local firstScope = 18
 
 expireDue()
 if not dryRun then

@@ -2,17 +2,17 @@
  * commit / release: settle a held reservation exactly once. Commit applies the reservation's
  * overage policy (REJECT, ALLOW_IF_AVAILABLE, ALLOW_WITH_OVERDRAFT) on every budget it holds.
  *
- * ARGV[8..]: reservationId, actual ("" for the estimate), actor (JSON string or ""), reason (JSON
+ * ARGV[4..]: reservationId, actual ("" for the estimate), actor (JSON string or ""), reason (JSON
  * string or ""), idempotency key ("" for none), fingerprint. Returns the outcome json.
  */
 const settleLua = (kind: "commit" | "release") => `
 local kind = '${kind}'
-local id = ARGV[8]
-local actualArg = ARGV[9]
-local actorJson = ARGV[10]
-local reasonJson = ARGV[11]
-local idemKey = ARGV[12]
-local idemFingerprint = ARGV[13]
+local id = ARGV[4]
+local actualArg = ARGV[5]
+local actorJson = ARGV[6]
+local reasonJson = ARGV[7]
+local idemKey = ARGV[8]
+local idemFingerprint = ARGV[9]
 
 expireDue()
 local replayed = replay(kind, idemKey, idemFingerprint)
@@ -81,7 +81,7 @@ saveCounters(held)
 local status = 'released'
 if kind == 'commit' then status = 'committed' end
 redis.call('HSET', key, 'st', status, 'ch', int(charged))
-redis.call('PEXPIRE', key, settledRetentionMs)
+keepSettled(id)
 redis.call('ZREM', holdsKey, id)
 
 local released = estimate
