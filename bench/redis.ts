@@ -1,5 +1,5 @@
 /**
- * Redis store benchmark: `npx tsx bench/redis.ts`. Starts its own redis-server on a free loopback
+ * Redis store benchmark: `npx tsx bench/redis.ts` (or the "redis" section of `npm run bench`). Starts its own redis-server on a free loopback
  * port, runs `redis-benchmark -t ping` against it in the same run, then measures the ledger:
  *   1. reserve + commit p50 (one caller) against the PING p50 from the same client  → at most 3×
  *   2. reserve + commit pairs per second from 8 concurrent callers                 → at least 20,000
@@ -11,12 +11,13 @@
  */
 import { execFile } from "node:child_process";
 import { readFileSync } from "node:fs";
+import { pathToFileURL } from "node:url";
 import { promisify } from "node:util";
 import { createClient } from "@redis/client";
 import type { Subject } from "../src/core/scope.js";
 import { createLedger } from "../src/ledger/create-ledger.js";
 import type { Ledger } from "../src/ledger/ledger.js";
-import { startRedisServer } from "../test/helpers/redis-server.js";
+import { hasBinary, redisUnavailableReason, startRedisServer } from "../test/helpers/redis-server.js";
 
 const run = promisify(execFile);
 const tenantsMany = Number(process.env.BENCH_TENANTS ?? 100_000);
@@ -91,7 +92,15 @@ async function pair(ledger: Ledger, subject: Subject): Promise<void> {
   await ledger.commit(response.reservationId);
 }
 
-async function main(): Promise<void> {
+/**
+ * The Redis section of `npm run bench`: returns its report lines (and prints them as it goes when
+ * `print` is set, as the standalone run does; the whole section takes about a minute).
+ */
+export async function benchRedis(options: { print?: boolean } = {}): Promise<string[]> {
+  const missing =
+    redisUnavailableReason({ needsOwnServer: true }) ??
+    (hasBinary("redis-benchmark") ? undefined : "redis-benchmark not found (Debian package redis-tools)");
+  if (missing) return [`redis: skipped, ${missing}`];
   const server = await startRedisServer({ needsOwnServer: true });
   const port = server.port;
   const serverPid = Number(
@@ -104,7 +113,7 @@ async function main(): Promise<void> {
   const lines: string[] = [];
   const say = (line: string) => {
     lines.push(line);
-    console.log(line);
+    if (options.print) console.log(line);
   };
   try {
     say(`redis-server ${(await run("redis-server", ["--version"])).stdout.trim()}`);
@@ -222,6 +231,7 @@ async function main(): Promise<void> {
     await nodeClient.close();
     await server.stop();
   }
+  return lines;
 }
 
-await main();
+if (import.meta.url === pathToFileURL(process.argv[1] ?? "").href) await benchRedis({ print: true });

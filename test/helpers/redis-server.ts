@@ -112,8 +112,16 @@ async function launch(port: number, dir: string, options: RedisServerOptions): P
   };
 }
 
+/** Servers this process started; killed if it exits without stopping them (a crashed test or script). */
+const running = new Set<ChildProcess>();
+process.once("exit", () => {
+  for (const child of running) child.kill("SIGKILL");
+});
+
 export async function spawnServer(args: string[], port: number): Promise<ChildProcess> {
   const child = spawn(redisServerBinary, args, { stdio: ["ignore", "pipe", "pipe"] });
+  running.add(child);
+  child.once("exit", () => running.delete(child));
   let output = "";
   child.stdout?.on("data", (chunk) => {
     output = (output + chunk).slice(-4_000);
