@@ -126,7 +126,7 @@ export type { KeyvStoreOptions } from "./store/keyv-store.js";
 export { KeyvSingleProcessStore } from "./store/keyv-store.js";
 export type { RedisStoreOptions } from "./store/redis/index.js";
 // The distributed store (its Redis client is an optional peer, loaded only when used).
-export { RedisUnavailableError } from "./store/redis/index.js";
+export { createRedisStore, RedisLedgerStore, RedisUnavailableError } from "./store/redis/index.js";
 export type {
   AuditEvent,
   AuditEventType,

@@ -45,12 +45,21 @@ export function createLedger(options: CreateLedgerOptions = {}): Ledger {
       { code: "invalid_value", path: "redis", message: "give either store or redis, not both" },
     ]);
   }
-  if (redis !== undefined)
-    return new StoreLedger(openRedisStore({ redis, prefix: redisPrefix, clock: rest.clock }), rest);
+  // The retention limits mean the same on either store; the Redis store keeps the server's clock.
+  const limits = {
+    auditEventsMax: rest.auditEventsMax,
+    idempotencyKeysMax: rest.idempotencyKeysMax,
+    idempotencyRetentionMs: rest.idempotencyRetentionMs,
+    settledReservationRetentionMs: rest.settledReservationRetentionMs,
+    settledReservationsMax: rest.settledReservationsMax,
+  };
+  if (redis !== undefined) return new StoreLedger(openRedisStore({ ...limits, redis, prefix: redisPrefix }), rest);
   if (store === undefined || isKeyv(store)) {
     const keyv = store as Keyv | undefined;
     const keyvRedisClient = keyv ? redisClientOfKeyv(keyv) : undefined;
-    if (keyvRedisClient) return new StoreLedger(openRedisStore({ redis: keyvRedisClient, prefix: redisPrefix }), rest);
+    if (keyvRedisClient) {
+      return new StoreLedger(openRedisStore({ ...limits, redis: keyvRedisClient, prefix: redisPrefix }), rest);
+    }
     return new StoreLedger(new KeyvSingleProcessStore({ ...rest, keyv }), rest);
   }
   if (isLedgerStore(store)) return new StoreLedger(store, rest);
@@ -59,11 +68,7 @@ export function createLedger(options: CreateLedgerOptions = {}): Ledger {
   ]);
 }
 
-async function openRedisStore(options: {
-  redis: unknown;
-  prefix?: string;
-  clock?: () => number;
-}): Promise<LedgerStore> {
+async function openRedisStore(options: import("../store/redis/index.js").RedisStoreOptions): Promise<LedgerStore> {
   const { createRedisStore } = await import("../store/redis/index.js");
   return createRedisStore(options);
 }
