@@ -247,6 +247,14 @@ export class KeyvSingleProcessStore implements LedgerStore {
         this.persist(counterKey, null);
       }
       this.counterKeysByBudget.delete(key);
+      // Open holds on the removed budget let go of it, so they can never touch a budget re-added later.
+      for (const id of this.heldIds) {
+        const record = this.reservations.get(id);
+        if (record?.unit !== command.unit || !record.holds.some((hold) => hold.scope === command.scope)) continue;
+        record.holds = record.holds.filter((hold) => hold.scope !== command.scope);
+        this.holdRefs.delete(record);
+        this.persist(`r:${id}`, record);
+      }
       this.appendAudit({ atMs: now, type: "budget.remove", scope: command.scope, unit: command.unit });
     }
     const outcome: RemoveBudgetOutcome = { ok: true, removed };

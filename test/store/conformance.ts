@@ -279,6 +279,17 @@ export function testLedgerStore(name: string, createHarness: CreateStoreHarness)
           { op: "budget", scope: "tenant:acme/toolset:send-email", limit: 100 },
           { op: "balance", scope: "tenant:acme/toolset:send-email", expect: { spent: 0, reserved: 0, remaining: 100 } },
         ],
+        "a hold on a removed budget never touches the budget re-added in its place": [
+          { op: "budget", scope: "tenant:acme/toolset:send-email", limit: 100 },
+          { op: "reserve", as: "old", subject: resolver, action: email, estimate: 20, expect: "ALLOW" },
+          { op: "remove", scope: "tenant:acme/toolset:send-email" },
+          { op: "budget", scope: "tenant:acme/toolset:send-email", limit: 100 },
+          { op: "reserve", as: "new", subject: resolver, action: email, estimate: 30, expect: "ALLOW" },
+          { op: "commit", ref: "old", expect: "ok" },
+          { op: "balance", scope: "tenant:acme/toolset:send-email", expect: { spent: 0, reserved: 30, remaining: 70 } },
+          { op: "release", ref: "new", expect: "ok" },
+          { op: "balance", scope: "tenant:acme/toolset:send-email", expect: { spent: 0, reserved: 0, remaining: 100 } },
+        ],
         "decide is a dry run": [
           { op: "budget", scope: "tenant:acme", limit: 30, narrowing: "progressive" },
           {
