@@ -1,9 +1,9 @@
-import { ToolMessage } from "@langchain/core/messages";
 import type { RunnableConfig } from "@langchain/core/runnables";
 import { StructuredTool, type StructuredToolInterface, type ToolRunnableConfig } from "@langchain/core/tools";
 import { invariant } from "../../core/errors.js";
 import type { Ledger } from "../../ledger/ledger.js";
 import { type ActionSpec, actionSpecSymbol, validateActionSpec } from "../shared/action-spec.js";
+import { resultOfToolOutput } from "../shared/charge.js";
 import { isReservedCall, type SubjectSource, withReservedCall } from "../shared/context.js";
 import { isToolCall, toolCallIdOf } from "../shared/run-config.js";
 import { runGuarded } from "./guarded-run.js";
@@ -69,12 +69,6 @@ export class GuardedTool extends StructuredTool {
   protected async _call(): Promise<never> {
     invariant(false, "GuardedTool._call is never reached: call() delegates to the wrapped tool");
   }
-}
-
-/** What `actual(args, result)` sees: a tool's message is reduced to its content (or artifact). */
-export function resultOfToolOutput(output: unknown): unknown {
-  if (ToolMessage.isInstance(output)) return output.artifact ?? output.content;
-  return output;
 }
 
 /**

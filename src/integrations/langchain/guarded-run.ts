@@ -1,8 +1,8 @@
 import type { RunnableConfig } from "@langchain/core/runnables";
-import type { Subject } from "../../core/scope.js";
-import type { Ledger, ReserveResponse } from "../../ledger/ledger.js";
+import type { ReserveResponse } from "../../ledger/ledger.js";
 import { BudgetExceededError } from "../errors.js";
-import { type ActionSpec, actualOf, type ResolvedAction, resolveAction } from "../shared/action-spec.js";
+import { type ActionSpec, type ResolvedAction, resolveAction } from "../shared/action-spec.js";
+import { commitActual, reserveAction } from "../shared/charge.js";
 import { resolveBinding, type TollgateBinding } from "../shared/context.js";
 
 export interface GuardedRunRequest<Result> {
@@ -43,47 +43,6 @@ export async function runGuarded<Result>(request: GuardedRunRequest<Result>): Pr
     // An unfinished reservation is always released: the work threw, so nothing was spent.
     if (!settled && reservationId) await ledger.release(reservationId, { reason: "the guarded call threw" });
   }
-}
-
-export function reserveAction(
-  ledger: Ledger,
-  subject: Subject,
-  action: ResolvedAction,
-  runId: string | undefined,
-  extra: { idempotencyKey?: string; actor?: string } = {},
-): Promise<ReserveResponse> {
-  return ledger.reserve({
-    subject: { ...subject, toolset: action.toolset },
-    action: { name: action.name, tier: action.tier, kind: action.kind },
-    estimate: action.estimate,
-    unit: action.unit,
-    runId,
-    ttlMs: action.ttlMs,
-    ...extra,
-  });
-}
-
-/**
- * Commits what `spec.actual` reports. When `actual` itself is broken the work has still happened,
- * so the estimate is committed before the mistake is thrown: the spend is never lost.
- */
-export async function commitActual(
-  ledger: Ledger,
-  reservationId: string,
-  spec: ActionSpec,
-  args: unknown,
-  result: unknown,
-  action: ResolvedAction,
-  actor?: string,
-): Promise<void> {
-  let actual: number;
-  try {
-    actual = actualOf(spec, args, result, action.estimate);
-  } catch (error) {
-    await ledger.commit(reservationId, { actor });
-    throw error;
-  }
-  await ledger.commit(reservationId, { actual, actor });
 }
 
 export function deniedError(response: ReserveResponse, action: ResolvedAction): BudgetExceededError {

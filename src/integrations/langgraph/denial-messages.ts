@@ -1,51 +1,9 @@
 import { type AIMessage, type BaseMessage, isAIMessage, ToolMessage } from "@langchain/core/messages";
 import type { ToolCall } from "@langchain/core/messages/tool";
-import type { TollgateDenial } from "./state.js";
+import { denialOf, type TollgateDenial } from "../shared/denial.js";
 
-/**
- * Denial messages get a stable id, so a fallback can replace one in place (the messages reducer
- * replaces by id): the conversation keeps exactly one ToolMessage per tool call.
- */
-export const deniedMessageIdPrefix = "tollgate-denied-";
-
-export function deniedMessageId(toolCallId: string): string {
-  return `${deniedMessageIdPrefix}${toolCallId}`;
-}
-
-/** The artifact a denial message carries: the denial itself, readable without the state channel. */
-export interface DenialArtifact {
-  tollgateDenial: TollgateDenial;
-}
-
-export function explainDenial(denial: TollgateDenial): string {
-  return `Not run: ${describeDenial(denial)}. Do not retry it; continue without it or wait for a person to decide.`;
-}
-
-/** "send_email (write-external, 20 RISK_POINTS) was denied: BUDGET_EXCEEDED at tenant:acme/toolset:send-email" */
-export function describeDenial(denial: TollgateDenial): string {
-  const where = denial.deniedScope ? ` at ${denial.deniedScope}` : "";
-  const why = denial.detail ? ` (${denial.detail})` : "";
-  return `${denial.toolName} (${denial.tier}, ${denial.estimate} ${denial.unit}) was denied: ${denial.reasonCode}${where}${why}`;
-}
-
-/** An error ToolMessage answering a tool call, carrying its denial record. */
-export function denialMessage(denial: TollgateDenial, content = explainDenial(denial)): ToolMessage {
-  return new ToolMessage({
-    id: deniedMessageId(denial.toolCallId),
-    tool_call_id: denial.toolCallId,
-    name: denial.toolName,
-    status: "error",
-    content,
-    artifact: { tollgateDenial: denial } satisfies DenialArtifact,
-  });
-}
-
-export function denialOf(message: BaseMessage): TollgateDenial | undefined {
-  if (!ToolMessage.isInstance(message)) return undefined;
-  if (!message.id?.startsWith(deniedMessageIdPrefix)) return undefined;
-  const artifact = message.artifact as Partial<DenialArtifact> | undefined;
-  return artifact?.tollgateDenial;
-}
+// The denial record and its ToolMessage are shared with the createAgent middleware
+// (../shared/denial.ts); what is here reads a LangGraph transcript for the tool node and fallbacks.
 
 export function lastAIMessage(messages: readonly BaseMessage[]): AIMessage | undefined {
   for (let index = messages.length - 1; index >= 0; index--) {

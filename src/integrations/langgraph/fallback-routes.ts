@@ -1,6 +1,6 @@
 import { ValidationError } from "../../core/errors.js";
 import { isTier, type Tier, tierRank } from "../../core/tiers.js";
-import type { TollgateDenial } from "./state.js";
+import type { TollgateDenial } from "../shared/denial.js";
 
 /** Where denied calls go: one node, or a node per tool name or per tier with a default. */
 export type FallbackTarget =

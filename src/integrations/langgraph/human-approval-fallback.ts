@@ -1,26 +1,26 @@
-import { createHash } from "node:crypto";
 import type { BaseMessage, ToolMessage } from "@langchain/core/messages";
 import type { ToolCall } from "@langchain/core/messages/tool";
 import type { RunnableConfig } from "@langchain/core/runnables";
 import { Command, interrupt, type LangGraphRunnableConfig } from "@langchain/langgraph";
-import type { ReasonCode } from "../../core/decision.js";
-import { IdempotencyConflictError, ValidationError } from "../../core/errors.js";
-import { idempotencyKeyLengthMax } from "../../core/limits.js";
-import type { ReserveResponse } from "../../ledger/ledger.js";
-import { resultOfToolOutput } from "../langchain/guard-tool.js";
-import { commitActual, reserveAction } from "../langchain/guarded-run.js";
+import { ValidationError } from "../../core/errors.js";
 import { resolveAction, specForTool, type ToolChargeOptions, validateActionSpec } from "../shared/action-spec.js";
-import { type ResolvedBinding, resolveBinding, type TollgateBinding, withReservedCall } from "../shared/context.js";
-import { openGrant, type RememberMode } from "./approval-grants.js";
 import {
   type ApprovalDecision,
   type ApprovalDecisionType,
+  alreadyRunAnswer,
+  approvalDecisionTypes,
   approvalRequestOf,
+  approverDefault,
   parseApprovalResponse,
-} from "./approval-request.js";
-import { denialMessage, deniedMessageId, describeDenial, pendingDenials } from "./denial-messages.js";
+  refusal,
+} from "../shared/approval.js";
+import { type RememberMode, runOnApprovalGrant } from "../shared/approval-grants.js";
+import { commitActual, resultOfToolOutput } from "../shared/charge.js";
+import { type ResolvedBinding, resolveBinding, type TollgateBinding, withReservedCall } from "../shared/context.js";
+import { type DenialStatus, deniedMessageId, type TollgateDenial } from "../shared/denial.js";
+import { pendingDenials } from "./denial-messages.js";
 import { type NodeTool, runToolCall } from "./run-tool-call.js";
-import type { DenialStatus, TollgateDenial, TollgateStateUpdate } from "./state.js";
+import type { TollgateStateUpdate } from "./state.js";
 
 export interface HumanApprovalFallbackOptions extends TollgateBinding, ToolChargeOptions {
   /** The tools approved actions run with (the tool node's tools). */
@@ -37,9 +37,6 @@ export interface HumanApprovalFallbackOptions extends TollgateBinding, ToolCharg
   approver?: string | ((config: RunnableConfig | undefined) => string);
   handleToolErrors?: boolean;
 }
-
-export const approverDefault = "human-approver";
-const allowedDecisionsDefault: ApprovalDecisionType[] = ["approve", "edit", "reject"];
 
 /**
  * A fallback node that asks a person about the denied calls of the latest turn, with one
@@ -62,7 +59,7 @@ const allowedDecisionsDefault: ApprovalDecisionType[] = ["approve", "edit", "rej
 export function humanApprovalFallback(options: HumanApprovalFallbackOptions) {
   validateOptions(options);
   const next = options.next ?? "agent";
-  const allowedDecisions = options.allowedDecisions ?? allowedDecisionsDefault;
+  const allowedDecisions = options.allowedDecisions ?? [...approvalDecisionTypes];
   return async function humanApprovalNode(state: { messages: BaseMessage[] }, config?: LangGraphRunnableConfig) {
     const pending = pendingDenials(state.messages);
     if (pending.length === 0) return new Command({ goto: next });
@@ -79,9 +76,9 @@ export function humanApprovalFallback(options: HumanApprovalFallbackOptions) {
       const approver = decision.approver ?? approverOf(options, config);
       let result: Resolution;
       if (options.approvalTimeoutMs !== undefined && nowMs - denial.atMs > options.approvalTimeoutMs) {
-        result = refused(denial, "timed-out", "APPROVAL_TIMEOUT", approver, "no approval within the time allowed");
+        result = refusal(denial, "timed-out", "APPROVAL_TIMEOUT", approver, "no approval within the time allowed");
       } else if (decision.type === "reject") {
-        result = refused(
+        result = refusal(
           denial,
           "rejected",
           "APPROVAL_REJECTED",
@@ -107,18 +104,6 @@ interface Resolution {
   command?: Command;
 }
 
-function refused(
-  denial: TollgateDenial,
-  status: DenialStatus,
-  reasonCode: ReasonCode,
-  approver: string,
-  why: string,
-): Resolution {
-  const resolved: TollgateDenial = { ...denial, status, reasonCode, detail: why, resolvedBy: approver };
-  const content = `Not run: ${describeDenial(resolved)}. Do not retry it.`;
-  return { denial: resolved, message: denialMessage(resolved, content) };
-}
-
 interface ApprovedRun {
   options: HumanApprovalFallbackOptions;
   binding: ResolvedBinding;
@@ -141,7 +126,7 @@ async function runApproved(request: ApprovedRun): Promise<Resolution> {
   const status: DenialStatus = edited ? "edited" : "approved";
   const tool = options.tools.find((candidate) => candidate.name === call.name);
   if (!tool) {
-    return refused(
+    return refusal(
       denial,
       "failed",
       "TOOL_NOT_ALLOWED",
@@ -150,49 +135,36 @@ async function runApproved(request: ApprovedRun): Promise<Resolution> {
     );
   }
   const spec = specForTool(tool as { name: string; tags?: string[] }, options);
-  const action = resolveAction(spec, call.name, call.args);
-  const mode = decision.remember ?? options.remember ?? "once";
   const toolCallId = call.id as string;
-  const grant = await openGrant(binding.ledger, {
-    mode,
-    subject: binding.subject,
-    action,
-    runId: binding.runId,
-    toolCallId,
-    grantAmount: decision.grantAmount,
-  });
-  try {
-    let response: ReserveResponse;
-    try {
-      response = await reserveAction(binding.ledger, { tenant: binding.subject.tenant }, grant.action, binding.runId, {
-        idempotencyKey: approvalKeyOf(binding.runId, toolCallId),
-        actor: approver,
-      });
-    } catch (error) {
-      // Same key, different payload: this call was approved and charged before (another edit, another approver).
-      if (error instanceof IdempotencyConflictError) return alreadyRun(denial, status, approver);
-      throw error;
-    }
-    if (response.replayed) return alreadyRun(denial, status, approver);
-    if (response.decision === "DENY") {
-      return refused(
-        { ...denial, deniedScope: response.deniedScope },
-        "failed",
-        response.reasonCode ?? "BUDGET_EXCEEDED",
-        approver,
-        "approved, but the approval grant or the tenant budget has no room",
-      );
-    }
-    const outcome = await runCharged(request, tool, call, spec, grant.action, response.reservationId);
-    const resolved: TollgateDenial = { ...denial, status: outcome.ok ? status : "failed", resolvedBy: approver };
-    if ("command" in outcome) return { denial: resolved, command: outcome.command };
-    // Same id as the denial message: the messages reducer replaces it, one answer per tool call.
-    outcome.message.id = deniedMessageId(toolCallId);
-    return { denial: resolved, message: outcome.message };
-  } finally {
-    // A one-off grant has done its job once the action settled (or never started).
-    if (mode === "once") await binding.ledger.removeBudget({ scope: grant.scope, unit: action.unit });
+  const charge = await runOnApprovalGrant(
+    binding.ledger,
+    {
+      mode: decision.remember ?? options.remember ?? "once",
+      subject: binding.subject,
+      action: resolveAction(spec, call.name, call.args),
+      runId: binding.runId,
+      toolCallId,
+      grantAmount: decision.grantAmount,
+      approver,
+    },
+    (action, reservationId) => runCharged(request, tool, call, spec, action, reservationId),
+  );
+  if (charge.kind === "already-run") return alreadyRunAnswer(denial, status, approver);
+  if (charge.kind === "denied") {
+    return refusal(
+      { ...denial, deniedScope: charge.deniedScope },
+      "failed",
+      charge.reasonCode,
+      approver,
+      "approved, but the approval grant or the tenant budget has no room",
+    );
   }
+  const outcome = charge.value;
+  const resolved: TollgateDenial = { ...denial, status: outcome.ok ? status : "failed", resolvedBy: approver };
+  if ("command" in outcome) return { denial: resolved, command: outcome.command };
+  // Same id as the denial message: the messages reducer replaces it, one answer per tool call.
+  outcome.message.id = deniedMessageId(toolCallId);
+  return { denial: resolved, message: outcome.message };
 }
 
 async function runCharged(
@@ -221,24 +193,6 @@ async function runCharged(
   } finally {
     if (!settled && reservationId) await binding.ledger.release(reservationId, { reason: "interrupted" });
   }
-}
-
-function alreadyRun(denial: TollgateDenial, status: DenialStatus, approver: string): Resolution {
-  const resolved: TollgateDenial = {
-    ...denial,
-    status,
-    resolvedBy: approver,
-    detail: "already run after an earlier approval",
-  };
-  const content = `${denial.toolName} already ran once after an earlier approval; it was not run again.`;
-  return { denial: resolved, message: denialMessage(resolved, content) };
-}
-
-/** One key per approved tool call of a run; hashed when long, so it fits the ledger's limit. */
-export function approvalKeyOf(runId: string | undefined, toolCallId: string): string {
-  const key = `tollgate.approval:${runId ?? "-"}:${toolCallId}`;
-  if (key.length <= idempotencyKeyLengthMax) return key;
-  return `tollgate.approval:${createHash("sha256").update(key).digest("base64url")}`;
 }
 
 function approverOf(options: HumanApprovalFallbackOptions, config: RunnableConfig | undefined): string {

@@ -1,7 +1,7 @@
-// The LangGraph integration's public surface, listed explicitly.
+// The LangGraph integration's public surface, listed explicitly. The denial record, the approval
+// request and decision types and approval grants are shared with the createAgent middleware
+// (../shared/): one type per name, whichever integration a caller comes from.
 
-export type { RememberMode } from "./approval-grants.js";
-export { rememberedCallsDefault } from "./approval-grants.js";
 export type {
   ApprovalActionRequest,
   ApprovalDecision,
@@ -9,9 +9,12 @@ export type {
   ApprovalRequest,
   ApprovalResponse,
   ApprovalReviewConfig,
-} from "./approval-request.js";
-export type { DenialArtifact } from "./denial-messages.js";
-export { deniedMessageId, deniedMessageIdPrefix, pendingDenials } from "./denial-messages.js";
+} from "../shared/approval.js";
+export type { RememberMode } from "../shared/approval-grants.js";
+export { rememberedCallsDefault } from "../shared/approval-grants.js";
+export type { DenialArtifact, DenialStatus, TollgateDenial } from "../shared/denial.js";
+export { denialOf, deniedMessageId, deniedMessageIdPrefix } from "../shared/denial.js";
+export { pendingDenials } from "./denial-messages.js";
 export type { FallbackTarget } from "./fallback-routes.js";
 export { fallbackNodes } from "./fallback-routes.js";
 export type { HumanApprovalFallbackOptions } from "./human-approval-fallback.js";
@@ -23,5 +26,5 @@ export { bindPermittedTools, permittedModelNode, permittedTools } from "./permit
 export type { ReadOnlyFallbackOptions } from "./read-only-fallback.js";
 export { readOnlyFallback } from "./read-only-fallback.js";
 export type { NodeTool } from "./run-tool-call.js";
-export type { AgentMode, DenialStatus, TollgateDenial, TollgateState, TollgateStateUpdate } from "./state.js";
+export type { AgentMode, TollgateState, TollgateStateUpdate } from "./state.js";
 export { TollgateAnnotation, tollgateStateDefault, tollgateStateReducer } from "./state.js";

@@ -2,15 +2,12 @@ import type { BaseMessage } from "@langchain/core/messages";
 import type { ToolCall } from "@langchain/core/messages/tool";
 import { Command, type LangGraphRunnableConfig } from "@langchain/langgraph";
 import { ToolNode } from "@langchain/langgraph/prebuilt";
-import type { Caps, ReasonCode } from "../../core/decision.js";
+import type { Caps } from "../../core/decision.js";
 import { ValidationError } from "../../core/errors.js";
 import { sortTiers } from "../../core/narrowing.js";
 import type { Tier } from "../../core/tiers.js";
-import { toolsetFromName, validateToolRules } from "../../core/tool-rules.js";
-import { unitDefault } from "../../core/units.js";
+import { validateToolRules } from "../../core/tool-rules.js";
 import type { ReserveResponse } from "../../ledger/ledger.js";
-import { resultOfToolOutput } from "../langchain/guard-tool.js";
-import { commitActual, reserveAction } from "../langchain/guarded-run.js";
 import {
   type ActionSpec,
   type ResolvedAction,
@@ -19,12 +16,14 @@ import {
   type ToolChargeOptions,
   validateActionSpec,
 } from "../shared/action-spec.js";
+import { reserveOnRememberedGrant } from "../shared/approval-grants.js";
+import { commitActual, reserveAction, resultOfToolOutput } from "../shared/charge.js";
 import { type ResolvedBinding, resolveBinding, type TollgateBinding, withReservedCall } from "../shared/context.js";
-import { reserveOnRememberedGrant } from "./approval-grants.js";
-import { callIdOf, denialMessage, unansweredToolCalls } from "./denial-messages.js";
+import { denialMessage, newDenial, type TollgateDenial } from "../shared/denial.js";
+import { callIdOf, unansweredToolCalls } from "./denial-messages.js";
 import { type FallbackTarget, fallbackFor, validateFallback } from "./fallback-routes.js";
 import { type NodeTool, runToolCall } from "./run-tool-call.js";
-import { type TollgateDenial, type TollgateState, tollgateStateOf } from "./state.js";
+import { type TollgateState, tollgateStateOf } from "./state.js";
 
 export interface PermissionedToolNodeOptions extends TollgateBinding, ToolChargeOptions {
   /** The node denied calls go to (or one per tool / tier). Declare it in `addNode(..., { ends })`. */
@@ -151,7 +150,7 @@ export class PermissionedToolNode extends ToolNode {
     }
     return {
       kind: "denied",
-      denial: denialOf(call, action, response.reasonCode ?? "BUDGET_EXCEEDED", response.deniedScope),
+      denial: newDenial(call, action, response.reasonCode ?? "BUDGET_EXCEEDED", response.deniedScope),
       caps: response.caps ?? { disabledTiers: [] },
     };
   }
@@ -186,7 +185,7 @@ export class PermissionedToolNode extends ToolNode {
   }
 
   private notAllowed(call: ToolCall, action: ResolvedAction | undefined, why: string): TollgateDenial {
-    return { ...denialOf(call, action, "TOOL_NOT_ALLOWED", undefined), detail: why };
+    return { ...newDenial(call, action, "TOOL_NOT_ALLOWED", undefined), detail: why };
   }
 
   /**
@@ -205,27 +204,6 @@ export class PermissionedToolNode extends ToolNode {
       .map((tool) => tool.name);
     return toolDenylist.length > 0 ? { disabledTiers, toolDenylist } : { disabledTiers };
   }
-}
-
-function denialOf(
-  call: ToolCall,
-  action: ResolvedAction | undefined,
-  reasonCode: ReasonCode,
-  deniedScope: string | undefined,
-): TollgateDenial {
-  return {
-    toolCallId: call.id as string,
-    toolName: call.name,
-    args: call.args,
-    tier: action?.tier ?? "execution",
-    toolset: action?.toolset ?? toolsetFromName(call.name),
-    estimate: action?.estimate ?? 0,
-    unit: action?.unit ?? unitDefault,
-    reasonCode,
-    deniedScope,
-    atMs: Date.now(),
-    status: "pending",
-  };
 }
 
 /** The calls to run: one from a Send (`lg_tool_call`), else the unanswered calls of the last AI message. */

@@ -6,9 +6,9 @@ import { ValidationError } from "../../core/errors.js";
 import { riskPointsByTierDefault } from "../../core/tiers.js";
 import { isAmount } from "../../core/units.js";
 import { type ActionSpec, resolveAction, specForTool, type ToolChargeOptions } from "../shared/action-spec.js";
+import { reserveOnRememberedGrant } from "../shared/approval-grants.js";
 import { resolveBinding, type TollgateBinding } from "../shared/context.js";
 import { currentRunConfig } from "../shared/run-config.js";
-import { reserveOnRememberedGrant } from "./approval-grants.js";
 import type { NodeTool } from "./run-tool-call.js";
 import { type TollgateStateUpdate, tollgateStateOf } from "./state.js";
 

@@ -1,7 +1,8 @@
 import type { BaseMessage } from "@langchain/core/messages";
 import { Command } from "@langchain/langgraph";
-import { denialMessage, describeDenial, pendingDenials } from "./denial-messages.js";
-import type { TollgateDenial, TollgateStateUpdate } from "./state.js";
+import { denialMessage, describeDenial, type TollgateDenial } from "../shared/denial.js";
+import { pendingDenials } from "./denial-messages.js";
+import type { TollgateStateUpdate } from "./state.js";
 
 export interface ReadOnlyFallbackOptions {
   /** Where the agent carries on. Default "agent". */

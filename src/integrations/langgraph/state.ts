@@ -1,30 +1,6 @@
 import { Annotation } from "@langchain/langgraph";
-import type { Caps, ReasonCode } from "../../core/decision.js";
-import type { Tier } from "../../core/tiers.js";
-import type { Unit } from "../../core/units.js";
-
-/** What became of a denied tool call. */
-export type DenialStatus = "pending" | "approved" | "edited" | "rejected" | "timed-out" | "read-only" | "failed";
-
-/** One denied tool call, as written to graph state and to the denial ToolMessage's artifact. */
-export interface TollgateDenial {
-  toolCallId: string;
-  toolName: string;
-  args: Record<string, unknown>;
-  tier: Tier;
-  toolset: string;
-  estimate: number;
-  unit: Unit;
-  reasonCode: ReasonCode;
-  deniedScope?: string;
-  /** Why, in words, when the reason code alone does not say (TOOL_NOT_ALLOWED: "not offered to the model"). */
-  detail?: string;
-  /** When the tool node denied it (ms since the epoch); approval timeouts count from here. */
-  atMs: number;
-  status: DenialStatus;
-  /** Who resolved it (an approver), when a person did. */
-  resolvedBy?: string;
-}
+import type { Caps } from "../../core/decision.js";
+import type { TollgateDenial } from "../shared/denial.js";
 
 export type AgentMode = "full" | "read-only";
 

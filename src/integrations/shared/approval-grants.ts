@@ -1,8 +1,11 @@
 import { createHash } from "node:crypto";
+import type { ReasonCode } from "../../core/decision.js";
+import { IdempotencyConflictError } from "../../core/errors.js";
+import { idempotencyKeyLengthMax } from "../../core/limits.js";
 import { type Subject, scopeIdOf, scopeValueLengthMax } from "../../core/scope.js";
 import type { Ledger, ReserveResponse } from "../../ledger/ledger.js";
-import { reserveAction } from "../langchain/guarded-run.js";
-import type { ResolvedAction } from "../shared/action-spec.js";
+import type { ResolvedAction } from "./action-spec.js";
+import { reserveAction, reserveInputOf } from "./charge.js";
 
 /**
  * How approved actions are charged — "approving an action is adding a budget".
@@ -72,13 +75,7 @@ export async function reserveOnRememberedGrant(
     if (!(await grantExists(ledger, scope, action.unit))) continue;
     const granted = { ...action, toolset };
     const response = dryRun
-      ? await ledger.decide({
-          subject: grantSubject(subject, toolset),
-          action: { name: action.name, tier: action.tier, kind: action.kind },
-          estimate: action.estimate,
-          unit: action.unit,
-          runId,
-        })
+      ? await ledger.decide(reserveInputOf({ tenant: subject.tenant }, granted, runId))
       : await reserveAction(ledger, { tenant: subject.tenant }, granted, runId, { actor: rememberedApprovalActor });
     if (response.decision !== "DENY") return { response, action: granted };
   }
@@ -118,4 +115,65 @@ export async function openGrant(
     await ledger.setBudget({ scope, limit, unit: action.unit, window: mode === "run" ? "run" : "lifetime" });
   }
   return { scope, action: { ...action, toolset } };
+}
+
+/** One key per approved tool call of a run; hashed when long, so it fits the ledger's limit. */
+export function approvalKeyOf(runId: string | undefined, toolCallId: string): string {
+  const key = `tollgate.approval:${runId ?? "-"}:${toolCallId}`;
+  if (key.length <= idempotencyKeyLengthMax) return key;
+  return `tollgate.approval:${createHash("sha256").update(key).digest("base64url")}`;
+}
+
+export interface ApprovedChargeRequest extends OpenGrantRequest {
+  /** Who approved: the actor on the reservation and, through the caller, on the commit. */
+  approver: string;
+}
+
+/** How an approved action fared: it ran (the caller has settled its hold), it had run before, or no room. */
+export type ApprovedCharge<T> =
+  | { kind: "ran"; value: T }
+  | { kind: "already-run" }
+  | { kind: "denied"; reasonCode: ReasonCode; deniedScope?: string };
+
+/**
+ * Charges an approved action to the grant its approval stands for, and runs it there.
+ *
+ * Opens (or raises) the grant, reserves the action on it with the approver as `actor` and an
+ * idempotency key of the run and tool call (`approvalKeyOf`), then calls `run` with the action
+ * re-pointed at the grant and the reservation id; `run` settles that hold (commit with the
+ * approver as actor once the tool ran, release when it threw). A replayed resume (time travel, a
+ * retried node or tool call) finds the first reservation and gets `already-run`: the action never
+ * runs twice. A one-off grant is removed once the action settled (or never started).
+ */
+export async function runOnApprovalGrant<T>(
+  ledger: Ledger,
+  request: ApprovedChargeRequest,
+  run: (action: ResolvedAction, reservationId: string | undefined) => Promise<T>,
+): Promise<ApprovedCharge<T>> {
+  const { subject, runId, toolCallId, approver } = request;
+  const grant = await openGrant(ledger, request);
+  try {
+    let response: ReserveResponse;
+    try {
+      response = await reserveAction(ledger, { tenant: subject.tenant }, grant.action, runId, {
+        idempotencyKey: approvalKeyOf(runId, toolCallId),
+        actor: approver,
+      });
+    } catch (error) {
+      // Same key, different payload: this call was approved and charged before (another edit, another approver).
+      if (error instanceof IdempotencyConflictError) return { kind: "already-run" };
+      throw error;
+    }
+    if (response.replayed) return { kind: "already-run" };
+    if (response.decision === "DENY") {
+      return {
+        kind: "denied",
+        reasonCode: response.reasonCode ?? "BUDGET_EXCEEDED",
+        ...(response.deniedScope ? { deniedScope: response.deniedScope } : {}),
+      };
+    }
+    return { kind: "ran", value: await run(grant.action, response.reservationId) };
+  } finally {
+    if (request.mode === "once") await ledger.removeBudget({ scope: grant.scope, unit: request.action.unit });
+  }
 }

@@ -1,15 +1,21 @@
+import type { ToolMessage } from "@langchain/core/messages";
 import type { ToolCall } from "@langchain/core/messages/tool";
+import type { ReasonCode } from "../../core/decision.js";
 import { ValidationError } from "../../core/errors.js";
 import { isAmount } from "../../core/units.js";
 import type { RememberMode } from "./approval-grants.js";
-import { describeDenial } from "./denial-messages.js";
-import type { TollgateDenial } from "./state.js";
+import { type DenialStatus, denialMessage, describeDenial, type TollgateDenial } from "./denial.js";
 
 // The interrupt payload and the resume value follow langchain v1's human-in-the-loop format
-// (HITLRequest / HITLResponse), declared here structurally so the LangGraph integration does not
-// need the `langchain` package. Tollgate's extras are optional fields a generic client ignores.
+// (HITLRequest / HITLResponse), declared here structurally so neither integration needs the
+// `langchain` package for them. Tollgate's extras are optional fields a generic client ignores.
+// Both the LangGraph approval fallback and the createAgent middleware ask and answer with these.
 
 export type ApprovalDecisionType = "approve" | "edit" | "reject";
+
+export const approvalDecisionTypes: readonly ApprovalDecisionType[] = ["approve", "edit", "reject"];
+/** The audit actor of an approval when neither the decision nor the options name one. */
+export const approverDefault = "human-approver";
 
 export interface ApprovalActionRequest {
   name: string;
@@ -31,7 +37,7 @@ export interface ApprovalRequest {
 }
 
 /** Extras tollgate reads on approve and edit: how long to remember, how much to grant, who approved. */
-interface ApprovalExtras {
+export interface ApprovalExtras {
   /** once (default), for the run, or always: see approval-grants.ts. */
   remember?: RememberMode;
   /** Units a remembered grant holds; defaults to a few calls' worth. */
@@ -98,6 +104,40 @@ export function parseApprovalResponse(
     if (decision.grantAmount !== undefined && !isAmount(decision.grantAmount)) {
       throw fail(`${at}.grantAmount`, "must be a non-negative safe integer");
     }
+    if (decision.approver !== undefined && (typeof decision.approver !== "string" || decision.approver.length === 0)) {
+      throw fail(`${at}.approver`, "must be a non-empty string");
+    }
   });
   return decisions as ApprovalDecision[];
+}
+
+/** A denial resolved by a reviewer (or by the lack of one), and the message that now answers its tool call. */
+export interface ApprovalResolution {
+  denial: TollgateDenial;
+  message: ToolMessage;
+}
+
+/** Not run after all: rejected, timed out, or approved without room. The denial message says why and who. */
+export function refusal(
+  denial: TollgateDenial,
+  status: DenialStatus,
+  reasonCode: ReasonCode,
+  approver: string,
+  why: string,
+): ApprovalResolution {
+  const resolved: TollgateDenial = { ...denial, status, reasonCode, detail: why, resolvedBy: approver };
+  const content = `Not run: ${describeDenial(resolved)}. Do not retry it.`;
+  return { denial: resolved, message: denialMessage(resolved, content) };
+}
+
+/** A replayed approval: the action ran (and was charged) the first time, so it is not run again. */
+export function alreadyRunAnswer(denial: TollgateDenial, status: DenialStatus, approver: string): ApprovalResolution {
+  const resolved: TollgateDenial = {
+    ...denial,
+    status,
+    resolvedBy: approver,
+    detail: "already run after an earlier approval",
+  };
+  const content = `${denial.toolName} already ran once after an earlier approval; it was not run again.`;
+  return { denial: resolved, message: denialMessage(resolved, content) };
 }

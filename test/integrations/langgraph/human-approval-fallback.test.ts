@@ -1,9 +1,9 @@
 import { ToolMessage } from "@langchain/core/messages";
 import { Command } from "@langchain/langgraph";
 import { afterEach, describe, expect, it } from "vitest";
-import type { ApprovalRequest } from "../../../src/integrations/langgraph/approval-request.js";
-import { deniedMessageId } from "../../../src/integrations/langgraph/denial-messages.js";
 import { humanApprovalFallback } from "../../../src/integrations/langgraph/human-approval-fallback.js";
+import type { ApprovalRequest } from "../../../src/integrations/shared/approval.js";
+import { deniedMessageId } from "../../../src/integrations/shared/denial.js";
 import { createLedger } from "../../../src/ledger/create-ledger.js";
 import type { Ledger } from "../../../src/ledger/ledger.js";
 import {

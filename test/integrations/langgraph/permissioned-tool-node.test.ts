@@ -1,8 +1,8 @@
 import { ToolMessage } from "@langchain/core/messages";
 import { afterEach, describe, expect, it } from "vitest";
 import { guardTool } from "../../../src/integrations/langchain/guard-tool.js";
-import { deniedMessageId } from "../../../src/integrations/langgraph/denial-messages.js";
 import { readOnlyFallback } from "../../../src/integrations/langgraph/read-only-fallback.js";
+import { deniedMessageId } from "../../../src/integrations/shared/denial.js";
 import { createLedger } from "../../../src/ledger/create-ledger.js";
 import type { Ledger } from "../../../src/ledger/ledger.js";
 import {
