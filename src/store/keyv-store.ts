@@ -74,6 +74,7 @@ interface HeldBudget {
 }
 
 const lifetimeInstance = "life";
+const lifetimeCounterSuffix = `|${lifetimeInstance}`;
 
 interface IdempotencyRecord {
   fingerprint: string;
@@ -242,7 +243,7 @@ export class KeyvSingleProcessStore implements LedgerStore {
       // The index keeps the key; restore skips keys whose definition is gone.
       this.persist(`b:${key}`, null);
       // Counters go with the grant: re-adding a budget later starts fresh. Holds on it settle as no-ops.
-      for (const counterKey of this.counterKeysByBudget.get(key) ?? []) {
+      for (const counterKey of [`c:${key}${lifetimeCounterSuffix}`, ...(this.counterKeysByBudget.get(key) ?? [])]) {
         this.counters.delete(counterKey);
         this.persist(counterKey, null);
       }
@@ -819,6 +820,8 @@ export class KeyvSingleProcessStore implements LedgerStore {
 
   private cacheCounters(counterKey: string, counters: Counters): void {
     this.counters.set(counterKey, counters);
+    // A lifetime counter's key is known from its budget; only window counters need the index.
+    if (counterKey.endsWith(lifetimeCounterSuffix)) return;
     const budget = budgetKeyOfCounterKey(counterKey);
     let keys = this.counterKeysByBudget.get(budget);
     if (!keys) {
