@@ -91,23 +91,43 @@ const applicableScopesCache = new Map<string, readonly string[]>();
 export function applicableScopes(scopeId: string): readonly string[] {
   const cached = applicableScopesCache.get(scopeId);
   if (cached) return cached;
-  const [tenant, ...rest] = scopeId.split("/");
-  const combos: string[][] = [];
-  for (let mask = 0; mask < 1 << rest.length; mask++) {
-    combos.push(rest.filter((_, index) => mask & (1 << index)));
+  const segments = scopeId.split("/");
+  const rest = segments.length - 1;
+  // Each subset extends the subset without its last member by one segment: one concatenation each.
+  const byMask: string[] = [segments[0]];
+  for (let mask = 1; mask < 1 << rest; mask++) {
+    const last = 31 - Math.clz32(mask);
+    byMask[mask] = `${byMask[mask & ~(1 << last)]}/${segments[last + 1]}`;
   }
-  // Fewer levels first; among equals, the one whose levels are outermost first.
-  combos.sort((a, b) => a.length - b.length || rankKey(a).localeCompare(rankKey(b)));
-  const scopes = Object.freeze(combos.map((combo) => [tenant, ...combo].join("/")));
+  const scopes = Object.freeze(subsetOrder[rest].map((mask) => byMask[mask]));
   if (applicableScopesCache.size >= applicableScopesCacheMax) applicableScopesCache.clear();
   applicableScopesCache.set(scopeId, scopes);
   return scopes;
 }
 
-function rankKey(segments: string[]): string {
-  return segments
-    .map((segment) => SCOPE_LEVELS.indexOf(segment.slice(0, segment.indexOf(":")) as ScopeLevel))
-    .join(",");
+/**
+ * Subsets of n positions as bitmasks, in the order scopes are listed: fewer levels first, then
+ * outermost levels first (lexicographic on the positions). Depends only on n, so computed once.
+ */
+const subsetOrder: readonly (readonly number[])[] = Array.from({ length: SCOPE_LEVELS.length }, (_, n) =>
+  Array.from({ length: 1 << n }, (_, mask) => mask).sort(compareSubsets),
+);
+
+export function compareSubsets(a: number, b: number): number {
+  const bySize = popCount(a) - popCount(b);
+  if (bySize !== 0) return bySize;
+  for (let bit = 0; bit < 32; bit++) {
+    const inA = (a >> bit) & 1;
+    const inB = (b >> bit) & 1;
+    if (inA !== inB) return inA ? -1 : 1;
+  }
+  return 0;
+}
+
+function popCount(mask: number): number {
+  let count = 0;
+  for (let rest = mask; rest !== 0; rest &= rest - 1) count++;
+  return count;
 }
 
 /** The tenant segment ("tenant:acme"), which stores use to keep a tenant's keys together. */

@@ -14,6 +14,7 @@ import { type BudgetWindow, windowInstanceOf, windowLengthMs } from "../core/win
 import { filterAuditEvents } from "./audit-filter.js";
 import { MinHeap } from "./min-heap.js";
 import { RingBuffer } from "./ring-buffer.js";
+import { TenantBudgetIndex } from "./tenant-budget-index.js";
 import type {
   AuditEvent,
   AuditLookup,
@@ -73,6 +74,17 @@ interface HeldBudget {
   counters: Counters;
 }
 
+/**
+ * Hot-path shortcuts kept on the objects themselves under symbols (JSON and structuredClone skip
+ * symbol keys, so nothing persisted or returned carries them): a definition's lifetime counters,
+ * whether it was replaced or removed, and a held reservation's resolved budgets. Weak maps would do
+ * the same, at a garbage-collection cost that grows with the number of budgets.
+ */
+const lifetimeCounters = Symbol("lifetimeCounters");
+const retired = Symbol("retired");
+const heldBudgets = Symbol("heldBudgets");
+type Hot<T> = T & { [lifetimeCounters]?: Counters; [retired]?: boolean; [heldBudgets]?: HeldBudget[] };
+
 const lifetimeInstance = "life";
 const lifetimeCounterSuffix = `|${lifetimeInstance}`;
 
@@ -108,7 +120,8 @@ export class KeyvSingleProcessStore implements LedgerStore {
   private readonly clock: () => number;
   private readonly budgets = new Map<string, BudgetDefinition>();
   /** Same definitions by unit then scope, so a reserve looks up its candidate scopes without building keys. */
-  private readonly budgetsByUnit = new Map<Unit, Map<string, BudgetDefinition>>();
+  private readonly budgetIndex = new TenantBudgetIndex();
+  /** The current definition objects; a reference held elsewhere is live only while in here. */
   private readonly counters = new Map<string, Counters>();
   private readonly reservations = new Map<string, ReservationRecord>();
   private deadlines = new MinHeap<string>();
@@ -140,13 +153,6 @@ export class KeyvSingleProcessStore implements LedgerStore {
   /** Counter keys per budget key, so removing a budget finds its counters without a scan. */
   private readonly counterKeysByBudget = new Map<string, Set<string>>();
   /** Hot-path shortcuts by object identity; each is checked against the authoritative maps. */
-  private readonly lifetimeCounters = new WeakMap<BudgetDefinition, Counters>();
-  private readonly holdRefs = new WeakMap<ReservationRecord, HeldBudget[]>();
-  private readonly applicableCache = new WeakMap<
-    readonly string[],
-    Map<Unit, { version: number; definitions: BudgetDefinition[] }>
-  >();
-  private budgetsVersion = 0;
   private flushing: Promise<void> = Promise.resolve();
   private flushScheduled: Promise<void> | null = null;
 
@@ -237,8 +243,9 @@ export class KeyvSingleProcessStore implements LedgerStore {
     if (replay) return replay;
     const key = budgetKey(command.scope, command.unit);
     const removed = this.budgets.delete(key);
-    this.budgetsVersion++;
-    this.budgetsByUnit.get(command.unit)?.delete(command.scope);
+    const previous = this.budgetIndex.get(command.scope, command.unit);
+    if (previous) (previous as Hot<BudgetDefinition>)[retired] = true;
+    this.budgetIndex.delete(command.scope, command.unit);
     if (removed) {
       // The index keeps the key; restore skips keys whose definition is gone.
       this.persist(`b:${key}`, null);
@@ -253,7 +260,7 @@ export class KeyvSingleProcessStore implements LedgerStore {
         const record = this.reservations.get(id);
         if (record?.unit !== command.unit || !record.holds.some((hold) => hold.scope === command.scope)) continue;
         record.holds = record.holds.filter((hold) => hold.scope !== command.scope);
-        this.holdRefs.delete(record);
+        (record as Hot<ReservationRecord>)[heldBudgets] = undefined;
         this.persist(`r:${id}`, record);
       }
       this.appendAudit({ atMs: now, type: "budget.remove", scope: command.scope, unit: command.unit });
@@ -285,7 +292,7 @@ export class KeyvSingleProcessStore implements LedgerStore {
       for (;;) {
         const missing = this.missingKeys([
           ...this.idempotencyKeys(tenant, "reserve", command.idempotency),
-          ...this.counterKeysFor(command.scopes, command.unit, this.clock(), command.runId),
+          ...this.counterKeysFor(command.subjectScope, command.unit, this.clock(), command.runId),
         ]);
         if (missing.length === 0) break;
         await this.loadKeys(missing);
@@ -298,7 +305,7 @@ export class KeyvSingleProcessStore implements LedgerStore {
       if (replay) return replay;
     }
 
-    const definitions = this.applicableDefinitions(command.scopes, command.unit);
+    const definitions = this.budgetIndex.applicable(command.subjectScope, command.unit);
     const checked: HeldBudget[] = [];
     const views: BudgetView[] = [];
     for (const definition of definitions) {
@@ -368,7 +375,7 @@ export class KeyvSingleProcessStore implements LedgerStore {
         }
       }
       this.reservations.set(record.id, record);
-      if (allowed) this.holdRefs.set(record, checked);
+      if (allowed) (record as Hot<ReservationRecord>)[heldBudgets] = checked;
       this.markLoaded(`r:${record.id}`);
       this.heldIds.add(record.id);
       this.pushDeadline(record);
@@ -671,8 +678,8 @@ export class KeyvSingleProcessStore implements LedgerStore {
 
   private heldBudgets(record: ReservationRecord): HeldBudget[] {
     // Fast path: the budgets resolved at reserve time, if none was replaced or removed since.
-    const refs = this.holdRefs.get(record);
-    if (refs?.every((ref) => this.budgetsByUnit.get(record.unit)?.get(ref.definition.scope) === ref.definition)) {
+    const refs = (record as Hot<ReservationRecord>)[heldBudgets];
+    if (refs?.every((ref) => !(ref.definition as Hot<BudgetDefinition>)[retired])) {
       return refs;
     }
     const out: HeldBudget[] = [];
@@ -691,7 +698,7 @@ export class KeyvSingleProcessStore implements LedgerStore {
   private markSettled(record: ReservationRecord, now: number): void {
     this.persist(`r:${record.id}`, null);
     this.heldIds.delete(record.id);
-    this.holdRefs.delete(record);
+    (record as Hot<ReservationRecord>)[heldBudgets] = undefined;
     this.settledIds.push(record.id);
     this.settledAtMs.push(now);
     this.holdsIndexDirty = true;
@@ -755,56 +762,23 @@ export class KeyvSingleProcessStore implements LedgerStore {
     return `c:${budgetKey(definition.scope, definition.unit)}|${instance}`;
   }
 
-  /**
-   * The budgets on an action's path in one unit. Cached per scopes list (the ledger hands the same
-   * frozen list for the same subject) until any budget is set or removed.
-   */
-  private applicableDefinitions(scopes: readonly string[], unit: Unit): BudgetDefinition[] {
-    let byUnit = this.applicableCache.get(scopes);
-    const cached = byUnit?.get(unit);
-    if (cached && cached.version === this.budgetsVersion) return cached.definitions;
-    const definitions: BudgetDefinition[] = [];
-    const unitBudgets = this.budgetsByUnit.get(unit);
-    if (unitBudgets) {
-      for (const scope of scopes) {
-        const definition = unitBudgets.get(scope);
-        if (definition) definitions.push(definition);
-      }
-    }
-    if (!byUnit) {
-      byUnit = new Map();
-      this.applicableCache.set(scopes, byUnit);
-    }
-    byUnit.set(unit, { version: this.budgetsVersion, definitions });
-    return definitions;
-  }
-
   private indexBudget(definition: BudgetDefinition): void {
-    this.budgetsVersion++;
+    const previous = this.budgetIndex.get(definition.scope, definition.unit);
+    if (previous) (previous as Hot<BudgetDefinition>)[retired] = true;
     this.budgets.set(budgetKey(definition.scope, definition.unit), definition);
-    let unitBudgets = this.budgetsByUnit.get(definition.unit);
-    if (!unitBudgets) {
-      unitBudgets = new Map();
-      this.budgetsByUnit.set(definition.unit, unitBudgets);
-    }
-    unitBudgets.set(definition.scope, definition);
+    this.budgetIndex.set(definition);
   }
 
-  private counterKeysFor(scopes: readonly string[], unit: Unit, now: number, runId: string | undefined): string[] {
-    const keys: string[] = [];
-    const unitBudgets = this.budgetsByUnit.get(unit);
-    if (!unitBudgets) return keys;
-    for (const scope of scopes) {
-      const definition = unitBudgets.get(scope);
-      if (definition) keys.push(this.counterKey(definition, windowInstanceOf(definition.window, now, runId)));
-    }
-    return keys;
+  private counterKeysFor(subjectScope: string, unit: Unit, now: number, runId: string | undefined): string[] {
+    return this.budgetIndex
+      .applicable(subjectScope, unit)
+      .map((definition) => this.counterKey(definition, windowInstanceOf(definition.window, now, runId)));
   }
 
   private countersOf(definition: BudgetDefinition, instance: string, now: number): Counters {
     const lifetime = instance === lifetimeInstance;
     if (lifetime) {
-      const cached = this.lifetimeCounters.get(definition);
+      const cached = (definition as Hot<BudgetDefinition>)[lifetimeCounters];
       if (cached) return cached;
     }
     const key = this.counterKey(definition, instance);
@@ -814,7 +788,7 @@ export class KeyvSingleProcessStore implements LedgerStore {
       this.cacheCounters(key, counters);
       this.markLoaded(key);
     }
-    if (lifetime) this.lifetimeCounters.set(definition, counters);
+    if (lifetime) (definition as Hot<BudgetDefinition>)[lifetimeCounters] = counters;
     return counters;
   }
 

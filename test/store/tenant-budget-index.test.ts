@@ -1,0 +1,47 @@
+import { describe, expect, it } from "vitest";
+import { applicableScopes } from "../../src/core/scope.js";
+import { shapeOf, TenantBudgetIndex } from "../../src/store/tenant-budget-index.js";
+import type { BudgetDefinition } from "../../src/store/types.js";
+
+const budget = (scope: string): BudgetDefinition => ({
+  scope,
+  unit: "RISK_POINTS",
+  limit: 1,
+  window: "lifetime",
+  narrowing: null,
+  overdraftLimit: 0,
+  updatedAtMs: 0,
+});
+
+describe("TenantBudgetIndex", () => {
+  const subject = "tenant:acme/workspace:w/app:a/workflow:f/agent:r/toolset:t";
+  const all = applicableScopes(subject);
+
+  it("finds exactly the applicable budgets, in the same order as applicableScopes", () => {
+    const index = new TenantBudgetIndex();
+    // Every applicable scope, a sibling that must not match, and another tenant's budget.
+    for (const scope of [...all].reverse()) index.set(budget(scope));
+    index.set(budget("tenant:acme/agent:other"));
+    index.set(budget("tenant:other/toolset:t"));
+    expect(index.applicable(subject, "RISK_POINTS").map((found) => found.scope)).toEqual(all);
+    expect(index.applicable(subject, "TOKENS")).toEqual([]);
+  });
+
+  it("forgets a shape when its last budget goes", () => {
+    const index = new TenantBudgetIndex();
+    index.set(budget("tenant:acme/toolset:t"));
+    index.set(budget("tenant:acme/toolset:u"));
+    expect(index.delete("tenant:acme/toolset:t", "RISK_POINTS")).toBe(true);
+    expect(index.applicable("tenant:acme/toolset:u", "RISK_POINTS").map((found) => found.scope)).toEqual([
+      "tenant:acme/toolset:u",
+    ]);
+    expect(index.delete("tenant:acme/toolset:u", "RISK_POINTS")).toBe(true);
+    expect(index.delete("tenant:acme/toolset:u", "RISK_POINTS")).toBe(false);
+    expect(index.applicable("tenant:acme/toolset:u", "RISK_POINTS")).toEqual([]);
+  });
+
+  it("describes a scope's levels as bits", () => {
+    expect(shapeOf("tenant:acme")).toBe(0);
+    expect(shapeOf("tenant:acme/workspace:w/toolset:t")).toBe(0b10001);
+  });
+});
