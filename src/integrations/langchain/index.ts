@@ -3,6 +3,18 @@
 export type { BudgetExceededDetails, DeniedAction } from "../errors.js";
 export { BudgetExceededError } from "../errors.js";
 export type { ActionSpec, ToolChargeOptions } from "../shared/action-spec.js";
+// Shared with the LangGraph integration: the same types and the same denial record in both.
+export type {
+  ApprovalActionRequest,
+  ApprovalDecision,
+  ApprovalDecisionType,
+  ApprovalRequest,
+  ApprovalResponse,
+  ApprovalReviewConfig,
+} from "../shared/approval.js";
+export type { RememberMode } from "../shared/approval-grants.js";
+export type { DenialArtifact, DenialStatus, TollgateDenial } from "../shared/denial.js";
+export { denialOf, deniedMessageId, deniedMessageIdPrefix } from "../shared/denial.js";
 export type { DefaultToolCharge, TollgateCallbackHandlerOptions } from "./callback-handler.js";
 export { TollgateCallbackHandler } from "./callback-handler.js";
 export type { ModelCallEstimateInput, TokensEstimate, UsdMicrocentsPerToken } from "./callback-metering.js";
@@ -12,9 +24,3 @@ export type { GuardToolSpec } from "./guard-tool.js";
 export { GuardedTool, guardTool } from "./guard-tool.js";
 export type { OnDeny, TollgateMiddlewareOptions } from "./middleware.js";
 export { tollgateMiddleware } from "./middleware.js";
-export type {
-  ApprovalDecision,
-  ApprovalDecisionType,
-  ApprovalRequest,
-  DenialArtifact,
-} from "./middleware-denial.js";

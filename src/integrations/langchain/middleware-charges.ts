@@ -1,10 +1,11 @@
 import type { RunnableConfig } from "@langchain/core/runnables";
 import type { ReasonCode } from "../../core/decision.js";
-import type { Subject } from "../../core/scope.js";
 import { riskPointsByTierDefault } from "../../core/tiers.js";
 import { resolveToolRule, type ToolRule } from "../../core/tool-rules.js";
 import type { Ledger, ReserveResponse } from "../../ledger/ledger.js";
 import { type ActionSpec, actionSpecOf, type ResolvedAction, resolveAction } from "../shared/action-spec.js";
+import { reserveOnRememberedGrant } from "../shared/approval-grants.js";
+import { reserveInputOf } from "../shared/charge.js";
 import { type ResolvedBinding, resolveBinding, type TollgateBinding } from "../shared/context.js";
 import type { DefaultToolCharge } from "./callback-handler.js";
 
@@ -46,24 +47,17 @@ export interface RuntimeLike {
   configurable?: Record<string, unknown>;
 }
 
-/** Ledger, subject and run id from the options, else from the agent's runtime context or configurable. */
-export function bindingOfRuntime(explicit: TollgateBinding, runtime: RuntimeLike | undefined): ResolvedBinding {
-  const config = {
+/** The run's config as far as the agent's runtime shows it: its context and configurable. */
+export function configOfRuntime(runtime: RuntimeLike | undefined): RunnableConfig {
+  return {
     configurable: runtime?.configurable,
     context: runtime?.context as Record<string, unknown> | undefined,
   } as RunnableConfig;
-  return resolveBinding(explicit, config, "tollgateMiddleware");
 }
 
-export function reserveArgsOf(subject: Subject, action: ResolvedAction, runId: string | undefined) {
-  return {
-    subject: { ...subject, toolset: action.toolset },
-    action: { name: action.name, tier: action.tier, ...(action.kind ? { kind: action.kind } : {}) },
-    estimate: action.estimate,
-    unit: action.unit,
-    runId,
-    ...(action.ttlMs ? { ttlMs: action.ttlMs } : {}),
-  };
+/** Ledger, subject and run id from the options, else from the agent's runtime context or configurable. */
+export function bindingOfRuntime(explicit: TollgateBinding, runtime: RuntimeLike | undefined): ResolvedBinding {
+  return resolveBinding(explicit, configOfRuntime(runtime), "tollgateMiddleware");
 }
 
 export interface WithheldTool {
@@ -71,7 +65,11 @@ export interface WithheldTool {
   reasonCode: ReasonCode;
 }
 
-/** The dry-run decision for each named tool, in order, all at once (decide holds nothing). */
+/**
+ * The dry-run decision for each named tool, in order, all at once (decide holds nothing). A tool
+ * its own budgets deny but a standing approval grant (run or always) covers stays offered: the
+ * call will be charged to the grant, as the tool node does.
+ */
 export async function decideOffers(
   ledger: Ledger,
   binding: ResolvedBinding,
@@ -79,7 +77,13 @@ export async function decideOffers(
   charging: ToolCharging,
 ): Promise<ReserveResponse[]> {
   return Promise.all(
-    tools.map((tool) => ledger.decide(reserveArgsOf(binding.subject, offerActionOf(tool, charging), binding.runId))),
+    tools.map(async (tool) => {
+      const action = offerActionOf(tool, charging);
+      const response = await ledger.decide(reserveInputOf(binding.subject, action, binding.runId));
+      if (response.decision !== "DENY" || response.reasonCode === "LEDGER_UNAVAILABLE") return response;
+      const granted = await reserveOnRememberedGrant(ledger, binding.subject, action, binding.runId, true);
+      return granted?.response ?? response;
+    }),
   );
 }
 

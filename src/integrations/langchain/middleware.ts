@@ -8,7 +8,7 @@ import { ValidationError, type ValidationIssue } from "../../core/errors.js";
 import { isTier } from "../../core/tiers.js";
 import { type ToolRule, validateToolRules } from "../../core/tool-rules.js";
 import { isAmount } from "../../core/units.js";
-import type { Ledger, ReserveResponse } from "../../ledger/ledger.js";
+import type { Ledger } from "../../ledger/ledger.js";
 import {
   type ActionSpec,
   actualOf,
@@ -16,25 +16,36 @@ import {
   resolveAction,
   validateActionSpec,
 } from "../shared/action-spec.js";
+import {
+  type ApprovalDecisionType,
+  alreadyRunAnswer,
+  approvalDecisionTypes,
+  approvalRequestOf,
+  approverDefault,
+  refusal,
+} from "../shared/approval.js";
+import {
+  type RememberMode,
+  rememberedApprovalActor,
+  reserveOnRememberedGrant,
+  runOnApprovalGrant,
+} from "../shared/approval-grants.js";
+import { reserveAction, resultOfToolOutput } from "../shared/charge.js";
 import { type ResolvedBinding, type SubjectSource, withReservedCall } from "../shared/context.js";
+import { type DenialStatus, denialMessage, newDenial, type TollgateDenial } from "../shared/denial.js";
 import type { DefaultToolCharge } from "./callback-handler.js";
 import {
   bindingOfRuntime,
+  configOfRuntime,
   decideOffers,
-  reserveArgsOf,
+  type RuntimeLike,
   specOfTool,
   type ToolCharging,
   type ToolLike,
   type WithheldTool,
   withheldNote,
 } from "./middleware-charges.js";
-import {
-  type ApprovalDecisionType,
-  approvalRequestOf,
-  askForApproval,
-  deniedToolMessage,
-  rejectedToolMessage,
-} from "./middleware-denial.js";
+import { askForApproval, deniedContent } from "./middleware-denial.js";
 
 export type OnDeny = "error-message" | "interrupt";
 
@@ -54,11 +65,16 @@ export interface TollgateMiddlewareOptions {
   /**
    * What a denied call becomes: an error ToolMessage naming the reason (default), or an approval
    * interrupt in langchain's human-in-the-loop format (needs a checkpointer). Either way the tool
-   * does not run unless a human approves it.
+   * does not run unless a human approves it; an approved call is charged to an approval grant with
+   * the approver as the audit actor, like humanApprovalFallback's.
    */
   onDeny?: OnDeny;
   /** The decisions a reviewer may take in interrupt mode. Default: approve, edit, reject. */
   allowedDecisions?: ApprovalDecisionType[];
+  /** How approvals are remembered unless the decision says: once (default), for the run, always. */
+  remember?: RememberMode;
+  /** The approver recorded as the audit actor when a decision names none. Default "human-approver". */
+  approver?: string | ((config: RunnableConfig | undefined) => string);
   /** Tell the model, in the system prompt, which tools were withheld and why. Default true. */
   explainWithheld?: boolean;
   /** Called when settling a hold fails after the tool ran; the tool's result is kept. Default: a warning. */
@@ -90,7 +106,7 @@ export function tollgateMiddleware(options: TollgateMiddlewareOptions = {}): Age
   validateOptions(options);
   const explicit = { ledger: options.ledger, subject: options.subject, runId: options.runId };
   const onDeny = options.onDeny ?? "error-message";
-  const allowedDecisions = options.allowedDecisions ?? ["approve", "edit", "reject"];
+  const allowedDecisions = options.allowedDecisions ?? [...approvalDecisionTypes];
   const explainWithheld = options.explainWithheld ?? true;
   const onSettleError = options.onSettleError ?? warnSettleError;
 
@@ -122,32 +138,46 @@ export function tollgateMiddleware(options: TollgateMiddlewareOptions = {}): Age
   async function tollgateWrapToolCall(request: ToolCallRequest, handler: ToolCallHandler) {
     const binding = bindingOfRuntime(explicit, request.runtime);
     const toolCall = request.toolCall;
-    const tool = isNamedTool(request.tool) ? request.tool : undefined;
-    const spec = specOfTool({ name: toolCall.name, tags: tool?.tags }, charging);
+    const spec = specOfTool({ name: toolCall.name, tags: toolTags(request.tool) }, charging);
     const action = resolveAction(spec, toolCall.name, toolCall.args);
-    const response = await binding.ledger.reserve(reserveArgsOf(binding.subject, action, binding.runId));
-    if (response.decision !== "DENY") return runHeld(request, handler, binding, spec, action, response);
-    if (onDeny === "error-message") return deniedToolMessage(toolCall, action, response);
-    return runIfApproved(request, handler, action, response);
+    const response = await reserveAction(binding.ledger, binding.subject, action, binding.runId);
+    if (response.decision !== "DENY") return runHeld(request, handler, binding, spec, action, response.reservationId);
+    // A standing approval (a run or always grant) pays for what the agent's own budgets deny.
+    if (response.reasonCode !== "LEDGER_UNAVAILABLE") {
+      const granted = await reserveOnRememberedGrant(binding.ledger, binding.subject, action, binding.runId);
+      if (granted) {
+        const { reservationId } = granted.response;
+        return runHeld(request, handler, binding, spec, granted.action, reservationId, rememberedApprovalActor);
+      }
+    }
+    const reasonCode = response.reasonCode ?? "BUDGET_EXCEEDED";
+    if (onDeny === "error-message") {
+      const denial = newDenial(toolCall, action, reasonCode, response.deniedScope, "denied");
+      return denialMessage(denial, deniedContent(denial));
+    }
+    return runIfApproved(request, handler, binding, newDenial(toolCall, action, reasonCode, response.deniedScope));
   }
 
-  /** Runs the tool on its hold: commit what it spent, release if it threw or answered with an error. */
+  /**
+   * Runs the tool on its hold: commit what it spent (with `actor` in the audit log when an approval
+   * pays), release if it threw or answered with an error.
+   */
   async function runHeld(
     request: ToolCallRequest,
     handler: ToolCallHandler,
     binding: ResolvedBinding,
     spec: ActionSpec,
     action: ResolvedAction,
-    response: ReserveResponse,
+    reservationId: string | undefined,
+    actor?: string,
   ) {
-    const reservationId = response.reservationId;
     let settled = false;
     try {
       const result = await handler(markedAsReserved(request));
       settled = true;
       if (reservationId) {
-        await settleAfterRun(binding.ledger, reservationId, result, () =>
-          actualOf(spec, request.toolCall.args, resultForActual(result), action.estimate),
+        await settleAfterRun(binding.ledger, reservationId, result, actor, () =>
+          actualOf(spec, request.toolCall.args, resultOfToolOutput(result), action.estimate),
         ).catch((error: unknown) => onSettleError(error, reservationId));
       }
       return result;
@@ -161,21 +191,61 @@ export function tollgateMiddleware(options: TollgateMiddlewareOptions = {}): Age
     }
   }
 
-  /** Interrupt mode: a human decides. Approved (or edited) calls run once, unbudgeted: the approval is the grant. */
+  /**
+   * Interrupt mode: a human decides, as with humanApprovalFallback. Approved (or edited) calls run
+   * once, charged to an approval grant with the approver as the audit actor (see
+   * shared/approval-grants.ts); a replayed resume finds the first charge and does not run the
+   * tool again. A rejected call is answered with APPROVAL_REJECTED and the reviewer's reason.
+   */
   async function runIfApproved(
     request: ToolCallRequest,
     handler: ToolCallHandler,
-    action: ResolvedAction,
-    response: ReserveResponse,
+    binding: ResolvedBinding,
+    denial: TollgateDenial,
   ) {
     const toolCall = request.toolCall;
-    const decision = await askForApproval(approvalRequestOf(toolCall, action, response, allowedDecisions));
-    if (decision.type === "reject") return rejectedToolMessage(toolCall, decision.message);
-    if (decision.type === "approve") return handler(markedAsReserved(request));
-    const edited: ToolCall = { ...toolCall, name: decision.editedAction.name, args: decision.editedAction.args };
-    // An edit may name another tool: the tool node then finds it by name.
-    const tool = edited.name === toolCall.name ? request.tool : undefined;
-    return handler(markedAsReserved({ ...request, toolCall: edited, tool }));
+    const decision = await askForApproval(
+      approvalRequestOf([{ denial, call: toolCall }], allowedDecisions, undefined),
+      allowedDecisions,
+    );
+    const approver = decision.approver ?? approverOf(options, request.runtime);
+    if (decision.type === "reject") {
+      const why = decision.message ?? "rejected by a reviewer";
+      return refusal(denial, "rejected", "APPROVAL_REJECTED", approver, why).message;
+    }
+    const status: DenialStatus = decision.type === "edit" ? "edited" : "approved";
+    const call: ToolCall =
+      decision.type === "edit"
+        ? { ...toolCall, name: decision.editedAction.name, args: decision.editedAction.args }
+        : toolCall;
+    // An edit may name another tool: the tool node then finds it by name, and it is charged by its name.
+    const sameTool = call.name === toolCall.name;
+    const spec = specOfTool({ name: call.name, tags: sameTool ? toolTags(request.tool) : undefined }, charging);
+    const approved: ToolCallRequest =
+      call === toolCall ? request : { ...request, toolCall: call, tool: sameTool ? request.tool : undefined };
+    const charge = await runOnApprovalGrant(
+      binding.ledger,
+      {
+        mode: decision.remember ?? options.remember ?? "once",
+        subject: binding.subject,
+        action: resolveAction(spec, call.name, call.args),
+        runId: binding.runId,
+        // The model's id for the call; with the run id it keys the charge, so a replay is recognised.
+        toolCallId: toolCall.id ?? "",
+        grantAmount: decision.grantAmount,
+        approver,
+      },
+      (action, reservationId) => runHeld(approved, handler, binding, spec, action, reservationId, approver),
+    );
+    if (charge.kind === "ran") return charge.value;
+    if (charge.kind === "already-run") return alreadyRunAnswer(denial, status, approver).message;
+    return refusal(
+      { ...denial, deniedScope: charge.deniedScope },
+      "failed",
+      charge.reasonCode,
+      approver,
+      "approved, but the approval grant or the tenant budget has no room",
+    ).message;
   }
 
   const middleware = {
@@ -199,6 +269,10 @@ function isNamedTool(
   );
 }
 
+function toolTags(tool: unknown): readonly string[] | undefined {
+  return isNamedTool(tool) ? tool.tags : undefined;
+}
+
 /**
  * The request with its tool wrapped so the call's config says it is paid for: a guardTool or the
  * callback handler further in then stands aside (one reservation per tool call).
@@ -215,19 +289,24 @@ function markedAsReserved(request: ToolCallRequest): ToolCallRequest {
   return { ...request, tool: marked };
 }
 
-async function settleAfterRun(ledger: Ledger, reservationId: string, result: unknown, actual: () => number) {
+async function settleAfterRun(
+  ledger: Ledger,
+  reservationId: string,
+  result: unknown,
+  actor: string | undefined,
+  actual: () => number,
+) {
   // A tool node answers a missing tool (or an inner layer's refusal) with an error message: nothing ran.
   if (ToolMessage.isInstance(result) && result.status === "error") {
     await ledger.release(reservationId, { reason: "the tool answered with an error" });
     return;
   }
-  await ledger.commit(reservationId, { actual: actual() });
+  await ledger.commit(reservationId, { actual: actual(), ...(actor ? { actor } : {}) });
 }
 
-/** What a spec's `actual(args, result)` sees: a ToolMessage is reduced to its artifact or content. */
-function resultForActual(result: unknown): unknown {
-  if (ToolMessage.isInstance(result)) return result.artifact ?? result.content;
-  return result;
+function approverOf(options: TollgateMiddlewareOptions, runtime: RuntimeLike | undefined): string {
+  if (typeof options.approver === "function") return options.approver(configOfRuntime(runtime));
+  return options.approver ?? approverDefault;
 }
 
 function toolChoiceAfter(
@@ -255,13 +334,24 @@ function validateOptions(options: TollgateMiddlewareOptions): void {
     issues.push({ code: "invalid_value", path: "onDeny", message: 'must be "error-message" or "interrupt"' });
   }
   for (const [index, decision] of (options.allowedDecisions ?? []).entries()) {
-    if (!["approve", "edit", "reject"].includes(decision)) {
+    if (!approvalDecisionTypes.includes(decision)) {
       issues.push({
         code: "invalid_value",
         path: `allowedDecisions.${index}`,
         message: "must be approve, edit or reject",
       });
     }
+  }
+  if (options.remember !== undefined && !["once", "run", "always"].includes(options.remember)) {
+    issues.push({ code: "invalid_value", path: "remember", message: "must be once, run or always" });
+  }
+  const approver = options.approver;
+  if (
+    approver !== undefined &&
+    typeof approver !== "function" &&
+    (typeof approver !== "string" || approver.length === 0)
+  ) {
+    issues.push({ code: "invalid_value", path: "approver", message: "must be a name or a function of the config" });
   }
   if (options.defaultTool !== undefined) {
     if (!isTier(options.defaultTool.tier)) {

@@ -5,10 +5,10 @@ import { createAgent } from "langchain";
 import { beforeEach, describe, expect, it } from "vitest";
 import { z } from "zod";
 import type { Subject } from "../../../src/core/scope.js";
-import { createLedger, type Ledger } from "../../../src/index.js";
+import { createLedger, type Ledger, ValidationError } from "../../../src/index.js";
 import { TollgateCallbackHandler } from "../../../src/integrations/langchain/callback-handler.js";
 import { tollgateMiddleware } from "../../../src/integrations/langchain/middleware.js";
-import type { DenialArtifact } from "../../../src/integrations/langchain/middleware-denial.js";
+import { denialOf, deniedMessageId } from "../../../src/integrations/shared/denial.js";
 import { ScriptedChatModel, type ScriptedTurn } from "./callback-handler-scripted-model.js";
 
 const subject: Subject = { tenant: "acme", agent: "resolver" };
@@ -139,9 +139,18 @@ describe("tollgateMiddleware: enforcing tool calls", () => {
     const denied = replies.filter((message) => message.status === "error");
     expect(denied).toHaveLength(1);
     expect(denied[0].content).toContain("BUDGET_EXCEEDED at tenant:acme/toolset:send_email");
-    expect((denied[0].artifact as DenialArtifact).tollgate).toMatchObject({
-      decision: "DENY",
+    // The same denial message as the tool node's: stable id, the denial record as the artifact.
+    expect(denied[0].id).toBe(deniedMessageId(denied[0].tool_call_id));
+    expect(denialOf(denied[0])).toMatchObject({
+      toolCallId: denied[0].tool_call_id,
+      toolName: "send_email",
+      args: { to: expect.stringMatching(/@x\.io$/) },
+      tier: "write-external",
+      estimate: 20,
+      unit: "RISK_POINTS",
       reasonCode: "BUDGET_EXCEEDED",
+      deniedScope: "tenant:acme/toolset:send_email",
+      status: "denied",
     });
     // One reservation per tool call, six calls.
     expect(await reserveEvents(ledger, "send_email")).toHaveLength(6);
@@ -233,18 +242,32 @@ describe("tollgateMiddleware: enforcing tool calls", () => {
 });
 
 describe("tollgateMiddleware: approval instead of denial", () => {
-  async function deniedEmailAgent() {
+  const emailScope = "tenant:acme/toolset:send_email";
+
+  async function deniedEmailAgent(
+    options: { turns?: ScriptedTurn[]; middleware?: Partial<Parameters<typeof tollgateMiddleware>[0]> } = {},
+  ) {
     const ledger = createLedger({ sweepIntervalMs: 0 });
     await ledger.setBudget({ scope: "tenant:acme", limit: 100 });
-    await ledger.setBudget({ scope: "tenant:acme/toolset:send_email", limit: 0 });
+    await ledger.setBudget({ scope: emailScope, limit: 0 });
     const { ran, tools } = makeTools();
+    const turns = options.turns ?? [{ toolCalls: [{ name: "send_email", args: { to: "ceo@x.io" }, id: "mail-1" }] }];
     const agent = createAgent({
-      model: new ScriptedChatModel([{ toolCalls: [{ name: "send_email", args: { to: "ceo@x.io" }, id: "mail-1" }] }]),
+      model: new ScriptedChatModel(turns),
       tools,
       checkpointer: new MemorySaver(),
-      middleware: [tollgateMiddleware({ ledger, subject, rules, onDeny: "interrupt" })],
+      middleware: [tollgateMiddleware({ ledger, subject, rules, onDeny: "interrupt", ...options.middleware })],
     });
     return { ledger, ran, agent };
+  }
+
+  const resume = (...decisions: Record<string, unknown>[]) => new Command({ resume: { decisions } });
+
+  /** Audit events written with this actor, as [type, decision or amount, scope]. */
+  async function actedBy(ledger: Ledger, actor: string) {
+    return (await ledger.audit())
+      .filter((event) => event.actor === actor)
+      .map((event) => [event.type, event.decision ?? event.amount, event.scope]);
   }
 
   it("pauses with a request in langchain's human-in-the-loop format, and runs the call once when approved", async () => {
@@ -258,38 +281,148 @@ describe("tollgateMiddleware: approval instead of denial", () => {
     expect(pending.value).toMatchObject({
       actionRequests: [{ name: "send_email", args: { to: "ceo@x.io" } }],
       reviewConfigs: [{ actionName: "send_email", allowedDecisions: ["approve", "edit", "reject"] }],
+      // The same request type as humanApprovalFallback's, denial record included.
+      tollgate: { denials: [{ toolCallId: "mail-1", reasonCode: "BUDGET_EXCEEDED", status: "pending" }] },
     });
     expect((pending.value as { actionRequests: { description: string }[] }).actionRequests[0].description).toContain(
       "BUDGET_EXCEEDED at tenant:acme/toolset:send_email",
     );
 
-    const resumed = await agent.invoke(new Command({ resume: { decisions: [{ type: "approve" }] } }), config);
+    const resumed = await agent.invoke(resume({ type: "approve" }), config);
 
     expect(ran.send_email).toEqual(["ceo@x.io"]);
     const [reply] = toolMessages(resumed.messages);
     expect(reply.status).not.toBe("error");
-    // The approval is the grant: the budget is not charged for it.
+    expect(reply.content).toBe("sent to ceo@x.io");
+    // Approving is adding a budget: the denying toolset budget is untouched, the tenant's ceiling is charged.
+    expect(await ledger.getBalance({ scope: emailScope })).toMatchObject({ spent: 0, reserved: 0 });
+    expect(await ledger.getBalance({ scope: "tenant:acme" })).toMatchObject({ spent: 20, reserved: 0 });
+  });
+
+  it("charges an approved call to a one-off grant, audited with the approver as actor", async () => {
+    const { ledger, ran, agent } = await deniedEmailAgent({ middleware: { approver: "ops-on-call" } });
+    const config = { configurable: { thread_id: "t-actor" } };
+    await agent.invoke(user("mail the ceo"), config);
+
+    await agent.invoke(resume({ type: "approve", approver: "alice" }), config);
+
+    expect(ran.send_email).toEqual(["ceo@x.io"]);
+    const [[, , grantScope]] = await actedBy(ledger, "alice");
+    expect(grantScope).toMatch(/^tenant:acme\/toolset:approved-once\./);
+    expect(await actedBy(ledger, "alice")).toEqual([
+      ["reserve", "ALLOW", grantScope],
+      ["commit", 20, grantScope],
+    ]);
+    // The decision's approver wins over the option's; the one-off grant is gone once settled.
+    expect(await actedBy(ledger, "ops-on-call")).toEqual([]);
+    expect((await ledger.listBudgets()).map((budget) => budget.scope).sort()).toEqual(["tenant:acme", emailScope]);
+  });
+
+  it("records the option's approver when the decision names none", async () => {
+    const { ledger, agent } = await deniedEmailAgent({ middleware: { approver: () => "ops-on-call" } });
+    const config = { configurable: { thread_id: "t-approver-option" } };
+    await agent.invoke(user("mail the ceo"), config);
+    await agent.invoke(resume({ type: "approve" }), config);
+    expect((await actedBy(ledger, "ops-on-call")).map(([type]) => type)).toEqual(["reserve", "commit"]);
+  });
+
+  it("runs an approved call exactly once across a replayed resume", async () => {
+    const { ledger, ran, agent } = await deniedEmailAgent({
+      turns: [
+        { toolCalls: [{ name: "send_email", args: { to: "ceo@x.io" }, id: "mail-1" }] },
+        { content: "sent" },
+        { content: "sent again" },
+      ],
+    });
+    const config = { configurable: { thread_id: "t-replay" } };
+    await agent.invoke(user("mail the ceo"), config);
+    const interrupted = (await agent.graph.getState(config)).config;
+    const approve = resume({ type: "approve", approver: "alice" });
+    await agent.invoke(approve, config);
+    expect(ran.send_email).toEqual(["ceo@x.io"]);
+
+    // Replay the resume from the interrupted checkpoint (time travel): the tools node runs again.
+    const replayed = await agent.invoke(approve, interrupted);
+
+    expect(ran.send_email).toEqual(["ceo@x.io"]);
+    const [reply] = toolMessages(replayed.messages);
+    expect(reply.content).toContain("not run again");
+    expect(denialOf(reply)).toMatchObject({ toolCallId: "mail-1", status: "approved", resolvedBy: "alice" });
+    expect((await actedBy(ledger, "alice")).filter(([type]) => type === "commit")).toHaveLength(1);
+    expect(await ledger.getBalance({ scope: "tenant:acme" })).toMatchObject({ spent: 20, reserved: 0 });
+  });
+
+  it("runs the edited call when edited, charged by the edited arguments", async () => {
+    const { ledger, ran, agent } = await deniedEmailAgent();
+    const config = { configurable: { thread_id: "t-edit" } };
+    await agent.invoke(user("mail the ceo"), config);
+    const edit = { type: "edit", editedAction: { name: "send_email", args: { to: "support@x.io" } }, approver: "bob" };
+
+    await agent.invoke(resume(edit), config);
+
+    expect(ran.send_email).toEqual(["support@x.io"]);
+    expect((await actedBy(ledger, "bob")).map(([type, outcome]) => [type, outcome])).toEqual([
+      ["reserve", "ALLOW"],
+      ["commit", 20],
+    ]);
+  });
+
+  it("answers a rejected call with APPROVAL_REJECTED and the reviewer's reason, running nothing", async () => {
+    const { ledger, ran, agent } = await deniedEmailAgent();
+    const config = { configurable: { thread_id: "t-reject" } };
+    await agent.invoke(user("mail the ceo"), config);
+
+    const result = await agent.invoke(
+      resume({ type: "reject", message: "Not to the CEO.", approver: "carol" }),
+      config,
+    );
+
+    expect(ran.send_email).toEqual([]);
+    const [reply] = toolMessages(result.messages);
+    expect(reply.status).toBe("error");
+    expect(reply.id).toBe(deniedMessageId("mail-1"));
+    expect(reply.content).toContain("APPROVAL_REJECTED");
+    expect(reply.content).toContain("Not to the CEO.");
+    expect(denialOf(reply)).toMatchObject({
+      status: "rejected",
+      reasonCode: "APPROVAL_REJECTED",
+      detail: "Not to the CEO.",
+      resolvedBy: "carol",
+    });
     expect(await ledger.getBalance({ scope: "tenant:acme" })).toMatchObject({ spent: 0, reserved: 0 });
   });
 
-  it("runs the edited call when edited, and nothing when rejected", async () => {
-    const edited = await deniedEmailAgent();
-    const editConfig = { configurable: { thread_id: "t-edit" } };
-    await edited.agent.invoke(user("mail the ceo"), editConfig);
-    const editDecision = { type: "edit", editedAction: { name: "send_email", args: { to: "support@x.io" } } };
-    await edited.agent.invoke(new Command({ resume: { decisions: [editDecision] } }), editConfig);
-    expect(edited.ran.send_email).toEqual(["support@x.io"]);
+  it("remembered for the run: a later denial in the same thread is paid by the run grant without asking", async () => {
+    const email = (id: string, to: string): ScriptedTurn => ({ toolCalls: [{ name: "send_email", args: { to }, id }] });
+    const { ledger, ran, agent } = await deniedEmailAgent({
+      turns: [email("mail-1", "ceo@x.io"), email("mail-2", "cfo@x.io"), { content: "done" }],
+    });
+    const config = { configurable: { thread_id: "t-run" } };
+    await agent.invoke(user("mail the ceo"), config);
 
-    const rejected = await deniedEmailAgent();
-    const rejectConfig = { configurable: { thread_id: "t-reject" } };
-    await rejected.agent.invoke(user("mail the ceo"), rejectConfig);
-    const result = await rejected.agent.invoke(
-      new Command({ resume: { decisions: [{ type: "reject", message: "Not to the CEO." }] } }),
-      rejectConfig,
+    const done = await agent.invoke(
+      resume({ type: "approve", remember: "run", grantAmount: 40, approver: "dave" }),
+      config,
     );
-    expect(rejected.ran.send_email).toEqual([]);
-    const [reply] = toolMessages(result.messages);
-    expect([reply.status, reply.content]).toEqual(["error", "Not to the CEO."]);
+
+    expect(done.__interrupt__).toBeUndefined();
+    expect(ran.send_email).toEqual(["ceo@x.io", "cfo@x.io"]);
+    const grant = "tenant:acme/toolset:approved-run.send_email";
+    expect(await ledger.getBalance({ scope: grant, runId: "t-run" })).toMatchObject({ allocated: 40, spent: 40 });
+    const paidByGrant = (await ledger.audit({ scope: grant })).filter((event) => event.type === "commit");
+    expect(paidByGrant.map((event) => event.actor)).toEqual(["dave", "tollgate.remembered-approval"]);
+  });
+
+  it("rejects a resume without one decision, naming the field", async () => {
+    const { ran, agent } = await deniedEmailAgent();
+    const config = { configurable: { thread_id: "t-bad" } };
+    await agent.invoke(user("mail the ceo"), config);
+    const error = await agent.invoke(resume(), config).catch((caught: unknown) => caught);
+    // langchain wraps a middleware's error in a MiddlewareError; ours is its cause.
+    const cause = (error as { cause?: unknown }).cause;
+    expect(cause).toBeInstanceOf(ValidationError);
+    expect((cause as ValidationError).issues[0].path).toBe("decisions");
+    expect(ran.send_email).toEqual([]);
   });
 });
 
