@@ -16,7 +16,7 @@ import {
   type ToolChargeOptions,
   validateActionSpec,
 } from "../shared/action-spec.js";
-import { reserveOnRememberedGrant } from "../shared/approval-grants.js";
+import { rememberedApprovalActor, reserveOnRememberedGrant } from "../shared/approval-grants.js";
 import { commitActual, reserveAction, resultOfToolOutput } from "../shared/charge.js";
 import { type ResolvedBinding, resolveBinding, type TollgateBinding, withReservedCall } from "../shared/context.js";
 import { denialMessage, newDenial, type TollgateDenial } from "../shared/denial.js";
@@ -47,6 +47,8 @@ type CallPlan =
       spec: ActionSpec;
       action: ResolvedAction;
       response: ReserveResponse;
+      /** Set when a standing approval grant pays: the audit actor of the commit too. */
+      actor?: string;
     }
   | { kind: "denied"; denial: TollgateDenial; caps?: Caps };
 
@@ -146,7 +148,18 @@ export class PermissionedToolNode extends ToolNode {
     // A standing approval (a run or always grant) pays for what the agent's own budgets deny.
     if (response.reasonCode !== "LEDGER_UNAVAILABLE") {
       const granted = await reserveOnRememberedGrant(binding.ledger, binding.subject, action, binding.runId);
-      if (granted) return { kind: "allowed", call, tool, spec, action: granted.action, response: granted.response };
+      if (granted) {
+        const { action: grantAction, response: grantResponse } = granted;
+        return {
+          kind: "allowed",
+          call,
+          tool,
+          spec,
+          action: grantAction,
+          response: grantResponse,
+          actor: rememberedApprovalActor,
+        };
+      }
     }
     return {
       kind: "denied",
@@ -161,7 +174,7 @@ export class PermissionedToolNode extends ToolNode {
     config: LangGraphRunnableConfig,
     state: unknown,
   ) {
-    const { call, tool, spec, action, response } = plan;
+    const { call, tool, spec, action, response, actor } = plan;
     const reservationId = response.reservationId;
     let settled = false;
     try {
@@ -171,7 +184,7 @@ export class PermissionedToolNode extends ToolNode {
       if (reservationId) {
         if (outcome.ok) {
           const result = "command" in outcome ? outcome.raw : resultOfToolOutput(outcome.message);
-          await commitActual(binding.ledger, reservationId, spec, call.args, result, action);
+          await commitActual(binding.ledger, reservationId, spec, call.args, result, action, actor);
         } else {
           await binding.ledger.release(reservationId, { reason: "the tool threw" });
         }

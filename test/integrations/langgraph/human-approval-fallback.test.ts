@@ -169,6 +169,9 @@ describe("humanApprovalFallback", () => {
     expect(effects.emails).toHaveLength(7);
     const grant = "tenant:acme/toolset:approved-run.send-email";
     expect(await ledger.getBalance({ scope: grant, runId: "t-run" })).toMatchObject({ allocated: 40, spent: 40 });
+    // The approved call is charged with the approver, the later one with the remembered approval.
+    const commits = (await ledger.audit({ scope: grant })).filter((event) => event.type === "commit");
+    expect(commits.map((event) => event.actor)).toEqual(["bob", "tollgate.remembered-approval"]);
     // Another run gets its own, fresh instance of the run grant.
     expect(await ledger.getBalance({ scope: grant, runId: "t-other" })).toMatchObject({ spent: 0 });
   });
