@@ -116,6 +116,16 @@ export const auditQuerySchema = z.strictObject({
   untilMs: z.number().int().nonnegative().optional(),
   afterSeq: z.number().int().nonnegative().optional(),
 });
+export const approvalOutcomes = ["approved", "rejected", "timed-out"] as const;
+export const recordApprovalSchema = z.strictObject({
+  subject: subjectSchema,
+  action: actionSchema,
+  outcome: z.enum(approvalOutcomes),
+  unit: unit.optional(),
+  runId: runId.optional(),
+  actor: z.string().min(1).max(actionNameLengthMax).optional(),
+  detail: z.string().max(1_024).optional(),
+});
 export const reservationIdSchema = z.string().min(1).max(128);
 
 export type SetBudgetInput = z.input<typeof setBudgetSchema>;
@@ -128,6 +138,7 @@ export type ExtendInput = z.input<typeof extendSchema>;
 export type BalanceQuery = z.input<typeof balanceQuerySchema>;
 export type RepayDebtInput = z.input<typeof repayDebtSchema>;
 export type AuditQuery = z.input<typeof auditQuerySchema>;
+export type RecordApprovalInput = z.input<typeof recordApprovalSchema>;
 
 /** Parses public input; on failure throws a ValidationError naming every bad field, before any change. */
 export function parseInput<T extends z.ZodType>(schema: T, value: unknown, root = ""): z.output<T> {

@@ -22,10 +22,12 @@ import {
   extendSchema,
   type OveragePolicy,
   parseInput,
+  type RecordApprovalInput,
   type ReleaseInput,
   type RemoveBudgetInput,
   type RepayDebtInput,
   type ReserveInput,
+  recordApprovalSchema,
   releaseSchema,
   removeBudgetSchema,
   repayDebtSchema,
@@ -107,6 +109,12 @@ export interface Ledger {
   getBalance(query: BalanceQuery): Promise<Balance | null>;
   getReservation(reservationId: string): Promise<ReservationRecord | null>;
   audit(query?: AuditQuery): Promise<AuditEvent[]>;
+  /**
+   * Records a person's decision on a denied action in the audit log. An approval's spend is recorded
+   * by the reservation made on the approver's behalf; this is for what spends nothing (a rejection,
+   * a timeout) or to note who approved before the action runs.
+   */
+  recordApproval(input: RecordApprovalInput): Promise<void>;
   /** Expires overdue holds now (the periodic sweep does this on its own). */
   sweep(): Promise<number>;
   /** The store, for tooling (CLI, tests). */
@@ -368,6 +376,27 @@ export class StoreLedger implements Ledger {
     const parsed = parseInput(auditQuerySchema, query);
     const store = await this.getStore();
     return store.audit(parsed);
+  }
+
+  async recordApproval(input: RecordApprovalInput): Promise<void> {
+    const parsed = parseInput(recordApprovalSchema, input);
+    const store = await this.getStore();
+    const approved = parsed.outcome === "approved";
+    await this.withTimeout(
+      store.recordEvent({
+        type: "approval",
+        scope: scopeIdOf(parsed.subject as Subject),
+        unit: parsed.unit ?? unitDefault,
+        action: { name: parsed.action.name, tier: parsed.action.tier, kind: parsed.action.kind },
+        runId: parsed.runId,
+        actor: parsed.actor,
+        decision: approved ? "ALLOW" : "DENY",
+        reasonCode: approved ? undefined : parsed.outcome === "rejected" ? "APPROVAL_REJECTED" : "APPROVAL_TIMEOUT",
+        detail: parsed.detail,
+      }),
+    ).catch((error) => {
+      throw asUnavailable(error);
+    });
   }
 
   async sweep(): Promise<number> {

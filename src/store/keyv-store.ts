@@ -28,6 +28,7 @@ import type {
   LedgerStore,
   PutBudgetCommand,
   PutBudgetOutcome,
+  RecordedEvent,
   ReleaseCommand,
   RemoveBudgetCommand,
   RemoveBudgetOutcome,
@@ -592,6 +593,11 @@ export class KeyvSingleProcessStore implements LedgerStore {
     this.remember(tenant, "debt.repay", command.idempotency, outcome, now);
     await this.flush();
     return outcome;
+  }
+
+  async recordEvent(event: RecordedEvent): Promise<void> {
+    await this.ready;
+    this.appendAudit({ ...event, atMs: this.clock() });
   }
 
   // ---------------------------------------------------------------- reads

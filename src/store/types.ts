@@ -23,6 +23,8 @@ export interface LedgerStore {
   release(command: ReleaseCommand): Promise<SettleOutcome>;
   extend(command: ExtendCommand): Promise<ExtendOutcome>;
   repayDebt(command: RepayDebtCommand): Promise<RepayDebtOutcome>;
+  /** Appends an event that settles nothing (a person's approval decision) to the audit log. */
+  recordEvent(event: RecordedEvent): Promise<void>;
   /** Returns every hold whose TTL + grace has passed; resolves to how many expired. */
   sweep(): Promise<number>;
   getBalance(query: BalanceLookup): Promise<Balance | null>;
@@ -221,7 +223,8 @@ export type AuditEventType =
   | "extend"
   | "budget.set"
   | "budget.remove"
-  | "debt.repay";
+  | "debt.repay"
+  | "approval";
 
 /** One line of the audit log: who, what, where, how much, the answer and why. */
 export interface AuditEvent {
@@ -248,6 +251,9 @@ export interface AuditEvent {
   balances?: { scope: string; allocated: number; remaining: number }[];
   detail?: string;
 }
+
+/** An audit event that changes no balance; the store stamps `seq` and `atMs` with its own clock. */
+export type RecordedEvent = Omit<AuditEvent, "seq" | "atMs">;
 
 export interface AuditLookup {
   /** Events whose scope is this scope or beneath it. */

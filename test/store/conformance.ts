@@ -448,6 +448,37 @@ export function testLedgerStore(name: string, createHarness: CreateStoreHarness)
       });
     });
 
+    describe("approval decisions", () => {
+      it("records a rejection and a timeout in the audit log, with who decided, and spends nothing", async () => {
+        await ledger.setBudget({ scope: "tenant:acme", limit: 100 });
+        const deploy = { name: "deploy", tier: "execution" as const };
+        await ledger.recordApproval({
+          subject: resolver,
+          action: deploy,
+          outcome: "rejected",
+          actor: "dana",
+          detail: "not on a Friday",
+        });
+        await ledger.recordApproval({ subject: resolver, action: deploy, outcome: "timed-out", runId: "t-1" });
+        const events = (await ledger.audit({ scope: "tenant:acme" })).filter((event) => event.type === "approval");
+        expect(events).toMatchObject([
+          {
+            decision: "DENY",
+            reasonCode: "APPROVAL_REJECTED",
+            actor: "dana",
+            detail: "not on a Friday",
+            action: deploy,
+          },
+          { decision: "DENY", reasonCode: "APPROVAL_TIMEOUT", runId: "t-1" },
+        ]);
+        expect(events[0].scope).toBe("tenant:acme/workspace:production/agent:resolver/toolset:send-email");
+        expect(await ledger.getBalance({ scope: "tenant:acme" })).toMatchObject({ spent: 0, reserved: 0 });
+        await expect(
+          ledger.recordApproval({ subject: resolver, action: deploy, outcome: "maybe" as never }),
+        ).rejects.toMatchObject({ code: "VALIDATION_FAILED" });
+      });
+    });
+
     describe("shadow mode", () => {
       it("never blocks, records what enforcement would have done, and holds nothing for a would-be DENY", async () => {
         const shadow = open({ mode: "shadow" });

@@ -24,6 +24,7 @@ import type {
   LedgerStore,
   PutBudgetCommand,
   PutBudgetOutcome,
+  RecordedEvent,
   ReleaseCommand,
   RemoveBudgetCommand,
   RemoveBudgetOutcome,
@@ -238,6 +239,10 @@ export class RedisLedgerStore implements LedgerStore {
       ...idempotencyArgs(command.idempotency),
     ]);
     return JSON.parse(raw as string) as RepayDebtOutcome;
+  }
+
+  async recordEvent(event: RecordedEvent): Promise<void> {
+    await this.runTenant(scripts.recordEvent, tenantScopeOf(event.scope), [jsonFields(event)]);
   }
 
   // ---------------------------------------------------------------- reads

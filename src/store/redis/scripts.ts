@@ -4,6 +4,7 @@ import { expireLua } from "./lua/expire.js";
 import { extendLua } from "./lua/extend.js";
 import { preludeLua } from "./lua/prelude.js";
 import { balanceLua, reservationLua } from "./lua/reads.js";
+import { recordEventLua } from "./lua/record-event.js";
 import { reserveLua } from "./lua/reserve.js";
 import { commitLua, releaseLua } from "./lua/settle.js";
 import { sweepDueLua, sweepNoteLua } from "./lua/sweep-index.js";
@@ -33,6 +34,7 @@ export const scripts = {
   repayDebt: tenantScript("debt.repay", repayDebtLua),
   balance: tenantScript("balance", balanceLua),
   reservation: tenantScript("reservation", reservationLua),
+  recordEvent: tenantScript("event.record", recordEventLua),
   sweepDue: script("sweep.due", `-- tollgate:sweep.due\n${sweepDueLua}`),
   sweepNote: script("sweep.note", `-- tollgate:sweep.note\n${sweepNoteLua}`),
 } as const;

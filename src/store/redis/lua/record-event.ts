@@ -1,0 +1,10 @@
+/**
+ * event.record: append an event that changes no balance (a person's approval decision) to the
+ * tenant's audit stream, stamped with the server's clock and the tenant's sequence.
+ *
+ * ARGV[4]: the event's fields as a JSON object body (without braces).
+ */
+export const recordEventLua = `
+appendAudit(ARGV[4])
+return 1
+`;
