@@ -22,6 +22,7 @@ import {
   approvalDecisionTypes,
   approvalRequestOf,
   approverDefault,
+  recordRefusal,
   refusal,
 } from "../shared/approval.js";
 import {
@@ -211,7 +212,9 @@ export function tollgateMiddleware(options: TollgateMiddlewareOptions = {}): Age
     const approver = decision.approver ?? approverOf(options, request.runtime);
     if (decision.type === "reject") {
       const why = decision.message ?? "rejected by a reviewer";
-      return refusal(denial, "rejected", "APPROVAL_REJECTED", approver, why).message;
+      const refused = refusal(denial, "rejected", "APPROVAL_REJECTED", approver, why);
+      await recordRefusal(binding, refused.denial);
+      return refused.message;
     }
     const status: DenialStatus = decision.type === "edit" ? "edited" : "approved";
     const call: ToolCall =

@@ -12,6 +12,7 @@ import {
   approvalRequestOf,
   approverDefault,
   parseApprovalResponse,
+  recordRefusal,
   refusal,
 } from "../shared/approval.js";
 import { type RememberMode, runOnApprovalGrant } from "../shared/approval-grants.js";
@@ -87,6 +88,9 @@ export function humanApprovalFallback(options: HumanApprovalFallbackOptions) {
         );
       } else {
         result = await runApproved({ options, binding, config, state, denial, call, decision, approver });
+      }
+      if (result.denial.status === "rejected" || result.denial.status === "timed-out") {
+        await recordRefusal(binding, result.denial);
       }
       denials.push(result.denial);
       if (result.command) commands.push(result.command);

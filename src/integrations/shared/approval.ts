@@ -2,7 +2,9 @@ import type { ToolMessage } from "@langchain/core/messages";
 import type { ToolCall } from "@langchain/core/messages/tool";
 import type { ReasonCode } from "../../core/decision.js";
 import { ValidationError } from "../../core/errors.js";
+import type { Subject } from "../../core/scope.js";
 import { isAmount } from "../../core/units.js";
+import type { Ledger } from "../../ledger/ledger.js";
 import type { RememberMode } from "./approval-grants.js";
 import { type DenialStatus, denialMessage, describeDenial, type TollgateDenial } from "./denial.js";
 
@@ -128,6 +130,25 @@ export function refusal(
   const resolved: TollgateDenial = { ...denial, status, reasonCode, detail: why, resolvedBy: approver };
   const content = `Not run: ${describeDenial(resolved)}. Do not retry it.`;
   return { denial: resolved, message: denialMessage(resolved, content) };
+}
+
+/**
+ * Puts a refusal in the audit log with who refused: it spends nothing, so without this the ledger
+ * would never know a person said no (or that nobody answered in time).
+ */
+export async function recordRefusal(
+  binding: { ledger: Ledger; subject: Subject; runId?: string },
+  resolved: TollgateDenial,
+): Promise<void> {
+  await binding.ledger.recordApproval({
+    subject: { ...binding.subject, toolset: resolved.toolset },
+    action: { name: resolved.toolName, tier: resolved.tier },
+    unit: resolved.unit,
+    outcome: resolved.status === "timed-out" ? "timed-out" : "rejected",
+    runId: binding.runId,
+    actor: resolved.resolvedBy,
+    detail: resolved.detail,
+  });
 }
 
 /** A replayed approval: the action ran (and was charged) the first time, so it is not run again. */

@@ -390,6 +390,15 @@ describe("tollgateMiddleware: approval instead of denial", () => {
       resolvedBy: "carol",
     });
     expect(await ledger.getBalance({ scope: "tenant:acme" })).toMatchObject({ spent: 0, reserved: 0 });
+    const approvals = (await ledger.audit({ type: "approval" })).map(({ decision, reasonCode, actor, detail }) => ({
+      decision,
+      reasonCode,
+      actor,
+      detail,
+    }));
+    expect(approvals).toEqual([
+      { decision: "DENY", reasonCode: "APPROVAL_REJECTED", actor: "carol", detail: "Not to the CEO." },
+    ]);
   });
 
   it("remembered for the run: a later denial in the same thread is paid by the run grant without asking", async () => {
