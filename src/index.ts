@@ -30,6 +30,7 @@ export type {
   CommitInput,
   ExtendInput,
   OveragePolicy,
+  RecordApprovalInput,
   ReleaseInput,
   RemoveBudgetInput,
   RepayDebtInput,
@@ -94,6 +95,7 @@ export type {
 // Integrations: LangGraph (the permissioned tool node, tool binding on caps, fallback nodes).
 export {
   bindPermittedTools,
+  denialOf,
   deniedMessageId,
   deniedMessageIdPrefix,
   fallbackNodes,
