@@ -229,7 +229,7 @@ export class KeyvSingleProcessStore implements LedgerStore {
       amount: definition.limit,
       detail: `window=${definition.window} narrowing=${definition.narrowing ? "bands" : "none"} overdraftLimit=${definition.overdraftLimit}`,
     });
-    const outcome: PutBudgetOutcome = { ok: true, definition, created };
+    const outcome: PutBudgetOutcome = { ok: true, definition: copyOfDefinition(definition), created };
     this.remember(tenant, "budget.set", command.idempotency, outcome, now);
     await this.flush();
     return outcome;
@@ -278,7 +278,7 @@ export class KeyvSingleProcessStore implements LedgerStore {
     for (const definition of this.budgets.values()) {
       const prefix = query.scopePrefix;
       if (prefix && definition.scope !== prefix && !definition.scope.startsWith(`${prefix}/`)) continue;
-      out.push(definition);
+      out.push(copyOfDefinition(definition));
     }
     return out.sort((a, b) => (a.scope < b.scope ? -1 : a.scope > b.scope ? 1 : a.unit < b.unit ? -1 : 1));
   }
@@ -964,6 +964,20 @@ const noKeys: string[] = [];
 function budgetKeyOfCounterKey(counterKey: string): string {
   const unitBar = counterKey.indexOf("|");
   return counterKey.slice(2, counterKey.indexOf("|", unitBar + 1));
+}
+
+/** Callers get a copy: the cached object is the store's state and carries hot-path symbols. */
+function copyOfDefinition(definition: BudgetDefinition): BudgetDefinition {
+  return {
+    scope: definition.scope,
+    unit: definition.unit,
+    limit: definition.limit,
+    window: definition.window,
+    narrowing:
+      definition.narrowing?.map((band) => ({ from: band.from, disabledTiers: [...band.disabledTiers] })) ?? null,
+    overdraftLimit: definition.overdraftLimit,
+    updatedAtMs: definition.updatedAtMs,
+  };
 }
 
 function auditBalances(balances: Balance[]): AuditEvent["balances"] {
