@@ -14,7 +14,7 @@ import { type BudgetWindow, windowInstanceOf, windowLengthMs } from "../core/win
 import { filterAuditEvents } from "./audit-filter.js";
 import { MinHeap } from "./min-heap.js";
 import { RingBuffer } from "./ring-buffer.js";
-import { TenantBudgetIndex } from "./tenant-budget-index.js";
+import { budgetKey, TenantBudgetIndex } from "./tenant-budget-index.js";
 import type {
   AuditEvent,
   AuditLookup,
@@ -101,10 +101,6 @@ const budgetIndexChunkCountKey = "index:budgets:chunks";
 const budgetIndexChunkSize = 1_024;
 const indexHoldsKey = "index:holds";
 
-function budgetKey(scope: string, unit: Unit): string {
-  return `${scope}|${unit}`;
-}
-
 /**
  * The embedded store: state lives in this process's memory and is written through to a keyv
  * adapter (keyv's own in-memory Map by default). keyv has no atomic operations, so this store is
@@ -119,7 +115,6 @@ export class KeyvSingleProcessStore implements LedgerStore {
   private readonly keyv: Keyv;
   private readonly writeThrough: boolean;
   private readonly clock: () => number;
-  private readonly budgets = new Map<string, BudgetDefinition>();
   /** Same definitions by unit then scope, so a reserve looks up its candidate scopes without building keys. */
   private readonly budgetIndex = new TenantBudgetIndex();
   /** The current definition objects; a reference held elsewhere is live only while in here. */
@@ -216,7 +211,7 @@ export class KeyvSingleProcessStore implements LedgerStore {
     const replay = this.replay<PutBudgetOutcome>(tenant, "budget.set", command.idempotency);
     if (replay) return replay;
     const key = budgetKey(command.definition.scope, command.definition.unit);
-    const created = !this.budgets.has(key);
+    const created = !this.budgetIndex.get(command.definition.scope, command.definition.unit);
     const definition: BudgetDefinition = { ...command.definition, updatedAtMs: now };
     this.indexBudget(definition);
     this.persist(`b:${key}`, definition);
@@ -243,12 +238,11 @@ export class KeyvSingleProcessStore implements LedgerStore {
     const replay = this.replay<RemoveBudgetOutcome>(tenant, "budget.remove", command.idempotency);
     if (replay) return replay;
     const key = budgetKey(command.scope, command.unit);
-    const removed = this.budgets.delete(key);
-    const previous = this.budgetIndex.get(command.scope, command.unit);
-    if (previous) (previous as Hot<BudgetDefinition>)[retired] = true;
-    this.budgetIndex.delete(command.scope, command.unit);
-    if (removed) {
-      // The index keeps the key; restore skips keys whose definition is gone.
+    const previous = this.budgetIndex.delete(command.scope, command.unit);
+    const removed = previous !== undefined;
+    if (previous) {
+      (previous as Hot<BudgetDefinition>)[retired] = true;
+      // The persisted index keeps the key; restore skips keys whose definition is gone.
       this.persist(`b:${key}`, null);
       // Counters go with the grant: re-adding a budget later starts fresh. Holds on it settle as no-ops.
       for (const counterKey of [`c:${key}${lifetimeCounterSuffix}`, ...(this.counterKeysByBudget.get(key) ?? [])]) {
@@ -275,7 +269,7 @@ export class KeyvSingleProcessStore implements LedgerStore {
   async listBudgets(query: { scopePrefix?: string }): Promise<BudgetDefinition[]> {
     await this.ready;
     const out: BudgetDefinition[] = [];
-    for (const definition of this.budgets.values()) {
+    for (const definition of this.budgetIndex.values()) {
       const prefix = query.scopePrefix;
       if (prefix && definition.scope !== prefix && !definition.scope.startsWith(`${prefix}/`)) continue;
       out.push(copyOfDefinition(definition));
@@ -561,7 +555,7 @@ export class KeyvSingleProcessStore implements LedgerStore {
   async repayDebt(command: RepayDebtCommand): Promise<RepayDebtOutcome> {
     await this.ready;
     const tenant = tenantScopeOf(command.scope);
-    const definition = this.budgets.get(budgetKey(command.scope, command.unit));
+    const definition = this.budgetIndex.get(command.scope, command.unit);
     let now = this.clock();
     const counterKeys = definition
       ? [this.counterKey(definition, windowInstanceOf(definition.window, now, command.runId))]
@@ -570,7 +564,7 @@ export class KeyvSingleProcessStore implements LedgerStore {
     now = this.clock();
     const replay = this.replay<RepayDebtOutcome>(tenant, "debt.repay", command.idempotency);
     if (replay) return replay;
-    const current = this.budgets.get(budgetKey(command.scope, command.unit));
+    const current = this.budgetIndex.get(command.scope, command.unit);
     if (!current) return { ok: true, repaid: 0, balance: null };
     const instance = windowInstanceOf(current.window, now, command.runId);
     const counters = this.countersOf(current, instance, now);
@@ -604,15 +598,15 @@ export class KeyvSingleProcessStore implements LedgerStore {
 
   async getBalance(query: BalanceLookup): Promise<Balance | null> {
     await this.ready;
-    const definition = this.budgets.get(budgetKey(query.scope, query.unit));
+    const definition = this.budgetIndex.get(query.scope, query.unit);
     if (!definition) return null;
     const now = this.clock();
     const instance = windowInstanceOf(definition.window, now, query.runId);
     await this.loadKeys([this.counterKey(definition, instance)]);
     this.expireDue(this.clock());
-    const current = this.budgets.get(budgetKey(query.scope, query.unit));
+    const current = this.budgetIndex.get(query.scope, query.unit);
     if (!current) return null;
-    const counters = this.counters.get(this.counterKey(current, instance)) ?? {
+    const counters = this.peekCounters(current, instance) ?? {
       spent: 0,
       reserved: 0,
       debt: 0,
@@ -690,10 +684,10 @@ export class KeyvSingleProcessStore implements LedgerStore {
     }
     const out: HeldBudget[] = [];
     for (const hold of record.holds) {
-      const definition = this.budgets.get(budgetKey(hold.scope, record.unit));
+      const definition = this.budgetIndex.get(hold.scope, record.unit);
       // The budget was removed (revoked) while held: its counters went with it.
       if (!definition) continue;
-      const counters = this.counters.get(this.counterKey(definition, hold.instance));
+      const counters = this.peekCounters(definition, hold.instance);
       if (!counters) continue;
       out.push({ definition, instance: hold.instance, counters });
     }
@@ -769,10 +763,12 @@ export class KeyvSingleProcessStore implements LedgerStore {
   }
 
   private indexBudget(definition: BudgetDefinition): void {
-    const previous = this.budgetIndex.get(definition.scope, definition.unit);
-    if (previous) (previous as Hot<BudgetDefinition>)[retired] = true;
-    this.budgets.set(budgetKey(definition.scope, definition.unit), definition);
-    this.budgetIndex.set(definition);
+    const previous = this.budgetIndex.set(definition) as Hot<BudgetDefinition> | undefined;
+    if (previous) {
+      previous[retired] = true;
+      // An update keeps the spend: the new definition takes over the lifetime counters.
+      (definition as Hot<BudgetDefinition>)[lifetimeCounters] = previous[lifetimeCounters];
+    }
   }
 
   private counterKeysFor(subjectScope: string, unit: Unit, now: number, runId: string | undefined): string[] {
@@ -781,21 +777,32 @@ export class KeyvSingleProcessStore implements LedgerStore {
       .map((definition) => this.counterKey(definition, windowInstanceOf(definition.window, now, runId)));
   }
 
+  /**
+   * The counters of a budget's window instance, created at zero when new. Lifetime counters live on
+   * their definition (a budget has exactly one), so an idle budget costs no map entry or key for them.
+   */
   private countersOf(definition: BudgetDefinition, instance: string, now: number): Counters {
-    const lifetime = instance === lifetimeInstance;
-    if (lifetime) {
-      const cached = (definition as Hot<BudgetDefinition>)[lifetimeCounters];
-      if (cached) return cached;
-    }
-    const key = this.counterKey(definition, instance);
-    let counters = this.counters.get(key);
-    if (!counters) {
-      counters = { spent: 0, reserved: 0, debt: 0, touchedAtMs: now };
-      this.cacheCounters(key, counters);
-      this.markLoaded(key);
-    }
-    if (lifetime) (definition as Hot<BudgetDefinition>)[lifetimeCounters] = counters;
+    const existing = this.peekCounters(definition, instance);
+    if (existing) return existing;
+    const counters: Counters = { spent: 0, reserved: 0, debt: 0, touchedAtMs: now };
+    if (instance === lifetimeInstance) (definition as Hot<BudgetDefinition>)[lifetimeCounters] = counters;
+    else this.cacheCounters(this.counterKey(definition, instance), counters);
+    this.markLoaded(this.counterKey(definition, instance));
     return counters;
+  }
+
+  private peekCounters(definition: BudgetDefinition, instance: string): Counters | undefined {
+    if (instance !== lifetimeInstance) return this.counters.get(this.counterKey(definition, instance));
+    const hot = definition as Hot<BudgetDefinition>;
+    if (hot[lifetimeCounters]) return hot[lifetimeCounters];
+    // Loaded from keyv before first use: move it onto the definition.
+    const key = this.counterKey(definition, instance);
+    const loaded = this.counters.get(key);
+    if (loaded) {
+      this.counters.delete(key);
+      hot[lifetimeCounters] = loaded;
+    }
+    return loaded;
   }
 
   private cacheCounters(counterKey: string, counters: Counters): void {

@@ -2,14 +2,6 @@ import { compareSubsets, SCOPE_LEVELS } from "../core/scope.js";
 import type { Unit } from "../core/units.js";
 import type { BudgetDefinition } from "./types.js";
 
-interface TenantBudgets {
-  byScope: Map<string, BudgetDefinition>;
-  /** Each distinct shape (the set of levels below the tenant, as a bitmask) and how many budgets have it. */
-  shapeCounts: Map<number, number>;
-  /** The shapes in scope-listing order (fewer levels first, outermost first). */
-  shapes: number[];
-}
-
 const levelBit = new Map<string, number>(SCOPE_LEVELS.slice(1).map((level, index) => [level, 1 << index]));
 
 /** The shape of a canonical scope id: one bit per level below the tenant. */
@@ -23,59 +15,62 @@ export function shapeOf(scope: string): number {
   return shape;
 }
 
+/** `<scope>|<unit>`: scopes and units never contain `|`. */
+export function budgetKey(scope: string, unit: Unit): string {
+  return `${scope}|${unit}`;
+}
+
 /**
- * Budget definitions by unit and tenant, indexed by shape. An action's applicable budgets are found
- * by trying only the shapes its tenant actually has (usually a handful) instead of all 32 subsets of
- * a six-level subject: the cost of a decision stays flat however many tenants are provisioned.
+ * Budget definitions by scope and unit, plus, per tenant and unit, the distinct shapes (sets of
+ * levels) its budgets have. An action's applicable budgets are found by trying only those shapes
+ * (usually a handful) instead of all 32 subsets of a six-level subject, so a decision costs the same
+ * however many tenants are provisioned, and a tenant costs one small array.
  */
 export class TenantBudgetIndex {
-  private readonly byUnit = new Map<Unit, Map<string, TenantBudgets>>();
+  private readonly byKey = new Map<string, BudgetDefinition>();
+  /** `<tenant>|<unit>` → [shape, count, shape, count, ...], shapes in scope-listing order. */
+  private readonly shapesByTenant = new Map<string, number[]>();
+
+  get size(): number {
+    return this.byKey.size;
+  }
 
   get(scope: string, unit: Unit): BudgetDefinition | undefined {
-    return this.byUnit.get(unit)?.get(tenantOf(scope))?.byScope.get(scope);
+    return this.byKey.get(budgetKey(scope, unit));
   }
 
-  set(definition: BudgetDefinition): void {
-    let tenants = this.byUnit.get(definition.unit);
-    if (!tenants) {
-      tenants = new Map();
-      this.byUnit.set(definition.unit, tenants);
-    }
-    const tenant = tenantOf(definition.scope);
-    let budgets = tenants.get(tenant);
-    if (!budgets) {
-      budgets = { byScope: new Map(), shapeCounts: new Map(), shapes: [] };
-      tenants.set(tenant, budgets);
-    }
-    if (!budgets.byScope.has(definition.scope)) {
-      const shape = shapeOf(definition.scope);
-      const count = budgets.shapeCounts.get(shape) ?? 0;
-      budgets.shapeCounts.set(shape, count + 1);
-      if (count === 0) budgets.shapes = [...budgets.shapes, shape].sort(compareSubsets);
-    }
-    budgets.byScope.set(definition.scope, definition);
+  keys(): IterableIterator<string> {
+    return this.byKey.keys();
   }
 
-  delete(scope: string, unit: Unit): boolean {
-    const tenants = this.byUnit.get(unit);
-    const tenant = tenantOf(scope);
-    const budgets = tenants?.get(tenant);
-    if (!tenants || !budgets?.byScope.delete(scope)) return false;
-    const shape = shapeOf(scope);
-    const count = (budgets.shapeCounts.get(shape) ?? 1) - 1;
-    if (count > 0) budgets.shapeCounts.set(shape, count);
-    else {
-      budgets.shapeCounts.delete(shape);
-      budgets.shapes = budgets.shapes.filter((existing) => existing !== shape);
-    }
-    if (budgets.byScope.size === 0) tenants.delete(tenant);
-    return true;
+  values(): IterableIterator<BudgetDefinition> {
+    return this.byKey.values();
+  }
+
+  /** Adds or replaces; returns the definition it replaced. */
+  set(definition: BudgetDefinition): BudgetDefinition | undefined {
+    const key = budgetKey(definition.scope, definition.unit);
+    const previous = this.byKey.get(key);
+    this.byKey.set(key, definition);
+    if (!previous) this.countShape(definition, 1);
+    return previous;
+  }
+
+  /** Removes; returns the definition removed. */
+  delete(scope: string, unit: Unit): BudgetDefinition | undefined {
+    const key = budgetKey(scope, unit);
+    const previous = this.byKey.get(key);
+    if (!previous) return undefined;
+    this.byKey.delete(key);
+    this.countShape(previous, -1);
+    return previous;
   }
 
   /** The budgets an action of this subject draws on in this unit, outermost first. */
   applicable(subjectScope: string, unit: Unit): BudgetDefinition[] {
-    const budgets = this.byUnit.get(unit)?.get(tenantOf(subjectScope));
-    if (!budgets) return [];
+    const tenant = tenantOf(subjectScope);
+    const shapes = this.shapesByTenant.get(`${tenant}|${unit}`);
+    if (!shapes) return [];
     const segments = subjectScope.split("/");
     // The subject's segment for each level bit, and the levels it has.
     const segmentOfBit: string[] = [];
@@ -87,14 +82,33 @@ export class TenantBudgetIndex {
       segmentOfBit[31 - Math.clz32(bit)] = segment;
     }
     const found: BudgetDefinition[] = [];
-    for (const shape of budgets.shapes) {
+    for (let index = 0; index < shapes.length; index += 2) {
+      const shape = shapes[index];
       if ((shape & ~subjectShape) !== 0) continue;
-      let scope = segments[0];
+      let scope = tenant;
       for (let rest = shape; rest !== 0; rest &= rest - 1) scope += `/${segmentOfBit[31 - Math.clz32(rest & -rest)]}`;
-      const definition = budgets.byScope.get(scope);
+      const definition = this.byKey.get(budgetKey(scope, unit));
       if (definition) found.push(definition);
     }
     return found;
+  }
+
+  private countShape(definition: BudgetDefinition, delta: 1 | -1): void {
+    const tenantKey = `${tenantOf(definition.scope)}|${definition.unit}`;
+    const shape = shapeOf(definition.scope);
+    const shapes = this.shapesByTenant.get(tenantKey) ?? [];
+    const at = shapes.findIndex((existing, index) => index % 2 === 0 && existing === shape);
+    if (at >= 0) {
+      shapes[at + 1] += delta;
+      if (shapes[at + 1] === 0) shapes.splice(at, 2);
+    } else if (delta > 0) {
+      // Insert in scope-listing order, so the budgets come out outermost first.
+      let insertAt = 0;
+      while (insertAt < shapes.length && compareSubsets(shapes[insertAt], shape) < 0) insertAt += 2;
+      shapes.splice(insertAt, 0, shape, 1);
+    }
+    if (shapes.length === 0) this.shapesByTenant.delete(tenantKey);
+    else this.shapesByTenant.set(tenantKey, shapes);
   }
 }
 

@@ -31,12 +31,12 @@ describe("TenantBudgetIndex", () => {
     const index = new TenantBudgetIndex();
     index.set(budget("tenant:acme/toolset:t"));
     index.set(budget("tenant:acme/toolset:u"));
-    expect(index.delete("tenant:acme/toolset:t", "RISK_POINTS")).toBe(true);
+    expect(index.delete("tenant:acme/toolset:t", "RISK_POINTS")?.scope).toBe("tenant:acme/toolset:t");
     expect(index.applicable("tenant:acme/toolset:u", "RISK_POINTS").map((found) => found.scope)).toEqual([
       "tenant:acme/toolset:u",
     ]);
-    expect(index.delete("tenant:acme/toolset:u", "RISK_POINTS")).toBe(true);
-    expect(index.delete("tenant:acme/toolset:u", "RISK_POINTS")).toBe(false);
+    expect(index.delete("tenant:acme/toolset:u", "RISK_POINTS")).toBeDefined();
+    expect(index.delete("tenant:acme/toolset:u", "RISK_POINTS")).toBeUndefined();
     expect(index.applicable("tenant:acme/toolset:u", "RISK_POINTS")).toEqual([]);
   });
 
