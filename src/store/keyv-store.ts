@@ -130,7 +130,8 @@ export class KeyvSingleProcessStore implements LedgerStore {
   private settledQueueHead = 0;
   private readonly settledReservationsMax: number;
   private readonly idempotency = new Map<string, IdempotencyRecord>();
-  private readonly audits: RingBuffer<AuditEvent>;
+  /** Events as stored: balances flattened to [scope, allocated, remaining, ...] (one array, not one object each). */
+  private readonly audits: RingBuffer<StoredAuditEvent>;
   private auditSeq = 0;
   private readonly idempotencyKeysMax: number;
   private readonly idempotencyRetentionMs: number;
@@ -415,11 +416,14 @@ export class KeyvSingleProcessStore implements LedgerStore {
   private async settle(command: CommitCommand & ReleaseCommand, kind: "commit" | "release"): Promise<SettleOutcome> {
     await this.ready;
     const tenant = tenantOfReservation(command.reservationId);
-    await this.loadKeys([`r:${command.reservationId}`, ...this.idempotencyKeys(tenant, kind, command.idempotency)]);
-    const record = this.reservations.get(command.reservationId);
-    if (record) {
-      await this.loadKeys(record.holds.map((hold) => `c:${budgetKey(hold.scope, record.unit)}|${hold.instance}`));
+    if (this.writeThrough) {
+      await this.loadKeys([`r:${command.reservationId}`, ...this.idempotencyKeys(tenant, kind, command.idempotency)]);
+      const loaded = this.reservations.get(command.reservationId);
+      if (loaded) {
+        await this.loadKeys(loaded.holds.map((hold) => `c:${budgetKey(hold.scope, loaded.unit)}|${hold.instance}`));
+      }
     }
+    const record = this.reservations.get(command.reservationId);
     const now = this.clock();
     this.expireDue(now);
     const replay = this.replay<SettleOutcome>(tenant, kind, command.idempotency);
@@ -591,7 +595,7 @@ export class KeyvSingleProcessStore implements LedgerStore {
 
   async recordEvent(event: RecordedEvent): Promise<void> {
     await this.ready;
-    this.appendAudit({ ...event, atMs: this.clock() });
+    this.appendAudit({ ...event, balances: event.balances && auditBalances(event.balances), atMs: this.clock() });
   }
 
   // ---------------------------------------------------------------- reads
@@ -625,7 +629,7 @@ export class KeyvSingleProcessStore implements LedgerStore {
 
   async audit(query: AuditLookup): Promise<AuditEvent[]> {
     await this.ready;
-    return filterAuditEvents(this.audits.toArray(), query);
+    return filterAuditEvents(this.audits.toArray().map(publicAuditEvent), query);
   }
 
   async sweep(): Promise<number> {
@@ -868,10 +872,10 @@ export class KeyvSingleProcessStore implements LedgerStore {
     }
   }
 
-  private appendAudit(event: Omit<AuditEvent, "seq">): void {
+  private appendAudit(event: Omit<StoredAuditEvent, "seq">): void {
     this.auditSeq++;
-    (event as AuditEvent).seq = this.auditSeq;
-    this.audits.push(event as AuditEvent);
+    (event as StoredAuditEvent).seq = this.auditSeq;
+    this.audits.push(event as StoredAuditEvent);
   }
 
   // ---------------------------------------------------------------- persistence
@@ -987,12 +991,28 @@ function copyOfDefinition(definition: BudgetDefinition): BudgetDefinition {
   };
 }
 
-function auditBalances(balances: Balance[]): AuditEvent["balances"] {
-  return balances.map((balance) => ({
-    scope: balance.scope,
-    allocated: balance.allocated,
-    remaining: balance.remaining,
-  }));
+type StoredAuditEvent = Omit<AuditEvent, "balances"> & { balances?: (string | number)[] };
+
+function auditBalances(
+  balances: readonly { scope: string; allocated: number; remaining: number }[],
+): (string | number)[] {
+  const flat: (string | number)[] = [];
+  for (const balance of balances) flat.push(balance.scope, balance.allocated, balance.remaining);
+  return flat;
+}
+
+function publicAuditEvent(stored: StoredAuditEvent): AuditEvent {
+  const { balances: flat, ...rest } = stored;
+  if (!flat) return rest;
+  const balances: NonNullable<AuditEvent["balances"]> = [];
+  for (let index = 0; index < flat.length; index += 3) {
+    balances.push({
+      scope: flat[index] as string,
+      allocated: flat[index + 1] as number,
+      remaining: flat[index + 2] as number,
+    });
+  }
+  return { ...rest, balances };
 }
 
 function balanceOf(definition: BudgetDefinition, instance: string, counters: Counters): Balance {
