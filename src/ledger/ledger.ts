@@ -291,7 +291,10 @@ export class StoreLedger implements Ledger {
 
   /**
    * Settles once. Against a distributed store a lost reply is retried with the same idempotency
-   * key (one is made up when the caller gave none), so a retry replays instead of charging twice.
+   * tag, so a retry replays instead of charging twice. When the caller gave no key, the tag is a
+   * retry token for this one call: an empty key (never a caller's: keys are non-empty) and a
+   * fingerprint unique to the call, which the store keeps on the reservation itself rather than as
+   * a tenant-wide idempotency record.
    */
   private async settle(
     reservationId: string,
@@ -300,8 +303,12 @@ export class StoreLedger implements Ledger {
     run: (store: LedgerStore, idempotency: IdempotencyTag | undefined) => Promise<SettleOutcome>,
   ): Promise<SettleResponse> {
     const store = await this.getStore();
-    const key = idempotencyKey ?? (store.distributed ? `auto:${randomUUID()}` : undefined);
-    const idempotency = key === undefined ? undefined : tagOf(key, { reservationId, ...payload });
+    const idempotency =
+      idempotencyKey !== undefined
+        ? tagOf(idempotencyKey, { reservationId, ...payload })
+        : store.distributed
+          ? { key: "", fingerprint: randomUUID() }
+          : undefined;
     let outcome: SettleOutcome | undefined;
     for (let attempt = 1; ; attempt++) {
       try {

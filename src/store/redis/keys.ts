@@ -4,7 +4,7 @@ import { ValidationError } from "../../core/errors.js";
  * Key layout. Every key of a tenant carries the tenant scope as its hash tag, so a tenant's whole
  * hierarchy lives in one Redis Cluster slot, each script touches one slot, and tenants shard.
  *
- *   <prefix>:{tenant:acme}:budgets         hash   "<scope>|<unit>" → definition JSON (+ gen, updatedAtMs)
+ *   <prefix>:{tenant:acme}:budgets         hash   "<scope>|<unit>" → "<gen>;<limit>;<overdraftLimit>;<window>;<bands>\n<JSON>"
  *   <prefix>:{tenant:acme}:meta            hash   seq (audit sequence), gen (budget generations)
  *   <prefix>:{tenant:acme}:counters        hash   "<gen>:<scope>|<unit>|<instance>" → "spent:reserved:debt";
  *                                                 one hash so a chain of any depth is one HMGET / HSET

@@ -1,3 +1,4 @@
+import type { Decision, ReasonCode } from "../../core/decision.js";
 import { invariant } from "../../core/errors.js";
 import {
   auditEventsMaxDefault,
@@ -8,7 +9,9 @@ import {
 } from "../../core/limits.js";
 import type { OveragePolicy } from "../../core/schemas.js";
 import { tenantScopeOf } from "../../core/scope.js";
+import { type Tier, tierRank } from "../../core/tiers.js";
 import type { Unit } from "../../core/units.js";
+import type { BudgetWindow } from "../../core/windows.js";
 import { tenantOfReservation } from "../keyv-store.js";
 import type {
   ActionRecord,
@@ -32,7 +35,9 @@ import type {
   RepayDebtOutcome,
   ReservationRecord,
   ReserveCommand,
+  ReserveOutcome,
   ReserveResult,
+  SettleError,
   SettleOutcome,
 } from "../types.js";
 import { readAudit } from "./audit-reader.js";
@@ -129,6 +134,7 @@ export class RedisLedgerStore implements LedgerStore {
       this.runTenant(scripts.budgetSet, tenant, [
         budgetField(scope, unit),
         JSON.stringify({ scope, unit, limit, window, narrowing, overdraftLimit }),
+        definitionText(definition),
         jsonFields({ scope, unit, amount: limit, detail }),
         ...idempotencyArgs(command.idempotency),
       ]),
@@ -157,7 +163,7 @@ export class RedisLedgerStore implements LedgerStore {
         this.keys.budgets(tenant),
       ])) as string[];
       for (let index = 1; index < flat.length; index += 2) {
-        const definition = publicDefinition(JSON.parse(flat[index]) as BudgetDefinition);
+        const definition = publicDefinition(JSON.parse(definitionJsonOf(flat[index])) as BudgetDefinition);
         if (prefix && definition.scope !== prefix && !definition.scope.startsWith(`${prefix}/`)) continue;
         out.push(definition);
       }
@@ -175,7 +181,7 @@ export class RedisLedgerStore implements LedgerStore {
     );
     if (!command.dryRun) this.noteTenant(tenant);
     const { subjectScope: scope, unit, action, runId, actor, estimate, reservationId } = command;
-    const [raw, deadline] = (await this.runTenant(scripts.reserve, tenant, [
+    const reply = (await this.runTenant(scripts.reserve, tenant, [
       reservationId,
       unit,
       action.tier,
@@ -190,9 +196,10 @@ export class RedisLedgerStore implements LedgerStore {
       jsonFields({ scope, unit, action, runId, actor, estimate }),
       jsonFields({ scope, unit, reservationId, action, runId }),
       ...command.scopes,
-    ])) as [string, number];
-    this.noteDeadline(tenant, deadline);
-    return JSON.parse(raw) as ReserveResult;
+    ])) as Reply;
+    if (reply[0] === "!") return { ok: false, error: "IDEMPOTENCY_CONFLICT" };
+    this.noteDeadline(tenant, Number(reply[6]));
+    return reserveOutcomeOf(reply, command);
   }
 
   commit(command: CommitCommand): Promise<SettleOutcome> {
@@ -214,8 +221,8 @@ export class RedisLedgerStore implements LedgerStore {
   }
 
   private async settle(script: LuaScript, reservationId: string, args: string[]): Promise<SettleOutcome> {
-    const raw = await this.runTenant(script, tenantOfReservation(reservationId), [reservationId, ...args]);
-    return JSON.parse(raw as string) as SettleOutcome;
+    const reply = (await this.runTenant(script, tenantOfReservation(reservationId), [reservationId, ...args])) as Reply;
+    return settleOutcomeOf(reply, reservationId);
   }
 
   async extend(command: ExtendCommand): Promise<ExtendOutcome> {
@@ -257,8 +264,19 @@ export class RedisLedgerStore implements LedgerStore {
 
   async getReservation(reservationId: string): Promise<ReservationRecord | null> {
     const tenant = tenantOfReservation(reservationId);
-    const [event, holds, status, shadowDenied, createdAtMs, expiresAtMs, charged, estimate, overagePolicy, graceMs] =
-      (await this.runTenant(scripts.reservation, tenant, [reservationId])) as (string | null)[];
+    const [
+      event,
+      holds,
+      status,
+      shadowDenied,
+      createdAtMs,
+      expiresAtMs,
+      charged,
+      estimate,
+      overagePolicy,
+      graceMs,
+      runId,
+    ] = (await this.runTenant(scripts.reservation, tenant, [reservationId])) as (string | null)[];
     if (event === null || event === undefined) return null;
     // The record's fixed part is the JSON its events repeat: scope, unit, reservationId, action, runId.
     const fixed = JSON.parse(`{${event}}`) as { scope: string; unit: Unit; action: ActionRecord; runId?: string };
@@ -268,10 +286,7 @@ export class RedisLedgerStore implements LedgerStore {
       unit: fixed.unit,
       action: fixed.action,
       estimate: Number(estimate),
-      holds: (JSON.parse(holds as string) as { scope: string; instance: string }[]).map(({ scope, instance }) => ({
-        scope,
-        instance,
-      })),
+      holds: holdsOf(holds as string, runId ?? ""),
       overagePolicy: overagePolicy as OveragePolicy,
       status: status as ReservationRecord["status"],
       shadowDenied: shadowDenied === "1",
@@ -379,6 +394,105 @@ export class RedisLedgerStore implements LedgerStore {
 
 function budgetField(scope: string, unit: string): string {
   return `${scope}|${unit}`;
+}
+
+/** A reply of the reserve and settle scripts: a flat array of short strings and integers. */
+type Reply = (string | number)[];
+
+/** Values per budget in a reply: lead (candidate index or scope), window, instance, allocated, spent, reserved, debt. */
+const balanceWidth = 7;
+
+function balancesOf(reply: Reply, from: number, unit: Unit, scopeOf: (lead: string | number) => string): Balance[] {
+  const balances: Balance[] = [];
+  for (let at = from; at < reply.length; at += balanceWidth) {
+    const allocated = Number(reply[at + 3]);
+    const spent = Number(reply[at + 4]);
+    const reserved = Number(reply[at + 5]);
+    const debt = Number(reply[at + 6]);
+    balances.push({
+      scope: scopeOf(reply[at]),
+      unit,
+      window: reply[at + 1] as BudgetWindow,
+      instance: String(reply[at + 2]),
+      allocated,
+      spent,
+      reserved,
+      debt,
+      remaining: allocated - spent - reserved - debt,
+    });
+  }
+  return balances;
+}
+
+/** See lua/reserve.ts for the reply's layout. */
+function reserveOutcomeOf(reply: Reply, command: ReserveCommand): ReserveOutcome {
+  const outcome: ReserveOutcome = {
+    decision: reply[0] as Decision,
+    balances: balancesOf(reply, 10, command.unit, (index) => command.scopes[Number(index) - 1]),
+  };
+  if (reply[1] !== "") outcome.reasonCode = reply[1] as ReasonCode;
+  if (reply[2] !== "") outcome.deniedScope = reply[2] as string;
+  if (reply[3] !== "") outcome.caps = { disabledTiers: (reply[3] as string).split(",") as Tier[] };
+  if (reply[4] !== "") {
+    outcome.reservationId = reply[4] as string;
+    outcome.expiresAtMs = Number(reply[5]);
+  }
+  if (reply[7] !== "") {
+    outcome.shadow = { decision: "DENY", reasonCode: reply[7] as ReasonCode };
+    if (reply[8] !== "") outcome.shadow.deniedScope = reply[8] as string;
+  }
+  if (reply[9] !== "") outcome.replayed = true;
+  return outcome;
+}
+
+/** See lua/settle.ts for the reply's layout. */
+function settleOutcomeOf(reply: Reply, reservationId: string): SettleOutcome {
+  if (reply[0] === "!") {
+    const failure: SettleOutcome = { ok: false, error: reply[1] as SettleError };
+    if (reply[2] !== "" && reply[2] !== undefined) failure.detail = String(reply[2]);
+    return failure;
+  }
+  const outcome: SettleOutcome = {
+    ok: true,
+    reservationId,
+    status: reply[1] as "committed" | "released",
+    charged: Number(reply[2]),
+    debtAdded: Number(reply[3]),
+    uncharged: Number(reply[4]),
+    released: Number(reply[5]),
+    balances: balancesOf(reply, 8, reply[7] as Unit, String),
+  };
+  if (reply[6] !== "") outcome.replayed = true;
+  return outcome;
+}
+
+/** The text form of a definition the scripts read (see lua/budgets.ts), without the generation. */
+function definitionText(definition: BudgetDefinition | PutBudgetCommand["definition"]): string {
+  const bands = (definition.narrowing ?? [])
+    .map((band) => `${band.from}:${band.disabledTiers.map(tierRank).join("")}`)
+    .join(",");
+  return `${definition.limit};${definition.overdraftLimit};${definition.window};${bands}`;
+}
+
+/** A stored definition is "<text>\n<json>" (or JSON only, from an older version). */
+function definitionJsonOf(stored: string): string {
+  return stored.startsWith("{") ? stored : stored.slice(stored.indexOf("\n") + 1);
+}
+
+/** A reservation's holds: "<gen> <L | R | instance> <scope>" joined by ";" (or JSON, from an older version). */
+function holdsOf(stored: string, runId: string): { scope: string; instance: string }[] {
+  if (stored.startsWith("[")) {
+    return (JSON.parse(stored) as { scope: string; instance: string }[]).map(({ scope, instance }) => ({
+      scope,
+      instance,
+    }));
+  }
+  if (stored === "") return [];
+  return stored.split(";").map((hold) => {
+    const [, code, scope] = hold.split(" ");
+    const instance = code === "L" ? "life" : code === "R" ? `run:${runId === "" ? "-" : runId}` : code;
+    return { scope, instance };
+  });
 }
 
 /** An object's JSON without its braces: fields a script splices into the events it writes. */

@@ -152,6 +152,61 @@ describeRedis(
         expect(commits).toHaveLength(1);
         await ledger.close();
       });
+
+      it("keeps a settle's retry token on the reservation: no tenant-wide record, and only that call replays", async () => {
+        const prefix = uniquePrefix("token");
+        const store = await createRedisStore({ redis: server.url, prefix });
+        const ledger = new StoreLedger(store, { sweepIntervalMs: 0 });
+        const redis = createClient({ url: server.url });
+        await redis.connect();
+        await ledger.setBudget({ scope: "tenant:acme", limit: 100 });
+        const response = await ledger.reserve({ subject, action: read, estimate: 10 });
+        const id = response.reservationId as string;
+        const token = { key: "", fingerprint: "attempt-1" };
+        // event -> outcome, one row each
+        const rows: [string, () => Promise<unknown>, object][] = [
+          [
+            "commit with token",
+            () => store.commit({ reservationId: id, actual: 4, idempotency: token }),
+            { charged: 4 },
+          ],
+          [
+            "same call retried",
+            () => store.commit({ reservationId: id, actual: 4, idempotency: token }),
+            { ok: true, charged: 4, replayed: true, released: 6 },
+          ],
+          [
+            "another commit call",
+            () => store.commit({ reservationId: id, actual: 4, idempotency: { key: "", fingerprint: "attempt-2" } }),
+            { ok: false, error: "RESERVATION_FINALIZED" },
+          ],
+          [
+            "a release call",
+            () => store.release({ reservationId: id, idempotency: { key: "", fingerprint: "attempt-3" } }),
+            { ok: false, error: "RESERVATION_FINALIZED" },
+          ],
+          ["ledger commit again", () => ledger.commit(id).catch((error) => error), { code: "RESERVATION_FINALIZED" }],
+        ];
+        for (const [, run, expected] of rows) expect(await run()).toMatchObject(expected);
+        expect(await redis.sendCommand(["EXISTS", `${prefix}:{tenant:acme}:idempotency`])).toBe(0);
+        expect(await ledger.getBalance({ scope: "tenant:acme" })).toMatchObject({ spent: 4, reserved: 0 });
+        expect(await ledger.audit({ scope: "tenant:acme", type: "commit" })).toHaveLength(1);
+        await redis.close();
+        await ledger.close();
+      });
+
+      it("a caller's settle key is still refused on another reservation", async () => {
+        const ledger = createLedger({ redis: server.url, redisPrefix: uniquePrefix("reuse"), sweepIntervalMs: 0 });
+        await ledger.setBudget({ scope: "tenant:acme", limit: 100 });
+        const first = await ledger.reserve({ subject, action: read, estimate: 10 });
+        const second = await ledger.reserve({ subject, action: read, estimate: 10 });
+        await ledger.commit(first.reservationId as string, { idempotencyKey: "c-1" });
+        await expect(ledger.commit(second.reservationId as string, { idempotencyKey: "c-1" })).rejects.toMatchObject({
+          code: "IDEMPOTENCY_CONFLICT",
+        });
+        expect(await ledger.getBalance({ scope: "tenant:acme" })).toMatchObject({ spent: 10, reserved: 10 });
+        await ledger.close();
+      });
     });
 
     describe("connections", () => {

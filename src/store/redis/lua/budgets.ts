@@ -1,20 +1,24 @@
 /**
- * Budget definitions live in one hash per tenant, field "<scope>|<unit>", value the definition's
- * JSON plus `gen`: a generation fixed when the budget is created. Counter keys carry it, so a
- * budget removed and added again starts from fresh counters, and holds on the old one settle as
- * no-ops.
+ * Budget definitions live in one hash per tenant, field "<scope>|<unit>", value
+ * "<gen>;<limit>;<overdraftLimit>;<window>;<bands>\n<definition JSON with updatedAtMs and gen>" (see
+ * parseDef in the prelude: the scripts read the text part, which costs a string.match instead of a
+ * cjson.decode per budget on every reserve and settle). `gen` is a generation fixed when the budget is
+ * created. Counter keys carry it, so a budget removed and added again starts from fresh counters, and
+ * holds on the old one settle as no-ops.
  */
 
 /**
- * budget.set. ARGV[4..]: field, definition JSON (without updatedAtMs), audit event fields, idempotency
- * key ("" for none), fingerprint. Returns the outcome json.
+ * budget.set. ARGV[4..]: field, definition JSON (without updatedAtMs), its text form without gen
+ * ("<limit>;<overdraftLimit>;<window>;<bands>"), audit event fields, idempotency key ("" for none),
+ * fingerprint. Returns the outcome json.
  */
 export const budgetSetLua = `
 local budgetField = ARGV[4]
 local definitionJson = ARGV[5]
-local eventFields = ARGV[6]
-local idemKey = ARGV[7]
-local idemFingerprint = ARGV[8]
+local definitionText = ARGV[6]
+local eventFields = ARGV[7]
+local idemKey = ARGV[8]
+local idemFingerprint = ARGV[9]
 
 local replayed = replay('budget.set', idemKey, idemFingerprint)
 if replayed then return replayed end
@@ -22,12 +26,12 @@ if replayed then return replayed end
 local previous = redis.call('HGET', budgetsKey, budgetField)
 local gen
 if previous then
-  gen = cjson.decode(previous).gen
+  gen = parseDef(previous).gen
 else
-  gen = redis.call('HINCRBY', metaKey, 'gen', 1)
+  gen = int(redis.call('HINCRBY', metaKey, 'gen', 1))
 end
-local stored = string.sub(definitionJson, 1, -2) .. ',"updatedAtMs":' .. int(now) .. ',"gen":' .. int(gen) .. '}'
-redis.call('HSET', budgetsKey, budgetField, stored)
+local stored = string.sub(definitionJson, 1, -2) .. ',"updatedAtMs":' .. int(now) .. ',"gen":' .. gen .. '}'
+redis.call('HSET', budgetsKey, budgetField, gen .. ';' .. definitionText .. '\\n' .. stored)
 appendAudit('"type":"budget.set",' .. eventFields)
 local created = 'true'
 if previous then created = 'false' end
@@ -54,7 +58,7 @@ local removed = 'false'
 if previous then
   removed = 'true'
   redis.call('HDEL', budgetsKey, budgetField)
-  redis.call('HDEL', countersKey, int(cjson.decode(previous).gen) .. ':' .. budgetField .. '|life')
+  redis.call('HDEL', countersKey, parseDef(previous).gen .. ':' .. budgetField .. '|life')
   appendAudit('"type":"budget.remove",' .. eventFields)
 end
 local outcome = '{"ok":true,"removed":' .. removed .. '}'
@@ -80,8 +84,8 @@ if replayed then return replayed end
 
 local raw = redis.call('HGET', budgetsKey, budgetField)
 if not raw then return '{"ok":true,"repaid":0,"balance":null}' end
-local def = cjson.decode(raw)
-local b = budgetAt(def, budgetField, instanceOf(def.window, runId))
+local def = parseDef(raw)
+local b = budgetAt(def, string.match(budgetField, '^[^|]+'), budgetField, instanceOf(def.window, runId))
 loadCounters({ b })
 local repaid = math.min(amount, b.c.debt)
 b.c.debt = b.c.debt - repaid
@@ -89,7 +93,7 @@ b.c.spent = b.c.spent + repaid
 assertCounters(b)
 saveCounters({ b })
 appendAudit('"type":"debt.repay",' .. eventFields .. ',"amount":' .. int(repaid))
-local outcome = '{"ok":true,"repaid":' .. int(repaid) .. ',"balance":' .. balanceJson(b) .. '}'
+local outcome = '{"ok":true,"repaid":' .. int(repaid) .. ',"balance":' .. balanceJson(b, string.match(budgetField, '|(.*)$')) .. '}'
 remember('debt.repay', idemKey, idemFingerprint, outcome)
 return outcome
 `;

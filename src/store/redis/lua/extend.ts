@@ -15,7 +15,7 @@ local replayed = replay('extend', idemKey, idemFingerprint)
 if replayed then return { replayed, 0 } end
 
 local key = reservationKey(id)
-local r = redis.call('HMGET', key, 'st', 'g', 'ev', 'h', 'u')
+local r = redis.call('HMGET', key, 'st', 'g', 'ev', 'h', 'u', 'ri')
 if not r[1] then return { '{"ok":false,"error":"RESERVATION_NOT_FOUND"}', 0 } end
 if r[1] == 'expired' then return { '{"ok":false,"error":"RESERVATION_EXPIRED"}', 0 } end
 if r[1] ~= 'held' then return { '{"ok":false,"error":"RESERVATION_FINALIZED"}', 0 } end
@@ -28,7 +28,7 @@ if deadline < earliest then hint = deadline end
 redis.call('HSET', key, 'x', int(expiresAtMs))
 redis.call('ZADD', holdsKey, deadline, id)
 -- Idle window counters must outlive the holds on them.
-saveCounters(heldBudgets(r[4], r[5]))
+saveCounters(heldBudgets(r[4], r[5], r[6] or ''))
 appendAudit('"type":"extend",' .. r[3] .. ',"detail":' .. str('expiresAtMs=' .. int(expiresAtMs)))
 local outcome = '{"ok":true,"reservationId":' .. str(id) .. ',"expiresAtMs":' .. int(expiresAtMs) .. '}'
 remember('extend', idemKey, idemFingerprint, outcome)

@@ -1,5 +1,5 @@
 /**
- * Lua shared by every tenant script: clock, key layout, JSON pieces, counters, the decision rule,
+ * Lua shared by every tenant script: clock, key layout, definitions, counters, the decision rule,
  * idempotency, audit and expiry. Each script is this prelude plus its own body, so one EVALSHA runs
  * one operation atomically on one tenant (one cluster slot).
  *
@@ -12,7 +12,13 @@
  * Operation arguments start at ARGV[4].
  *
  * Numbers: amounts are integers below 2^53, exact in Lua doubles. cjson prints only 14 significant
- * digits, so numbers are formatted with %d here and cjson is used for strings only.
+ * digits, so numbers are formatted with %d here and never go through cjson.
+ *
+ * Cost: this Redis's Lua hashes every byte of every string it creates (strings are interned), and
+ * cjson.decode of a budget definition costs more than the HMGET that read it. So the hot path
+ * decodes no JSON (definitions and holds are stored in a compact text form), builds each audit
+ * event with one table.concat, and answers reserve and settle with flat arrays of numbers and short
+ * strings that the client turns into objects (see redis-store.ts).
  *
  * Failures: Redis does not roll back a script's writes on error, so every invariant is checked
  * before the first write of an operation.
@@ -47,12 +53,42 @@ local function idempotencyKey(op, key) return base .. 'i:' .. op .. ':' .. key e
 
 local function int(n) return string.format('%d', n) end
 local function str(s) return cjson.encode(s) end
+-- Scopes are validated to [A-Za-z0-9_.-] values joined by ':' and '/': nothing to escape.
+local function quoted(scope) return '"' .. scope .. '"' end
 local function field(name, json)
   if json == nil then return '' end
   return ',"' .. name .. '":' .. json
 end
 local function invariant(ok, message)
   if not ok then error('INVARIANT_VIOLATED ' .. message) end
+end
+
+-- ------------------------------------------------------------------ definitions
+
+local TIERS = { 'read', 'write-local', 'write-external', 'mutation', 'execution' }
+local TIER_DIGIT = { read = '1', ['write-local'] = '2', ['write-external'] = '3', mutation = '4', execution = '5' }
+
+-- A stored definition is "<gen>;<limit>;<overdraftLimit>;<window>;<bands>\\n<definition json>": the
+-- scripts read the text before the newline, listings the JSON after it. <bands> is
+-- "<from>:<disabled tier digits>,..." (read = 1 ... execution = 5), empty without narrowing.
+-- A value that is JSON only (written by an older version) is still read.
+local function parseDef(raw)
+  if string.byte(raw, 1) == 123 then
+    local d = cjson.decode(raw)
+    local bands = {}
+    if d.narrowing ~= nil and d.narrowing ~= cjson.null then
+      for i, band in ipairs(d.narrowing) do
+        local digits = {}
+        for j, tier in ipairs(band.disabledTiers) do digits[j] = TIER_DIGIT[tier] end
+        bands[i] = tostring(band.from) .. ':' .. table.concat(digits)
+      end
+    end
+    return { gen = int(d.gen), limit = d.limit, limitText = int(d.limit), overdraftLimit = d.overdraftLimit,
+      window = d.window, bands = table.concat(bands, ',') }
+  end
+  local gen, limit, overdraft, window, bands = string.match(raw, '^(%d+);(%d+);(%d+);([%a]+);([^\\n]*)')
+  return { gen = gen, limit = tonumber(limit), limitText = limit, overdraftLimit = tonumber(overdraft),
+    window = window, bands = bands }
 end
 
 -- ------------------------------------------------------------------ windows and counters
@@ -74,14 +110,14 @@ local function remainingOf(b)
 end
 
 local function assertCounters(b)
-  invariant(b.c.reserved >= 0, 'reserved >= 0 on ' .. b.def.scope .. ' (got ' .. int(b.c.reserved) .. ')')
-  invariant(b.c.spent >= 0, 'spent >= 0 on ' .. b.def.scope .. ' (got ' .. int(b.c.spent) .. ')')
-  invariant(b.c.debt >= 0, 'debt >= 0 on ' .. b.def.scope .. ' (got ' .. int(b.c.debt) .. ')')
+  invariant(b.c.reserved >= 0, 'reserved >= 0 on ' .. b.scope .. ' (got ' .. int(b.c.reserved) .. ')')
+  invariant(b.c.spent >= 0, 'spent >= 0 on ' .. b.scope .. ' (got ' .. int(b.c.spent) .. ')')
+  invariant(b.c.debt >= 0, 'debt >= 0 on ' .. b.scope .. ' (got ' .. int(b.c.debt) .. ')')
 end
 
 -- A budget on the action's path and its window instance; counters come from loadCounters.
-local function budgetAt(def, budgetField, instance)
-  return { def = def, instance = instance, field = int(def.gen) .. ':' .. budgetField .. '|' .. instance }
+local function budgetAt(def, scope, budgetField, instance)
+  return { def = def, scope = scope, instance = instance, field = def.gen .. ':' .. budgetField .. '|' .. instance }
 end
 
 -- All counters of a tenant live in one hash ("spent:reserved:debt" per budget and window instance),
@@ -142,10 +178,37 @@ local function saveCounters(list)
   end
 end
 
+-- A reservation's holds ("h"): "<gen> <instance code> <scope>" joined by ';', where the instance code
+-- is L (lifetime), R (the run window of the reservation's runId, kept in "ri": a runId may contain
+-- anything) or the clock window instance itself ("hour:491234").
+local function holdOf(b)
+  local code = b.instance
+  if code == 'life' then code = 'L' elseif string.sub(code, 1, 4) == 'run:' then code = 'R' end
+  return b.def.gen .. ' ' .. code .. ' ' .. b.scope
+end
+
+local function holdsOf(holdsText, runId)
+  local holds = {}
+  if string.byte(holdsText, 1) == 91 then
+    -- JSON written by an older version.
+    for i, hold in ipairs(cjson.decode(holdsText)) do
+      holds[i] = { gen = int(hold.gen), instance = hold.instance, scope = hold.scope }
+    end
+    return holds
+  end
+  for item in string.gmatch(holdsText, '[^;]+') do
+    local gen, code, scope = string.match(item, '^(%d+) (%S+) (.+)$')
+    local instance = code
+    if code == 'L' then instance = 'life' elseif code == 'R' then instance = instanceOf('run', runId) end
+    holds[#holds + 1] = { gen = gen, instance = instance, scope = scope }
+  end
+  return holds
+end
+
 -- The budgets a reservation holds that still exist: a removed (or removed and re-added) budget is
 -- skipped, so its holds settle as no-ops.
-local function heldBudgets(holdsJson, unit)
-  local holds = cjson.decode(holdsJson)
+local function heldBudgets(holdsText, unit, runId)
+  local holds = holdsOf(holdsText, runId)
   local held = {}
   if #holds == 0 then return held end
   local fields = {}
@@ -154,8 +217,8 @@ local function heldBudgets(holdsJson, unit)
   local candidates = {}
   for i, hold in ipairs(holds) do
     if defs[i] then
-      local def = cjson.decode(defs[i])
-      if def.gen == hold.gen then candidates[#candidates + 1] = budgetAt(def, fields[i], hold.instance) end
+      local def = parseDef(defs[i])
+      if def.gen == hold.gen then candidates[#candidates + 1] = budgetAt(def, hold.scope, fields[i], hold.instance) end
     end
   end
   loadCounters(candidates)
@@ -165,80 +228,95 @@ local function heldBudgets(holdsJson, unit)
   return held
 end
 
-local function balanceJson(b)
-  return '{"scope":' .. str(b.def.scope) .. ',"unit":' .. str(b.def.unit) .. ',"window":' .. str(b.def.window)
-    .. ',"instance":' .. str(b.instance) .. ',"allocated":' .. int(b.def.limit) .. ',"spent":' .. int(b.c.spent)
+local function balanceJson(b, unit)
+  return '{"scope":' .. quoted(b.scope) .. ',"unit":"' .. unit .. '","window":"' .. b.def.window
+    .. '","instance":' .. str(b.instance) .. ',"allocated":' .. b.def.limitText .. ',"spent":' .. int(b.c.spent)
     .. ',"reserved":' .. int(b.c.reserved) .. ',"debt":' .. int(b.c.debt) .. ',"remaining":' .. int(remainingOf(b)) .. '}'
 end
 
-local function balancesJson(list)
-  local parts = {}
-  for i, b in ipairs(list) do parts[i] = balanceJson(b) end
-  return '[' .. table.concat(parts, ',') .. ']'
-end
-
-local function auditBalancesJson(list)
-  local parts = {}
-  for i, b in ipairs(list) do
-    parts[i] = '{"scope":' .. str(b.def.scope) .. ',"allocated":' .. int(b.def.limit) .. ',"remaining":' .. int(remainingOf(b)) .. '}'
-  end
-  return '[' .. table.concat(parts, ',') .. ']'
-end
-
--- ------------------------------------------------------------------ the decision rule (core/decision.ts)
-
-local TIERS = { 'read', 'write-local', 'write-external', 'mutation', 'execution' }
-
-local function disabledTiersAt(narrowing, used, allocated)
-  if narrowing == nil or narrowing == cjson.null then return {} end
-  if allocated <= 0 then return TIERS end
-  local utilization = used / allocated
-  local disabled = {}
-  for _, band in ipairs(narrowing) do
-    if utilization >= band.from then disabled = band.disabledTiers else break end
-  end
-  return disabled
-end
-
-local function capsAfter(checked, extra)
-  local set = {}
-  for _, b in ipairs(checked) do
-    local used = b.c.spent + b.c.reserved + b.c.debt + extra
-    for _, tier in ipairs(disabledTiersAt(b.def.narrowing, used, b.def.limit)) do set[tier] = true end
-  end
-  local out = {}
-  for _, tier in ipairs(TIERS) do
-    if set[tier] then out[#out + 1] = tier end
+-- Balances as a flat array for the client: per budget window, instance, allocated, spent, reserved,
+-- debt, after the given leading item (index into the candidate scopes, or the scope).
+local function pushBalances(out, list, lead)
+  local n = #out
+  for _, b in ipairs(list) do
+    out[n + 1] = lead(b)
+    out[n + 2] = b.def.window
+    out[n + 3] = b.instance
+    out[n + 4] = b.def.limit
+    out[n + 5] = b.c.spent
+    out[n + 6] = b.c.reserved
+    out[n + 7] = b.c.debt
+    n = n + 7
   end
   return out
 end
 
-local function tiersJson(list)
-  if #list == 0 then return '[]' end
-  return '["' .. table.concat(list, '","') .. '"]'
+-- Appends ',"balances":[...]' of an audit event to parts.
+local function pushAuditBalances(parts, list)
+  local n = #parts
+  parts[n + 1] = ',"balances":['
+  n = n + 1
+  for i, b in ipairs(list) do
+    local sep = ','
+    if i == 1 then sep = '' end
+    parts[n + 1] = sep .. '{"scope":"'
+    parts[n + 2] = b.scope
+    parts[n + 3] = '","allocated":'
+    parts[n + 4] = b.def.limitText
+    parts[n + 5] = ',"remaining":' .. int(remainingOf(b)) .. '}'
+    n = n + 5
+  end
+  parts[n + 1] = ']'
+end
+
+-- ------------------------------------------------------------------ the decision rule (core/decision.ts)
+
+-- The tier digits a budget's narrowing disables at this use ('' for none).
+local function disabledDigitsAt(def, used)
+  if def.bands == '' then return '' end
+  if def.limit <= 0 then return '12345' end
+  local utilization = used / def.limit
+  local disabled = ''
+  for from, digits in string.gmatch(def.bands, '([^:,]+):(%d*)') do
+    if utilization >= tonumber(from) then disabled = digits else break end
+  end
+  return disabled
+end
+
+-- The union of the tiers the checked budgets disable with extra more used, in tier order.
+local function capsAfter(checked, extra)
+  local union = ''
+  for _, b in ipairs(checked) do
+    union = union .. disabledDigitsAt(b.def, b.c.spent + b.c.reserved + b.c.debt + extra)
+  end
+  if union == '' then return nil end
+  local out = {}
+  for digit = 1, 5 do
+    if string.find(union, digit, 1, true) then out[#out + 1] = TIERS[digit] end
+  end
+  return table.concat(out, ',')
 end
 
 local function evaluate(checked, tier, estimate)
   if #checked == 0 then return { decision = 'DENY', reasonCode = 'BUDGET_NOT_FOUND' } end
   for _, b in ipairs(checked) do
     -- A zero budget is a revoked grant: always DENY, even for a free action.
-    if b.def.limit == 0 then return { decision = 'DENY', reasonCode = 'BUDGET_EXCEEDED', deniedScope = b.def.scope } end
-    if b.c.debt > 0 then return { decision = 'DENY', reasonCode = 'DEBT_OUTSTANDING', deniedScope = b.def.scope } end
+    if b.def.limit == 0 then return { decision = 'DENY', reasonCode = 'BUDGET_EXCEEDED', deniedScope = b.scope } end
+    if b.c.debt > 0 then return { decision = 'DENY', reasonCode = 'DEBT_OUTSTANDING', deniedScope = b.scope } end
     if remainingOf(b) < estimate then
-      return { decision = 'DENY', reasonCode = 'BUDGET_EXCEEDED', deniedScope = b.def.scope }
+      return { decision = 'DENY', reasonCode = 'BUDGET_EXCEEDED', deniedScope = b.scope }
     end
   end
+  local tierDigit = TIER_DIGIT[tier]
   for _, b in ipairs(checked) do
-    local used = b.c.spent + b.c.reserved + b.c.debt
-    for _, disabled in ipairs(disabledTiersAt(b.def.narrowing, used, b.def.limit)) do
-      if disabled == tier then
-        return { decision = 'DENY', reasonCode = 'TIER_DISABLED', deniedScope = b.def.scope, caps = capsAfter(checked, 0) }
-      end
+    local disabled = disabledDigitsAt(b.def, b.c.spent + b.c.reserved + b.c.debt)
+    if disabled ~= '' and string.find(disabled, tierDigit, 1, true) then
+      return { decision = 'DENY', reasonCode = 'TIER_DISABLED', deniedScope = b.scope, caps = capsAfter(checked, 0) }
     end
   end
-  local disabledTiers = capsAfter(checked, estimate)
-  if #disabledTiers == 0 then return { decision = 'ALLOW' } end
-  return { decision = 'ALLOW_WITH_CAPS', caps = disabledTiers }
+  local caps = capsAfter(checked, estimate)
+  if caps == nil then return { decision = 'ALLOW' } end
+  return { decision = 'ALLOW_WITH_CAPS', caps = caps }
 end
 
 -- ------------------------------------------------------------------ idempotency and audit
@@ -255,6 +333,17 @@ local function replay(op, key, fingerprint)
   return '{"replayed":true,' .. string.sub(stored, cut + 2)
 end
 
+-- The same for operations that answer with a flat array (reserve, settle): the array is stored as
+-- JSON of strings. Returns the stored array, or false on a conflict, or nil when there is none.
+local function replayArray(op, key, fingerprint)
+  if key == '' then return nil end
+  local stored = redis.call('GET', idempotencyKey(op, key))
+  if not stored then return nil end
+  local cut = string.find(stored, '\\n', 1, true)
+  if string.sub(stored, 1, cut - 1) ~= fingerprint then return false end
+  return cjson.decode(string.sub(stored, cut + 1))
+end
+
 -- Records expire by time and, per tenant, by count: the oldest beyond idempotencyKeysMax goes.
 local function remember(op, key, fingerprint, outcome)
   if key == '' then return end
@@ -263,6 +352,15 @@ local function remember(op, key, fingerprint, outcome)
   if redis.call('LPUSH', idempotencyIndexKey, recordKey) > idempotencyKeysMax then
     redis.call('DEL', redis.call('RPOP', idempotencyIndexKey))
   end
+end
+
+local function rememberArray(op, key, fingerprint, reply)
+  if key == '' then return end
+  local strings = {}
+  for i, item in ipairs(reply) do
+    if type(item) == 'number' then strings[i] = int(item) else strings[i] = item end
+  end
+  remember(op, key, fingerprint, cjson.encode(strings))
 end
 
 -- A settled reservation is kept for settledRetentionMs and, per tenant, among the newest
@@ -274,18 +372,27 @@ local function keepSettled(id)
   end
 end
 
--- body: the event's fields after seq and atMs, e.g. '"type":"reserve","scope":...'.
+-- body: the event's fields after seq and atMs, e.g. '"type":"reserve","scope":...'; either one
+-- string or a list of strings, concatenated once.
 local function appendAudit(body)
   local seq = redis.call('HINCRBY', metaKey, 'seq', 1)
-  redis.call('XADD', auditKey, 'MAXLEN', '~', auditEventsMax, '*', 'e',
-    '{"seq":' .. int(seq) .. ',"atMs":' .. int(now) .. ',"_us":' .. nowUs .. ',' .. body .. '}')
+  local event
+  if type(body) == 'table' then
+    -- Strings are hashed whole when made: build the event once, not body first and event after.
+    table.insert(body, 1, '{"seq":' .. int(seq) .. ',"atMs":' .. int(now) .. ',"_us":' .. nowUs .. ',')
+    body[#body + 1] = '}'
+    event = table.concat(body)
+  else
+    event = '{"seq":' .. int(seq) .. ',"atMs":' .. int(now) .. ',"_us":' .. nowUs .. ',' .. body .. '}'
+  end
+  redis.call('XADD', auditKey, 'MAXLEN', '~', auditEventsMax, '*', 'e', event)
 end
 
 -- ------------------------------------------------------------------ expiry (server clock)
 
 local function expireOne(id)
   local key = reservationKey(id)
-  local r = redis.call('HMGET', key, 'st', 'x', 'g', 'e', 'u', 'h', 'ev', 'sd')
+  local r = redis.call('HMGET', key, 'st', 'x', 'g', 'e', 'u', 'h', 'ev', 'sd', 'ri')
   if r[1] ~= 'held' then
     -- Settled meanwhile or aged out: the index entry is stale.
     redis.call('ZREM', holdsKey, id)
@@ -293,7 +400,7 @@ local function expireOne(id)
   end
   if tonumber(r[2]) + tonumber(r[3]) > now then return false end
   local estimate = tonumber(r[4])
-  local held = heldBudgets(r[6], r[5])
+  local held = heldBudgets(r[6], r[5], r[9] or '')
   for _, b in ipairs(held) do
     b.c.reserved = b.c.reserved - estimate
     assertCounters(b)
@@ -304,8 +411,9 @@ local function expireOne(id)
   redis.call('ZREM', holdsKey, id)
   local amount = estimate
   if r[8] == '1' then amount = 0 end
-  appendAudit('"type":"expire",' .. r[7] .. ',"estimate":' .. int(estimate) .. ',"amount":' .. int(amount)
-    .. ',"balances":' .. auditBalancesJson(held))
+  local parts = { '"type":"expire",', r[7], ',"estimate":', int(estimate), ',"amount":', int(amount) }
+  pushAuditBalances(parts, held)
+  appendAudit(parts)
   return true
 end
 

@@ -10,14 +10,14 @@ local runId = ARGV[5]
 expireDue()
 local raw = redis.call('HGET', budgetsKey, budgetField)
 if not raw then return 'null' end
-local def = cjson.decode(raw)
-local b = budgetAt(def, budgetField, instanceOf(def.window, runId))
+local def = parseDef(raw)
+local b = budgetAt(def, string.match(budgetField, '^[^|]+'), budgetField, instanceOf(def.window, runId))
 loadCounters({ b })
-return balanceJson(b)
+return balanceJson(b, string.match(budgetField, '|(.*)$'))
 `;
 
-/** reservation. ARGV[4]: reservationId. Returns the record's fields ev, h, st, sd, c, x, ch, e, p, g (nil when unknown). */
+/** reservation. ARGV[4]: reservationId. Returns the record's fields ev, h, st, sd, c, x, ch, e, p, g, ri (nil when unknown). */
 export const reservationLua = `
 expireDue()
-return redis.call('HMGET', reservationKey(ARGV[4]), 'ev', 'h', 'st', 'sd', 'c', 'x', 'ch', 'e', 'p', 'g')
+return redis.call('HMGET', reservationKey(ARGV[4]), 'ev', 'h', 'st', 'sd', 'c', 'x', 'ch', 'e', 'p', 'g', 'ri')
 `;

@@ -7,7 +7,11 @@
  * event of this reservation repeats; with the numeric fields it is also the record's fixed part),
  * then the candidate scopes, outermost first.
  *
- * Returns { outcome json, deadline to note in the sweep index or 0 }.
+ * Returns a flat array (see `reserveOutcomeOf` in redis-store.ts): decision, reasonCode, deniedScope,
+ * disabled tiers (comma-separated), reservationId, expiresAtMs, deadline to note in the sweep index,
+ * shadow reasonCode, shadow deniedScope, replayed ("" or "1"), then per checked budget its candidate
+ * index, window, instance, allocated, spent, reserved, debt. "" and 0 stand for absent. On an
+ * idempotency conflict: { "!", "IDEMPOTENCY_CONFLICT" }.
  */
 export const reserveLua = `
 local id = ARGV[4]
@@ -16,7 +20,7 @@ local tier = ARGV[6]
 local estimate = tonumber(ARGV[7])
 local runId = ARGV[8]
 local ttlMs = tonumber(ARGV[9])
-local graceMs = tonumber(ARGV[10])
+local graceMs = ARGV[10]
 local overagePolicy = ARGV[11]
 local dryRun = ARGV[12] == '1'
 local shadow = ARGV[13] == '1'
@@ -28,8 +32,13 @@ local firstScope = 18
 
 expireDue()
 if not dryRun then
-  local replayed = replay('reserve', idemKey, idemFingerprint)
-  if replayed then return { replayed, 0 } end
+  local replayed = replayArray('reserve', idemKey, idemFingerprint)
+  if replayed == false then return { '!', 'IDEMPOTENCY_CONFLICT' } end
+  if replayed then
+    replayed[7] = 0
+    replayed[10] = '1'
+    return replayed
+  end
 end
 
 local fields = {}
@@ -38,36 +47,32 @@ local defs = redis.call('HMGET', budgetsKey, unpack(fields))
 local checked = {}
 for i, raw in ipairs(defs) do
   if raw then
-    local def = cjson.decode(raw)
-    checked[#checked + 1] = budgetAt(def, fields[i], instanceOf(def.window, runId))
+    local def = parseDef(raw)
+    local b = budgetAt(def, ARGV[firstScope + i - 1], fields[i], instanceOf(def.window, runId))
+    b.index = i
+    checked[#checked + 1] = b
   end
 end
 loadCounters(checked)
 
 local verdict = evaluate(checked, tier, estimate)
 local allowed = verdict.decision ~= 'DENY'
-local function capsJson(caps)
-  if caps == nil then return nil end
-  return '{"disabledTiers":' .. tiersJson(caps) .. '}'
-end
+local function indexOf(b) return b.index end
 
 if dryRun then
-  return { '{"decision":"' .. verdict.decision .. '"' .. field('reasonCode', verdict.reasonCode and str(verdict.reasonCode))
-    .. field('deniedScope', verdict.deniedScope and str(verdict.deniedScope)) .. field('caps', capsJson(verdict.caps))
-    .. ',"balances":' .. balancesJson(checked) .. '}', 0 }
+  return pushBalances({ verdict.decision, verdict.reasonCode or '', verdict.deniedScope or '', verdict.caps or '',
+    '', 0, 0, '', '', '' }, checked, indexOf)
 end
 
 local decision, reasonCode, deniedScope, caps = verdict.decision, verdict.reasonCode, verdict.deniedScope, verdict.caps
-local shadowJson = nil
+local shadowReason, shadowScope = '', ''
 if shadow and not allowed then
   -- Shadow mode never blocks: the answer is ALLOW, and what enforcement would have said is kept aside.
-  shadowJson = '{"decision":"DENY"' .. field('reasonCode', reasonCode and str(reasonCode))
-    .. field('deniedScope', deniedScope and str(deniedScope)) .. '}'
+  shadowReason, shadowScope = reasonCode or '', deniedScope or ''
   decision, reasonCode, deniedScope, caps = 'ALLOW', nil, nil, nil
 end
 
-local heldPart = ''
-local hint = 0
+local heldId, expiresAtMs, hint = '', 0, 0
 if allowed or shadow then
   local key = reservationKey(id)
   invariant(redis.call('EXISTS', key) == 0, 'reservation id ' .. id .. ' reused')
@@ -75,30 +80,37 @@ if allowed or shadow then
   if allowed then
     for i, b in ipairs(checked) do
       b.c.reserved = b.c.reserved + estimate
-      holds[i] = '{"scope":' .. str(b.def.scope) .. ',"instance":' .. str(b.instance) .. ',"gen":' .. int(b.def.gen) .. '}'
+      holds[i] = holdOf(b)
     end
     saveCounters(checked)
   end
-  local expiresAtMs = now + ttlMs
-  local deadline = expiresAtMs + graceMs
+  expiresAtMs = now + ttlMs
+  local deadline = expiresAtMs + tonumber(graceMs)
   local earliest = nextDeadline()
   if earliest == 0 or deadline < earliest then hint = deadline end
   local shadowDenied = '0'
   if not allowed then shadowDenied = '1' end
-  redis.call('HSET', key, 'ev', recordEvent, 'h', '[' .. table.concat(holds, ',') .. ']',
-    'u', unit, 'e', int(estimate), 'g', int(graceMs), 'p', overagePolicy, 'st', 'held', 'sd', shadowDenied,
+  redis.call('HSET', key, 'ev', recordEvent, 'h', table.concat(holds, ';'), 'ri', runId,
+    'u', unit, 'e', ARGV[7], 'g', graceMs, 'p', overagePolicy, 'st', 'held', 'sd', shadowDenied,
     'c', int(now), 'x', int(expiresAtMs), 'ch', '0')
   redis.call('ZADD', holdsKey, deadline, id)
-  heldPart = ',"reservationId":' .. str(id) .. ',"expiresAtMs":' .. int(expiresAtMs)
+  heldId = id
 end
 
-local answer = '"decision":"' .. decision .. '"' .. field('reasonCode', reasonCode and str(reasonCode))
-  .. field('deniedScope', deniedScope and str(deniedScope)) .. field('caps', capsJson(caps))
-local heldId = ''
-if heldPart ~= '' then heldId = ',"reservationId":' .. str(id) end
-appendAudit('"type":"reserve",' .. reserveEvent .. heldId .. ',' .. answer .. field('shadow', shadowJson)
-  .. ',"balances":' .. auditBalancesJson(checked))
-local outcome = '{' .. answer .. heldPart .. ',"balances":' .. balancesJson(checked) .. field('shadow', shadowJson) .. '}'
-remember('reserve', idemKey, idemFingerprint, outcome)
-return { outcome, hint }
+local parts = { '"type":"reserve",', reserveEvent }
+if heldId ~= '' then parts[#parts + 1] = ',"reservationId":"' .. id .. '"' end
+parts[#parts + 1] = ',"decision":"' .. decision .. '"'
+if reasonCode then parts[#parts + 1] = ',"reasonCode":"' .. reasonCode .. '"' end
+if deniedScope then parts[#parts + 1] = ',"deniedScope":' .. quoted(deniedScope) end
+if caps then parts[#parts + 1] = ',"caps":{"disabledTiers":["' .. string.gsub(caps, ',', '","') .. '"]}' end
+if shadowReason ~= '' then
+  parts[#parts + 1] = ',"shadow":{"decision":"DENY","reasonCode":"' .. shadowReason .. '"'
+    .. field('deniedScope', shadowScope ~= '' and quoted(shadowScope) or nil) .. '}'
+end
+pushAuditBalances(parts, checked)
+appendAudit(parts)
+local reply = pushBalances({ decision, reasonCode or '', deniedScope or '', caps or '', heldId, expiresAtMs, hint,
+  shadowReason, shadowScope, '' }, checked, indexOf)
+rememberArray('reserve', idemKey, idemFingerprint, reply)
+return reply
 `;

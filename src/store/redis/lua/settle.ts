@@ -3,7 +3,18 @@
  * overage policy (REJECT, ALLOW_IF_AVAILABLE, ALLOW_WITH_OVERDRAFT) on every budget it holds.
  *
  * ARGV[4..]: reservationId, actual ("" for the estimate), actor (JSON string or ""), reason (JSON
- * string or ""), idempotency key ("" for none), fingerprint. Returns the outcome json.
+ * string or ""), idempotency key ("" for none), fingerprint.
+ *
+ * Idempotency lives on the reservation record: the settle that finalizes it writes its key ("sk"),
+ * fingerprint ("sf") and numbers ("ch", "so") there, so a retry with the same key and fingerprint
+ * replays them (with the balances as they are now) and the same key with another fingerprint is a
+ * conflict. An empty key with a fingerprint is the ledger's own retry token for one settle call: it
+ * is kept on the record only. A caller's key is also kept as a tenant-wide record, as for every other
+ * operation, so reusing it on another reservation is a conflict too.
+ *
+ * Returns a flat array (see `settleOutcomeOf` in redis-store.ts): "ok", status, charged, debtAdded,
+ * uncharged, released, replayed ("" or "1"), unit, then per held budget its scope, window, instance,
+ * allocated, spent, reserved, debt; or { "!", error, detail }.
  */
 const settleLua = (kind: "commit" | "release") => `
 local kind = '${kind}'
@@ -14,20 +25,34 @@ local reasonJson = ARGV[7]
 local idemKey = ARGV[8]
 local idemFingerprint = ARGV[9]
 
+local function scopeOf(b) return b.scope end
+
 expireDue()
-local replayed = replay(kind, idemKey, idemFingerprint)
-if replayed then return replayed end
+local replayed = replayArray(kind, idemKey, idemFingerprint)
+if replayed == false then return { '!', 'IDEMPOTENCY_CONFLICT', '' } end
+if replayed then
+  replayed[7] = '1'
+  return replayed
+end
 
 local key = reservationKey(id)
-local r = redis.call('HMGET', key, 'st', 'sd', 'e', 'p', 'u', 'h', 'ev')
-if not r[1] then return '{"ok":false,"error":"RESERVATION_NOT_FOUND"}' end
-if r[1] == 'expired' then return '{"ok":false,"error":"RESERVATION_EXPIRED"}' end
-if r[1] ~= 'held' then return '{"ok":false,"error":"RESERVATION_FINALIZED","detail":' .. str(r[1]) .. '}' end
+local r = redis.call('HMGET', key, 'st', 'sd', 'e', 'p', 'u', 'h', 'ev', 'ri', 'sf', 'sk')
+if not r[1] then return { '!', 'RESERVATION_NOT_FOUND', '' } end
+if r[1] ~= 'held' and idemFingerprint ~= '' and r[10] == idemKey and (r[9] == idemFingerprint or idemKey ~= '') then
+  if r[9] ~= idemFingerprint then return { '!', 'IDEMPOTENCY_CONFLICT', '' } end
+  -- A retry of the settle that finalized this reservation (its reply was lost): the same numbers.
+  local numbers = redis.call('HMGET', key, 'ch', 'so')
+  local debtAdded, uncharged, released = string.match(numbers[2], '^(%d+):(%d+):(%d+)$')
+  return pushBalances({ 'ok', r[1], tonumber(numbers[1]), tonumber(debtAdded), tonumber(uncharged), tonumber(released),
+    '1', r[5] }, heldBudgets(r[6], r[5], r[8] or ''), scopeOf)
+end
+if r[1] == 'expired' then return { '!', 'RESERVATION_EXPIRED', '' } end
+if r[1] ~= 'held' then return { '!', 'RESERVATION_FINALIZED', r[1] } end
 
 local shadowDenied = r[2] == '1'
 local estimate = tonumber(r[3])
 local overagePolicy = r[4]
-local held = heldBudgets(r[6], r[5])
+local held = heldBudgets(r[6], r[5], r[8] or '')
 local charged, debtAdded, uncharged = 0, 0, 0
 
 if kind == 'commit' and not shadowDenied then
@@ -41,7 +66,7 @@ if kind == 'commit' and not shadowDenied then
       b.c.spent = b.c.spent + actual
     end
   elseif overagePolicy == 'REJECT' then
-    return '{"ok":false,"error":"OVERAGE_REJECTED","detail":' .. str('actual ' .. int(actual) .. ' exceeds the estimate ' .. int(estimate)) .. '}'
+    return { '!', 'OVERAGE_REJECTED', 'actual ' .. int(actual) .. ' exceeds the estimate ' .. int(estimate) }
   elseif overagePolicy == 'ALLOW_IF_AVAILABLE' then
     -- The overage is charged only up to what every held budget still has; never debt.
     local available = overage
@@ -60,8 +85,8 @@ if kind == 'commit' and not shadowDenied then
     end
     for _, b in ipairs(held) do
       if b.c.debt + b.toDebt > b.def.overdraftLimit then
-        return '{"ok":false,"error":"OVERDRAFT_LIMIT_EXCEEDED","detail":' .. str(b.def.scope .. ' would owe '
-          .. int(b.c.debt + b.toDebt) .. ', over its overdraftLimit ' .. int(b.def.overdraftLimit)) .. '}'
+        return { '!', 'OVERDRAFT_LIMIT_EXCEEDED', b.scope .. ' would owe '
+          .. int(b.c.debt + b.toDebt) .. ', over its overdraftLimit ' .. int(b.def.overdraftLimit) }
       end
     end
     charged = actual
@@ -80,32 +105,31 @@ for _, b in ipairs(held) do assertCounters(b) end
 saveCounters(held)
 local status = 'released'
 if kind == 'commit' then status = 'committed' end
-redis.call('HSET', key, 'st', status, 'ch', int(charged))
-keepSettled(id)
-redis.call('ZREM', holdsKey, id)
-
 local released = estimate
 local amount = released
 if kind == 'commit' then
   released = math.max(0, estimate - charged)
   amount = charged
 end
-local detail = nil
-if reasonJson ~= '' then
-  detail = reasonJson
-elseif uncharged > 0 then
-  detail = str('uncharged overage ' .. int(uncharged))
-end
-local actorPart = ''
-if actorJson ~= '' then actorPart = ',"actor":' .. actorJson end
-appendAudit('"type":"' .. kind .. '",' .. r[7] .. actorPart .. ',"estimate":' .. int(estimate) .. ',"amount":' .. int(amount)
-  .. ',"balances":' .. auditBalancesJson(held) .. field('detail', detail))
 if shadowDenied then released = 0 end
-local outcome = '{"ok":true,"reservationId":' .. str(id) .. ',"status":"' .. status .. '","charged":' .. int(charged)
-  .. ',"debtAdded":' .. int(debtAdded) .. ',"uncharged":' .. int(uncharged) .. ',"released":' .. int(released)
-  .. ',"balances":' .. balancesJson(held) .. '}'
-remember(kind, idemKey, idemFingerprint, outcome)
-return outcome
+redis.call('HSET', key, 'st', status, 'ch', int(charged), 'so', int(debtAdded) .. ':' .. int(uncharged) .. ':' .. int(released),
+  'sf', idemFingerprint, 'sk', idemKey)
+keepSettled(id)
+redis.call('ZREM', holdsKey, id)
+
+local parts = { '"type":"' .. kind .. '",', r[7] }
+if actorJson ~= '' then parts[#parts + 1] = ',"actor":' .. actorJson end
+parts[#parts + 1] = ',"estimate":' .. int(estimate) .. ',"amount":' .. int(amount)
+pushAuditBalances(parts, held)
+if reasonJson ~= '' then
+  parts[#parts + 1] = ',"detail":' .. reasonJson
+elseif uncharged > 0 then
+  parts[#parts + 1] = ',"detail":"uncharged overage ' .. int(uncharged) .. '"'
+end
+appendAudit(parts)
+local reply = pushBalances({ 'ok', status, charged, debtAdded, uncharged, released, '', r[5] }, held, scopeOf)
+rememberArray(kind, idemKey, idemFingerprint, reply)
+return reply
 `;
 
 export const commitLua = settleLua("commit");
