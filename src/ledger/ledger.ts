@@ -36,7 +36,7 @@ import {
   type SetBudgetInput,
   setBudgetSchema,
 } from "../core/schemas.js";
-import { applicableScopes, type Subject, scopeIdOf } from "../core/scope.js";
+import { type Subject, scopeIdOf } from "../core/scope.js";
 import type { Tier } from "../core/tiers.js";
 import { type Unit, unitDefault } from "../core/units.js";
 import type {
@@ -160,6 +160,11 @@ export class StoreLedger implements Ledger {
     }
   }
 
+  /** The store without a microtask when it is open already (the hot path). */
+  private readyStore(): LedgerStore | undefined {
+    return this.closed ? undefined : this.resolvedStore;
+  }
+
   private async getStore(): Promise<LedgerStore> {
     if (this.closed) throw new TollgateError("LEDGER_UNAVAILABLE", "The ledger is closed");
     return this.resolvedStore ?? this.store;
@@ -218,12 +223,11 @@ export class StoreLedger implements Ledger {
     const base = { scope: subjectScope, unit, estimate: parsed.estimate };
     let outcome: ReserveOutcome | { ok: false; error: "IDEMPOTENCY_CONFLICT" };
     try {
-      const store = await this.getStore();
+      const store = this.readyStore() ?? (await this.getStore());
       outcome = await this.withTimeout(
         store.reserve({
           reservationId: `${parsed.subject.tenant}:${randomUUID()}`,
           subjectScope,
-          scopes: applicableScopes(subjectScope),
           unit,
           action: { name: parsed.action.name, tier: parsed.action.tier, kind: parsed.action.kind },
           estimate: parsed.estimate,
@@ -274,7 +278,9 @@ export class StoreLedger implements Ledger {
   }
 
   async commit(reservationId: string, input: CommitInput = {}): Promise<SettleResponse> {
-    const id = parseInput(reservationIdSchema, reservationId, "reservationId");
+    const id = isPlainReservationId(reservationId)
+      ? reservationId
+      : parseInput(reservationIdSchema, reservationId, "reservationId");
     const parsed = parseInput(commitSchema, input);
     return this.settle(id, parsed.idempotencyKey, { actual: parsed.actual }, (store, idempotency) =>
       store.commit({ reservationId: id, actual: parsed.actual, actor: parsed.actor, idempotency }),
@@ -282,7 +288,9 @@ export class StoreLedger implements Ledger {
   }
 
   async release(reservationId: string, input: ReleaseInput = {}): Promise<SettleResponse> {
-    const id = parseInput(reservationIdSchema, reservationId, "reservationId");
+    const id = isPlainReservationId(reservationId)
+      ? reservationId
+      : parseInput(reservationIdSchema, reservationId, "reservationId");
     const parsed = parseInput(releaseSchema, input);
     return this.settle(id, parsed.idempotencyKey, { release: true }, (store, idempotency) =>
       store.release({ reservationId: id, reason: parsed.reason, idempotency }),
@@ -302,7 +310,7 @@ export class StoreLedger implements Ledger {
     payload: object,
     run: (store: LedgerStore, idempotency: IdempotencyTag | undefined) => Promise<SettleOutcome>,
   ): Promise<SettleResponse> {
-    const store = await this.getStore();
+    const store = this.readyStore() ?? (await this.getStore());
     const idempotency =
       idempotencyKey !== undefined
         ? tagOf(idempotencyKey, { reservationId, ...payload })
@@ -431,6 +439,11 @@ export class StoreLedger implements Ledger {
     });
     return Promise.race([promise, timeout]).finally(() => clearTimeout(timer));
   }
+}
+
+/** The check reservationIdSchema makes, without zod, for the settle hot path. */
+function isPlainReservationId(value: unknown): value is string {
+  return typeof value === "string" && value.length >= 1 && value.length <= 128;
 }
 
 function tagOf(key: string | undefined, payload: object): IdempotencyTag | undefined {

@@ -143,6 +143,8 @@ export class KeyvSingleProcessStore implements LedgerStore {
   private readonly loaded = new Set<string>();
   private readonly loading = new Map<string, Promise<void>>();
   private readonly ready: Promise<void>;
+  /** Set once restore() finished, so calls after that skip awaiting it. */
+  private restored = false;
   private dirty = new Map<string, { value: unknown; ttlMs?: number } | null>();
   private holdsIndexDirty = false;
   /** The budget-index chunk being filled: its number and the keys in it. */
@@ -163,7 +165,9 @@ export class KeyvSingleProcessStore implements LedgerStore {
     this.settledRetentionMs = options.settledReservationRetentionMs ?? settledReservationRetentionMsDefault;
     this.settledReservationsMax = options.settledReservationsMax ?? settledReservationsMaxDefault;
     this.windowCountersRetentionMs = options.windowCountersRetentionMs ?? windowCountersRetentionMsDefault;
-    this.ready = this.restore();
+    this.ready = this.restore().then(() => {
+      this.restored = true;
+    });
   }
 
   /** Loads every budget definition and every held reservation, so decisions never wait on keyv. */
@@ -205,7 +209,7 @@ export class KeyvSingleProcessStore implements LedgerStore {
   // ---------------------------------------------------------------- budgets
 
   async putBudget(command: PutBudgetCommand): Promise<PutBudgetOutcome> {
-    await this.ready;
+    if (!this.restored) await this.ready;
     const tenant = tenantScopeOf(command.definition.scope);
     await this.loadKeys(this.idempotencyKeys(tenant, "budget.set", command.idempotency));
     const now = this.clock();
@@ -227,12 +231,12 @@ export class KeyvSingleProcessStore implements LedgerStore {
     });
     const outcome: PutBudgetOutcome = { ok: true, definition: copyOfDefinition(definition), created };
     this.remember(tenant, "budget.set", command.idempotency, outcome, now);
-    await this.flush();
+    if (this.writeThrough) await this.flush();
     return outcome;
   }
 
   async removeBudget(command: RemoveBudgetCommand): Promise<RemoveBudgetOutcome> {
-    await this.ready;
+    if (!this.restored) await this.ready;
     const tenant = tenantScopeOf(command.scope);
     await this.loadKeys(this.idempotencyKeys(tenant, "budget.remove", command.idempotency));
     const now = this.clock();
@@ -263,12 +267,12 @@ export class KeyvSingleProcessStore implements LedgerStore {
     }
     const outcome: RemoveBudgetOutcome = { ok: true, removed };
     this.remember(tenant, "budget.remove", command.idempotency, outcome, now);
-    await this.flush();
+    if (this.writeThrough) await this.flush();
     return outcome;
   }
 
   async listBudgets(query: { scopePrefix?: string }): Promise<BudgetDefinition[]> {
-    await this.ready;
+    if (!this.restored) await this.ready;
     const out: BudgetDefinition[] = [];
     for (const definition of this.budgetIndex.values()) {
       const prefix = query.scopePrefix;
@@ -281,7 +285,7 @@ export class KeyvSingleProcessStore implements LedgerStore {
   // ---------------------------------------------------------------- reserve
 
   async reserve(command: ReserveCommand): Promise<ReserveResult> {
-    await this.ready;
+    if (!this.restored) await this.ready;
     const tenant = tenantScopeOf(command.subjectScope);
     if (this.writeThrough) {
       // Load whatever the critical section will touch, then run it without awaiting.
@@ -399,7 +403,7 @@ export class KeyvSingleProcessStore implements LedgerStore {
       balances: auditBalances(outcome.balances),
     });
     this.remember(tenant, "reserve", command.idempotency, outcome, now);
-    await this.flush();
+    if (this.writeThrough) await this.flush();
     return outcome;
   }
 
@@ -414,7 +418,7 @@ export class KeyvSingleProcessStore implements LedgerStore {
   }
 
   private async settle(command: CommitCommand & ReleaseCommand, kind: "commit" | "release"): Promise<SettleOutcome> {
-    await this.ready;
+    if (!this.restored) await this.ready;
     const tenant = tenantOfReservation(command.reservationId);
     if (this.writeThrough) {
       await this.loadKeys([`r:${command.reservationId}`, ...this.idempotencyKeys(tenant, kind, command.idempotency)]);
@@ -521,12 +525,12 @@ export class KeyvSingleProcessStore implements LedgerStore {
       balances,
     };
     this.remember(tenant, kind, command.idempotency, outcome, now);
-    await this.flush();
+    if (this.writeThrough) await this.flush();
     return outcome;
   }
 
   async extend(command: ExtendCommand): Promise<ExtendOutcome> {
-    await this.ready;
+    if (!this.restored) await this.ready;
     const tenant = tenantOfReservation(command.reservationId);
     await this.loadKeys([`r:${command.reservationId}`, ...this.idempotencyKeys(tenant, "extend", command.idempotency)]);
     const now = this.clock();
@@ -552,12 +556,12 @@ export class KeyvSingleProcessStore implements LedgerStore {
     });
     const outcome: ExtendOutcome = { ok: true, reservationId: record.id, expiresAtMs: record.expiresAtMs };
     this.remember(tenant, "extend", command.idempotency, outcome, now);
-    await this.flush();
+    if (this.writeThrough) await this.flush();
     return outcome;
   }
 
   async repayDebt(command: RepayDebtCommand): Promise<RepayDebtOutcome> {
-    await this.ready;
+    if (!this.restored) await this.ready;
     const tenant = tenantScopeOf(command.scope);
     const definition = this.budgetIndex.get(command.scope, command.unit);
     let now = this.clock();
@@ -589,19 +593,19 @@ export class KeyvSingleProcessStore implements LedgerStore {
     });
     const outcome: RepayDebtOutcome = { ok: true, repaid, balance };
     this.remember(tenant, "debt.repay", command.idempotency, outcome, now);
-    await this.flush();
+    if (this.writeThrough) await this.flush();
     return outcome;
   }
 
   async recordEvent(event: RecordedEvent): Promise<void> {
-    await this.ready;
+    if (!this.restored) await this.ready;
     this.appendAudit({ ...event, balances: event.balances && auditBalances(event.balances), atMs: this.clock() });
   }
 
   // ---------------------------------------------------------------- reads
 
   async getBalance(query: BalanceLookup): Promise<Balance | null> {
-    await this.ready;
+    if (!this.restored) await this.ready;
     const definition = this.budgetIndex.get(query.scope, query.unit);
     if (!definition) return null;
     const now = this.clock();
@@ -620,7 +624,7 @@ export class KeyvSingleProcessStore implements LedgerStore {
   }
 
   async getReservation(reservationId: string): Promise<ReservationRecord | null> {
-    await this.ready;
+    if (!this.restored) await this.ready;
     await this.loadKeys([`r:${reservationId}`]);
     this.expireDue(this.clock());
     const record = this.reservations.get(reservationId);
@@ -628,16 +632,16 @@ export class KeyvSingleProcessStore implements LedgerStore {
   }
 
   async audit(query: AuditLookup): Promise<AuditEvent[]> {
-    await this.ready;
+    if (!this.restored) await this.ready;
     return filterAuditEvents(this.audits.toArray().map(publicAuditEvent), query);
   }
 
   async sweep(): Promise<number> {
-    await this.ready;
+    if (!this.restored) await this.ready;
     const now = this.clock();
     const expired = this.expireDue(now);
     this.evictRetained(now);
-    await this.flush();
+    if (this.writeThrough) await this.flush();
     return expired;
   }
 
@@ -946,7 +950,7 @@ export class KeyvSingleProcessStore implements LedgerStore {
   }
 
   private async flushNow(): Promise<void> {
-    await this.flush();
+    if (this.writeThrough) await this.flush();
   }
 
   private async writeDirty(): Promise<void> {

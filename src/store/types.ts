@@ -88,10 +88,11 @@ export type RemoveBudgetOutcome = { ok: true; removed: boolean } | IdempotencyCo
 export interface ReserveCommand {
   /** Chosen by the ledger; `<tenant value>:<uuid>` so a store can route by tenant. */
   reservationId: string;
-  /** Canonical scope id of the subject. */
+  /**
+   * Canonical scope id of the subject. The store checks every budget whose scope carries only
+   * level:value pairs of this path (see applicableScopes), outermost first.
+   */
   subjectScope: string;
-  /** Every scope the action draws on (see applicableScopes), outermost first; those with a budget are checked. */
-  scopes: readonly string[];
   unit: Unit;
   action: ActionRecord;
   estimate: number;

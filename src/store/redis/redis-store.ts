@@ -8,7 +8,7 @@ import {
   settledReservationsMaxDefault,
 } from "../../core/limits.js";
 import type { OveragePolicy } from "../../core/schemas.js";
-import { tenantScopeOf } from "../../core/scope.js";
+import { applicableScopes, tenantScopeOf } from "../../core/scope.js";
 import { type Tier, tierRank } from "../../core/tiers.js";
 import type { Unit } from "../../core/units.js";
 import type { BudgetWindow } from "../../core/windows.js";
@@ -181,6 +181,7 @@ export class RedisLedgerStore implements LedgerStore {
     );
     if (!command.dryRun) this.noteTenant(tenant);
     const { subjectScope: scope, unit, action, runId, actor, estimate, reservationId } = command;
+    const scopes = applicableScopes(scope);
     const reply = (await this.runTenant(scripts.reserve, tenant, [
       reservationId,
       unit,
@@ -195,11 +196,11 @@ export class RedisLedgerStore implements LedgerStore {
       ...idempotencyArgs(command.dryRun ? undefined : command.idempotency),
       jsonFields({ scope, unit, action, runId, actor, estimate }),
       jsonFields({ scope, unit, reservationId, action, runId }),
-      ...command.scopes,
+      ...scopes,
     ])) as Reply;
     if (reply[0] === "!") return { ok: false, error: "IDEMPOTENCY_CONFLICT" };
     this.noteDeadline(tenant, Number(reply[6]));
-    return reserveOutcomeOf(reply, command);
+    return reserveOutcomeOf(reply, command, scopes);
   }
 
   commit(command: CommitCommand): Promise<SettleOutcome> {
@@ -425,10 +426,10 @@ function balancesOf(reply: Reply, from: number, unit: Unit, scopeOf: (lead: stri
 }
 
 /** See lua/reserve.ts for the reply's layout. */
-function reserveOutcomeOf(reply: Reply, command: ReserveCommand): ReserveOutcome {
+function reserveOutcomeOf(reply: Reply, command: ReserveCommand, scopes: readonly string[]): ReserveOutcome {
   const outcome: ReserveOutcome = {
     decision: reply[0] as Decision,
-    balances: balancesOf(reply, 10, command.unit, (index) => command.scopes[Number(index) - 1]),
+    balances: balancesOf(reply, 10, command.unit, (index) => scopes[Number(index) - 1]),
   };
   if (reply[1] !== "") outcome.reasonCode = reply[1] as ReasonCode;
   if (reply[2] !== "") outcome.deniedScope = reply[2] as string;
