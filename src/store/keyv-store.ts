@@ -10,8 +10,27 @@ import {
 } from "../core/limits.js";
 import { tenantScopeOf } from "../core/scope.js";
 import type { Unit } from "../core/units.js";
-import { type BudgetWindow, windowInstanceOf, windowLengthMs } from "../core/windows.js";
+import { windowInstanceOf, windowLengthMs } from "../core/windows.js";
 import { filterAuditEvents } from "./audit-filter.js";
+import {
+  assertCounters,
+  auditBalances,
+  balanceOf,
+  budgetKeyOfCounterKey,
+  type Counters,
+  copyOfDefinition,
+  type HeldBudget,
+  type Hot,
+  heldBudgets,
+  lifetimeCounterSuffix,
+  lifetimeCounters,
+  lifetimeInstance,
+  publicAuditEvent,
+  retired,
+  type StoredAuditEvent,
+  tenantOfReservation,
+} from "./keyv-records.js";
+import { KeyvWriteThrough } from "./keyv-write-through.js";
 import { MinHeap } from "./min-heap.js";
 import { RingBuffer } from "./ring-buffer.js";
 import { budgetKey, TenantBudgetIndex } from "./tenant-budget-index.js";
@@ -62,33 +81,6 @@ export interface KeyvStoreOptions {
   windowCountersRetentionMs?: number;
 }
 
-interface Counters {
-  spent: number;
-  reserved: number;
-  debt: number;
-  touchedAtMs: number;
-}
-
-interface HeldBudget {
-  definition: BudgetDefinition;
-  instance: string;
-  counters: Counters;
-}
-
-/**
- * Hot-path shortcuts kept on the objects themselves under symbols (JSON and structuredClone skip
- * symbol keys, so nothing persisted or returned carries them): a definition's lifetime counters,
- * whether it was replaced or removed, and a held reservation's resolved budgets. Weak maps would do
- * the same, at a garbage-collection cost that grows with the number of budgets.
- */
-const lifetimeCounters = Symbol("lifetimeCounters");
-const retired = Symbol("retired");
-const heldBudgets = Symbol("heldBudgets");
-type Hot<T> = T & { [lifetimeCounters]?: Counters; [retired]?: boolean; [heldBudgets]?: HeldBudget[] };
-
-const lifetimeInstance = "life";
-const lifetimeCounterSuffix = `|${lifetimeInstance}`;
-
 interface IdempotencyRecord {
   fingerprint: string;
   outcome: unknown;
@@ -112,18 +104,17 @@ export class KeyvSingleProcessStore implements LedgerStore {
   readonly name = "keyv-single-process";
   readonly distributed = false;
 
-  private readonly keyv: Keyv;
-  private readonly writeThrough: boolean;
+  private readonly writes: KeyvWriteThrough;
   private readonly clock: () => number;
-  /** Same definitions by unit then scope, so a reserve looks up its candidate scopes without building keys. */
   private readonly budgetIndex = new TenantBudgetIndex();
-  /** The current definition objects; a reference held elsewhere is live only while in here. */
+  /** Window counters by `c:<scope>|<unit>|<instance>` (lifetime counters hang off their definition). */
   private readonly counters = new Map<string, Counters>();
+  /** Counter keys per budget key, so removing a budget finds its window counters without a scan. */
+  private readonly counterKeysByBudget = new Map<string, Set<string>>();
   private readonly reservations = new Map<string, ReservationRecord>();
   private deadlines = new MinHeap<string>();
   /** Ids of open holds: the persisted index, and the live size the deadline heap is compacted against. */
   private readonly heldIds = new Set<string>();
-  /** Settled reservation ids, oldest first (Map insertion order), with when they settled. */
   /** Settled ids and when they settled, oldest first (parallel arrays: no object per entry). */
   private settledIds: string[] = [];
   private settledAtMs: number[] = [];
@@ -138,26 +129,23 @@ export class KeyvSingleProcessStore implements LedgerStore {
   private readonly settledRetentionMs: number;
   private readonly windowCountersRetentionMs: number;
   private lastCounterScanMs = 0;
-
-  /** Keys loaded from keyv (or known absent) — the cache is authoritative for these. */
-  private readonly loaded = new Set<string>();
-  private readonly loading = new Map<string, Promise<void>>();
   private readonly ready: Promise<void>;
   /** Set once restore() finished, so calls after that skip awaiting it. */
   private restored = false;
-  private dirty = new Map<string, { value: unknown; ttlMs?: number } | null>();
-  private holdsIndexDirty = false;
   /** The budget-index chunk being filled: its number and the keys in it. */
   private budgetIndexChunk = { number: 0, keys: [] as string[] };
-  /** Counter keys per budget key, so removing a budget finds its counters without a scan. */
-  private readonly counterKeysByBudget = new Map<string, Set<string>>();
-  /** Hot-path shortcuts by object identity; each is checked against the authoritative maps. */
-  private flushing: Promise<void> = Promise.resolve();
-  private flushScheduled: Promise<void> | null = null;
 
   constructor(options: KeyvStoreOptions = {}) {
-    this.keyv = options.keyv ?? new Keyv();
-    this.writeThrough = options.writeThrough ?? !(this.keyv.opts.store instanceof Map);
+    const keyv = options.keyv ?? new Keyv();
+    this.writes = new KeyvWriteThrough(
+      keyv,
+      options.writeThrough ?? !(keyv.opts.store instanceof Map),
+      (key, value) => {
+        if (key.startsWith("c:")) this.cacheCounters(key, value as Counters);
+        else if (key.startsWith("r:")) this.reservations.set(key.slice(2), value as ReservationRecord);
+        else if (key.startsWith("i:")) this.idempotency.set(key, value as IdempotencyRecord);
+      },
+    );
     this.clock = options.clock ?? Date.now;
     this.audits = new RingBuffer(options.auditEventsMax ?? auditEventsMaxDefault);
     this.idempotencyKeysMax = options.idempotencyKeysMax ?? idempotencyKeysMaxDefault;
@@ -172,30 +160,31 @@ export class KeyvSingleProcessStore implements LedgerStore {
 
   /** Loads every budget definition and every held reservation, so decisions never wait on keyv. */
   private async restore(): Promise<void> {
-    const chunkCount = ((await this.keyv.get(budgetIndexChunkCountKey)) as number | undefined) ?? 0;
+    const chunkCount = ((await this.writes.keyv.get(budgetIndexChunkCountKey)) as number | undefined) ?? 0;
     const chunkKeys = Array.from({ length: chunkCount }, (_, index) => `index:budgets:${index}`);
-    const chunks = (chunkCount > 0 ? await this.keyv.getMany(chunkKeys) : []) as (string[] | undefined)[];
+    const chunks = (chunkCount > 0 ? await this.writes.keyv.getMany(chunkKeys) : []) as (string[] | undefined)[];
     if (chunkCount > 0) this.budgetIndexChunk = { number: chunkCount - 1, keys: chunks[chunkCount - 1] ?? [] };
     const budgetKeys = [...new Set(chunks.flatMap((chunk) => chunk ?? []))];
-    const definitions = budgetKeys.length > 0 ? await this.keyv.getMany(budgetKeys.map((key) => `b:${key}`)) : [];
+    const definitions =
+      budgetKeys.length > 0 ? await this.writes.keyv.getMany(budgetKeys.map((key) => `b:${key}`)) : [];
     budgetKeys.forEach((_key, index) => {
       const definition = definitions[index] as BudgetDefinition | undefined;
       if (definition) this.indexBudget(definition);
     });
-    const heldIds = ((await this.keyv.get(indexHoldsKey)) as string[] | undefined) ?? [];
-    const records = heldIds.length > 0 ? await this.keyv.getMany(heldIds.map((id) => `r:${id}`)) : [];
+    const heldIds = ((await this.writes.keyv.get(indexHoldsKey)) as string[] | undefined) ?? [];
+    const records = heldIds.length > 0 ? await this.writes.keyv.getMany(heldIds.map((id) => `r:${id}`)) : [];
     const counterKeys = new Set<string>();
     records.forEach((value, index) => {
       const record = value as ReservationRecord | undefined;
       const id = heldIds[index];
-      this.markLoaded(`r:${id}`);
+      this.writes.markLoaded(`r:${id}`);
       if (record?.status !== "held") return;
       this.reservations.set(id, record);
       this.heldIds.add(id);
       this.deadlines.push(record.expiresAtMs + record.graceMs, id);
       for (const hold of record.holds) counterKeys.add(`c:${budgetKey(hold.scope, record.unit)}|${hold.instance}`);
     });
-    await this.loadKeys([...counterKeys]);
+    await this.writes.load([...counterKeys]);
   }
 
   async now(): Promise<number> {
@@ -203,7 +192,7 @@ export class KeyvSingleProcessStore implements LedgerStore {
   }
 
   async close(): Promise<void> {
-    await this.flushNow();
+    await this.writes.flush();
   }
 
   // ---------------------------------------------------------------- budgets
@@ -211,7 +200,7 @@ export class KeyvSingleProcessStore implements LedgerStore {
   async putBudget(command: PutBudgetCommand): Promise<PutBudgetOutcome> {
     if (!this.restored) await this.ready;
     const tenant = tenantScopeOf(command.definition.scope);
-    await this.loadKeys(this.idempotencyKeys(tenant, "budget.set", command.idempotency));
+    await this.writes.load(this.idempotencyKeys(tenant, "budget.set", command.idempotency));
     const now = this.clock();
     const replay = this.replay<PutBudgetOutcome>(tenant, "budget.set", command.idempotency);
     if (replay) return replay;
@@ -219,7 +208,7 @@ export class KeyvSingleProcessStore implements LedgerStore {
     const created = !this.budgetIndex.get(command.definition.scope, command.definition.unit);
     const definition: BudgetDefinition = { ...command.definition, updatedAtMs: now };
     this.indexBudget(definition);
-    this.persist(`b:${key}`, definition);
+    this.writes.persist(`b:${key}`, definition);
     if (created) this.appendToBudgetIndex(key);
     this.appendAudit({
       atMs: now,
@@ -231,14 +220,14 @@ export class KeyvSingleProcessStore implements LedgerStore {
     });
     const outcome: PutBudgetOutcome = { ok: true, definition: copyOfDefinition(definition), created };
     this.remember(tenant, "budget.set", command.idempotency, outcome, now);
-    if (this.writeThrough) await this.flush();
+    if (this.writes.enabled) await this.writes.flush();
     return outcome;
   }
 
   async removeBudget(command: RemoveBudgetCommand): Promise<RemoveBudgetOutcome> {
     if (!this.restored) await this.ready;
     const tenant = tenantScopeOf(command.scope);
-    await this.loadKeys(this.idempotencyKeys(tenant, "budget.remove", command.idempotency));
+    await this.writes.load(this.idempotencyKeys(tenant, "budget.remove", command.idempotency));
     const now = this.clock();
     const replay = this.replay<RemoveBudgetOutcome>(tenant, "budget.remove", command.idempotency);
     if (replay) return replay;
@@ -248,11 +237,11 @@ export class KeyvSingleProcessStore implements LedgerStore {
     if (previous) {
       (previous as Hot<BudgetDefinition>)[retired] = true;
       // The persisted index keeps the key; restore skips keys whose definition is gone.
-      this.persist(`b:${key}`, null);
+      this.writes.persist(`b:${key}`, null);
       // Counters go with the grant: re-adding a budget later starts fresh. Holds on it settle as no-ops.
       for (const counterKey of [`c:${key}${lifetimeCounterSuffix}`, ...(this.counterKeysByBudget.get(key) ?? [])]) {
         this.counters.delete(counterKey);
-        this.persist(counterKey, null);
+        this.writes.persist(counterKey, null);
       }
       this.counterKeysByBudget.delete(key);
       // Open holds on the removed budget let go of it, so they can never touch a budget re-added later.
@@ -261,13 +250,13 @@ export class KeyvSingleProcessStore implements LedgerStore {
         if (record?.unit !== command.unit || !record.holds.some((hold) => hold.scope === command.scope)) continue;
         record.holds = record.holds.filter((hold) => hold.scope !== command.scope);
         (record as Hot<ReservationRecord>)[heldBudgets] = undefined;
-        this.persist(`r:${id}`, record);
+        this.writes.persist(`r:${id}`, record);
       }
       this.appendAudit({ atMs: now, type: "budget.remove", scope: command.scope, unit: command.unit });
     }
     const outcome: RemoveBudgetOutcome = { ok: true, removed };
     this.remember(tenant, "budget.remove", command.idempotency, outcome, now);
-    if (this.writeThrough) await this.flush();
+    if (this.writes.enabled) await this.writes.flush();
     return outcome;
   }
 
@@ -287,15 +276,15 @@ export class KeyvSingleProcessStore implements LedgerStore {
   async reserve(command: ReserveCommand): Promise<ReserveResult> {
     if (!this.restored) await this.ready;
     const tenant = tenantScopeOf(command.subjectScope);
-    if (this.writeThrough) {
+    if (this.writes.enabled) {
       // Load whatever the critical section will touch, then run it without awaiting.
       for (;;) {
-        const missing = this.missingKeys([
+        const missing = this.writes.missing([
           ...this.idempotencyKeys(tenant, "reserve", command.idempotency),
           ...this.counterKeysFor(command.subjectScope, command.unit, this.clock(), command.runId),
         ]);
         if (missing.length === 0) break;
-        await this.loadKeys(missing);
+        await this.writes.load(missing);
       }
     }
     const now = this.clock();
@@ -376,11 +365,11 @@ export class KeyvSingleProcessStore implements LedgerStore {
       }
       this.reservations.set(record.id, record);
       if (allowed) (record as Hot<ReservationRecord>)[heldBudgets] = checked;
-      this.markLoaded(`r:${record.id}`);
+      this.writes.markLoaded(`r:${record.id}`);
       this.heldIds.add(record.id);
       this.pushDeadline(record);
-      this.persist(`r:${record.id}`, record);
-      this.holdsIndexDirty = true;
+      this.writes.persist(`r:${record.id}`, record);
+      this.writes.persistLater(indexHoldsKey, () => [...this.heldIds]);
       outcome.reservationId = record.id;
       outcome.expiresAtMs = record.expiresAtMs;
     }
@@ -403,7 +392,7 @@ export class KeyvSingleProcessStore implements LedgerStore {
       balances: auditBalances(outcome.balances),
     });
     this.remember(tenant, "reserve", command.idempotency, outcome, now);
-    if (this.writeThrough) await this.flush();
+    if (this.writes.enabled) await this.writes.flush();
     return outcome;
   }
 
@@ -420,11 +409,14 @@ export class KeyvSingleProcessStore implements LedgerStore {
   private async settle(command: CommitCommand & ReleaseCommand, kind: "commit" | "release"): Promise<SettleOutcome> {
     if (!this.restored) await this.ready;
     const tenant = tenantOfReservation(command.reservationId);
-    if (this.writeThrough) {
-      await this.loadKeys([`r:${command.reservationId}`, ...this.idempotencyKeys(tenant, kind, command.idempotency)]);
+    if (this.writes.enabled) {
+      await this.writes.load([
+        `r:${command.reservationId}`,
+        ...this.idempotencyKeys(tenant, kind, command.idempotency),
+      ]);
       const loaded = this.reservations.get(command.reservationId);
       if (loaded) {
-        await this.loadKeys(loaded.holds.map((hold) => `c:${budgetKey(hold.scope, loaded.unit)}|${hold.instance}`));
+        await this.writes.load(loaded.holds.map((hold) => `c:${budgetKey(hold.scope, loaded.unit)}|${hold.instance}`));
       }
     }
     const record = this.reservations.get(command.reservationId);
@@ -525,14 +517,17 @@ export class KeyvSingleProcessStore implements LedgerStore {
       balances,
     };
     this.remember(tenant, kind, command.idempotency, outcome, now);
-    if (this.writeThrough) await this.flush();
+    if (this.writes.enabled) await this.writes.flush();
     return outcome;
   }
 
   async extend(command: ExtendCommand): Promise<ExtendOutcome> {
     if (!this.restored) await this.ready;
     const tenant = tenantOfReservation(command.reservationId);
-    await this.loadKeys([`r:${command.reservationId}`, ...this.idempotencyKeys(tenant, "extend", command.idempotency)]);
+    await this.writes.load([
+      `r:${command.reservationId}`,
+      ...this.idempotencyKeys(tenant, "extend", command.idempotency),
+    ]);
     const now = this.clock();
     this.expireDue(now);
     const replay = this.replay<ExtendOutcome>(tenant, "extend", command.idempotency);
@@ -543,7 +538,7 @@ export class KeyvSingleProcessStore implements LedgerStore {
     if (record.status !== "held") return { ok: false, error: "RESERVATION_FINALIZED" };
     record.expiresAtMs = now + command.ttlMs;
     this.pushDeadline(record);
-    this.persist(`r:${record.id}`, record);
+    this.writes.persist(`r:${record.id}`, record);
     this.appendAudit({
       atMs: now,
       type: "extend",
@@ -556,7 +551,7 @@ export class KeyvSingleProcessStore implements LedgerStore {
     });
     const outcome: ExtendOutcome = { ok: true, reservationId: record.id, expiresAtMs: record.expiresAtMs };
     this.remember(tenant, "extend", command.idempotency, outcome, now);
-    if (this.writeThrough) await this.flush();
+    if (this.writes.enabled) await this.writes.flush();
     return outcome;
   }
 
@@ -568,7 +563,7 @@ export class KeyvSingleProcessStore implements LedgerStore {
     const counterKeys = definition
       ? [this.counterKey(definition, windowInstanceOf(definition.window, now, command.runId))]
       : [];
-    await this.loadKeys([...counterKeys, ...this.idempotencyKeys(tenant, "debt.repay", command.idempotency)]);
+    await this.writes.load([...counterKeys, ...this.idempotencyKeys(tenant, "debt.repay", command.idempotency)]);
     now = this.clock();
     const replay = this.replay<RepayDebtOutcome>(tenant, "debt.repay", command.idempotency);
     if (replay) return replay;
@@ -593,7 +588,7 @@ export class KeyvSingleProcessStore implements LedgerStore {
     });
     const outcome: RepayDebtOutcome = { ok: true, repaid, balance };
     this.remember(tenant, "debt.repay", command.idempotency, outcome, now);
-    if (this.writeThrough) await this.flush();
+    if (this.writes.enabled) await this.writes.flush();
     return outcome;
   }
 
@@ -610,7 +605,7 @@ export class KeyvSingleProcessStore implements LedgerStore {
     if (!definition) return null;
     const now = this.clock();
     const instance = windowInstanceOf(definition.window, now, query.runId);
-    await this.loadKeys([this.counterKey(definition, instance)]);
+    await this.writes.load([this.counterKey(definition, instance)]);
     this.expireDue(this.clock());
     const current = this.budgetIndex.get(query.scope, query.unit);
     if (!current) return null;
@@ -625,7 +620,7 @@ export class KeyvSingleProcessStore implements LedgerStore {
 
   async getReservation(reservationId: string): Promise<ReservationRecord | null> {
     if (!this.restored) await this.ready;
-    await this.loadKeys([`r:${reservationId}`]);
+    await this.writes.load([`r:${reservationId}`]);
     this.expireDue(this.clock());
     const record = this.reservations.get(reservationId);
     return record ? structuredClone(record) : null;
@@ -641,7 +636,7 @@ export class KeyvSingleProcessStore implements LedgerStore {
     const now = this.clock();
     const expired = this.expireDue(now);
     this.evictRetained(now);
-    if (this.writeThrough) await this.flush();
+    if (this.writes.enabled) await this.writes.flush();
     return expired;
   }
 
@@ -704,12 +699,12 @@ export class KeyvSingleProcessStore implements LedgerStore {
 
   /** Settled records leave keyv at once (it holds only open holds) and stay cached, bounded, for precise errors. */
   private markSettled(record: ReservationRecord, now: number): void {
-    this.persist(`r:${record.id}`, null);
+    this.writes.persist(`r:${record.id}`, null);
     this.heldIds.delete(record.id);
     (record as Hot<ReservationRecord>)[heldBudgets] = undefined;
     this.settledIds.push(record.id);
     this.settledAtMs.push(now);
-    this.holdsIndexDirty = true;
+    this.writes.persistLater(indexHoldsKey, () => [...this.heldIds]);
     if (this.settledIds.length - this.settledQueueHead > this.settledReservationsMax) this.forgetOldestSettled();
   }
 
@@ -721,7 +716,7 @@ export class KeyvSingleProcessStore implements LedgerStore {
       this.settledQueueHead = 0;
     }
     this.reservations.delete(id);
-    this.forgetLoaded(`r:${id}`);
+    this.writes.forgetLoaded(`r:${id}`);
   }
 
   /** Deadlines are deleted lazily; rebuild the heap when stale entries outnumber the live ones. */
@@ -745,8 +740,8 @@ export class KeyvSingleProcessStore implements LedgerStore {
     for (const [key, record] of this.idempotency) {
       if (record.atMs + this.idempotencyRetentionMs > now) break;
       this.idempotency.delete(key);
-      this.markLoaded(key);
-      this.persist(key, null);
+      this.writes.markLoaded(key);
+      this.writes.persist(key, null);
     }
     // Window counters that hold nothing and went idle are dropped (scan at most once a minute).
     if (now - this.lastCounterScanMs >= 60_000) {
@@ -759,8 +754,8 @@ export class KeyvSingleProcessStore implements LedgerStore {
         if (windowOver || idleMs > this.windowCountersRetentionMs) {
           this.counters.delete(key);
           this.counterKeysByBudget.get(budgetKeyOfCounterKey(key))?.delete(key);
-          this.forgetLoaded(key);
-          this.persist(key, null);
+          this.writes.forgetLoaded(key);
+          this.writes.persist(key, null);
         }
       }
     }
@@ -795,7 +790,7 @@ export class KeyvSingleProcessStore implements LedgerStore {
     const counters: Counters = { spent: 0, reserved: 0, debt: 0, touchedAtMs: now };
     if (instance === lifetimeInstance) (definition as Hot<BudgetDefinition>)[lifetimeCounters] = counters;
     else this.cacheCounters(this.counterKey(definition, instance), counters);
-    this.markLoaded(this.counterKey(definition, instance));
+    this.writes.markLoaded(this.counterKey(definition, instance));
     return counters;
   }
 
@@ -831,12 +826,12 @@ export class KeyvSingleProcessStore implements LedgerStore {
       this.budgetIndexChunk = { number: this.budgetIndexChunk.number + 1, keys: [] };
     }
     this.budgetIndexChunk.keys.push(key);
-    this.persist(`index:budgets:${this.budgetIndexChunk.number}`, this.budgetIndexChunk.keys);
-    this.persist(budgetIndexChunkCountKey, this.budgetIndexChunk.number + 1);
+    this.writes.persist(`index:budgets:${this.budgetIndexChunk.number}`, this.budgetIndexChunk.keys);
+    this.writes.persist(budgetIndexChunkCountKey, this.budgetIndexChunk.number + 1);
   }
 
   private persistCounters(definition: BudgetDefinition, instance: string, counters: Counters): void {
-    if (this.writeThrough) this.persist(this.counterKey(definition, instance), counters);
+    if (this.writes.enabled) this.writes.persist(this.counterKey(definition, instance), counters);
   }
 
   private idempotencyKeys(tenant: string, operation: string, tag: IdempotencyTag | undefined): string[] {
@@ -866,13 +861,13 @@ export class KeyvSingleProcessStore implements LedgerStore {
     const key = `i:${tenant}|${operation}|${tag.key}`;
     const record: IdempotencyRecord = { fingerprint: tag.fingerprint, outcome: structuredClone(outcome), atMs: now };
     this.idempotency.set(key, record);
-    this.markLoaded(key);
-    this.persist(key, record, this.idempotencyRetentionMs);
+    this.writes.markLoaded(key);
+    this.writes.persist(key, record, this.idempotencyRetentionMs);
     while (this.idempotency.size > this.idempotencyKeysMax) {
       const oldest = this.idempotency.keys().next().value as string;
       this.idempotency.delete(oldest);
-      this.markLoaded(oldest);
-      this.persist(oldest, null);
+      this.writes.markLoaded(oldest);
+      this.writes.persist(oldest, null);
     }
   }
 
@@ -881,166 +876,4 @@ export class KeyvSingleProcessStore implements LedgerStore {
     (event as StoredAuditEvent).seq = this.auditSeq;
     this.audits.push(event as StoredAuditEvent);
   }
-
-  // ---------------------------------------------------------------- persistence
-
-  private markLoaded(key: string): void {
-    if (this.writeThrough) this.loaded.add(key);
-  }
-
-  private forgetLoaded(key: string): void {
-    if (this.writeThrough) this.loaded.delete(key);
-  }
-
-  private missingKeys(keys: string[]): string[] {
-    if (!this.writeThrough) return noKeys;
-    return keys.filter((key) => !this.loaded.has(key));
-  }
-
-  /** Loads keys from keyv into the cache, once each; concurrent loads of one key share a promise. */
-  private async loadKeys(keys: string[]): Promise<void> {
-    // Without write-through keyv holds nothing of ours: the cache is all there is.
-    if (!this.writeThrough) return;
-    const waits: Promise<void>[] = [];
-    const fresh: string[] = [];
-    for (const key of keys) {
-      if (this.loaded.has(key)) continue;
-      const pending = this.loading.get(key);
-      if (pending) waits.push(pending);
-      else fresh.push(key);
-    }
-    if (fresh.length > 0) {
-      const load = this.keyv.getMany(fresh).then((values) => {
-        fresh.forEach((key, index) => {
-          this.loading.delete(key);
-          // A write since the load started wins: the cache is authoritative once a key is known.
-          if (this.loaded.has(key)) return;
-          this.markLoaded(key);
-          const value = values[index];
-          if (value === undefined || value === null) return;
-          if (key.startsWith("c:")) this.cacheCounters(key, value as Counters);
-          else if (key.startsWith("r:")) this.reservations.set(key.slice(2), value as ReservationRecord);
-          else if (key.startsWith("i:")) this.idempotency.set(key, value as IdempotencyRecord);
-        });
-      });
-      for (const key of fresh) this.loading.set(key, load);
-      waits.push(load);
-    }
-    if (waits.length > 0) await Promise.all(waits);
-  }
-
-  private persist(key: string, value: unknown, ttlMs?: number): void {
-    if (!this.writeThrough) return;
-    this.dirty.set(key, value === null ? null : { value, ttlMs });
-  }
-
-  /**
-   * Writes dirty records through to keyv. Concurrent callers share one batch; batches run in order,
-   * each writing the latest cached value, so keyv converges to the cache.
-   */
-  private flush(): Promise<void> {
-    if (!this.writeThrough) return resolved;
-    if (this.flushScheduled) return this.flushScheduled;
-    this.flushScheduled = this.flushing.then(() => {
-      this.flushScheduled = null;
-      return this.writeDirty();
-    });
-    this.flushing = this.flushScheduled;
-    return this.flushScheduled;
-  }
-
-  private async flushNow(): Promise<void> {
-    if (this.writeThrough) await this.flush();
-  }
-
-  private async writeDirty(): Promise<void> {
-    const batch = this.dirty;
-    this.dirty = new Map();
-    if (this.holdsIndexDirty) {
-      this.holdsIndexDirty = false;
-      batch.set(indexHoldsKey, { value: [...this.heldIds] });
-    }
-    const sets: { key: string; value: unknown; ttl?: number }[] = [];
-    const deletes: string[] = [];
-    for (const [key, entry] of batch) {
-      if (entry === null) deletes.push(key);
-      // keyv serializes on write; the cache may move on meanwhile, and a later flush writes it again.
-      else sets.push({ key, value: entry.value, ttl: entry.ttlMs });
-    }
-    if (sets.length > 0) await this.keyv.setMany(sets);
-    if (deletes.length > 0) await this.keyv.deleteMany(deletes);
-  }
-}
-
-const resolved = Promise.resolve();
-const noKeys: string[] = [];
-
-/** `c:<scope>|<unit>|<instance>` → `<scope>|<unit>`; scopes and units never contain `|`, run ids may. */
-function budgetKeyOfCounterKey(counterKey: string): string {
-  const unitBar = counterKey.indexOf("|");
-  return counterKey.slice(2, counterKey.indexOf("|", unitBar + 1));
-}
-
-/** Callers get a copy: the cached object is the store's state and carries hot-path symbols. */
-function copyOfDefinition(definition: BudgetDefinition): BudgetDefinition {
-  return {
-    scope: definition.scope,
-    unit: definition.unit,
-    limit: definition.limit,
-    window: definition.window,
-    narrowing:
-      definition.narrowing?.map((band) => ({ from: band.from, disabledTiers: [...band.disabledTiers] })) ?? null,
-    overdraftLimit: definition.overdraftLimit,
-    updatedAtMs: definition.updatedAtMs,
-  };
-}
-
-type StoredAuditEvent = Omit<AuditEvent, "balances"> & { balances?: (string | number)[] };
-
-function auditBalances(
-  balances: readonly { scope: string; allocated: number; remaining: number }[],
-): (string | number)[] {
-  const flat: (string | number)[] = [];
-  for (const balance of balances) flat.push(balance.scope, balance.allocated, balance.remaining);
-  return flat;
-}
-
-function publicAuditEvent(stored: StoredAuditEvent): AuditEvent {
-  const { balances: flat, ...rest } = stored;
-  if (!flat) return rest;
-  const balances: NonNullable<AuditEvent["balances"]> = [];
-  for (let index = 0; index < flat.length; index += 3) {
-    balances.push({
-      scope: flat[index] as string,
-      allocated: flat[index + 1] as number,
-      remaining: flat[index + 2] as number,
-    });
-  }
-  return { ...rest, balances };
-}
-
-function balanceOf(definition: BudgetDefinition, instance: string, counters: Counters): Balance {
-  return {
-    scope: definition.scope,
-    unit: definition.unit,
-    window: definition.window as BudgetWindow,
-    instance,
-    allocated: definition.limit,
-    spent: counters.spent,
-    reserved: counters.reserved,
-    debt: counters.debt,
-    remaining: definition.limit - counters.spent - counters.reserved - counters.debt,
-  };
-}
-
-function assertCounters(definition: BudgetDefinition, counters: Counters): void {
-  invariant(counters.reserved >= 0, `reserved >= 0 on ${definition.scope} (got ${counters.reserved})`);
-  invariant(counters.spent >= 0, `spent >= 0 on ${definition.scope} (got ${counters.spent})`);
-  invariant(counters.debt >= 0, `debt >= 0 on ${definition.scope} (got ${counters.debt})`);
-}
-
-/** Reservation ids are `<tenant value>:<uuid>`; the tenant routes settlement to the right keys. */
-export function tenantOfReservation(reservationId: string): string {
-  const colon = reservationId.indexOf(":");
-  return `tenant:${colon < 0 ? "" : reservationId.slice(0, colon)}`;
 }

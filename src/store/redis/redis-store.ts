@@ -12,7 +12,7 @@ import { applicableScopes, tenantScopeOf } from "../../core/scope.js";
 import { type Tier, tierRank } from "../../core/tiers.js";
 import type { Unit } from "../../core/units.js";
 import type { BudgetWindow } from "../../core/windows.js";
-import { tenantOfReservation } from "../keyv-store.js";
+import { tenantOfReservation } from "../keyv-records.js";
 import type {
   ActionRecord,
   AuditEvent,
