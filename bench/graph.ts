@@ -7,13 +7,13 @@ import { guardTool } from "../src/integrations/langchain/guard-tool.js";
 import { PermissionedToolNode } from "../src/integrations/langgraph/permissioned-tool-node.js";
 import { TollgateAnnotation } from "../src/integrations/langgraph/state.js";
 import { createLedger } from "../src/ledger/create-ledger.js";
-import { formatMeasurement, measure, ratio } from "./measure.js";
+import { formatMeasurement, measurePair, ratio } from "./measure.js";
 
 /**
  * The integration's overhead where users feel it: one graph step (an agent node emitting one tool
  * call, then the tool node) with LangGraph's ToolNode against PermissionedToolNode, and a bare
  * tool.invoke against guardTool(tool).invoke. Both sides of each pair run in the same process,
- * interleaved round by round.
+ * round by round in turn.
  */
 export async function benchGraph(): Promise<string[]> {
   const lines = ["## LangGraph / LangChain integration, one process"];
@@ -58,20 +58,21 @@ export async function benchGraph(): Promise<string[]> {
     .compile();
 
   const guarded = guardTool(lookup, { ledger, subject, toolset: "lookup", tier: "read", estimate: 2 });
-  const steps = 400;
-  const invokes = 5_000;
-  const plainStep = await measure("graph step, ToolNode (agent + 1 tool call)", steps, async () => {
-    for (let i = 0; i < steps; i++) await plain.invoke(input);
-  });
-  const gatedStep = await measure("graph step, PermissionedToolNode (same)", steps, async () => {
-    for (let i = 0; i < steps; i++) await gated.invoke(input);
-  });
-  const bare = await measure("tool.invoke, bare", invokes, async () => {
-    for (let i = 0; i < invokes; i++) await lookup.invoke({ id: "42" });
-  });
-  const wrapped = await measure("guardTool(tool).invoke", invokes, async () => {
-    for (let i = 0; i < invokes; i++) await guarded.invoke({ id: "42" });
-  });
+  const steps = 200;
+  const invokes = 2_000;
+  const loop = (count: number, body: () => Promise<unknown>) => async () => {
+    for (let i = 0; i < count; i++) await body();
+  };
+  const [plainStep, gatedStep] = await measurePair(
+    { name: "graph step, ToolNode (agent + 1 tool call)", run: loop(steps, () => plain.invoke(input)) },
+    { name: "graph step, PermissionedToolNode (same)", run: loop(steps, () => gated.invoke(input)) },
+    steps,
+  );
+  const [bare, wrapped] = await measurePair(
+    { name: "tool.invoke, bare", run: loop(invokes, () => lookup.invoke({ id: "42" })) },
+    { name: "guardTool(tool).invoke", run: loop(invokes, () => guarded.invoke({ id: "42" })) },
+    invokes,
+  );
   lines.push(
     formatMeasurement(plainStep),
     formatMeasurement(gatedStep),

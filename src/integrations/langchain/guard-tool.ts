@@ -54,7 +54,12 @@ export class GuardedTool extends StructuredTool {
     const toolCallId = toolCallIdOf(arg, config);
     // An outer layer (a tool node, the callback handler) already paid for this call: run as is.
     if (isReservedCall(config?.metadata, this.name, toolCallId)) return this.inner.invoke(arg, config);
-    const markedConfig = { ...config, ...withReservedCall(config, this.name, toolCallId) } as ToolRunnableConfig;
+    // The mark is for whoever could charge this call again: callback handlers (they only exist when
+    // the run has callbacks) and a guarded tool inside. Without either, the metadata is pure cost.
+    const needsMark = hasCallbacks(config) || this.inner instanceof GuardedTool;
+    const markedConfig = needsMark
+      ? ({ ...config, ...withReservedCall(config, this.name, toolCallId) } as ToolRunnableConfig)
+      : config;
     return runGuarded({
       spec: this.guardSpec,
       binding: { ledger: this.guardSpec.ledger, subject: this.guardSpec.subject, runId: this.guardSpec.runId },
@@ -80,4 +85,12 @@ export class GuardedTool extends StructuredTool {
 export function guardTool(tool: StructuredToolInterface, spec: GuardToolSpec): GuardedTool {
   validateActionSpec(spec, "");
   return new GuardedTool(tool, spec);
+}
+
+function hasCallbacks(config: ToolRunnableConfig | undefined): boolean {
+  const callbacks = config?.callbacks as unknown;
+  if (!callbacks) return false;
+  if (Array.isArray(callbacks)) return callbacks.length > 0;
+  const handlers = (callbacks as { handlers?: unknown[] }).handlers;
+  return handlers === undefined || handlers.length > 0;
 }

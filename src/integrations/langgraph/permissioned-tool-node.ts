@@ -119,8 +119,11 @@ export class PermissionedToolNode extends ToolNode {
       else messages.push(outcome.message);
     });
     const caps = this.capsOf(plans);
-    const written: Partial<TollgateState> = caps ? { caps, denials } : { denials };
-    const update = { messages, tollgate: written };
+    // Write the channel only when something changed: every channel write is work for LangGraph.
+    const capsChanged = caps !== undefined && !sameCaps(caps, tollgate?.caps ?? null);
+    const written: Partial<TollgateState> | undefined =
+      denials.length > 0 || capsChanged ? (capsChanged ? { caps, denials } : { denials }) : undefined;
+    const update = written ? { messages, tollgate: written } : { messages };
     const routing = new Command({
       update,
       goto: denials.length > 0 ? fallbackFor(this.options.fallback, denials) : this.next,
@@ -217,6 +220,17 @@ export class PermissionedToolNode extends ToolNode {
       .map((tool) => tool.name);
     return toolDenylist.length > 0 ? { disabledTiers, toolDenylist } : { disabledTiers };
   }
+}
+
+/** Equal caps; "none recorded yet" equals caps that disable nothing. */
+function sameCaps(a: Caps, b: Caps | null): boolean {
+  if (!b) return a.disabledTiers.length === 0 && (a.toolDenylist?.length ?? 0) === 0;
+  return sameList(a.disabledTiers, b.disabledTiers) && sameList(a.toolDenylist, b.toolDenylist);
+}
+
+function sameList(a: readonly string[] | undefined, b: readonly string[] | undefined): boolean {
+  if (!a || !b) return a === b;
+  return a.length === b.length && a.every((item, index) => item === b[index]);
 }
 
 /** The calls to run: one from a Send (`lg_tool_call`), else the unanswered calls of the last AI message. */
