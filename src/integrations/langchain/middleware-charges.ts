@@ -1,9 +1,9 @@
 import type { RunnableConfig } from "@langchain/core/runnables";
 import type { ReasonCode } from "../../core/decision.js";
 import { riskPointsByTierDefault } from "../../core/tiers.js";
-import { resolveToolRule, type ToolRule } from "../../core/tool-rules.js";
+import type { ToolRule } from "../../core/tool-rules.js";
 import type { Ledger, ReserveResponse } from "../../ledger/ledger.js";
-import { type ActionSpec, actionSpecOf, type ResolvedAction, resolveAction } from "../shared/action-spec.js";
+import { type ActionSpec, type ResolvedAction, resolveAction, specForTool } from "../shared/action-spec.js";
 import { reserveOnRememberedGrant } from "../shared/approval-grants.js";
 import { reserveInputOf } from "../shared/charge.js";
 import { type ResolvedBinding, resolveBinding, type TollgateBinding } from "../shared/context.js";
@@ -24,10 +24,7 @@ export interface ToolLike {
 }
 
 export function specOfTool(tool: ToolLike, charging: ToolCharging): ActionSpec {
-  const explicit = charging.toolSpecs?.[tool.name] ?? actionSpecOf(tool);
-  if (explicit) return explicit;
-  const rule = resolveToolRule(charging.rules, tool, charging.defaultTool ?? { tier: "execution" });
-  return { tier: rule.tier, estimate: rule.estimate, toolset: rule.toolset, actionKind: rule.actionKind };
+  return specForTool(tool, charging);
 }
 
 /**

@@ -132,6 +132,8 @@ export function resolveAction(spec: ActionSpec, toolName: string, args: unknown)
 export interface ToolChargeOptions {
   toolSpecs?: Record<string, ActionSpec>;
   rules?: readonly ToolRule[];
+  /** The charge for a tool no spec or rule names. Default: `execution` at its default points (fail closed). */
+  defaultTool?: Omit<ToolRule, "match" | "tag">;
 }
 
 /**
@@ -141,6 +143,6 @@ export interface ToolChargeOptions {
 export function specForTool(tool: { name: string; tags?: readonly string[] }, options: ToolChargeOptions): ActionSpec {
   const explicit = options.toolSpecs?.[tool.name] ?? actionSpecOf(tool);
   if (explicit) return explicit;
-  const rule = resolveToolRule(options.rules ?? [], tool);
+  const rule = resolveToolRule(options.rules ?? [], tool, options.defaultTool);
   return { tier: rule.tier, estimate: rule.estimate, toolset: rule.toolset, actionKind: rule.actionKind };
 }
