@@ -91,9 +91,15 @@ function timeTicks(fromMs: number, toMs: number): { atMs: number; label: string 
   const sameDay = new Date(fromMs).toISOString().slice(0, 10) === new Date(toMs).toISOString().slice(0, 10);
   const ticks: { atMs: number; label: string }[] = [];
   const count = 5;
+  // A run shorter than the ticks are apart in seconds would repeat one label: show milliseconds then.
+  const withMs = (toMs - fromMs) / (count - 1) < 1_000;
   for (let index = 0; index < count; index++) {
     const atMs = fromMs + ((toMs - fromMs) * index) / (count - 1);
-    ticks.push({ atMs, label: formatReportTime(atMs, sameDay) });
+    const label = formatReportTime(atMs, sameDay);
+    ticks.push({
+      atMs,
+      label: withMs ? `${label.slice(0, -1)}.${new Date(atMs).toISOString().slice(20, 23)}Z` : label,
+    });
   }
   return ticks;
 }
