@@ -42,6 +42,9 @@ export interface Evaluation {
   caps?: Caps;
 }
 
+/** Shared, frozen: an ALLOW carries nothing else, so it need not be built per call. */
+const allow: Evaluation = Object.freeze({ decision: "ALLOW" });
+
 export function remainingOf(budget: Omit<BudgetView, "scope" | "narrowing">): number {
   return budget.allocated - budget.spent - budget.reserved - budget.debt;
 }
@@ -59,6 +62,8 @@ export function evaluate(budgets: readonly BudgetView[], tier: Tier, estimate: n
     if (remainingOf(budget) < estimate)
       return { decision: "DENY", reasonCode: "BUDGET_EXCEEDED", deniedScope: budget.scope };
   }
+  // Without narrowing anywhere on the path there are no caps to compute (the common case).
+  if (budgets.every((budget) => budget.narrowing === null)) return allow;
   for (const budget of budgets) {
     const used = budget.spent + budget.reserved + budget.debt;
     if (disabledTiersAt(budget.narrowing, used, budget.allocated).includes(tier)) {
@@ -71,7 +76,7 @@ export function evaluate(budgets: readonly BudgetView[], tier: Tier, estimate: n
     }
   }
   const disabledTiers = capsAfter(budgets, estimate);
-  if (disabledTiers.length === 0) return { decision: "ALLOW" };
+  if (disabledTiers.length === 0) return allow;
   return { decision: "ALLOW_WITH_CAPS", caps: { disabledTiers } };
 }
 

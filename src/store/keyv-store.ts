@@ -295,14 +295,17 @@ export class KeyvSingleProcessStore implements LedgerStore {
     }
 
     const definitions = this.budgetIndex.applicable(command.subjectScope, command.unit);
-    const checked: HeldBudget[] = [];
-    const views: BudgetView[] = [];
+    // One object per budget serves as the decision's view (its counts are a snapshot taken now) and as
+    // the hold's reference (settling reads `counters`, never the snapshot).
+    const checked: (HeldBudget & BudgetView)[] = [];
     for (const definition of definitions) {
       const instance =
         definition.window === "lifetime" ? lifetimeInstance : windowInstanceOf(definition.window, now, command.runId);
       const counters = this.countersOf(definition, instance, now);
-      checked.push({ definition, instance, counters });
-      views.push({
+      checked.push({
+        definition,
+        instance,
+        counters,
         scope: definition.scope,
         allocated: definition.limit,
         spent: counters.spent,
@@ -311,7 +314,7 @@ export class KeyvSingleProcessStore implements LedgerStore {
         narrowing: definition.narrowing,
       });
     }
-    const evaluation = evaluate(views, command.action.tier, command.estimate);
+    const evaluation = evaluate(checked, command.action.tier, command.estimate);
     const allowed = evaluation.decision !== "DENY";
 
     if (command.dryRun) {
