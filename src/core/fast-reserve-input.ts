@@ -1,10 +1,9 @@
 import { actionNameLengthMax, idempotencyKeyLengthMax, reservationTtlMsMax, runIdLengthMax } from "./limits.js";
 import { overagePolicies, type ReserveInput } from "./schemas.js";
-import { SCOPE_LEVELS, scopeValueLengthMax } from "./scope.js";
+import { SCOPE_LEVELS, scopeValueLengthMax, scopeValuePattern } from "./scope.js";
 import { isTier } from "./tiers.js";
 import { isAmount, isUnit } from "./units.js";
 
-const scopeValuePattern = /^[A-Za-z0-9_.-]+$/;
 const reserveKeys = new Set([
   "subject",
   "action",

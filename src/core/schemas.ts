@@ -7,8 +7,7 @@ import {
   reservationTtlMsMax,
   runIdLengthMax,
 } from "./limits.js";
-import { type Band, resolveNarrowing } from "./narrowing.js";
-import { parseScopeId, scopeValueLengthMax } from "./scope.js";
+import { parseScopeId, scopeValueLengthMax, scopeValuePattern } from "./scope.js";
 import { TIERS } from "./tiers.js";
 import { UNITS } from "./units.js";
 import { WINDOWS } from "./windows.js";
@@ -22,7 +21,7 @@ const scopeValue = z
   .string()
   .min(1, "must not be empty")
   .max(scopeValueLengthMax, `must be at most ${scopeValueLengthMax} characters`)
-  .regex(/^[A-Za-z0-9_.-]+$/, "may only contain A-Z a-z 0-9 _ . -");
+  .regex(scopeValuePattern, "may only contain A-Z a-z 0-9 _ . -");
 
 export const subjectSchema = z.strictObject({
   tenant: scopeValue,
@@ -152,9 +151,4 @@ function toIssue(issue: z.core.$ZodIssue, root: string): ValidationIssue {
   let message = issue.message;
   if (issue.code === "unrecognized_keys") message = `unknown field(s): ${issue.keys.join(", ")}`;
   return { code: issue.code, path, message };
-}
-
-/** Validated narrowing (sorted bands, ranges checked) from a parsed setBudget input. */
-export function narrowingOf(input: { narrowing?: "none" | "progressive" | Band[] }): Band[] | null {
-  return resolveNarrowing(input.narrowing);
 }

@@ -8,7 +8,8 @@ export type ScopeLevel = (typeof SCOPE_LEVELS)[number];
 export type Subject = { tenant: string } & Partial<Record<Exclude<ScopeLevel, "tenant">, string>>;
 
 export const scopeValueLengthMax = 128;
-const scopeValuePattern = /^[A-Za-z0-9_.-]+$/;
+/** The alphabet of a scope value: nothing that could act as a separator. */
+export const scopeValuePattern = /^[A-Za-z0-9_.-]+$/;
 
 export function scopeValueIssue(value: unknown, path: string): ValidationIssue | undefined {
   if (typeof value !== "string") return { code: "invalid_type", path, message: "must be a string" };

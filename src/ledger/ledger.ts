@@ -220,7 +220,6 @@ export class StoreLedger implements Ledger {
     const parsed = fast ? fast.input : parseInput(reserveSchema, input);
     const subjectScope = fast ? fast.scopeId : scopeIdOf(parsed.subject as Subject);
     const unit = parsed.unit ?? unitDefault;
-    const base = { scope: subjectScope, unit, estimate: parsed.estimate };
     let outcome: ReserveOutcome | { ok: false; error: "IDEMPOTENCY_CONFLICT" };
     try {
       const store = this.readyStore() ?? (await this.getStore());
@@ -243,21 +242,17 @@ export class StoreLedger implements Ledger {
       );
     } catch (error) {
       if (error instanceof ValidationError) throw error;
-      // Fail closed: an unreachable ledger never turns into an accidental ALLOW.
-      if (this.failOpenTiers.has(parsed.action.tier)) {
-        return recordDecision(
-          { ...base, decision: "ALLOW", reasonCode: "LEDGER_UNAVAILABLE", balances: [] },
-          parsed,
-          dryRun,
-          this.mode,
-        );
-      }
-      return recordDecision(
-        { ...base, decision: "DENY", reasonCode: "LEDGER_UNAVAILABLE", balances: [] },
-        parsed,
-        dryRun,
-        this.mode,
-      );
+      // Fail closed: an unreachable ledger never turns into an accidental ALLOW (unless told so for a tier).
+      const decision = this.failOpenTiers.has(parsed.action.tier) ? "ALLOW" : "DENY";
+      const unavailable: ReserveResponse = {
+        scope: subjectScope,
+        unit,
+        estimate: parsed.estimate,
+        decision,
+        reasonCode: "LEDGER_UNAVAILABLE",
+        balances: [],
+      };
+      return recordDecision(unavailable, parsed, dryRun, this.mode);
     }
     if ("ok" in outcome) throw new IdempotencyConflictError(parsed.idempotencyKey as string);
     const response: ReserveResponse = {

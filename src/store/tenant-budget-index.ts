@@ -1,4 +1,4 @@
-import { compareSubsets, SCOPE_LEVELS } from "../core/scope.js";
+import { compareSubsets, SCOPE_LEVELS, tenantScopeOf } from "../core/scope.js";
 import type { Unit } from "../core/units.js";
 import type { BudgetDefinition } from "./types.js";
 
@@ -68,7 +68,7 @@ export class TenantBudgetIndex {
 
   /** The budgets an action of this subject draws on in this unit, outermost first. */
   applicable(subjectScope: string, unit: Unit): BudgetDefinition[] {
-    const tenant = tenantOf(subjectScope);
+    const tenant = tenantScopeOf(subjectScope);
     const shapes = this.shapesByTenant.get(`${tenant}|${unit}`);
     if (!shapes) return [];
     const segments = subjectScope.split("/");
@@ -94,7 +94,7 @@ export class TenantBudgetIndex {
   }
 
   private countShape(definition: BudgetDefinition, delta: 1 | -1): void {
-    const tenantKey = `${tenantOf(definition.scope)}|${definition.unit}`;
+    const tenantKey = `${tenantScopeOf(definition.scope)}|${definition.unit}`;
     const shape = shapeOf(definition.scope);
     const shapes = this.shapesByTenant.get(tenantKey) ?? [];
     const at = shapes.findIndex((existing, index) => index % 2 === 0 && existing === shape);
@@ -110,9 +110,4 @@ export class TenantBudgetIndex {
     if (shapes.length === 0) this.shapesByTenant.delete(tenantKey);
     else this.shapesByTenant.set(tenantKey, shapes);
   }
-}
-
-function tenantOf(scope: string): string {
-  const slash = scope.indexOf("/");
-  return slash < 0 ? scope : scope.slice(0, slash);
 }
