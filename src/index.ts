@@ -15,7 +15,7 @@ export {
 } from "./core/errors.js";
 export type { Band, NarrowingSetting } from "./core/narrowing.js";
 export { progressiveBands } from "./core/narrowing.js";
-export type { Policy, PolicyBudget, PolicyDocument, PolicyFallbacks, PolicyIssue, PolicyMode } from "./core/policy.js";
+export type { Policy, PolicyBudget, PolicyDocument, PolicyIssue, PolicyMode } from "./core/policy.js";
 // Policy files (operators grant and revoke actions without a code change).
 export {
   approvalGrantToolsetPrefixes,
@@ -51,7 +51,6 @@ export type { BudgetExceededDetails, DeniedAction } from "./integrations/errors.
 // Integrations: LangChain (guard, guardTool, callback handler, createAgent middleware).
 export { BudgetExceededError } from "./integrations/errors.js";
 export type {
-  DefaultToolCharge,
   GuardedFunction,
   GuardSpec,
   GuardToolSpec,
@@ -110,8 +109,9 @@ export {
   tollgateStateDefault,
   tollgateStateReducer,
 } from "./integrations/langgraph/index.js";
-export type { ActionSpec, ToolChargeOptions } from "./integrations/shared/action-spec.js";
+export type { ActionSpec } from "./integrations/shared/action-spec.js";
 export type { SubjectSource, TollgateBinding } from "./integrations/shared/context.js";
+export type { DefaultToolCharge, GateOptions } from "./integrations/shared/gate.js";
 export type {
   CreateLedgerOptions,
   Ledger,

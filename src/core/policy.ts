@@ -42,12 +42,19 @@ export interface PolicyBudget {
   overdraftLimit: number;
 }
 
-/** Where a denied call goes: a graph node name, per tool first, then per tier, then the default. */
-export interface PolicyFallbacks {
+/**
+ * Where denied calls go: graph node names per tool first, then per tier, then the default. A
+ * denial no route names (and no default) goes on to the node's `next`, answered by its denial
+ * message. The tool node and a policy file's `fallbacks` use this one type.
+ */
+export interface FallbackRoutes {
   default?: string;
-  tiers: Partial<Record<Tier, string>>;
-  tools: Record<string, string>;
+  tiers?: Partial<Record<Tier, string>>;
+  tools?: Record<string, string>;
 }
+
+/** A fallback: one node for every denial, or routes. */
+export type FallbackTarget = string | FallbackRoutes;
 
 export interface Policy {
   version: number;
@@ -62,7 +69,7 @@ export interface Policy {
   prune: boolean;
   budgets: PolicyBudget[];
   toolRules: ToolRule[];
-  fallbacks: PolicyFallbacks;
+  fallbacks: FallbackRoutes;
   /** The file it was loaded from, for messages. */
   source?: string;
 }
@@ -110,6 +117,17 @@ const toolRuleEntrySchema = z.strictObject({
   /** Glob on the tool name: `*` any run of characters, `?` one character. */
   match: z.string().min(1).optional(),
   tag: z.string().min(1).optional(),
+  /** The MCP server whose tools this rule charges. */
+  server: z.string().min(1).optional(),
+  /** MCP annotations the tool must declare, e.g. { destructiveHint: true }. */
+  annotations: z
+    .strictObject({
+      readOnlyHint: z.boolean().optional(),
+      destructiveHint: z.boolean().optional(),
+      idempotentHint: z.boolean().optional(),
+      openWorldHint: z.boolean().optional(),
+    })
+    .optional(),
   tier: tierSchema,
   estimate: amount.optional(),
   toolset: z.string().optional(),
@@ -120,6 +138,11 @@ const fallbacksSchema = z.strictObject({
   default: nodeName.optional(),
   tiers: z.partialRecord(tierSchema, nodeName).optional(),
   tools: z.record(z.string().min(1), nodeName).optional(),
+});
+
+/** A fallback as a tool node takes it: a node name, or the same routes a policy file states. */
+export const fallbackTargetSchema = z.union([nodeName, fallbacksSchema], {
+  error: "must be a node name or { default?, tiers?, tools? }",
 });
 
 export const policyDocumentSchema = z.strictObject({
@@ -235,8 +258,22 @@ export function parsePolicy(value: unknown, options: { file?: string; locate?: L
   const toolRules: ToolRule[] = [];
   (document.tools ?? []).forEach((entry, index) => {
     const at = ["tools", index];
-    if (entry.name === undefined && entry.match === undefined && entry.tag === undefined) {
-      issues.push({ path: at, code: "invalid_value", message: "needs name (exact), match (a glob) or tag" });
+    if (
+      entry.name === undefined &&
+      entry.match === undefined &&
+      entry.tag === undefined &&
+      entry.server === undefined &&
+      entry.annotations === undefined
+    ) {
+      issues.push({
+        path: at,
+        code: "invalid_value",
+        message: "needs name (exact), match (a glob), tag, server or annotations",
+      });
+    }
+    if (entry.server !== undefined) {
+      const issue = scopeValueIssue(entry.server, "server");
+      if (issue) issues.push({ path: [...at, "server"], code: issue.code, message: issue.message });
     }
     if (entry.name !== undefined && entry.match !== undefined) {
       issues.push({ path: [...at, "match"], code: "invalid_value", message: "give name or match, not both" });
@@ -256,6 +293,8 @@ export function parsePolicy(value: unknown, options: { file?: string; locate?: L
     const match = entry.name ?? entry.match;
     if (match !== undefined) rule.match = match;
     if (entry.tag !== undefined) rule.tag = entry.tag;
+    if (entry.server !== undefined) rule.server = entry.server;
+    if (entry.annotations !== undefined) rule.annotations = { ...entry.annotations };
     if (entry.estimate !== undefined) rule.estimate = entry.estimate;
     if (entry.toolset !== undefined) rule.toolset = entry.toolset;
     if (entry.actionKind !== undefined) rule.actionKind = entry.actionKind;
@@ -303,9 +342,17 @@ function locatedError(issues: RawIssue[], options: { file?: string; locate?: Loc
   return new PolicyError(located, options.file);
 }
 
-/** The fallback node for a denied call: per tool, then per tier, then the default. */
-export function fallbackFor(fallbacks: PolicyFallbacks, tool: { name: string; tier: Tier }): string | undefined {
-  return fallbacks.tools[tool.name] ?? fallbacks.tiers[tool.tier] ?? fallbacks.default;
+/** The fallback node for a denied call: per tool, then per tier, then the default; undefined when none. */
+export function fallbackFor(fallback: FallbackTarget, tool: { name: string; tier: Tier }): string | undefined {
+  if (typeof fallback === "string") return fallback;
+  return fallback.tools?.[tool.name] ?? fallback.tiers?.[tool.tier] ?? fallback.default;
+}
+
+/** Every node a fallback can route to, for `addNode(..., { ends })`. */
+export function fallbackNodes(fallback: FallbackTarget): string[] {
+  if (typeof fallback === "string") return [fallback];
+  const nodes = [fallback.default, ...Object.values(fallback.tools ?? {}), ...Object.values(fallback.tiers ?? {})];
+  return [...new Set(nodes.filter((node): node is string => typeof node === "string"))];
 }
 
 /** Two budget statements are the same grant when every field the ledger stores is equal. */

@@ -1,17 +1,23 @@
 import { ValidationError, type ValidationIssue } from "./errors.js";
 import { scopeValueIssue } from "./scope.js";
 import { isTier, riskPointsByTierDefault, type Tier } from "./tiers.js";
+import { type ToolAnnotations, toolAnnotationKeys } from "./tool-annotations.js";
 import { isAmount } from "./units.js";
 
 /**
  * How to charge a tool the code did not declare (an MCP server's tools, say): matched by name glob
- * (`*` any run of characters, `?` one character) or by tag. The first matching rule wins.
+ * (`*` any run of characters, `?` one character), by tag, by MCP server and by MCP annotations;
+ * every field given must match. The first matching rule wins.
  */
 export interface ToolRule {
   /** Glob on the tool name, e.g. `github_*` or `*_delete`. */
   match?: string;
   /** Matches tools carrying this tag (LangChain tool `tags`). */
   tag?: string;
+  /** Matches the tools of this MCP server (the `server__` name prefix of @langchain/mcp-adapters). */
+  server?: string;
+  /** Matches MCP tools whose annotations have these values, e.g. `{ destructiveHint: true }`. */
+  annotations?: Partial<ToolAnnotations>;
   tier: Tier;
   /** Risk points (or units) per call; defaults to the tier's default from the risk table. */
   estimate?: number;
@@ -31,6 +37,14 @@ export interface ResolvedToolRule {
 
 export const toolRulesMax = 1_000;
 
+/** What rules match on: a tool's name, tags, MCP server and MCP annotations. */
+export interface ToolDescriptor {
+  name: string;
+  tags?: readonly string[];
+  server?: string;
+  annotations?: Partial<ToolAnnotations>;
+}
+
 /** Validates rules; throws a ValidationError listing every bad field. */
 export function validateToolRules(rules: readonly ToolRule[], path = "rules"): ToolRule[] {
   const issues: ValidationIssue[] = [];
@@ -38,8 +52,45 @@ export function validateToolRules(rules: readonly ToolRule[], path = "rules"): T
   if (rules.length > toolRulesMax) issues.push({ code: "too_big", path, message: `at most ${toolRulesMax} rules` });
   rules.forEach((rule, index) => {
     const at = `${path}.${index}`;
-    if (rule.match === undefined && rule.tag === undefined) {
-      issues.push({ code: "invalid_value", path: at, message: "needs match (a name glob) or tag" });
+    if (rule === null || typeof rule !== "object") {
+      issues.push({ code: "invalid_type", path: at, message: "must be an object" });
+      return;
+    }
+    if (
+      rule.match === undefined &&
+      rule.tag === undefined &&
+      rule.server === undefined &&
+      rule.annotations === undefined
+    ) {
+      issues.push({
+        code: "invalid_value",
+        path: at,
+        message: "needs match (a name glob), tag, server or annotations",
+      });
+    }
+    if (rule.tag !== undefined && (typeof rule.tag !== "string" || rule.tag.length === 0)) {
+      issues.push({ code: "invalid_type", path: `${at}.tag`, message: "must be a non-empty string" });
+    }
+    if (rule.server !== undefined) {
+      const issue = scopeValueIssue(rule.server, `${at}.server`);
+      if (issue) issues.push(issue);
+    }
+    if (rule.annotations !== undefined) {
+      if (rule.annotations === null || typeof rule.annotations !== "object") {
+        issues.push({ code: "invalid_type", path: `${at}.annotations`, message: "must be an object of hints" });
+      } else {
+        for (const [key, value] of Object.entries(rule.annotations)) {
+          if (!(toolAnnotationKeys as readonly string[]).includes(key)) {
+            issues.push({
+              code: "unrecognized_keys",
+              path: `${at}.annotations.${key}`,
+              message: `must be one of ${toolAnnotationKeys.join(", ")}`,
+            });
+          } else if (typeof value !== "boolean") {
+            issues.push({ code: "invalid_type", path: `${at}.annotations.${key}`, message: "must be true or false" });
+          }
+        }
+      }
     }
     if (rule.match !== undefined && (typeof rule.match !== "string" || rule.match.length === 0)) {
       issues.push({ code: "invalid_type", path: `${at}.match`, message: "must be a non-empty glob string" });
@@ -54,7 +105,8 @@ export function validateToolRules(rules: readonly ToolRule[], path = "rules"): T
     }
   });
   if (issues.length > 0) throw new ValidationError(issues);
-  return [...rules];
+  // A copy of what was checked: the caller's objects are never read again.
+  return rules.map(copyRule);
 }
 
 const globCache = new Map<string, RegExp>();
@@ -73,22 +125,62 @@ export function globToRegExp(glob: string): RegExp {
   return regex;
 }
 
-/** The first rule matching the tool, else the fallback (by default: fail closed at `execution`). */
+/** The first rule matching the tool, else the fallback when one is given, else undefined (not covered). */
 export function resolveToolRule(
   rules: readonly ToolRule[],
-  tool: { name: string; tags?: readonly string[] },
-  fallback: Omit<ToolRule, "match" | "tag"> = { tier: "execution" },
-): ResolvedToolRule {
+  tool: ToolDescriptor,
+  fallback?: Omit<ToolRule, "match" | "tag" | "server" | "annotations">,
+): ResolvedToolRule | undefined {
   for (let index = 0; index < rules.length; index++) {
     const rule = rules[index];
     const nameMatches = rule.match === undefined || globToRegExp(rule.match).test(tool.name);
     const tagMatches = rule.tag === undefined || (tool.tags ?? []).includes(rule.tag);
-    if (nameMatches && tagMatches) return resolved(rule, tool.name, index);
+    if (nameMatches && tagMatches && serverMatches(rule, tool) && annotationsMatch(rule, tool)) {
+      return resolved(rule, tool.name, index);
+    }
   }
-  return resolved(fallback, tool.name, -1);
+  return fallback ? resolved(fallback, tool.name, -1) : undefined;
 }
 
-function resolved(rule: Omit<ToolRule, "match" | "tag">, toolName: string, ruleIndex: number): ResolvedToolRule {
+function serverMatches(rule: ToolRule, tool: ToolDescriptor): boolean {
+  return rule.server === undefined || tool.server === rule.server;
+}
+
+function annotationsMatch(rule: ToolRule, tool: ToolDescriptor): boolean {
+  if (rule.annotations === undefined) return true;
+  const actual = tool.annotations;
+  if (!actual) return false;
+  for (const key of toolAnnotationKeys) {
+    const wanted = rule.annotations[key];
+    if (wanted !== undefined && actual[key] !== wanted) return false;
+  }
+  return true;
+}
+
+function copyRule(rule: ToolRule): ToolRule {
+  const copy: ToolRule = { tier: rule.tier };
+  if (rule.match !== undefined) copy.match = rule.match;
+  if (rule.tag !== undefined) copy.tag = rule.tag;
+  if (rule.server !== undefined) copy.server = rule.server;
+  if (rule.annotations !== undefined) {
+    const annotations: Partial<ToolAnnotations> = {};
+    for (const key of toolAnnotationKeys) {
+      const value = rule.annotations[key];
+      if (value !== undefined) annotations[key] = value;
+    }
+    copy.annotations = annotations;
+  }
+  if (rule.estimate !== undefined) copy.estimate = rule.estimate;
+  if (rule.toolset !== undefined) copy.toolset = rule.toolset;
+  if (rule.actionKind !== undefined) copy.actionKind = rule.actionKind;
+  return copy;
+}
+
+function resolved(
+  rule: Omit<ToolRule, "match" | "tag" | "server" | "annotations">,
+  toolName: string,
+  ruleIndex: number,
+): ResolvedToolRule {
   return {
     tier: rule.tier,
     estimate: rule.estimate ?? riskPointsByTierDefault[rule.tier],

@@ -36,7 +36,7 @@ export function createLedger(options: CreateLedgerOptions = {}): Ledger {
     const mode = withoutPolicy.mode ?? policy.mode;
     // Built only to open the store (no sweep timer); the ledger returned waits for the policy on it.
     const opener = createLedger({ ...withoutPolicy, mode, sweepIntervalMs: 0 });
-    return new StoreLedger(applyPolicyOnOpen(opener.store, policy), { ...withoutPolicy, mode });
+    return new StoreLedger(applyPolicyOnOpen(opener.store, policy), { ...withoutPolicy, mode, policy });
   }
   // --- end policy option ---
   const { store, redis, redisPrefix, ...rest } = withoutPolicy;

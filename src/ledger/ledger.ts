@@ -2,6 +2,7 @@ import { createHash, randomUUID } from "node:crypto";
 import type { Caps, Decision, ReasonCode } from "../core/decision.js";
 import {
   IdempotencyConflictError,
+  invariant,
   LedgerUnavailableError,
   OverageError,
   ReservationStateError,
@@ -11,6 +12,7 @@ import {
 import { fastReserveInput } from "../core/fast-reserve-input.js";
 import { reservationGraceMsDefault, reservationTtlMsDefault, sweepIntervalMsDefault } from "../core/limits.js";
 import { resolveNarrowing } from "../core/narrowing.js";
+import type { Policy } from "../core/policy.js";
 import {
   type AuditQuery,
   auditQuerySchema,
@@ -69,17 +71,9 @@ export interface LedgerOptions {
   settleAttemptsMax?: number;
 }
 
-/** The answer to reserve() and decide(). A DENY is a value, never an exception. */
-export interface ReserveResponse {
-  decision: Decision;
-  /** Why it was denied (or, in shadow mode, set on `shadow`). */
-  reasonCode?: ReasonCode;
-  /** The scope whose budget caused the denial. */
-  deniedScope?: string;
+interface ReserveResponseFields {
   /** On ALLOW_WITH_CAPS (and on TIER_DISABLED denials): what the agent may still do next. */
   caps?: Caps;
-  /** Set when something was held: settle it with commit() or release(). */
-  reservationId?: string;
   expiresAtMs?: number;
   /** Canonical scope id of the subject. */
   scope: string;
@@ -93,10 +87,34 @@ export interface ReserveResponse {
   replayed?: boolean;
 }
 
+/** An ALLOW or ALLOW_WITH_CAPS: go ahead. */
+export interface AllowResponse extends ReserveResponseFields {
+  decision: "ALLOW" | "ALLOW_WITH_CAPS";
+  /** Set only when a tier fails open on an unreachable store (LEDGER_UNAVAILABLE). */
+  reasonCode?: ReasonCode;
+  deniedScope?: undefined;
+  /** Set when something was held: settle it with commit() or release(). */
+  reservationId?: string;
+}
+
+/** A DENY: the action must not run; `reasonCode` says why. */
+export interface DenyResponse extends ReserveResponseFields {
+  decision: "DENY";
+  reasonCode: ReasonCode;
+  /** The scope whose budget caused the denial. */
+  deniedScope?: string;
+  reservationId?: undefined;
+}
+
+/** The answer to reserve() and decide(). A DENY is a value, never an exception. */
+export type ReserveResponse = AllowResponse | DenyResponse;
+
 export type SettleResponse = Extract<SettleOutcome, { ok: true }>;
 
 export interface Ledger {
   readonly mode: LedgerMode;
+  /** The policy the ledger was created with, if any: the integrations read its tool rules and fallbacks. */
+  readonly policy?: Policy;
   setBudget(input: SetBudgetInput): Promise<BudgetDefinition>;
   removeBudget(input: RemoveBudgetInput): Promise<{ removed: boolean }>;
   listBudgets(query?: { scope?: string }): Promise<BudgetDefinition[]>;
@@ -128,6 +146,7 @@ export interface Ledger {
  */
 export class StoreLedger implements Ledger {
   readonly mode: LedgerMode;
+  readonly policy?: Policy;
   readonly store: Promise<LedgerStore>;
   private resolvedStore: LedgerStore | undefined;
   private readonly ttlMs: number;
@@ -138,8 +157,10 @@ export class StoreLedger implements Ledger {
   private sweepTimer: NodeJS.Timeout | undefined;
   private closed = false;
 
-  constructor(store: LedgerStore | Promise<LedgerStore>, options: LedgerOptions = {}) {
+  /** `policy`: the one it was provisioned from; its tool rules and fallbacks serve the integrations. */
+  constructor(store: LedgerStore | Promise<LedgerStore>, options: LedgerOptions & { policy?: Policy } = {}) {
     this.mode = options.mode ?? "enforce";
+    if (options.policy) this.policy = options.policy;
     this.ttlMs = options.reservationTtlMs ?? reservationTtlMsDefault;
     this.graceMs = options.reservationGraceMs ?? reservationGraceMsDefault;
     this.storeTimeoutMs = options.storeTimeoutMs ?? 2_000;
@@ -244,18 +265,18 @@ export class StoreLedger implements Ledger {
       if (error instanceof ValidationError) throw error;
       // Fail closed: an unreachable ledger never turns into an accidental ALLOW (unless told so for a tier).
       const decision = this.failOpenTiers.has(parsed.action.tier) ? "ALLOW" : "DENY";
-      const unavailable: ReserveResponse = {
+      const unavailable = {
         scope: subjectScope,
         unit,
         estimate: parsed.estimate,
         decision,
         reasonCode: "LEDGER_UNAVAILABLE",
         balances: [],
-      };
+      } as ReserveResponse;
       return recordDecision(unavailable, parsed, dryRun, this.mode);
     }
     if ("ok" in outcome) throw new IdempotencyConflictError(parsed.idempotencyKey as string);
-    const response: ReserveResponse = {
+    const response = {
       decision: outcome.decision,
       reasonCode: outcome.reasonCode,
       deniedScope: outcome.deniedScope,
@@ -268,7 +289,8 @@ export class StoreLedger implements Ledger {
       balances: outcome.balances,
       shadow: outcome.shadow,
       replayed: outcome.replayed,
-    };
+    } as ReserveResponse;
+    invariant(response.decision !== "DENY" || response.reasonCode !== undefined, "a DENY carries its reason code");
     return recordDecision(response, parsed, dryRun, this.mode); // telemetry (issue 5)
   }
 

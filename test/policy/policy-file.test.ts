@@ -33,7 +33,7 @@ describe("policy files", () => {
       toolset: "send-email",
     });
     expect(resolveToolRule(policy.toolRules, { name: "search_kb" })).toMatchObject({ tier: "read", estimate: 5 });
-    expect(resolveToolRule(policy.toolRules, { name: "lookup", tags: ["readonly"] }).tier).toBe("read");
+    expect(resolveToolRule(policy.toolRules, { name: "lookup", tags: ["readonly"] })?.tier).toBe("read");
     expect(fallbackFor(policy.fallbacks, { name: "send_email", tier: "write-external" })).toBe("escalate");
     expect(fallbackFor(policy.fallbacks, { name: "deploy_service", tier: "execution" })).toBe("escalate");
     expect(fallbackFor(policy.fallbacks, { name: "write_file", tier: "write-local" })).toBe("read_only");

@@ -30,7 +30,8 @@ export const policyCheck: Command = {
       writeLine(context.io.stdout, JSON.stringify(policy, null, 2));
       return exitOk;
     }
-    const fallbackCount = Object.keys(policy.fallbacks.tiers).length + Object.keys(policy.fallbacks.tools).length;
+    const fallbackCount =
+      Object.keys(policy.fallbacks.tiers ?? {}).length + Object.keys(policy.fallbacks.tools ?? {}).length;
     writeLine(
       context.io.stdout,
       `${context.positionals[0]} is valid: ${policy.budgets.length} budget(s) owning ${policy.owns.join(", ") || "no scopes"}; ${policy.toolRules.length} tool rule(s); ${fallbackCount + (policy.fallbacks.default ? 1 : 0)} fallback route(s); mode ${policy.mode ?? "(the ledger's own, enforce by default)"}.`,

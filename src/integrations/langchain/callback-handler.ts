@@ -2,14 +2,21 @@ import { BaseCallbackHandler } from "@langchain/core/callbacks/base";
 import type { Serialized } from "@langchain/core/load/serializable";
 import type { BaseMessage } from "@langchain/core/messages";
 import type { LLMResult } from "@langchain/core/outputs";
+import { z } from "zod";
 import { ValidationError } from "../../core/errors.js";
-import { type Subject, scopeIdOf } from "../../core/scope.js";
-import { isTier, type Tier } from "../../core/tiers.js";
-import { resolveToolRule, type ToolRule, validateToolRules } from "../../core/tool-rules.js";
+import type { Subject } from "../../core/scope.js";
 import { isAmount, type Unit } from "../../core/units.js";
-import type { Ledger, ReserveResponse } from "../../ledger/ledger.js";
+import type { DenyResponse, Ledger } from "../../ledger/ledger.js";
 import { BudgetExceededError, type DeniedAction } from "../errors.js";
 import { isReservedCall } from "../shared/context.js";
+import {
+  adapterOptionsSchema,
+  functionSchema,
+  Gate,
+  type GateOptions,
+  type Hold,
+  parseAdapterOptions,
+} from "../shared/gate.js";
 import {
   estimateModelTokens,
   type TokensEstimate,
@@ -20,26 +27,14 @@ import {
   usdMicrocentsOf,
   validateUsdMicrocentsPerToken,
 } from "./callback-metering.js";
+import { deniedError } from "./guarded-run.js";
 
-/** How to charge a tool no rule matches. Fail closed: the most dangerous tier unless told otherwise. */
-export interface DefaultToolCharge {
-  tier: Tier;
-  /** Defaults to the tier's default risk points. */
-  estimate?: number;
-  toolset?: string;
-  actionKind?: string;
-}
-
-export interface TollgateCallbackHandlerOptions {
+export interface TollgateCallbackHandlerOptions extends Omit<GateOptions, "ledger" | "subject"> {
   ledger: Ledger;
-  /** Who acts. A tool call is charged to this subject with `toolset` set from the tool's rule. */
+  /** Who acts. A tool call is charged to this subject with `toolset` set from the tool's charge. */
   subject: Subject;
   /** The run for `run`-window budgets; defaults to the LangGraph thread id found in the run's metadata. */
   runId?: string;
-  /** How to charge tools by name glob or tag (tools known only at run time, such as MCP tools). */
-  rules?: ToolRule[];
-  /** The charge for a tool no rule matches. Default: tier `execution` at its default risk points. */
-  defaultTool?: DefaultToolCharge;
   /** RISK_POINTS held per model call (default 1); `false` leaves model calls unmetered. */
   meterModelCalls?: number | false;
   /**
@@ -53,27 +48,38 @@ export interface TollgateCallbackHandlerOptions {
   tokensEstimate?: TokensEstimate;
   /** When set, model calls are also charged to USD_MICROCENTS budgets at this price per token. */
   usdMicrocentsPerToken?: UsdMicrocentsPerToken;
-  /**
-   * Called when settling a hold fails after the action ran (the hold expired, the store went away).
-   * The action's result is kept: a failed settlement is never turned into a failed tool call.
-   */
-  onSettleError?: (error: unknown, reservationId: string) => void;
 }
+
+const optionsSchema = adapterOptionsSchema({
+  meterModelCalls: z
+    .union([z.literal(false), z.number().refine(isAmount, "must be a non-negative integer")], {
+      error: "must be a non-negative integer or false",
+    })
+    .optional(),
+  strictModelCalls: z.boolean().optional(),
+  meterTokens: z.boolean().optional(),
+  tokensEstimate: z
+    .union([z.number().refine(isAmount, "must be a non-negative integer"), functionSchema<TokensEstimate>()], {
+      error: "must be a non-negative integer or a function",
+    })
+    .optional(),
+  usdMicrocentsPerToken: z.custom<UsdMicrocentsPerToken>().optional(),
+});
 
 /** Reservations awaiting their end or error, keyed by callback run id. Bounded: holds expire by TTL anyway. */
 export const pendingCallbackRunsMax = 10_000;
 export const modelCallActionName = "model_call";
 
-interface Hold {
+interface ModelHold {
   unit: Unit;
   reservationId: string;
 }
 
-interface PendingRun {
-  holds: Hold[];
-  /** Set for model calls: what to commit from the reported usage. */
-  tokensEstimate?: TokenUsage;
-}
+type PendingRun =
+  /** A model call: its holds, and what to commit from the reported usage. */
+  | { kind: "model"; holds: ModelHold[]; tokensEstimate?: TokenUsage }
+  /** A tool call: one hold, settled by the gate. */
+  | { kind: "tool"; hold: Hold };
 
 /**
  * Charges every tool call and model call of a run, wherever it happens: callbacks propagate
@@ -92,8 +98,7 @@ export class TollgateCallbackHandler extends BaseCallbackHandler {
   private readonly ledger: Ledger;
   private readonly subject: Subject;
   private readonly runId: string | undefined;
-  private readonly rules: ToolRule[];
-  private readonly defaultTool: DefaultToolCharge;
+  private readonly gate: Gate;
   private readonly modelCallRiskPoints: number | false;
   private readonly strictModelCalls: boolean;
   private readonly meterTokens: boolean;
@@ -102,16 +107,21 @@ export class TollgateCallbackHandler extends BaseCallbackHandler {
   private readonly onSettleError: (error: unknown, reservationId: string) => void;
   private readonly pending = new Map<string, PendingRun>();
 
-  constructor(options: TollgateCallbackHandlerOptions) {
+  constructor(input: TollgateCallbackHandlerOptions) {
     super({ raiseError: true });
-    const issues = optionIssues(options);
-    if (issues.length > 0) throw new ValidationError(issues);
-    scopeIdOf(options.subject, "subject");
-    this.ledger = options.ledger;
-    this.subject = options.subject;
+    const options = parseAdapterOptions(optionsSchema, input);
+    const missing = [!options.ledger && "ledger", !options.subject && "subject"].filter((key) => key !== false);
+    if (missing.length > 0 || typeof options.subject === "function") {
+      throw new ValidationError(
+        missing.length > 0
+          ? missing.map((path) => ({ code: "invalid_type", path: String(path), message: "is required" }))
+          : [{ code: "invalid_type", path: "subject", message: "must be a subject (the handler has no run config)" }],
+      );
+    }
+    this.gate = new Gate(options, "TollgateCallbackHandler");
+    this.ledger = options.ledger as Ledger;
+    this.subject = options.subject as Subject;
     this.runId = options.runId;
-    this.rules = validateToolRules(options.rules ?? []);
-    this.defaultTool = options.defaultTool ?? { tier: "execution" };
     this.modelCallRiskPoints = options.meterModelCalls ?? 1;
     this.strictModelCalls = options.strictModelCalls ?? false;
     this.meterTokens = options.meterTokens ?? false;
@@ -133,9 +143,15 @@ export class TollgateCallbackHandler extends BaseCallbackHandler {
     return this.pending.size;
   }
 
+  /**
+   * A DENY throws here, before the tool body runs. LangChain's callback manager prints every error
+   * a `raiseError` handler throws (`Error in handler TollgateCallbackHandler, handleToolStart: ...`)
+   * before rethrowing it, and a handler cannot stop that: where a denial should be quiet, gate the
+   * tool with the tool node, guardTool or the middleware, which answer a denial as a value.
+   */
   override async handleToolStart(
     tool: Serialized,
-    _input: string,
+    input: string,
     runId: string,
     _parentRunId?: string,
     tags?: string[],
@@ -145,32 +161,22 @@ export class TollgateCallbackHandler extends BaseCallbackHandler {
   ): Promise<void> {
     const toolName = toolNameOf(tool, runName);
     if (isReservedCall(metadata, toolName, toolCallId)) return;
-    const rule = resolveToolRule(this.rules, { name: toolName, tags }, this.defaultTool);
-    const action: DeniedAction = {
-      name: toolName,
-      tier: rule.tier,
-      ...(rule.actionKind ? { kind: rule.actionKind } : {}),
-      toolset: rule.toolset,
-      estimate: rule.estimate,
-      unit: "RISK_POINTS",
-    };
-    const response = await this.ledger.reserve({
-      subject: { ...this.subject, toolset: action.toolset },
-      action: { name: action.name, tier: action.tier, ...(action.kind ? { kind: action.kind } : {}) },
-      estimate: action.estimate,
-      runId: this.runIdOf(metadata),
-    });
-    if (response.decision === "DENY") throw denied(response, action);
-    if (response.reservationId)
-      this.remember(runId, { holds: [{ unit: response.unit, reservationId: response.reservationId }] });
+    const binding = { ledger: this.ledger, subject: this.subject, runId: this.runIdOf(metadata) };
+    const charge = this.gate.chargeOf({ name: toolName, tags, metadata }, toolName, this.ledger);
+    const call = { name: toolName, args: argsOf(input), id: toolCallId, type: "tool_call" as const };
+    const admission = await this.gate.admit(binding, charge, call);
+    if (admission.kind === "denied") throw deniedError(admission);
+    if (admission.hold.reservationId) this.remember(runId, { kind: "tool", hold: admission.hold });
   }
 
-  override async handleToolEnd(_output: unknown, runId: string): Promise<void> {
-    await this.settle(runId, undefined);
+  override async handleToolEnd(output: unknown, runId: string): Promise<void> {
+    const run = this.take(runId);
+    if (run?.kind === "tool") await this.gate.settle(this.ledger, run.hold, output);
   }
 
   override async handleToolError(_error: unknown, runId: string): Promise<void> {
-    await this.settle(runId, "release");
+    const run = this.take(runId);
+    if (run?.kind === "tool") await this.gate.release(this.ledger, run.hold, "the tool threw");
   }
 
   override async handleChatModelStart(
@@ -198,11 +204,11 @@ export class TollgateCallbackHandler extends BaseCallbackHandler {
   }
 
   override async handleLLMEnd(output: LLMResult, runId: string): Promise<void> {
-    await this.settle(runId, usageOf(output));
+    await this.settleModelCall(runId, usageOf(output));
   }
 
   override async handleLLMError(_error: unknown, runId: string): Promise<void> {
-    await this.settle(runId, "release");
+    await this.settleModelCall(runId, "release");
   }
 
   /**
@@ -231,7 +237,7 @@ export class TollgateCallbackHandler extends BaseCallbackHandler {
       const estimate = usdMicrocentsOf(usageEstimate, this.usdMicrocentsPerToken);
       charges.push({ unit: "USD_MICROCENTS", estimate, required: false });
     }
-    const holds: Hold[] = [];
+    const holds: ModelHold[] = [];
     try {
       for (const charge of charges) {
         const response = await this.ledger.reserve({
@@ -260,7 +266,7 @@ export class TollgateCallbackHandler extends BaseCallbackHandler {
       await Promise.all(holds.map((hold) => this.settleHold(hold, "release")));
       throw error;
     }
-    if (holds.length > 0) this.remember(runId, { holds, tokensEstimate: usageEstimate });
+    if (holds.length > 0) this.remember(runId, { kind: "model", holds, tokensEstimate: usageEstimate });
   }
 
   private estimateUsage(
@@ -288,11 +294,16 @@ export class TollgateCallbackHandler extends BaseCallbackHandler {
     this.pending.set(runId, run);
   }
 
-  /** Commits (with the actual usage for model calls) or releases every hold of the run. */
-  private async settle(runId: string, outcome: TokenUsage | undefined | "release"): Promise<void> {
+  private take(runId: string): PendingRun | undefined {
     const run = this.pending.get(runId);
-    if (!run) return;
-    this.pending.delete(runId);
+    if (run) this.pending.delete(runId);
+    return run;
+  }
+
+  /** Commits (with the actual usage) or releases every hold of a model call. */
+  private async settleModelCall(runId: string, outcome: TokenUsage | undefined | "release"): Promise<void> {
+    const run = this.take(runId);
+    if (run?.kind !== "model") return;
     await Promise.all(
       run.holds.map((hold) => {
         if (outcome === "release") return this.settleHold(hold, "release");
@@ -311,7 +322,7 @@ export class TollgateCallbackHandler extends BaseCallbackHandler {
     return undefined;
   }
 
-  private async settleHold(hold: Hold, actualOrRelease: number | undefined | "release"): Promise<void> {
+  private async settleHold(hold: ModelHold, actualOrRelease: number | undefined | "release"): Promise<void> {
     try {
       if (actualOrRelease === "release") await this.ledger.release(hold.reservationId);
       else
@@ -328,17 +339,29 @@ export class TollgateCallbackHandler extends BaseCallbackHandler {
   }
 }
 
+/** A tool's input as the estimate sees it: the parsed JSON object, else nothing. */
+function argsOf(input: string): Record<string, unknown> {
+  try {
+    const value: unknown = JSON.parse(input);
+    return value !== null && typeof value === "object" && !Array.isArray(value)
+      ? (value as Record<string, unknown>)
+      : {};
+  } catch {
+    return {};
+  }
+}
+
 /** The tool's name: core passes it as the run name; older callers put it in the serialized form. */
 function toolNameOf(tool: Serialized, runName: string | undefined): string {
   const name = runName ?? tool.name ?? tool.id?.at(-1) ?? "unnamed_tool";
   return name.slice(0, 128);
 }
 
-/** The ledger's DENY as the error that stops the call before it runs, carrying the whole decision. */
-function denied(response: ReserveResponse, action: DeniedAction): BudgetExceededError {
+/** A model call's DENY as the error that stops it before it runs, carrying the whole decision. */
+function denied(response: DenyResponse, action: DeniedAction): BudgetExceededError {
   return new BudgetExceededError({
     decision: response.decision,
-    reasonCode: response.reasonCode ?? "BUDGET_EXCEEDED",
+    reasonCode: response.reasonCode,
     deniedScope: response.deniedScope,
     caps: response.caps,
     balances: response.balances,
@@ -349,35 +372,4 @@ function denied(response: ReserveResponse, action: DeniedAction): BudgetExceeded
 function warnSettleError(error: unknown, reservationId: string): void {
   const message = error instanceof Error ? error.message : String(error);
   console.warn(`tollgate: settling reservation ${reservationId} failed after the action ran: ${message}`);
-}
-
-function optionIssues(options: TollgateCallbackHandlerOptions) {
-  const issues: { code: string; path: string; message: string }[] = [];
-  if (!options || typeof options !== "object") {
-    return [{ code: "invalid_type", path: "(options)", message: "must be an object" }];
-  }
-  if (!options.ledger || typeof options.ledger.reserve !== "function") {
-    issues.push({ code: "invalid_type", path: "ledger", message: "must be a Ledger (createLedger())" });
-  }
-  if (!options.subject) issues.push({ code: "invalid_type", path: "subject", message: "is required" });
-  const meter = options.meterModelCalls;
-  if (meter !== undefined && meter !== false && !isAmount(meter)) {
-    issues.push({ code: "invalid_value", path: "meterModelCalls", message: "must be a non-negative integer or false" });
-  }
-  if (options.defaultTool !== undefined && !isTier(options.defaultTool.tier)) {
-    issues.push({ code: "invalid_value", path: "defaultTool.tier", message: "must be a tier" });
-  }
-  const estimate = options.defaultTool?.estimate;
-  if (estimate !== undefined && !isAmount(estimate)) {
-    issues.push({ code: "invalid_value", path: "defaultTool.estimate", message: "must be a non-negative integer" });
-  }
-  const tokens = options.tokensEstimate;
-  if (tokens !== undefined && typeof tokens !== "function" && !isAmount(tokens)) {
-    issues.push({
-      code: "invalid_value",
-      path: "tokensEstimate",
-      message: "must be a non-negative integer or a function",
-    });
-  }
-  return issues;
 }

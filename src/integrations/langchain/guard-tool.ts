@@ -1,19 +1,18 @@
 import type { RunnableConfig } from "@langchain/core/runnables";
 import { StructuredTool, type StructuredToolInterface, type ToolRunnableConfig } from "@langchain/core/tools";
 import { invariant } from "../../core/errors.js";
-import type { Ledger } from "../../ledger/ledger.js";
-import { type ActionSpec, actionSpecSymbol, validateActionSpec } from "../shared/action-spec.js";
-import { resultOfToolOutput } from "../shared/charge.js";
-import { isReservedCall, type SubjectSource, withReservedCall } from "../shared/context.js";
+import { type ActionSpec, actionSpecSymbol } from "../shared/action-spec.js";
+import { isReservedCall, withReservedCall } from "../shared/context.js";
+import { denialMessage } from "../shared/denial.js";
+import type { Gate } from "../shared/gate.js";
 import { isToolCall, toolCallIdOf } from "../shared/run-config.js";
-import { runGuarded } from "./guarded-run.js";
+import { type BoundSpec, gateOfSpec, runGuarded } from "./guarded-run.js";
 
 /** A tool's charge, plus where to charge it when not taken from the run. */
 // biome-ignore lint/suspicious/noExplicitAny: arguments of an arbitrary tool
-export interface GuardToolSpec<Args = any, Result = any> extends ActionSpec<Args, Result> {
-  ledger?: Ledger;
-  subject?: SubjectSource;
-  runId?: string;
+export interface GuardToolSpec<Args = any, Result = any> extends ActionSpec<Args, Result>, BoundSpec {
+  estimate?: ActionSpec<Args, Result>["estimate"];
+  actual?: ActionSpec<Args, Result>["actual"];
 }
 
 // biome-ignore lint/suspicious/noExplicitAny: the wrapped tool's own input type
@@ -30,9 +29,10 @@ export class GuardedTool extends StructuredTool {
   schema: StructuredToolInterface["schema"];
   readonly inner: StructuredToolInterface;
   readonly [actionSpecSymbol]: ActionSpec;
-  private readonly guardSpec: GuardToolSpec;
+  private readonly gate: Gate;
 
   constructor(inner: StructuredToolInterface, spec: GuardToolSpec) {
+    const { gate, spec: charge } = gateOfSpec(spec, `guardTool(${inner?.name})`);
     const source = inner as StructuredToolInterface & Partial<StructuredTool>;
     super({
       responseFormat: source.responseFormat,
@@ -45,8 +45,8 @@ export class GuardedTool extends StructuredTool {
     this.schema = inner.schema;
     this.returnDirect = inner.returnDirect;
     this.inner = inner;
-    this.guardSpec = spec;
-    this[actionSpecSymbol] = spec;
+    this.gate = gate;
+    this[actionSpecSymbol] = charge;
   }
 
   override async call(arg: AnyToolInput, configArg?: AnyToolInput, _tags?: string[]): Promise<AnyToolInput> {
@@ -60,14 +60,17 @@ export class GuardedTool extends StructuredTool {
     const markedConfig = needsMark
       ? ({ ...config, ...withReservedCall(config, this.name, toolCallId) } as ToolRunnableConfig)
       : config;
+    const asToolCall = isToolCall(arg);
     return runGuarded({
-      spec: this.guardSpec,
-      binding: { ledger: this.guardSpec.ledger, subject: this.guardSpec.subject, runId: this.guardSpec.runId },
+      gate: this.gate,
+      spec: this[actionSpecSymbol],
       toolName: this.name,
-      args: isToolCall(arg) ? arg.args : arg,
+      call: { name: this.name, args: asToolCall ? arg.args : arg, id: toolCallIdOf(arg, config), type: "tool_call" },
       config: config as RunnableConfig | undefined,
       run: () => this.inner.invoke(arg, markedConfig),
-      resultForActual: resultOfToolOutput,
+      // Invoked with a tool call (a stock ToolNode, createAgent): answer it, so the model is told not
+      // to retry, instead of an error ToolNode words as "please fix your mistakes".
+      onDeny: asToolCall ? (denial) => denialMessage({ ...denial, status: "denied" }) : undefined,
     });
   }
 
@@ -83,7 +86,6 @@ export class GuardedTool extends StructuredTool {
  * reserves and this layer stands aside: one reservation per call.
  */
 export function guardTool(tool: StructuredToolInterface, spec: GuardToolSpec): GuardedTool {
-  validateActionSpec(spec, "");
   return new GuardedTool(tool, spec);
 }
 

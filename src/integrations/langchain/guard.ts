@@ -1,22 +1,18 @@
 import type { RunnableConfig } from "@langchain/core/runnables";
 import { ValidationError } from "../../core/errors.js";
-import type { Ledger } from "../../ledger/ledger.js";
-import { type ActionSpec, validateActionSpec } from "../shared/action-spec.js";
-import type { SubjectSource } from "../shared/context.js";
+import type { ActionSpec } from "../shared/action-spec.js";
 import { currentRunConfig } from "../shared/run-config.js";
-import { runGuarded } from "./guarded-run.js";
+import { type BoundSpec, gateOfSpec, runGuarded } from "./guarded-run.js";
 
 /**
  * How a guarded function is charged. The ledger and subject may be left out: they are then read
  * from the run (`context.tollgate` / `configurable.tollgate`), so one definition serves every tenant.
  */
 // biome-ignore lint/suspicious/noExplicitAny: arguments of an arbitrary function
-export interface GuardSpec<Args = any, Result = unknown> extends ActionSpec<Args, Result> {
+export interface GuardSpec<Args = any, Result = unknown> extends ActionSpec<Args, Result>, BoundSpec {
   toolset: string;
-  ledger?: Ledger;
-  subject?: SubjectSource;
-  /** Defaults to the LangGraph thread id of the run. */
-  runId?: string;
+  estimate?: ActionSpec<Args, Result>["estimate"];
+  actual?: ActionSpec<Args, Result>["actual"];
 }
 
 export type GuardedFunction<Args, Result> = (args: Args, config?: RunnableConfig) => Promise<Result>;
@@ -31,21 +27,20 @@ export function guard<Args, Result>(
   spec: GuardSpec<Args, Result>,
   fn: (args: Args, config?: RunnableConfig) => Result | Promise<Result>,
 ): GuardedFunction<Args, Result> {
-  validateActionSpec(spec, "");
-  if (spec.toolset === undefined) {
+  if (spec !== null && typeof spec === "object" && spec.toolset === undefined) {
     throw new ValidationError([{ code: "invalid_type", path: "toolset", message: "is required" }]);
   }
   if (typeof fn !== "function") {
     throw new ValidationError([{ code: "invalid_type", path: "fn", message: "must be a function" }]);
   }
   const name = spec.actionName ?? (fn.name || spec.toolset);
-  const binding = { ledger: spec.ledger, subject: spec.subject, runId: spec.runId };
+  const { gate, spec: charge } = gateOfSpec(spec, `guard(${name})`);
   return async function guardedCall(args: Args, config?: RunnableConfig): Promise<Result> {
     return runGuarded({
-      spec,
-      binding,
+      gate,
+      spec: charge,
       toolName: name,
-      args,
+      call: { name, args: args as Record<string, unknown>, id: undefined, type: "tool_call" },
       config: currentRunConfig(config),
       run: async () => fn(args, config),
     });

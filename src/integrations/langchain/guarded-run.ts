@@ -1,64 +1,79 @@
+import type { ToolCall } from "@langchain/core/messages/tool";
 import type { RunnableConfig } from "@langchain/core/runnables";
-import type { ReserveResponse } from "../../ledger/ledger.js";
+import { ValidationError } from "../../core/errors.js";
+import type { Ledger } from "../../ledger/ledger.js";
 import { BudgetExceededError } from "../errors.js";
-import { type ActionSpec, type ResolvedAction, resolveAction } from "../shared/action-spec.js";
-import { commitActual, reserveAction } from "../shared/charge.js";
-import { resolveBinding, type TollgateBinding } from "../shared/context.js";
+import { type ActionSpec, resolveAction, validateActionSpec } from "../shared/action-spec.js";
+import type { SubjectSource } from "../shared/context.js";
+import type { TollgateDenial } from "../shared/denial.js";
+import { type Admission, adapterOptionsSchema, Gate, parseAdapterOptions } from "../shared/gate.js";
+
+/** A spec with where to charge it: guard() and guardTool() take one. */
+export interface BoundSpec extends ActionSpec {
+  ledger?: Ledger;
+  subject?: SubjectSource;
+  runId?: string;
+}
+
+const bindingSchema = adapterOptionsSchema({});
+
+/** Splits a guard spec into its charge (validated, copied) and a gate for its binding. */
+export function gateOfSpec(spec: BoundSpec, where: string): { gate: Gate; spec: ActionSpec } {
+  if (spec === null || typeof spec !== "object") {
+    throw new ValidationError([{ code: "invalid_type", path: "spec", message: "must be an object" }]);
+  }
+  const { ledger, subject, runId, ...charge } = spec;
+  validateActionSpec(charge, "");
+  const binding = parseAdapterOptions(bindingSchema, {
+    ...(ledger !== undefined ? { ledger } : {}),
+    ...(subject !== undefined ? { subject } : {}),
+    ...(runId !== undefined ? { runId } : {}),
+  });
+  return { gate: new Gate(binding, where), spec: { ...charge } };
+}
 
 export interface GuardedRunRequest<Result> {
+  gate: Gate;
   spec: ActionSpec;
-  binding: TollgateBinding;
   toolName: string;
-  args: unknown;
+  /** The call as the ledger and the denial record see it. */
+  call: ToolCall;
   config: RunnableConfig | undefined;
   /** Runs the guarded work; only called when the ledger did not deny. */
   run: () => Promise<Result>;
-  /** What `spec.actual` sees as the result (a tool's ToolMessage becomes its content). */
-  resultForActual?: (result: Result) => unknown;
+  /** What a denial becomes; default: BudgetExceededError is thrown. */
+  onDeny?: (denial: TollgateDenial, admission: Extract<Admission, { kind: "denied" }>) => Result;
 }
 
-/** Reserve → run → commit; release when the run throws. A DENY throws BudgetExceededError and nothing runs. */
+/** Reserve → run → settle through the gate. A DENY throws BudgetExceededError (or `onDeny`) and nothing runs. */
 export async function runGuarded<Result>(request: GuardedRunRequest<Result>): Promise<Result> {
-  const { ledger, subject, runId } = resolveBinding(request.binding, request.config, `guard(${request.toolName})`);
-  const action = resolveAction(request.spec, request.toolName, request.args);
-  const response = await reserveAction(ledger, subject, action, runId);
-  if (response.decision === "DENY") throw deniedError(response, action);
-  const reservationId = response.reservationId;
-  let settled = false;
-  try {
-    const result = await request.run();
-    settled = true;
-    if (reservationId) {
-      await commitActual(
-        ledger,
-        reservationId,
-        request.spec,
-        request.args,
-        request.resultForActual?.(result) ?? result,
-        action,
-      );
-    }
-    return result;
-  } finally {
-    // An unfinished reservation is always released: the work threw, so nothing was spent.
-    if (!settled && reservationId) await ledger.release(reservationId, { reason: "the guarded call threw" });
+  const { gate, spec, call } = request;
+  const binding = gate.bind(request.config);
+  const action = resolveAction(spec, request.toolName, call.args);
+  const admission = await gate.admitAction(binding, spec, action, call);
+  if (admission.kind === "denied") {
+    if (request.onDeny) return request.onDeny(admission.denial, admission);
+    throw deniedError(admission);
   }
+  return gate.runHeld(binding.ledger, admission.hold, request.run);
 }
 
-export function deniedError(response: ReserveResponse, action: ResolvedAction): BudgetExceededError {
+/** The DENY as the error that stops the call before it runs, carrying the whole decision. */
+export function deniedError(admission: Extract<Admission, { kind: "denied" }>): BudgetExceededError {
+  const { denial, response, action } = admission;
   return new BudgetExceededError({
-    decision: response.decision,
-    reasonCode: response.reasonCode ?? "BUDGET_EXCEEDED",
-    deniedScope: response.deniedScope,
-    caps: response.caps,
-    balances: response.balances,
+    decision: "DENY",
+    reasonCode: denial.reasonCode,
+    deniedScope: denial.deniedScope,
+    caps: response?.caps,
+    balances: response?.balances ?? [],
     action: {
-      name: action.name,
-      tier: action.tier,
-      kind: action.kind,
-      toolset: action.toolset,
-      estimate: action.estimate,
-      unit: action.unit,
+      name: action?.name ?? denial.toolName,
+      tier: denial.tier,
+      ...(action?.kind ? { kind: action.kind } : {}),
+      toolset: denial.toolset,
+      estimate: denial.estimate,
+      unit: denial.unit,
     },
   });
 }

@@ -5,17 +5,9 @@ import {
   type ApprovalRequest,
   parseApprovalResponse,
 } from "../shared/approval.js";
-import type { TollgateDenial } from "../shared/denial.js";
 
 // The denial record, its ToolMessage and the approval request/decision types are the LangGraph
 // integration's too (../shared/): a transcript or a review UI reads both integrations the same way.
-
-/** The middleware's wording of a final denial, for the model: the tool did not run, carry on without it. */
-export function deniedContent(denial: TollgateDenial): string {
-  const where = denial.deniedScope ? ` at ${denial.deniedScope}` : "";
-  return `Not run: ${denial.toolName} (${denial.tier}, ${denial.estimate} ${denial.unit}) was denied by runtime permissions: ${denial.reasonCode}${where}. Continue without it, or tell the user what could not be done.`;
-}
-
 /**
  * Pauses the run for a human (a checkpointer is required) and returns their decision for this one
  * call. The resume value is checked like the approval fallback's: `{ decisions: [decision] }`.

@@ -18,8 +18,11 @@ export function callIdOf(call: ToolCall, index: number): string {
   return call.id && call.id.length > 0 ? call.id : `call-${index}`;
 }
 
-/** Tool calls of the latest AI message that no ToolMessage answers yet (a resumed node skips the rest). */
-export function unansweredToolCalls(messages: readonly BaseMessage[]): ToolCall[] {
+/**
+ * Tool calls of the latest AI message that no ToolMessage answers yet (a resumed node skips the
+ * rest): each as the message holds it, with the id it goes by.
+ */
+export function unansweredToolCalls(messages: readonly BaseMessage[]): { original: ToolCall; id: string }[] {
   const ai = lastAIMessage(messages);
   if (!ai?.tool_calls?.length) return [];
   const answered = new Set(
@@ -28,7 +31,7 @@ export function unansweredToolCalls(messages: readonly BaseMessage[]): ToolCall[
       .map((message) => (message as ToolMessage).tool_call_id),
   );
   return ai.tool_calls
-    .map((call, index) => ({ ...call, id: callIdOf(call, index) }))
+    .map((original, index) => ({ original, id: callIdOf(original, index) }))
     .filter((call) => !answered.has(call.id));
 }
 

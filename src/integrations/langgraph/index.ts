@@ -2,6 +2,8 @@
 // request and decision types and approval grants are shared with the createAgent middleware
 // (../shared/): one type per name, whichever integration a caller comes from.
 
+export type { FallbackRoutes, FallbackTarget } from "../../core/policy.js";
+export { fallbackNodes } from "../../core/policy.js";
 export type {
   ApprovalActionRequest,
   ApprovalDecision,
@@ -15,8 +17,6 @@ export { rememberedCallsDefault } from "../shared/approval-grants.js";
 export type { DenialArtifact, DenialStatus, TollgateDenial } from "../shared/denial.js";
 export { denialOf, deniedMessageId, deniedMessageIdPrefix } from "../shared/denial.js";
 export { pendingDenials } from "./denial-messages.js";
-export type { FallbackTarget } from "./fallback-routes.js";
-export { fallbackNodes } from "./fallback-routes.js";
 export type { HumanApprovalFallbackOptions } from "./human-approval-fallback.js";
 export { humanApprovalFallback } from "./human-approval-fallback.js";
 export type { PermissionedToolNodeOptions } from "./permissioned-tool-node.js";

@@ -1,33 +1,30 @@
-import type { BaseMessage } from "@langchain/core/messages";
+import type { BaseMessage, ToolMessage } from "@langchain/core/messages";
 import type { ToolCall } from "@langchain/core/messages/tool";
 import { Command, type LangGraphRunnableConfig } from "@langchain/langgraph";
 import { ToolNode } from "@langchain/langgraph/prebuilt";
+import { z } from "zod";
 import type { Caps } from "../../core/decision.js";
 import { ValidationError } from "../../core/errors.js";
 import { sortTiers } from "../../core/narrowing.js";
+import { type FallbackTarget, fallbackTargetSchema } from "../../core/policy.js";
 import type { Tier } from "../../core/tiers.js";
-import { validateToolRules } from "../../core/tool-rules.js";
-import type { ReserveResponse } from "../../ledger/ledger.js";
-import {
-  type ActionSpec,
-  type ResolvedAction,
-  resolveAction,
-  specForTool,
-  type ToolChargeOptions,
-  validateActionSpec,
-} from "../shared/action-spec.js";
-import { rememberedApprovalActor, reserveOnRememberedGrant } from "../shared/approval-grants.js";
-import { commitActual, reserveAction, resultOfToolOutput } from "../shared/charge.js";
-import { type ResolvedBinding, resolveBinding, type TollgateBinding, withReservedCall } from "../shared/context.js";
-import { denialMessage, newDenial, type TollgateDenial } from "../shared/denial.js";
-import { callIdOf, unansweredToolCalls } from "./denial-messages.js";
-import { type FallbackTarget, fallbackFor, validateFallback } from "./fallback-routes.js";
-import { type NodeTool, runToolCall } from "./run-tool-call.js";
+import { resolveAction } from "../shared/action-spec.js";
+import type { ResolvedBinding } from "../shared/context.js";
+import { withReservedCall } from "../shared/context.js";
+import { denialMessage, type TollgateDenial } from "../shared/denial.js";
+import { adapterOptionsSchema, Gate, type GateOptions, parseAdapterOptions } from "../shared/gate.js";
+import { unansweredToolCalls } from "./denial-messages.js";
+import { routeOfDenials } from "./fallback-routes.js";
+import type { NodeTool } from "./run-tool-call.js";
 import { type TollgateState, tollgateStateOf } from "./state.js";
 
-export interface PermissionedToolNodeOptions extends TollgateBinding, ToolChargeOptions {
-  /** The node denied calls go to (or one per tool / tier). Declare it in `addNode(..., { ends })`. */
-  fallback: FallbackTarget;
+export interface PermissionedToolNodeOptions extends GateOptions {
+  /**
+   * The node denied calls go to (or routes per tool / tier). Default: the ledger's policy
+   * `fallbacks`. A denial nothing routes goes to `next` with its denial message. Declare every
+   * target in `addNode(..., { ends })`.
+   */
+  fallback?: FallbackTarget;
   /** Where the graph goes when nothing was denied. Default "agent". */
   next?: string;
   name?: string;
@@ -36,189 +33,168 @@ export interface PermissionedToolNodeOptions extends TollgateBinding, ToolCharge
   handleToolErrors?: boolean;
 }
 
+const nodeName = z.string().min(1).max(128);
+const optionsSchema = adapterOptionsSchema({
+  fallback: fallbackTargetSchema.optional(),
+  next: nodeName.optional(),
+  name: nodeName.optional(),
+  tags: z.array(z.string()).max(64).optional(),
+  handleToolErrors: z.boolean().optional(),
+});
+
 /** Tool calls one step may carry; more is a model gone wrong, denied rather than run. */
 export const toolCallsPerStepMax = 128;
 
-type CallPlan =
-  | {
-      kind: "allowed";
-      call: ToolCall;
-      tool: NodeTool;
-      spec: ActionSpec;
-      action: ResolvedAction;
-      response: ReserveResponse;
-      /** Set when a standing approval grant pays: the audit actor of the commit too. */
-      actor?: string;
-    }
-  | { kind: "denied"; denial: TollgateDenial; caps?: Caps };
+/** What one invocation of the node learns while its calls run: the gate's binding, denials and caps. */
+interface Step {
+  binding: ResolvedBinding;
+  tollgate: TollgateState | undefined;
+  /** The id each call of this step goes by (calls sent without an id get `call-<index>`). */
+  ids: Map<ToolCall, string>;
+  started: number;
+  denials: { index: number; denial: TollgateDenial }[];
+  /** The ledger's caps, one entry per call the ledger was asked about. */
+  caps: Caps[];
+}
 
 /**
- * A drop-in for LangGraph's ToolNode that asks the ledger before any tool runs. The tool calls of
- * the last AI message are decided one by one, in order (six 20-point emails on a 100-point budget:
- * five run, the sixth is denied); the allowed ones run in parallel, each committed on success and
- * released on error; every denied call is answered by an error ToolMessage with a stable id
- * (`tollgate-denied-<toolCallId>`). Caps and denials go to the `tollgate` state channel, and the
- * node routes with a Command: to the fallback when anything was denied, else to `next`, never both.
+ * A drop-in for LangGraph's ToolNode that asks the ledger before any tool runs. It is ToolNode
+ * itself with its `runTool` step gated, so Command and Send handling, error messages and the tool
+ * runtime are LangGraph's own. The tool calls of the last AI message are reserved in call order
+ * (six 20-point emails on a 100-point budget: five run, the sixth is denied); each allowed call
+ * runs and settles once (commit on success, release on a throw or an error message); every denied
+ * call is answered by an error ToolMessage with a stable id (`tollgate-denied-<toolCallId>`).
+ * Caps and denials go to the `tollgate` state channel, and the node routes with a Command: to the
+ * fallback when anything was denied, else to `next`, never both.
  *
- * Use it without a static edge out of it: `graph.addNode("tools", node, { ends: ["agent", "escalate"] })`.
+ * `graph.addNode("tools", node, { ends: ["agent", "escalate"] })` — no static edge out of it.
  * A call to a tool not in the list, not offered to the model, or outside read-only mode is denied
- * with TOOL_NOT_ALLOWED. Tools wrapped by guardTool are charged once, by this node.
+ * with TOOL_NOT_ALLOWED; a tool nothing charges, with TOOL_NOT_COVERED. Tools wrapped by guardTool
+ * are charged once, by this node, by their own spec.
  */
 export class PermissionedToolNode extends ToolNode {
-  readonly options: PermissionedToolNodeOptions;
   readonly next: string;
+  private readonly gate: Gate;
+  private readonly fallback: FallbackTarget | undefined;
+  private readonly steps = new WeakMap<object, Step>();
 
   constructor(tools: NodeTool[], options: PermissionedToolNodeOptions) {
     if (!Array.isArray(tools)) {
       throw new ValidationError([{ code: "invalid_type", path: "tools", message: "must be an array of tools" }]);
     }
-    if (options === null || typeof options !== "object") {
-      throw new ValidationError([{ code: "invalid_type", path: "options", message: "must be an object" }]);
-    }
-    validateFallback(options.fallback);
-    for (const [name, spec] of Object.entries(options.toolSpecs ?? {})) validateActionSpec(spec, `toolSpecs.${name}`);
-    if (options.rules) validateToolRules(options.rules);
-    super(tools, { name: options.name ?? "tools", tags: options.tags, handleToolErrors: options.handleToolErrors });
-    this.options = options;
-    this.next = options.next ?? "agent";
+    const parsed = parseAdapterOptions(optionsSchema, options);
+    super([...tools], { name: parsed.name ?? "tools", tags: parsed.tags, handleToolErrors: parsed.handleToolErrors });
+    this.gate = new Gate(parsed, "PermissionedToolNode");
+    this.fallback = parsed.fallback;
+    this.next = parsed.next ?? "agent";
   }
 
   // biome-ignore lint/suspicious/noExplicitAny: ToolNode's run returns its state type
   protected override async run(input: unknown, config: LangGraphRunnableConfig): Promise<any> {
     const { calls, state } = callsOf(input);
     if (calls.length === 0) return new Command({ goto: this.next });
-    const binding = resolveBinding(this.options, config, "PermissionedToolNode");
-    const tollgate = tollgateStateOf(state);
-    const plans: CallPlan[] = [];
-    for (const [index, call] of calls.entries()) {
-      const withId = { ...call, id: callIdOf(call, index) };
-      plans.push(
-        index >= toolCallsPerStepMax
-          ? { kind: "denied", denial: this.notAllowed(withId, undefined, "too many tool calls in one step") }
-          : await this.decide(withId, binding, tollgate),
-      );
-    }
-    const results = await Promise.allSettled(
-      plans.map((plan) => (plan.kind === "allowed" ? this.execute(plan, binding, config, state) : undefined)),
-    );
-    // Every hold is settled by now; a graph interrupt from a tool is rethrown once all are.
-    const failure = results.find((result) => result.status === "rejected");
-    if (failure) throw (failure as PromiseRejectedResult).reason;
-
-    const messages: BaseMessage[] = [];
-    const commands: Command[] = [];
-    const denials: TollgateDenial[] = [];
-    plans.forEach((plan, index) => {
-      if (plan.kind === "denied") {
-        denials.push(plan.denial);
-        messages.push(denialMessage(plan.denial));
-        return;
-      }
-      const outcome = (results[index] as PromiseFulfilledResult<Awaited<ReturnType<typeof this.execute>>>).value;
-      if ("command" in outcome) commands.push(outcome.command);
-      else messages.push(outcome.message);
-    });
-    const caps = this.capsOf(plans);
-    // Write the channel only when something changed: every channel write is work for LangGraph.
-    const capsChanged = caps !== undefined && !sameCaps(caps, tollgate?.caps ?? null);
-    const written: Partial<TollgateState> | undefined =
-      denials.length > 0 || capsChanged ? (capsChanged ? { caps, denials } : { denials }) : undefined;
-    const update = written ? { messages, tollgate: written } : { messages };
-    const routing = new Command({
-      update,
-      goto: denials.length > 0 ? fallbackFor(this.options.fallback, denials) : this.next,
-    });
-    return commands.length > 0 ? [...commands, routing] : routing;
-  }
-
-  private async decide(
-    call: ToolCall,
-    binding: ResolvedBinding,
-    tollgate: TollgateState | undefined,
-  ): Promise<CallPlan> {
-    const tool = this.tools.find((candidate) => candidate.name === call.name);
-    if (!tool) return { kind: "denied", denial: this.notAllowed(call, undefined, "not one of this node's tools") };
-    const spec = specForTool(tool as { name: string; tags?: string[] }, this.options);
-    const action = resolveAction(spec, call.name, call.args);
-    if (tollgate?.offeredTools && !tollgate.offeredTools.includes(call.name)) {
-      return { kind: "denied", denial: this.notAllowed(call, action, "not offered to the model") };
-    }
-    if (tollgate?.mode === "read-only" && action.tier !== "read") {
-      return { kind: "denied", denial: this.notAllowed(call, action, "the run is in read-only mode") };
-    }
-    const response = await reserveAction(binding.ledger, binding.subject, action, binding.runId);
-    if (response.decision !== "DENY") return { kind: "allowed", call, tool, spec, action, response };
-    // A standing approval (a run or always grant) pays for what the agent's own budgets deny.
-    if (response.reasonCode !== "LEDGER_UNAVAILABLE") {
-      const granted = await reserveOnRememberedGrant(binding.ledger, binding.subject, action, binding.runId);
-      if (granted) {
-        const { action: grantAction, response: grantResponse } = granted;
-        return {
-          kind: "allowed",
-          call,
-          tool,
-          spec,
-          action: grantAction,
-          response: grantResponse,
-          actor: rememberedApprovalActor,
-        };
-      }
-    }
-    return {
-      kind: "denied",
-      denial: newDenial(call, action, response.reasonCode ?? "BUDGET_EXCEEDED", response.deniedScope),
-      caps: response.caps ?? { disabledTiers: [] },
+    const ids = new Map<ToolCall, string>();
+    for (const call of calls) ids.set(call.original, call.id);
+    const step: Step = {
+      binding: this.gate.bind(config),
+      tollgate: tollgateStateOf(state),
+      ids,
+      started: 0,
+      denials: [],
+      caps: [],
     };
+    // A config of this step's own, so each runTool finds the step it belongs to.
+    const stepConfig = { ...config };
+    this.steps.set(stepConfig, step);
+    const output = await super.run(input, stepConfig);
+    return this.routed(output, step);
   }
 
-  private async execute(
-    plan: Extract<CallPlan, { kind: "allowed" }>,
-    binding: ResolvedBinding,
+  protected override async runTool(
+    call: ToolCall,
     config: LangGraphRunnableConfig,
     state: unknown,
-  ) {
-    const { call, tool, spec, action, response, actor } = plan;
-    const reservationId = response.reservationId;
-    let settled = false;
-    try {
-      // Marked as paid for, so a guardTool inside and the callback handler do not charge it again.
-      const marked = withReservedCall(config, tool.name, call.id) as LangGraphRunnableConfig;
-      const outcome = await runToolCall(tool, call, marked, state, this.handleToolErrors);
-      if (reservationId) {
-        if (outcome.ok) {
-          const result = "command" in outcome ? outcome.raw : resultOfToolOutput(outcome.message);
-          await commitActual(binding.ledger, reservationId, spec, call.args, result, action, actor);
-        } else {
-          await binding.ledger.release(reservationId, { reason: "the tool threw" });
-        }
-      }
-      settled = true;
-      return outcome;
-    } finally {
-      if (!settled && reservationId)
-        await binding.ledger.release(reservationId, { reason: "the tool step was interrupted" });
+  ): Promise<ToolMessage | Command> {
+    const step = this.steps.get(config);
+    if (!step) return super.runTool(call, config, state);
+    // Numbered before the first await: ToolNode starts every call in order, so this is call order.
+    const index = step.started++;
+    const withId: ToolCall = { ...call, id: step.ids.get(call) ?? call.id ?? `call-${index}` };
+    const denied = (denial: TollgateDenial) => {
+      step.denials.push({ index, denial });
+      return denialMessage(denial);
+    };
+    if (index >= toolCallsPerStepMax) return denied(this.notAllowed(step, withId, "too many tool calls in one step"));
+    const tool = this.tools.find((candidate) => candidate.name === withId.name);
+    if (!tool) return denied(this.notAllowed(step, withId, "not one of this node's tools"));
+    const { ledger } = step.binding;
+    const charge = this.gate.chargeOf(tool, withId.name, ledger);
+    const tollgate = step.tollgate;
+    if (tollgate?.offeredTools && !tollgate.offeredTools.includes(withId.name)) {
+      return denied(this.notAllowed(step, withId, "not offered to the model", charge));
     }
+    if (tollgate?.mode === "read-only" && (!charge.covered || charge.spec.tier !== "read")) {
+      return denied(this.notAllowed(step, withId, "the run is in read-only mode", charge));
+    }
+    const admission = await this.gate.admit(step.binding, charge, withId);
+    if (admission.kind === "denied") {
+      if (admission.response) step.caps.push(admission.response.caps ?? { disabledTiers: [] });
+      return denied(admission.denial);
+    }
+    step.caps.push(admission.response.caps ?? { disabledTiers: [] });
+    // Marked as paid for, so a guardTool inside and the callback handler do not charge it again.
+    const marked = withReservedCall(config, tool.name, withId.id) as LangGraphRunnableConfig;
+    return this.gate.runHeld(ledger, admission.hold, () => super.runTool(withId, marked, state));
   }
 
-  private notAllowed(call: ToolCall, action: ResolvedAction | undefined, why: string): TollgateDenial {
-    return { ...newDenial(call, action, "TOOL_NOT_ALLOWED", undefined), detail: why };
+  /** The step's output as one Command: the tool results, the channel update, and where to go. */
+  private routed(output: unknown, step: Step): Command | unknown[] {
+    const denials = step.denials.sort((a, b) => a.index - b.index).map((entry) => entry.denial);
+    const caps = this.capsOf(step);
+    // Write the channel only when something changed: every channel write is work for LangGraph.
+    const capsChanged = caps !== undefined && !sameCaps(caps, step.tollgate?.caps ?? null);
+    const written: Partial<TollgateState> | undefined =
+      denials.length > 0 || capsChanged ? (capsChanged ? { caps, denials } : { denials }) : undefined;
+    const fallback = this.fallback ?? step.binding.ledger.policy?.fallbacks;
+    const goto = denials.length > 0 ? (routeOfDenials(fallback, denials) ?? this.next) : this.next;
+    if (!Array.isArray(output)) {
+      const messages = (output as { messages: BaseMessage[] }).messages;
+      return new Command({ update: written ? { messages, tollgate: written } : { messages }, goto });
+    }
+    // Some tool returned a Command: ToolNode's merged outputs stand as they are, routing comes last.
+    return [...output, new Command({ update: written ? { tollgate: written } : {}, goto })];
+  }
+
+  private notAllowed(step: Step, call: ToolCall, why: string, charge?: ReturnType<Gate["chargeOf"]>): TollgateDenial {
+    const action = charge?.covered ? safeAction(charge.spec, call) : undefined;
+    return { ...this.gate.deny(step.binding, call, action, "TOOL_NOT_ALLOWED"), detail: why };
   }
 
   /**
    * Caps after this step: the union of disabled tiers in the ledger's answers, and the node's tools
    * they rule out. Undefined (state left as it was) when the ledger was not asked at all.
    */
-  private capsOf(plans: CallPlan[]): Caps | undefined {
-    const answers = plans.map((plan) =>
-      plan.kind === "allowed" ? (plan.response.caps ?? { disabledTiers: [] }) : plan.caps,
-    );
-    if (answers.every((caps) => caps === undefined)) return undefined;
-    const disabled = new Set<Tier>(answers.flatMap((caps) => caps?.disabledTiers ?? []));
+  private capsOf(step: Step): Caps | undefined {
+    if (step.caps.length === 0) return undefined;
+    const disabled = new Set<Tier>(step.caps.flatMap((caps) => caps.disabledTiers));
     const disabledTiers = sortTiers(disabled);
+    if (disabled.size === 0) return { disabledTiers };
     const toolDenylist = this.tools
-      .filter((tool) => disabled.has(specForTool(tool as { name: string; tags?: string[] }, this.options).tier))
+      .filter((tool) => {
+        const charge = this.gate.chargeOf(tool, tool.name, step.binding.ledger);
+        return charge.covered && disabled.has(charge.spec.tier);
+      })
       .map((tool) => tool.name);
     return toolDenylist.length > 0 ? { disabledTiers, toolDenylist } : { disabledTiers };
+  }
+}
+
+/** The action of a call for its denial record; an estimate that throws is recorded as the tier's default. */
+function safeAction(spec: Parameters<typeof resolveAction>[0], call: ToolCall) {
+  try {
+    return resolveAction(spec, call.name, call.args);
+  } catch {
+    return resolveAction({ ...spec, estimate: undefined }, call.name, call.args);
   }
 }
 
@@ -233,11 +209,11 @@ function sameList(a: readonly string[] | undefined, b: readonly string[] | undef
   return a.length === b.length && a.every((item, index) => item === b[index]);
 }
 
-/** The calls to run: one from a Send (`lg_tool_call`), else the unanswered calls of the last AI message. */
-function callsOf(input: unknown): { calls: ToolCall[]; state: unknown } {
+/** The calls ToolNode will run (one from a Send, else the unanswered calls of the last AI message). */
+function callsOf(input: unknown): { calls: { original: ToolCall; id: string }[]; state: unknown } {
   if (input !== null && typeof input === "object" && "lg_tool_call" in input) {
     const { lg_tool_call: call, ...state } = input as { lg_tool_call: ToolCall };
-    return { calls: [call], state };
+    return { calls: [{ original: call, id: call.id && call.id.length > 0 ? call.id : "call-0" }], state };
   }
   const messages = (input as { messages?: unknown } | null)?.messages;
   if (!Array.isArray(messages)) {

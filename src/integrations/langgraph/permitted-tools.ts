@@ -2,17 +2,14 @@ import type { BaseLanguageModelInput } from "@langchain/core/language_models/bas
 import type { BaseChatModel } from "@langchain/core/language_models/chat_models";
 import type { AIMessageChunk, BaseMessage } from "@langchain/core/messages";
 import type { Runnable, RunnableConfig } from "@langchain/core/runnables";
+import { z } from "zod";
 import { ValidationError } from "../../core/errors.js";
-import { riskPointsByTierDefault } from "../../core/tiers.js";
-import { isAmount } from "../../core/units.js";
-import { type ActionSpec, resolveAction, specForTool, type ToolChargeOptions } from "../shared/action-spec.js";
-import { reserveOnRememberedGrant } from "../shared/approval-grants.js";
-import { resolveBinding, type TollgateBinding } from "../shared/context.js";
+import { adapterOptionsSchema, Gate, type GateOptions, parseAdapterOptions } from "../shared/gate.js";
 import { currentRunConfig } from "../shared/run-config.js";
 import type { NodeTool } from "./run-tool-call.js";
 import { type TollgateStateUpdate, tollgateStateOf } from "./state.js";
 
-export interface PermittedToolsOptions extends TollgateBinding, ToolChargeOptions {
+export interface PermittedToolsOptions extends GateOptions {
   /** The run's config: the ledger, subject and run id may come from it. Defaults to the current run. */
   config?: RunnableConfig;
   /** The graph state: its `tollgate.mode` of "read-only" keeps only read-tier tools. */
@@ -21,47 +18,46 @@ export interface PermittedToolsOptions extends TollgateBinding, ToolChargeOption
   readOnly?: boolean;
 }
 
+const perCallShape = {
+  config: z.custom<RunnableConfig>((value) => typeof value === "object" && value !== null).optional(),
+  state: z.unknown().optional(),
+  readOnly: z.boolean().optional(),
+};
+const optionsSchema = adapterOptionsSchema(perCallShape);
+
 /**
  * The tools the current budgets and caps allow: each is asked of the ledger as a dry run
- * (`decide`, nothing held) with its tier, toolset and estimate; not DENY means permitted. A tool
- * a standing approval grant covers stays permitted. Tools whose estimate depends on arguments are
- * probed with empty arguments (at least one unit). The tool node enforces again at call time.
+ * (`decide`, nothing held) with the charge the tool node would use; not DENY means permitted. A
+ * tool a standing approval grant covers stays permitted; a tool nothing charges is not. Tools
+ * whose estimate depends on arguments are probed at the smallest sensible call. The tool node
+ * enforces again at call time.
  */
 export async function permittedTools<T extends NodeTool>(
   tools: readonly T[],
   options: PermittedToolsOptions,
 ): Promise<T[]> {
-  const config = options.config ?? currentRunConfig();
-  const { ledger, subject, runId } = resolveBinding(options, config, "permittedTools");
-  const readOnly = options.readOnly ?? tollgateStateOf(options.state)?.mode === "read-only";
-  const permitted: T[] = [];
-  for (const tool of tools) {
-    const spec = specForTool(tool as { name: string; tags?: string[] }, options);
-    if (readOnly && spec.tier !== "read") continue;
-    const action = { ...resolveAction({ ...spec, estimate: 0 }, tool.name, {}), estimate: probeEstimate(spec) };
-    const response = await ledger.decide({
-      subject: { ...subject, toolset: action.toolset },
-      action: { name: action.name, tier: action.tier, kind: action.kind },
-      estimate: action.estimate,
-      unit: action.unit,
-      runId,
-    });
-    if (response.decision !== "DENY" || (await reserveOnRememberedGrant(ledger, subject, action, runId, true))) {
-      permitted.push(tool);
-    }
-  }
-  return permitted;
+  const parsed = parseAdapterOptions(optionsSchema, options);
+  return permittedWith(new Gate(parsed, "permittedTools"), tools, parsed);
 }
 
-/** The smallest sensible estimate for a tool before its arguments are known. */
-function probeEstimate(spec: ActionSpec): number {
-  if (typeof spec.estimate !== "function") return spec.estimate ?? riskPointsByTierDefault[spec.tier];
-  try {
-    const value = spec.estimate({});
-    return isAmount(value) ? Math.max(1, value) : riskPointsByTierDefault[spec.tier];
-  } catch {
-    return riskPointsByTierDefault[spec.tier];
+async function permittedWith<T extends NodeTool>(
+  gate: Gate,
+  tools: readonly T[],
+  call: { config?: RunnableConfig; state?: unknown; readOnly?: boolean },
+): Promise<T[]> {
+  const config = call.config ?? currentRunConfig();
+  const binding = gate.bind(config);
+  const readOnly = call.readOnly ?? tollgateStateOf(call.state)?.mode === "read-only";
+  const permitted: T[] = [];
+  for (const tool of tools) {
+    if (readOnly) {
+      const charge = gate.chargeOf(tool, tool.name, binding.ledger);
+      if (!charge.covered || charge.spec.tier !== "read") continue;
+    }
+    const response = await gate.wouldAdmit(binding, tool);
+    if (response !== "TOOL_NOT_COVERED" && response.decision !== "DENY") permitted.push(tool);
   }
+  return permitted;
 }
 
 export type BoundChatModel = Runnable<BaseLanguageModelInput, AIMessageChunk>;
@@ -78,8 +74,11 @@ export async function bindPermittedTools<T extends NodeTool>(
     ]);
   }
   const permitted = await permittedTools(tools, options);
-  const bound = permitted.length > 0 ? model.bindTools(permitted) : model;
-  return { model: bound as BoundChatModel, tools: permitted };
+  return { model: bindTo(model, permitted), tools: permitted };
+}
+
+function bindTo(model: BaseChatModel, tools: readonly NodeTool[]): BoundChatModel {
+  return ((tools.length > 0 ? model.bindTools?.([...tools]) : undefined) ?? model) as BoundChatModel;
 }
 
 export interface PermittedModelNodeOptions extends Omit<PermittedToolsOptions, "config" | "state"> {
@@ -97,12 +96,29 @@ export function permittedModelNode(
   tools: readonly NodeTool[],
   options: PermittedModelNodeOptions = {},
 ) {
+  if (typeof model?.bindTools !== "function") {
+    throw new ValidationError([
+      { code: "invalid_type", path: "model", message: "must be a chat model with bindTools()" },
+    ]);
+  }
+  const parsed = parseAdapterOptions(modelNodeSchema, options);
+  const gate = new Gate(parsed, "permittedModelNode");
+  const prefix = [...(parsed.prefix ?? [])];
+  const offered = [...tools];
   return async function permittedModel(
     state: { messages: BaseMessage[] },
     config?: RunnableConfig,
   ): Promise<{ messages: BaseMessage[]; tollgate: TollgateStateUpdate }> {
-    const bound = await bindPermittedTools(model, tools, { ...options, config, state });
-    const response = await bound.model.invoke([...(options.prefix ?? []), ...state.messages], config);
-    return { messages: [response], tollgate: { offeredTools: bound.tools.map((tool) => tool.name) } };
+    const permitted = await permittedWith(gate, offered, { config, state, readOnly: parsed.readOnly });
+    const response = await bindTo(model, permitted).invoke([...prefix, ...state.messages], config);
+    return { messages: [response], tollgate: { offeredTools: permitted.map((tool) => tool.name) } };
   };
 }
+
+const modelNodeSchema = adapterOptionsSchema({
+  readOnly: z.boolean().optional(),
+  prefix: z
+    .array(z.custom<BaseMessage>((value) => typeof value === "object" && value !== null))
+    .max(64)
+    .optional(),
+});

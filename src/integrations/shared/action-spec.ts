@@ -2,7 +2,7 @@ import { ValidationError, type ValidationIssue } from "../../core/errors.js";
 import { actionNameLengthMax, reservationTtlMsMax } from "../../core/limits.js";
 import { scopeValueIssue } from "../../core/scope.js";
 import { isTier, riskPointsByTierDefault, type Tier } from "../../core/tiers.js";
-import { resolveToolRule, type ToolRule, toolsetFromName } from "../../core/tool-rules.js";
+import { toolsetFromName } from "../../core/tool-rules.js";
 import { isAmount, isUnit, type Unit, unitDefault } from "../../core/units.js";
 
 // Loose on purpose: tool arguments arrive as parsed JSON, and a spec is written for one tool.
@@ -126,23 +126,4 @@ export function resolveAction(spec: ActionSpec, toolName: string, args: unknown)
     estimate: estimateOf(spec, args),
     ttlMs: spec.ttlMs,
   };
-}
-
-/** Per-tool charging: explicit specs by tool name, else a guardTool's own spec, else the first matching rule. */
-export interface ToolChargeOptions {
-  toolSpecs?: Record<string, ActionSpec>;
-  rules?: readonly ToolRule[];
-  /** The charge for a tool no spec or rule names. Default: `execution` at its default points (fail closed). */
-  defaultTool?: Omit<ToolRule, "match" | "tag">;
-}
-
-/**
- * The spec a tool is charged by. With no spec and no matching rule a tool is charged as
- * `execution` at its default points: an unknown tool fails closed, never open.
- */
-export function specForTool(tool: { name: string; tags?: readonly string[] }, options: ToolChargeOptions): ActionSpec {
-  const explicit = options.toolSpecs?.[tool.name] ?? actionSpecOf(tool);
-  if (explicit) return explicit;
-  const rule = resolveToolRule(options.rules ?? [], tool, options.defaultTool);
-  return { tier: rule.tier, estimate: rule.estimate, toolset: rule.toolset, actionKind: rule.actionKind };
 }

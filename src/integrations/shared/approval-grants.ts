@@ -27,7 +27,8 @@ import { reserveAction, reserveInputOf } from "./charge.js";
  * Remembered grants hold `grantAmount` (default: `rememberedCallsDefault` times the action's
  * estimate); approving again raises the grant so it holds at least that much more.
  */
-export type RememberMode = "once" | "run" | "always";
+export const rememberModes = ["once", "run", "always"] as const;
+export type RememberMode = (typeof rememberModes)[number];
 
 export const rememberedCallsDefault = 5;
 /** Remembered grants are looked up in this order when a tool node denies a call. */
@@ -168,7 +169,7 @@ export async function runOnApprovalGrant<T>(
     if (response.decision === "DENY") {
       return {
         kind: "denied",
-        reasonCode: response.reasonCode ?? "BUDGET_EXCEEDED",
+        reasonCode: response.reasonCode,
         ...(response.deniedScope ? { deniedScope: response.deniedScope } : {}),
       };
     }

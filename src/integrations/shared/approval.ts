@@ -5,7 +5,7 @@ import { ValidationError } from "../../core/errors.js";
 import type { Subject } from "../../core/scope.js";
 import { isAmount } from "../../core/units.js";
 import type { Ledger } from "../../ledger/ledger.js";
-import type { RememberMode } from "./approval-grants.js";
+import { type RememberMode, rememberModes } from "./approval-grants.js";
 import { type DenialStatus, denialMessage, describeDenial, type TollgateDenial } from "./denial.js";
 
 // The interrupt payload and the resume value follow langchain v1's human-in-the-loop format
@@ -77,8 +77,6 @@ export function approvalRequestOf(
   };
 }
 
-const rememberModes: readonly string[] = ["once", "run", "always"];
-
 /** Checks the resume value against the request; a malformed answer names the bad field. */
 export function parseApprovalResponse(
   value: unknown,
@@ -100,7 +98,7 @@ export function parseApprovalResponse(
         throw fail(`${at}.editedAction`, "must be { name, args }");
       }
     }
-    if (decision.remember !== undefined && !rememberModes.includes(decision.remember)) {
+    if (decision.remember !== undefined && !(rememberModes as readonly string[]).includes(decision.remember)) {
       throw fail(`${at}.remember`, "must be once, run or always");
     }
     if (decision.grantAmount !== undefined && !isAmount(decision.grantAmount)) {

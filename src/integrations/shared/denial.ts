@@ -1,6 +1,7 @@
 import { type BaseMessage, ToolMessage } from "@langchain/core/messages";
 import type { ToolCall } from "@langchain/core/messages/tool";
 import type { ReasonCode } from "../../core/decision.js";
+import type { Subject } from "../../core/scope.js";
 import type { Tier } from "../../core/tiers.js";
 import { toolsetFromName } from "../../core/tool-rules.js";
 import { type Unit, unitDefault } from "../../core/units.js";
@@ -39,6 +40,9 @@ export interface TollgateDenial {
   status: DenialStatus;
   /** Who resolved it (an approver), when a person did. */
   resolvedBy?: string;
+  /** Who was denied, and in which run: an approval is charged to the same tenant and run. */
+  subject?: Subject;
+  runId?: string;
 }
 
 /** A fresh denial record for a tool call; without a resolved action the call is described as `execution`. */

@@ -89,8 +89,8 @@ describe("TollgateCallbackHandler on tools", () => {
     expect(events.map((event) => [event.decision, event.reasonCode])).toEqual([["DENY", "BUDGET_EXCEEDED"]]);
   });
 
-  it("fails closed on a tool no rule names and no budget covers", async () => {
-    await ledger.setBudget({ scope: "tenant:acme/toolset:lookup", limit: 100 });
+  it("fails closed on a tool nothing names, even under a tenant-wide budget: TOOL_NOT_COVERED", async () => {
+    await ledger.setBudget({ scope: "tenant:acme", limit: 1_000 });
     const { ran, wipeDisk } = makeTools();
     const handler = new TollgateCallbackHandler({ ledger, subject, rules, meterModelCalls: false });
 
@@ -99,8 +99,9 @@ describe("TollgateCallbackHandler on tools", () => {
 
     expect(ran.wipe_disk).toBe(0);
     expect(error).toBeInstanceOf(BudgetExceededError);
-    expect((error as BudgetExceededError).reasonCode).toBe("BUDGET_NOT_FOUND");
-    expect((error as BudgetExceededError).action).toMatchObject({ name: "wipe_disk", tier: "execution", estimate: 50 });
+    expect((error as BudgetExceededError).reasonCode).toBe("TOOL_NOT_COVERED");
+    expect((error as BudgetExceededError).action).toMatchObject({ name: "wipe_disk", tier: "execution" });
+    expect(await ledger.getBalance({ scope: "tenant:acme" })).toMatchObject({ spent: 0, reserved: 0 });
   });
 
   it("commits on end and releases on error", async () => {

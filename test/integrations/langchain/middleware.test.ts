@@ -176,7 +176,7 @@ describe("tollgateMiddleware: enforcing tool calls", () => {
     const [denied] = toolMessages(result.messages);
     expect(denied.status).toBe("error");
     expect(denied.content).toMatch(
-      /^Not run: deploy \(execution, 50 RISK_POINTS\) was denied by runtime permissions: BUDGET_EXCEEDED/,
+      /^Not run: deploy \(execution, 50 RISK_POINTS\) was denied: BUDGET_EXCEEDED at tenant:acme\/toolset:deploy\. Do not retry it/,
     );
   });
 

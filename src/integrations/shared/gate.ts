@@ -1,0 +1,394 @@
+import { ToolMessage } from "@langchain/core/messages";
+import type { ToolCall } from "@langchain/core/messages/tool";
+import type { RunnableConfig } from "@langchain/core/runnables";
+import { z } from "zod";
+import { ValidationError } from "../../core/errors.js";
+import { actionNameLengthMax, runIdLengthMax } from "../../core/limits.js";
+import { parseInput, subjectSchema } from "../../core/schemas.js";
+import { type Subject, scopeValueIssue } from "../../core/scope.js";
+import { riskPointsByTierDefault, TIERS, type Tier } from "../../core/tiers.js";
+import { annotationsOfMetadata, chargeOfAnnotations, serverOfToolName } from "../../core/tool-annotations.js";
+import { resolveToolRule, type ToolDescriptor, type ToolRule, validateToolRules } from "../../core/tool-rules.js";
+import { isAmount } from "../../core/units.js";
+import type { DenyResponse, Ledger, ReserveResponse } from "../../ledger/ledger.js";
+import {
+  type ActionSpec,
+  actionSpecOf,
+  actualOf,
+  type ResolvedAction,
+  resolveAction,
+  validateActionSpec,
+} from "./action-spec.js";
+import { rememberedApprovalActor, reserveOnRememberedGrant } from "./approval-grants.js";
+import { reserveAction, reserveInputOf, resultOfToolOutput } from "./charge.js";
+import { type ResolvedBinding, resolveBinding, type TollgateBinding } from "./context.js";
+import { type DenialStatus, newDenial, type TollgateDenial } from "./denial.js";
+
+/**
+ * The one gate every integration goes through (guard/guardTool, the callback handler, the tool
+ * node, the approval fallback, the createAgent middleware). It does, once and the same way for all:
+ *
+ * - the binding: ledger, subject and run id from the options, else the run config, else the denial
+ *   being approved;
+ * - the charge, from the tool object: per-tool specs → the guardTool's own spec → rules (the
+ *   options', else the ledger's policy's) → MCP annotations → an explicit `defaultTool`; a tool
+ *   nothing names is denied with TOOL_NOT_COVERED;
+ * - reserve, with standing approval grants; the dry run that decides which tools are offered;
+ * - settle exactly once: a throw or an error ToolMessage releases; a result commits `actual()` (an
+ *   `actual()` that throws commits the estimate, then its error surfaces); a settle fault after
+ *   the tool ran never discards the result: it goes to `onSettleError` (the hold left behind
+ *   expires on its own, and the ledger audits that);
+ * - on DENY, one denial record, worded by `explainDenial`.
+ */
+
+/** How to charge a tool nothing else names; setting it opts out of TOOL_NOT_COVERED. */
+export interface DefaultToolCharge {
+  tier: Tier;
+  /** Defaults to the tier's default risk points. */
+  estimate?: number;
+  toolset?: string;
+  actionKind?: string;
+}
+
+/** The options every integration shares, with the same names everywhere. */
+export interface GateOptions extends TollgateBinding {
+  /** Per-tool charges by tool name; they win over a guardTool's own spec and over rules. */
+  toolSpecs?: Record<string, ActionSpec>;
+  /** Charges by name glob, tag, MCP server or MCP annotations. Default: the ledger's policy's tool rules. */
+  rules?: readonly ToolRule[];
+  /** The charge for a tool nothing names. Unset: such a tool is denied with TOOL_NOT_COVERED. */
+  defaultTool?: DefaultToolCharge;
+  /** Called when settling fails after the action ran; the action's result is kept. Default: a warning. */
+  onSettleError?: (error: unknown, reservationId: string) => void;
+}
+
+export const toolSpecsMax = 1_000;
+
+/** A tool as far as charging cares: tools discovered at run time may have nothing but a name. */
+export interface ChargeableTool {
+  name: string;
+  tags?: readonly string[];
+  metadata?: Record<string, unknown>;
+}
+
+/** Where a tool's charge came from: for `tollgate tools check` and for messages. */
+export type ChargeSource = "toolSpecs" | "guardTool" | "rule" | "annotations" | "defaultTool";
+
+export type ToolCharge =
+  | { covered: true; source: ChargeSource; spec: ActionSpec; ruleIndex?: number }
+  | { covered: false };
+
+/** A hold to settle once the action ran. */
+export interface Hold {
+  reservationId: string | undefined;
+  spec: ActionSpec;
+  action: ResolvedAction;
+  args: unknown;
+  /** The audit actor of the commit (an approver, or the remembered-approval actor). */
+  actor?: string;
+}
+
+export type Admission =
+  | { kind: "allowed"; hold: Hold; response: ReserveResponse }
+  | { kind: "denied"; denial: TollgateDenial; response?: DenyResponse; action?: ResolvedAction };
+
+/** The wording of a settle fault, for the default `onSettleError`. */
+function warnSettleError(error: unknown, reservationId: string): void {
+  const message = error instanceof Error ? error.message : String(error);
+  console.warn(`tollgate: settling reservation ${reservationId} failed after the action ran: ${message}`);
+}
+
+export class Gate {
+  readonly toolSpecs: Readonly<Record<string, ActionSpec>> | undefined;
+  readonly rules: readonly ToolRule[] | undefined;
+  readonly defaultTool: DefaultToolCharge | undefined;
+  private readonly binding: TollgateBinding;
+  private readonly onSettleError: (error: unknown, reservationId: string) => void;
+  /** Who the gate works for, in messages: `PermissionedToolNode`, `guard(send_email)`. */
+  readonly where: string;
+
+  /** Takes options parsed by `parseAdapterOptions` (or built by the library) and copies what it keeps. */
+  constructor(options: GateOptions, where: string) {
+    this.where = where;
+    this.binding = { ledger: options.ledger, subject: options.subject, runId: options.runId };
+    if (options.toolSpecs) {
+      const copy: Record<string, ActionSpec> = Object.create(null);
+      for (const [name, spec] of Object.entries(options.toolSpecs)) copy[name] = { ...spec };
+      this.toolSpecs = copy;
+    }
+    this.rules = options.rules ? validateToolRules(options.rules) : undefined;
+    this.defaultTool = options.defaultTool ? { ...options.defaultTool } : undefined;
+    this.onSettleError = options.onSettleError ?? warnSettleError;
+  }
+
+  /**
+   * Ledger, subject and run id: the options, else the run config, else what a denial recorded
+   * (the approval fallback resumes with the denial's subject and run id).
+   */
+  bind(config: RunnableConfig | undefined, recorded?: { subject?: Subject; runId?: string }): ResolvedBinding {
+    if (recorded?.subject && this.binding.subject === undefined) {
+      const fromRun = resolveBinding({ ...this.binding, subject: recorded.subject }, config, this.where);
+      return recorded.runId !== undefined && this.binding.runId === undefined
+        ? { ...fromRun, runId: recorded.runId }
+        : fromRun;
+    }
+    return resolveBinding(this.binding, config, this.where);
+  }
+
+  /** How a tool is charged, or `covered: false` when nothing names it. */
+  chargeOf(tool: ChargeableTool | undefined, name: string, ledger: Ledger): ToolCharge {
+    const explicit = this.toolSpecs?.[name];
+    if (explicit) return { covered: true, source: "toolSpecs", spec: explicit };
+    const own = actionSpecOf(tool);
+    if (own) return { covered: true, source: "guardTool", spec: own };
+    const descriptor = descriptorOf(tool, name);
+    const rules = this.rules ?? ledger.policy?.toolRules ?? [];
+    const rule = resolveToolRule(rules, descriptor);
+    if (rule) {
+      const spec: ActionSpec = { tier: rule.tier, estimate: rule.estimate, toolset: rule.toolset };
+      if (rule.actionKind) spec.actionKind = rule.actionKind;
+      return { covered: true, source: "rule", spec, ruleIndex: rule.ruleIndex };
+    }
+    const annotated = chargeOfAnnotations(descriptor.annotations);
+    if (annotated) return { covered: true, source: "annotations", spec: annotated };
+    if (this.defaultTool) {
+      const spec: ActionSpec = {
+        tier: this.defaultTool.tier,
+        estimate: this.defaultTool.estimate ?? riskPointsByTierDefault[this.defaultTool.tier],
+      };
+      if (this.defaultTool.toolset) spec.toolset = this.defaultTool.toolset;
+      if (this.defaultTool.actionKind) spec.actionKind = this.defaultTool.actionKind;
+      return { covered: true, source: "defaultTool", spec };
+    }
+    return { covered: false };
+  }
+
+  /**
+   * Reserves one call: on the subject's own budgets, else on a standing approval grant (run, then
+   * always); a store that is down is never asked for grants. Never throws a DENY.
+   */
+  async admit(binding: ResolvedBinding, charge: ToolCharge, call: ToolCall): Promise<Admission> {
+    if (!charge.covered) return { kind: "denied", denial: this.deny(binding, call, undefined, "TOOL_NOT_COVERED") };
+    const action = resolveAction(charge.spec, call.name, call.args);
+    return this.admitAction(binding, charge.spec, action, call);
+  }
+
+  /** `admit` for an action already resolved (guard, an approval that re-points the action at a grant). */
+  async admitAction(
+    binding: ResolvedBinding,
+    spec: ActionSpec,
+    action: ResolvedAction,
+    call: ToolCall,
+  ): Promise<Admission> {
+    const { ledger, subject, runId } = binding;
+    const response = await reserveAction(ledger, subject, action, runId);
+    if (response.decision !== "DENY") {
+      return {
+        kind: "allowed",
+        hold: { reservationId: response.reservationId, spec, action, args: call.args },
+        response,
+      };
+    }
+    if (response.reasonCode !== "LEDGER_UNAVAILABLE") {
+      const granted = await reserveOnRememberedGrant(ledger, subject, action, runId);
+      if (granted) {
+        const hold: Hold = {
+          reservationId: granted.response.reservationId,
+          spec,
+          action: granted.action,
+          args: call.args,
+          actor: rememberedApprovalActor,
+        };
+        return { kind: "allowed", hold, response: granted.response };
+      }
+    }
+    const denial = this.deny(binding, call, action, response.reasonCode, response.deniedScope);
+    return { kind: "denied", denial, response, action };
+  }
+
+  /**
+   * The dry run behind offering a tool to the model: the same charge, the same grants, nothing
+   * held. An estimate that depends on the arguments is taken at the smallest sensible call.
+   */
+  async wouldAdmit(binding: ResolvedBinding, tool: ChargeableTool): Promise<ReserveResponse | "TOOL_NOT_COVERED"> {
+    const charge = this.chargeOf(tool, tool.name, binding.ledger);
+    if (!charge.covered) return "TOOL_NOT_COVERED";
+    const action = {
+      ...resolveAction({ ...charge.spec, estimate: 0 }, tool.name, {}),
+      estimate: probeEstimate(charge.spec),
+    };
+    const { ledger, subject, runId } = binding;
+    const response = await ledger.decide(reserveInputOf(subject, action, runId));
+    if (response.decision !== "DENY" || response.reasonCode === "LEDGER_UNAVAILABLE") return response;
+    const granted = await reserveOnRememberedGrant(ledger, subject, action, runId, true);
+    return granted?.response ?? response;
+  }
+
+  /** One denial record, with the binding it was made under (an approval resumes with it). */
+  deny(
+    binding: ResolvedBinding | undefined,
+    call: ToolCall,
+    action: ResolvedAction | undefined,
+    reasonCode: TollgateDenial["reasonCode"],
+    deniedScope?: string,
+    status: DenialStatus = "pending",
+  ): TollgateDenial {
+    const denial = newDenial(call, action, reasonCode, deniedScope, status);
+    if (binding) {
+      denial.subject = { ...binding.subject };
+      if (binding.runId !== undefined) denial.runId = binding.runId;
+    }
+    if (reasonCode === "TOOL_NOT_COVERED") {
+      denial.detail = "no tool spec, guardTool spec, rule or MCP annotation names this tool";
+    }
+    return denial;
+  }
+
+  /**
+   * Runs the held action and settles its hold exactly once: a throw releases (and rethrows), an
+   * error ToolMessage releases, anything else commits what `actual()` reports.
+   */
+  async runHeld<T>(ledger: Ledger, hold: Hold, run: () => Promise<T>): Promise<T> {
+    let result: T;
+    try {
+      result = await run();
+    } catch (error) {
+      await this.release(ledger, hold, "the tool threw");
+      throw error;
+    }
+    await this.settle(ledger, hold, result);
+    return result;
+  }
+
+  /** Settles after the action returned: an error ToolMessage releases, a result commits. */
+  async settle(ledger: Ledger, hold: Hold, result: unknown): Promise<void> {
+    if (ToolMessage.isInstance(result) && result.status === "error") {
+      await this.release(ledger, hold, "the tool answered with an error");
+      return;
+    }
+    const reservationId = hold.reservationId;
+    if (!reservationId) return;
+    let actual: number | undefined;
+    let actualError: unknown;
+    try {
+      actual = actualOf(hold.spec, hold.args, resultOfToolOutput(result), hold.action.estimate);
+    } catch (error) {
+      // The work happened: the estimate is committed, then the broken `actual()` surfaces.
+      actualError = error;
+    }
+    try {
+      await ledger.commit(reservationId, {
+        ...(actual !== undefined ? { actual } : {}),
+        ...(hold.actor ? { actor: hold.actor } : {}),
+      });
+    } catch (error) {
+      this.onSettleError(error, reservationId);
+    }
+    if (actualError !== undefined) throw actualError;
+  }
+
+  async release(ledger: Ledger, hold: Hold, reason: string): Promise<void> {
+    if (!hold.reservationId) return;
+    try {
+      await ledger.release(hold.reservationId, { reason });
+    } catch (error) {
+      this.onSettleError(error, hold.reservationId);
+    }
+  }
+}
+
+/** The smallest sensible estimate for a tool before its arguments are known (at least one unit). */
+export function probeEstimate(spec: ActionSpec): number {
+  if (typeof spec.estimate !== "function") return spec.estimate ?? riskPointsByTierDefault[spec.tier];
+  try {
+    const value = spec.estimate({});
+    return isAmount(value) ? Math.max(1, value) : riskPointsByTierDefault[spec.tier];
+  } catch {
+    return riskPointsByTierDefault[spec.tier];
+  }
+}
+
+/** Name, tags, MCP server and annotations of a tool object, read once. */
+export function descriptorOf(tool: ChargeableTool | undefined, name: string): ToolDescriptor {
+  const descriptor: ToolDescriptor = { name };
+  const tags = tool?.tags;
+  if (Array.isArray(tags)) descriptor.tags = tags.filter((tag): tag is string => typeof tag === "string");
+  const server = serverOfToolName(name);
+  if (server) descriptor.server = server;
+  const annotations = annotationsOfMetadata(tool?.metadata);
+  if (annotations) descriptor.annotations = annotations;
+  return descriptor;
+}
+
+/** A function-valued option (its type is the caller's promise; only "is a function" can be checked). */
+export function functionSchema<F>() {
+  return z.custom<F>((value) => typeof value === "function", "must be a function");
+}
+
+/** Adds the issues a hand-written validator found to zod's, under the value's path. */
+function refineWith(check: (value: never) => void) {
+  return (value: unknown, ctx: z.RefinementCtx) => {
+    try {
+      check(value as never);
+    } catch (error) {
+      if (!(error instanceof ValidationError)) throw error;
+      for (const issue of error.issues) {
+        ctx.addIssue({ code: "custom", message: issue.message, path: issue.path ? issue.path.split(".") : [] });
+      }
+    }
+  };
+}
+
+const scopeValue = z.string().superRefine((value, ctx) => {
+  const issue = scopeValueIssue(value, "");
+  if (issue) ctx.addIssue({ code: "custom", message: issue.message });
+});
+
+/** The options every integration shares: one schema, extended by each adapter with its own keys. */
+export const gateOptionsShape = {
+  ledger: z
+    .custom<Ledger>(
+      (value) => typeof value === "object" && value !== null && typeof (value as Ledger).reserve === "function",
+      "must be a Ledger (createLedger())",
+    )
+    .optional(),
+  subject: z
+    .union([functionSchema<(config: RunnableConfig | undefined) => Subject>(), subjectSchema], {
+      error: "must be a subject or a function of the config",
+    })
+    .optional(),
+  runId: z.string().min(1).max(runIdLengthMax).optional(),
+  toolSpecs: z
+    .record(
+      z.string().min(1).max(actionNameLengthMax),
+      z.custom<ActionSpec>().superRefine(refineWith((spec: ActionSpec) => validateActionSpec(spec, ""))),
+    )
+    .refine((specs) => Object.keys(specs).length <= toolSpecsMax, `at most ${toolSpecsMax} tools`)
+    .optional(),
+  rules: z
+    .array(z.custom<ToolRule>())
+    .superRefine(refineWith((rules: ToolRule[]) => validateToolRules(rules, "")))
+    .optional(),
+  defaultTool: z
+    .strictObject({
+      tier: z.enum(TIERS, { error: "must be a tier" }),
+      estimate: z.number().refine(isAmount, "must be a non-negative safe integer").optional(),
+      toolset: scopeValue.optional(),
+      actionKind: z.string().min(1).max(actionNameLengthMax).optional(),
+    })
+    .optional(),
+  onSettleError: functionSchema<(error: unknown, reservationId: string) => void>().optional(),
+};
+
+/** An adapter's options schema: the gate's keys and its own, strict (a misspelt option is an error). */
+export function adapterOptionsSchema<Shape extends z.ZodRawShape>(own: Shape) {
+  return z.strictObject({ ...gateOptionsShape, ...own });
+}
+
+/** Parses an adapter's options once: the copy is what the adapter keeps; the caller's object is not read again. */
+export function parseAdapterOptions<Schema extends z.ZodType>(schema: Schema, options: unknown): z.output<Schema> {
+  if (options === null || typeof options !== "object" || Array.isArray(options)) {
+    throw new ValidationError([{ code: "invalid_type", path: "options", message: "must be an object" }]);
+  }
+  return parseInput(schema, options);
+}
