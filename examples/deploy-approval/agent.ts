@@ -9,7 +9,8 @@ import { tool } from "@langchain/core/tools";
 import { Annotation, END, MemorySaver, MessagesAnnotation, START, StateGraph } from "@langchain/langgraph";
 import { toolsCondition } from "@langchain/langgraph/prebuilt";
 import { z } from "zod";
-import { type Ledger, type SetBudgetInput, type Subject, scopeIdOf } from "../../src/index.js";
+import { scopeIdOf } from "../../src/core/index.js";
+import type { Ledger, SetBudgetInput, Subject } from "../../src/index.js";
 import { type ActionSpec, guardTool } from "../../src/integrations/langchain/index.js";
 import {
   type ApprovalRequest,

@@ -12,7 +12,7 @@ import { z } from "zod";
 import type { Policy } from "../../src/core/policy.js";
 import { createLedger, type Ledger, type Subject } from "../../src/index.js";
 import {
-  type FallbackTarget,
+  fallbackNodes,
   humanApprovalFallback,
   PermissionedToolNode,
   readOnlyFallback,
@@ -113,33 +113,24 @@ export function releaseAssistantModel(turnsMax = 40): FakeBuiltModel {
 
 export const ReleaseState = Annotation.Root({ ...MessagesAnnotation.spec, ...TollgateAnnotation.spec });
 
-/** The policy's fallbacks as the tool node's routing: per tool, then per tier, then the default. */
-export function fallbackOf(policy: Policy): FallbackTarget {
-  return {
-    tools: policy.fallbacks.tools,
-    tiers: policy.fallbacks.tiers,
-    default: policy.fallbacks.default ?? "read_only",
-  };
-}
-
 export function buildTenantAgent(options: { ledger: Ledger; policy: Policy; model?: FakeBuiltModel }) {
   const { ledger, policy } = options;
   const effects: TenantEffects = { emails: [], deploys: [] };
   const model = options.model ?? releaseAssistantModel();
   const tools = releaseTools(effects);
-  // Plain tools: how each is charged (tier, points, toolset) comes from the policy's tool rules.
-  const binding = { ledger, subject: subjectOf, rules: policy.toolRules };
+  // Plain tools: how each is charged (tier, points, toolset) and where a denial goes come from the
+  // policy the ledger was created with; nothing here repeats it.
   const bound = model.bindTools(tools);
   async function agent(state: typeof ReleaseState.State) {
     return { messages: [await bound.invoke(state.messages)] };
   }
   const graph = new StateGraph(ReleaseState)
     .addNode("agent", agent)
-    .addNode("tools", new PermissionedToolNode(tools, { ...binding, fallback: fallbackOf(policy), next: "agent" }), {
-      ends: ["agent", "read_only", "escalate"],
+    .addNode("tools", new PermissionedToolNode(tools, { ledger, subject: subjectOf, next: "agent" }), {
+      ends: ["agent", ...fallbackNodes(policy.fallbacks)],
     })
     .addNode("read_only", readOnlyFallback({ next: "agent" }), { ends: ["agent"] })
-    .addNode("escalate", humanApprovalFallback({ ...binding, tools, next: "agent" }), { ends: ["agent"] })
+    .addNode("escalate", humanApprovalFallback({ ledger, tools, next: "agent" }), { ends: ["agent"] })
     .addEdge(START, "agent")
     .addConditionalEdges("agent", toolsCondition, ["tools", END])
     .compile({ checkpointer: new MemorySaver() });

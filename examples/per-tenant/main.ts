@@ -39,7 +39,7 @@ async function main(): Promise<void> {
     out("What each tenant's agent may do right now (permittedTools: a dry run per tool, nothing held):");
     for (const tenant of tenants) {
       const config = runFor(tenant);
-      const allowed = await permittedTools(tools, { ledger, subject: subjectOf(config), rules: policy.toolRules });
+      const allowed = await permittedTools(tools, { ledger, subject: subjectOf(config) });
       out(`  ${tenant.padEnd(16)} ${allowed.map((allowedTool) => allowedTool.name).join(", ") || "nothing"}`);
     }
     out();

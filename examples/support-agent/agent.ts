@@ -18,7 +18,8 @@ import { type FakeBuiltModel, fakeModel } from "@langchain/core/testing";
 import { tool } from "@langchain/core/tools";
 import { Annotation, END, MemorySaver, MessagesAnnotation, START, StateGraph } from "@langchain/langgraph";
 import { z } from "zod";
-import { type Ledger, type SetBudgetInput, type Subject, scopeIdOf } from "../../src/index.js";
+import { scopeIdOf } from "../../src/core/index.js";
+import type { Ledger, SetBudgetInput, Subject } from "../../src/index.js";
 import { type ActionSpec, guardTool } from "../../src/integrations/langchain/index.js";
 import {
   PermissionedToolNode,
