@@ -1,3 +1,14 @@
+export type { KeyvStoreOptions } from "../store/keyv-store.js";
+export { KeyvSingleProcessStore } from "../store/keyv-store.js";
+export type {
+  AuditEvent,
+  AuditEventType,
+  Balance,
+  BudgetDefinition,
+  LedgerStore,
+  ReservationRecord,
+  ReservationStatus,
+} from "../store/types.js";
 export { type CreateLedgerOptions, createLedger } from "./create-ledger.js";
 export {
   type AllowResponse,
@@ -11,14 +22,3 @@ export {
   stableJson,
 } from "./ledger.js";
 export { telemetryAttributes } from "./telemetry.js";
-export type { KeyvStoreOptions } from "../store/keyv-store.js";
-export { KeyvSingleProcessStore } from "../store/keyv-store.js";
-export type {
-  AuditEvent,
-  AuditEventType,
-  Balance,
-  BudgetDefinition,
-  LedgerStore,
-  ReservationRecord,
-  ReservationStatus,
-} from "../store/types.js";

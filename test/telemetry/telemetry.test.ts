@@ -51,14 +51,18 @@ describe("telemetry", () => {
     trace.disable();
   });
 
-  it("emits nothing when the application registers no SDK", async () => {
+  it("emits nothing while the application registers no SDK, and starts once one is registered", async () => {
     await telemetryReady();
-    const { spans } = recordingProvider();
+    const { provider, spans } = recordingProvider();
     const ledger = createLedger({ sweepIntervalMs: 0 });
     await ledger.setBudget({ scope: "tenant:acme/toolset:send-email", limit: 40 });
     const r = await ledger.reserve({ subject, action, estimate: 20 });
     await ledger.commit(r.reservationId as string);
     expect(spans).toHaveLength(0);
+    // The same ledger, once an SDK is there: the recorder works, so the silence above was real.
+    trace.setGlobalTracerProvider(provider);
+    await ledger.decide({ subject, action, estimate: 1 });
+    expect(spans.map((span) => span.name)).toEqual(["tollgate.decide"]);
     await ledger.close();
   });
 
