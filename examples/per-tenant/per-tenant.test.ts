@@ -82,7 +82,7 @@ describe("per-tenant example: same agent, same request, different budgets", () =
   });
 
   it("the tools each tenant's model could be offered differ: starter-co has no deploy", async () => {
-    const { tools, policy } = setup();
+    const { tools } = setup();
     const names = async (tenant: string) =>
       (await permittedTools(tools, { ledger, subject: subjectOf(runFor(tenant)) })).map((allowed) => allowed.name);
     expect(await names("enterprise-corp")).toEqual(["send_email", "deploy_service"]);

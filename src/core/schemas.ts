@@ -143,12 +143,14 @@ export type RecordApprovalInput = z.input<typeof recordApprovalSchema>;
 export function parseInput<T extends z.ZodType>(schema: T, value: unknown, root = ""): z.output<T> {
   const result = schema.safeParse(value);
   if (result.success) return result.data;
-  throw new ValidationError(result.error.issues.map((issue) => toIssue(issue, root)));
+  throw new ValidationError(result.error.issues.flatMap((issue) => toIssues(issue, root)));
 }
 
-function toIssue(issue: z.core.$ZodIssue, root: string): ValidationIssue {
-  const path = [root, ...issue.path.map(String)].filter((part) => part !== "").join(".");
-  let message = issue.message;
-  if (issue.code === "unrecognized_keys") message = `unknown field(s): ${issue.keys.join(", ")}`;
-  return { code: issue.code, path, message };
+function toIssues(issue: z.core.$ZodIssue, root: string): ValidationIssue[] {
+  const at = (parts: PropertyKey[]) => [root, ...parts.map(String)].filter((part) => part !== "").join(".");
+  // An unknown field is named by its own path, so a misspelt option reads as `remeber: unknown field`.
+  if (issue.code === "unrecognized_keys") {
+    return issue.keys.map((key) => ({ code: issue.code, path: at([...issue.path, key]), message: "unknown field" }));
+  }
+  return [{ code: issue.code, path: at(issue.path), message: issue.message }];
 }

@@ -356,7 +356,7 @@ export function testLedgerStore(name: string, createHarness: CreateStoreHarness)
         ["unknown unit", { unit: "DOLLARS" }, "unit"],
         ["slash in a tenant", { subject: { tenant: "acme/toolset:x" } }, "subject.tenant"],
         ["colon in a value", { subject: { tenant: "acme", agent: "a:b" } }, "subject.agent"],
-        ["unknown level", { subject: { tenant: "acme", team: "x" } }, "subject"],
+        ["unknown level", { subject: { tenant: "acme", team: "x" } }, "subject.team"],
         ["empty value", { subject: { tenant: "" } }, "subject.tenant"],
         ["value longer than 128", { subject: { tenant: "a".repeat(129) } }, "subject.tenant"],
         ["unknown tier", { action: { name: "x", tier: "nuclear" } }, "action.tier"],

@@ -60,12 +60,18 @@ export class GuardedTool extends StructuredTool {
     const markedConfig = needsMark
       ? ({ ...config, ...withReservedCall(config, this.name, toolCallId) } as ToolRunnableConfig)
       : config;
-    const asToolCall = isToolCall(arg);
+    // StructuredTool.invoke hands a tool call's args to call() and keeps the call on the config.
+    const asToolCall = isToolCall(arg) || isToolCall((config as { toolCall?: unknown } | undefined)?.toolCall);
     return runGuarded({
       gate: this.gate,
       spec: this[actionSpecSymbol],
       toolName: this.name,
-      call: { name: this.name, args: asToolCall ? arg.args : arg, id: toolCallIdOf(arg, config), type: "tool_call" },
+      call: {
+        name: this.name,
+        args: isToolCall(arg) ? arg.args : arg,
+        id: toolCallIdOf(arg, config),
+        type: "tool_call",
+      },
       config: config as RunnableConfig | undefined,
       run: () => this.inner.invoke(arg, markedConfig),
       // Invoked with a tool call (a stock ToolNode, createAgent): answer it, so the model is told not
