@@ -1,3 +1,5 @@
+import { readFileSync } from "node:fs";
+import { fileURLToPath } from "node:url";
 import { describe, expect, it } from "vitest";
 import * as root from "../../src/index.js";
 
@@ -25,5 +27,20 @@ const rootValues = [
 describe("the package root's exports", () => {
   it("are exactly the names a user writes", () => {
     expect(Object.keys(root).sort()).toEqual([...rootValues].sort());
+  });
+});
+
+describe("the README", () => {
+  it("names every root export, values and types", () => {
+    const index = readFileSync(fileURLToPath(new URL("../../src/index.ts", import.meta.url)), "utf8");
+    const readme = readFileSync(fileURLToPath(new URL("../../README.md", import.meta.url)), "utf8");
+    const names = [...index.matchAll(/export (?:type )?\{([^}]*)\}/g)].flatMap((match) =>
+      match[1]
+        .split(",")
+        .map((name) => name.trim())
+        .filter(Boolean),
+    );
+    expect(names.length).toBeGreaterThan(rootValues.length);
+    expect(names.filter((name) => !new RegExp(`\\b${name}\\b`).test(readme))).toEqual([]);
   });
 });
