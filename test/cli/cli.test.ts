@@ -236,6 +236,25 @@ describe("tollgate CLI: audit and report from an export", { timeout: spawnTestTi
     expect(existsSync(join(dir, "x.html"))).toBe(false);
   });
 
+  it("refuses a hand-edited export with markup in a number, naming line and field, and writes no report", async () => {
+    const lines = readFileSync(runFile, "utf8").trim().split("\n");
+    const edited = JSON.parse(lines.find((line) => line.includes('"estimate"')) as string);
+    edited.estimate = '<meta http-equiv="refresh" content="0;url=https://evil.example">';
+    const crafted = join(dir, "crafted.jsonl");
+    writeFileSync(crafted, `${lines[0]}\n${JSON.stringify(edited)}\n`);
+    const out = join(dir, "crafted.html");
+    const [report, audit] = await tollgateAll([
+      ["report", "--from", crafted, "--out", out],
+      ["audit", "--from", crafted],
+    ]);
+    expect(report.code).toBe(1);
+    expect(report.stderr).toContain(`${crafted}:2: estimate: `);
+    expect(existsSync(out)).toBe(false);
+    expect(audit.code).toBe(1);
+    expect(audit.stderr).toContain(`${crafted}:2: estimate: `);
+    expect(audit.stdout).toBe("");
+  });
+
   it("rejects a corrupt export with its line number", async () => {
     const corrupt = join(dir, "corrupt.jsonl");
     writeFileSync(corrupt, `${readFileSync(runFile, "utf8").split("\n")[0]}\n{not json\n`);
