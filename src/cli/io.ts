@@ -90,5 +90,8 @@ function isTerminalControl(code: number): boolean {
 const namedEscapes: Record<number, string> = { 9: "\\t", 10: "\\n", 13: "\\r" };
 
 function escapeOf(code: number): string {
-  return namedEscapes[code] ?? (code <= 0xff ? `\\x${code.toString(16).padStart(2, "0")}` : `\\u${code.toString(16)}`);
+  return (
+    namedEscapes[code] ??
+    (code <= 0xff ? `\\x${code.toString(16).padStart(2, "0")}` : `\\u${code.toString(16).padStart(4, "0")}`)
+  );
 }
