@@ -48,9 +48,15 @@ export const auditTextLengthMax = 1_024;
 
 const safeInteger = z.number().refine(Number.isSafeInteger, "must be a safe integer");
 const amount = safeInteger.refine((value) => value >= 0, "must not be negative");
+/** An export repeats a few scopes many times; the valid ones are remembered, up to this many. */
+export const auditScopesRememberedMax = 10_000;
+const validScopes = new Set<string>();
 const scopeId = z.string().superRefine((value, context) => {
+  if (validScopes.has(value)) return;
   try {
     parseScopeId(value);
+    if (validScopes.size >= auditScopesRememberedMax) validScopes.clear();
+    validScopes.add(value);
   } catch (error) {
     for (const issue of (error as { issues?: ValidationIssue[] }).issues ?? [{ message: "must be a scope id" }]) {
       context.addIssue({ code: "custom", message: issue.message });
