@@ -1,3 +1,4 @@
+import { benchGlob } from "./glob.js";
 import { benchGraph } from "./graph.js";
 import { benchLedger } from "./ledger.js";
 import { benchMiddleware } from "./middleware.js";
@@ -7,6 +8,7 @@ const sections: [string, () => Promise<string[]>][] = [
   ["ledger", benchLedger],
   ["graph", benchGraph],
   ["middleware", () => benchMiddleware()],
+  ["glob", benchGlob],
   ["redis", async () => (await import("./redis.js")).benchRedis()],
 ];
 const only = process.argv.slice(2);

@@ -1,5 +1,8 @@
-import { readFile, rename, writeFile } from "node:fs/promises";
+import { readFile, rename, stat, writeFile } from "node:fs/promises";
+import { z } from "zod";
+import type { ValidationIssue } from "../core/errors.js";
 import type { AuditEvent, BudgetDefinition } from "../store/types.js";
+import { auditEventSchema, budgetDefinitionSchema } from "./audit-event-schema.js";
 import { CliFailure } from "./errors.js";
 
 /**
@@ -13,6 +16,8 @@ export interface AuditExport {
 }
 
 export const auditFileBytesMax = 512 * 1024 * 1024;
+/** Per line, the first few bad fields are enough to fix it; a hostile line could have thousands. */
+export const auditLineIssuesMax = 10;
 
 export function auditExportLines(exported: AuditExport): string[] {
   return [
@@ -32,6 +37,10 @@ export async function writeAuditExport(file: string, exported: AuditExport): Pro
 export async function readAuditExport(file: string): Promise<AuditExport> {
   let text: string;
   try {
+    const { size } = await stat(file);
+    if (size > auditFileBytesMax) {
+      throw new Error(`it is ${size} bytes, more than the ${auditFileBytesMax} an export may have`);
+    }
     text = await readFile(file, "utf8");
   } catch (error) {
     const reason = (error as NodeJS.ErrnoException).code === "ENOENT" ? "no such file" : (error as Error).message;
@@ -45,39 +54,62 @@ export function parseAuditExport(text: string, file: string, firstLine = 1): Aud
   const lines = text.split("\n");
   lines.forEach((line, index) => {
     if (line.trim() === "") return;
-    const parsed = parseAuditLine(line, `${file}:${firstLine + index}`);
+    const parsed = parseAuditLine(line, file, firstLine + index);
     if ("budget" in parsed) exported.budgets.push(parsed.budget);
     else exported.events.push(parsed.event);
   });
   return exported;
 }
 
-export function parseAuditLine(line: string, where: string): { budget: BudgetDefinition } | { event: AuditEvent } {
+/** A line of an audit export that is not an event or a budget: nothing of the file is used. */
+export class AuditExportError extends CliFailure {
+  readonly file: string;
+  /** 1-based. */
+  readonly line: number;
+  /** Each bad field with its path in the line's object (`balances.0.allocated`). */
+  readonly issues: ValidationIssue[];
+  constructor(file: string, line: number, issues: ValidationIssue[]) {
+    super(issues.map((issue) => `${file}:${line}: ${issue.path ? `${issue.path}: ` : ""}${issue.message}`).join("\n"));
+    this.name = "AuditExportError";
+    this.file = file;
+    this.line = line;
+    this.issues = issues;
+  }
+}
+
+/** Parses one line, checking every field against the audit event (or budget) schema. */
+export function parseAuditLine(
+  line: string,
+  file: string,
+  lineNumber: number,
+): { budget: BudgetDefinition } | { event: AuditEvent } {
   let value: unknown;
   try {
     value = JSON.parse(line);
   } catch {
-    throw new CliFailure(
-      `${where}: not a JSON line. An audit export has one JSON object per line (tollgate audit --out FILE).`,
-    );
+    throw new AuditExportError(file, lineNumber, [
+      {
+        code: "invalid_json",
+        path: "",
+        message: "not a JSON line. An audit export has one JSON object per line (tollgate audit --out FILE).",
+      },
+    ]);
   }
-  if (value !== null && typeof value === "object" && "budget" in value) {
-    const budget = (value as { budget: BudgetDefinition }).budget;
-    if (typeof budget?.scope !== "string" || typeof budget.limit !== "number") {
-      throw new CliFailure(`${where}: a budget line needs budget.scope and budget.limit`);
-    }
-    return { budget };
+  if (value !== null && typeof value === "object" && !Array.isArray(value) && "budget" in value) {
+    const parsed = z.strictObject({ budget: budgetDefinitionSchema }).safeParse(value);
+    if (!parsed.success) throw new AuditExportError(file, lineNumber, issuesOf(parsed.error));
+    return { budget: parsed.data.budget };
   }
-  const event = value as AuditEvent;
-  if (
-    event === null ||
-    typeof event !== "object" ||
-    typeof event.seq !== "number" ||
-    typeof event.atMs !== "number" ||
-    typeof event.type !== "string" ||
-    typeof event.scope !== "string"
-  ) {
-    throw new CliFailure(`${where}: not an audit event (needs seq, atMs, type and scope)`);
-  }
-  return { event };
+  const parsed = auditEventSchema.safeParse(value);
+  if (!parsed.success) throw new AuditExportError(file, lineNumber, issuesOf(parsed.error));
+  return { event: parsed.data };
+}
+
+function issuesOf(error: z.ZodError): ValidationIssue[] {
+  return error.issues.slice(0, auditLineIssuesMax).map((issue) => {
+    const path = issue.path.map(String).join(".");
+    let message = issue.message;
+    if (issue.code === "unrecognized_keys") message = `unknown field(s): ${issue.keys.join(", ")}`;
+    return { code: issue.code, path, message };
+  });
 }

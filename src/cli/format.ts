@@ -1,14 +1,15 @@
 import type { Band } from "../core/narrowing.js";
 import type { AuditEvent, BudgetDefinition } from "../store/types.js";
+import { terminalText } from "./io.js";
 
 /** `2026-11-24 20:28:27.123Z`: sortable, UTC, and the same on every operator's machine. */
 export function formatTime(ms: number): string {
   return new Date(ms).toISOString().replace("T", " ");
 }
 
-/** Left-aligned columns separated by two spaces; numbers right-aligned. */
+/** Left-aligned columns separated by two spaces; numbers right-aligned. Every cell is shown through terminalText. */
 export function formatTable(header: string[], rows: (string | number)[][]): string {
-  const cells = [header, ...rows.map((row) => row.map(String))];
+  const cells = [header, ...rows.map((row) => row.map((cell) => terminalText(String(cell))))];
   const widths = header.map((_, column) => Math.max(...cells.map((row) => row[column]?.length ?? 0)));
   const numeric = header.map((_, column) => rows.length > 0 && rows.every((row) => typeof row[column] === "number"));
   return cells
@@ -45,7 +46,11 @@ export function narrowingLabel(bands: Band[] | null): string {
   return described === progressive ? "progressive" : `bands ${described}`;
 }
 
-/** One audit event as one line an operator can scan: when, what, answer, why, where. */
+/**
+ * One audit event as one line an operator can scan: when, what, answer, why, where. The names in it
+ * are the caller's, so the line goes through terminalText: a line break or an escape sequence in a
+ * tool name, actor or run id is shown, never obeyed.
+ */
 export function formatEvent(event: AuditEvent): string {
   const parts = [formatTime(event.atMs)];
   switch (event.type) {
@@ -85,7 +90,7 @@ export function formatEvent(event: AuditEvent): string {
       if (event.amount !== undefined) parts.push(String(event.amount));
   }
   if (event.runId) parts.push(`run ${event.runId}`);
-  return parts.join("  ");
+  return terminalText(parts.join("  "));
 }
 
 export function leastRemaining(event: AuditEvent): number | undefined {

@@ -1,5 +1,6 @@
 import { z } from "zod";
 import { TollgateError, type ValidationError, type ValidationIssue } from "./errors.js";
+import { toolRuleGlobLengthMax } from "./glob.js";
 import { type Band, resolveNarrowing } from "./narrowing.js";
 import { parseScopeId, scopeValueIssue, tenantScopeOf } from "./scope.js";
 import { TIERS, type Tier } from "./tiers.js";
@@ -113,9 +114,9 @@ const budgetEntrySchema = z.strictObject({
 
 const toolRuleEntrySchema = z.strictObject({
   /** Exact tool name. */
-  name: z.string().min(1).optional(),
+  name: z.string().min(1).max(toolRuleGlobLengthMax).optional(),
   /** Glob on the tool name: `*` any run of characters, `?` one character. */
-  match: z.string().min(1).optional(),
+  match: z.string().min(1).max(toolRuleGlobLengthMax).optional(),
   tag: z.string().min(1).optional(),
   /** The MCP server whose tools this rule charges. */
   server: z.string().min(1).optional(),

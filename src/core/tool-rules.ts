@@ -1,4 +1,5 @@
 import { ValidationError, type ValidationIssue } from "./errors.js";
+import { matchGlob, toolRuleGlobLengthMax } from "./glob.js";
 import { scopeValueIssue } from "./scope.js";
 import { isTier, riskPointsByTierDefault, type Tier } from "./tiers.js";
 import { type ToolAnnotations, toolAnnotationKeys } from "./tool-annotations.js";
@@ -95,6 +96,9 @@ export function validateToolRules(rules: readonly ToolRule[], path = "rules"): T
     if (rule.match !== undefined && (typeof rule.match !== "string" || rule.match.length === 0)) {
       issues.push({ code: "invalid_type", path: `${at}.match`, message: "must be a non-empty glob string" });
     }
+    if (typeof rule.match === "string" && rule.match.length > toolRuleGlobLengthMax) {
+      issues.push({ code: "too_big", path: `${at}.match`, message: `at most ${toolRuleGlobLengthMax} characters` });
+    }
     if (!isTier(rule.tier)) issues.push({ code: "invalid_value", path: `${at}.tier`, message: "must be a tier" });
     if (rule.estimate !== undefined && !isAmount(rule.estimate)) {
       issues.push({ code: "invalid_value", path: `${at}.estimate`, message: "must be a non-negative safe integer" });
@@ -109,22 +113,6 @@ export function validateToolRules(rules: readonly ToolRule[], path = "rules"): T
   return rules.map(copyRule);
 }
 
-const globCache = new Map<string, RegExp>();
-
-export function globToRegExp(glob: string): RegExp {
-  let regex = globCache.get(glob);
-  if (!regex) {
-    const body = glob
-      .replace(/[.+^${}()|[\]\\]/g, "\\$&")
-      .replace(/\*/g, ".*")
-      .replace(/\?/g, ".");
-    regex = new RegExp(`^${body}$`);
-    if (globCache.size > 1_000) globCache.clear();
-    globCache.set(glob, regex);
-  }
-  return regex;
-}
-
 /** The first rule matching the tool, else the fallback when one is given, else undefined (not covered). */
 export function resolveToolRule(
   rules: readonly ToolRule[],
@@ -133,7 +121,7 @@ export function resolveToolRule(
 ): ResolvedToolRule | undefined {
   for (let index = 0; index < rules.length; index++) {
     const rule = rules[index];
-    const nameMatches = rule.match === undefined || globToRegExp(rule.match).test(tool.name);
+    const nameMatches = rule.match === undefined || matchGlob(rule.match, tool.name);
     const tagMatches = rule.tag === undefined || (tool.tags ?? []).includes(rule.tag);
     if (nameMatches && tagMatches && serverMatches(rule, tool) && annotationsMatch(rule, tool)) {
       return resolved(rule, tool.name, index);

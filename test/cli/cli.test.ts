@@ -4,6 +4,7 @@ import { join } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { writeAuditExport } from "../../src/cli/audit-file.js";
 import { commands } from "../../src/cli/run.js";
+import type { AuditEvent } from "../../src/store/types.js";
 import { sampleRun } from "../report/sample-run.js";
 import { spawnTestTimeoutMs, startTollgate, tollgate, tollgateAll } from "./run-cli.js";
 
@@ -235,11 +236,111 @@ describe("tollgate CLI: audit and report from an export", { timeout: spawnTestTi
     expect(existsSync(join(dir, "x.html"))).toBe(false);
   });
 
+  it("refuses a hand-edited export with markup in a number, naming line and field, and writes no report", async () => {
+    const lines = readFileSync(runFile, "utf8").trim().split("\n");
+    const edited = JSON.parse(lines.find((line) => line.includes('"estimate"')) as string);
+    edited.estimate = '<meta http-equiv="refresh" content="0;url=https://evil.example">';
+    const crafted = join(dir, "crafted.jsonl");
+    writeFileSync(crafted, `${lines[0]}\n${JSON.stringify(edited)}\n`);
+    const out = join(dir, "crafted.html");
+    const [report, audit] = await tollgateAll([
+      ["report", "--from", crafted, "--out", out],
+      ["audit", "--from", crafted],
+    ]);
+    expect(report.code).toBe(1);
+    expect(report.stderr).toContain(`${crafted}:2: estimate: `);
+    expect(existsSync(out)).toBe(false);
+    expect(audit.code).toBe(1);
+    expect(audit.stderr).toContain(`${crafted}:2: estimate: `);
+    expect(audit.stdout).toBe("");
+  });
+
   it("rejects a corrupt export with its line number", async () => {
     const corrupt = join(dir, "corrupt.jsonl");
     writeFileSync(corrupt, `${readFileSync(runFile, "utf8").split("\n")[0]}\n{not json\n`);
     const result = await tollgate(["audit", "--from", corrupt]);
     expect(result.code).toBe(1);
     expect(result.stderr).toContain(`${corrupt}:2: not a JSON line`);
+  });
+});
+
+describe("tollgate CLI: values from callers cannot drive the terminal", { timeout: spawnTestTimeoutMs }, () => {
+  const atMs = Date.parse("2026-11-24T09:00:00Z");
+  const hostile: AuditEvent[] = [
+    {
+      seq: 1,
+      atMs,
+      type: "reserve",
+      scope: "tenant:acme/toolset:x",
+      unit: "RISK_POINTS",
+      // OSC: retitles the terminal; then clear screen and home; C1 CSI; a right-to-left override.
+      action: { name: "\x1b]0;owned\x07send_email", tier: "write-external" },
+      actor: "\x1b[2J\x1b[H",
+      runId: "run\u202efdp.exe",
+      estimate: 5,
+      decision: "DENY",
+      reasonCode: "BUDGET_EXCEEDED",
+      balances: [{ scope: "tenant:acme/toolset:x", allocated: 10, remaining: 2 }],
+    },
+    {
+      seq: 2,
+      atMs: atMs + 1,
+      type: "reserve",
+      scope: "tenant:acme/toolset:x",
+      unit: "RISK_POINTS",
+      // A line break and a carriage return would forge a line of their own.
+      action: { name: "ok\n2026-11-24 09:00:00.002Z  ALLOW\rforged", tier: "read" },
+      actor: "\u009b31m\u2066x\u2069\x7f",
+      estimate: 1,
+      decision: "DENY",
+      reasonCode: "TIER_DISABLED",
+    },
+  ];
+  // biome-ignore lint/suspicious/noControlCharactersInRegex: these are the characters the output must not carry
+  const controls = /[\u0000-\u0009\u000b-\u001f\u007f-\u009f\u202a-\u202e\u2066-\u2069]/;
+  let file: string;
+  beforeAll(() => {
+    file = join(dir, "hostile.jsonl");
+    writeFileSync(file, `${hostile.map((event) => JSON.stringify(event)).join("\n")}\n`);
+  });
+
+  it("audit and --would-deny show control characters escaped, one line per event", async () => {
+    const [plain, wouldDeny] = await tollgateAll([
+      ["audit", "--from", file],
+      ["audit", "--from", file, "--would-deny"],
+    ]);
+    expect(plain.code).toBe(0);
+    expect(plain.stdout).not.toMatch(controls);
+    const lines = plain.stdout.trimEnd().split("\n");
+    expect(lines).toHaveLength(2);
+    expect(lines[0]).toContain("\\x1b]0;owned\\x07send_email");
+    expect(lines[0]).toContain("by \\x1b[2J\\x1b[H");
+    expect(lines[0]).toContain("run run\\u202efdp.exe");
+    expect(lines[1]).toContain("ok\\n2026-11-24 09:00:00.002Z  ALLOW\\rforged");
+    expect(lines[1]).toContain("by \\x9b31m\\u2066x\\u2069\\x7f");
+    expect(wouldDeny.code).toBe(0);
+    expect(wouldDeny.stdout).not.toMatch(controls);
+    expect(wouldDeny.stdout).toContain("  \\x1b]0;owned\\x07send_email: 1 of 1 (100.0%)");
+    expect(wouldDeny.stdout.trimEnd().split("\n")).toHaveLength(2 + 1 + 2);
+  });
+
+  it("--json stays exact: the same events, with nothing raw a terminal would obey", async () => {
+    const json = await tollgate(["audit", "--from", file, "--json"]);
+    expect(json.code).toBe(0);
+    expect(json.stdout).not.toMatch(controls);
+    const events = json.stdout
+      .trimEnd()
+      .split("\n")
+      .map((line) => JSON.parse(line));
+    expect(events).toEqual(hostile);
+  });
+
+  it("error messages quoting a file's content are escaped too", async () => {
+    const policy = join(dir, "hostile.policy.yaml");
+    writeFileSync(policy, 'budgets:\n  - scope: tenant:a\n    limit: 1\n    "\\e]0;owned\\a": 1\n');
+    const result = await tollgate(["policy", "check", policy]);
+    expect(result.code).toBe(1);
+    expect(result.stderr).toContain("unknown field(s): \\x1b]0;owned\\x07");
+    expect(result.stderr).not.toMatch(controls);
   });
 });

@@ -1,4 +1,5 @@
 import { describe, expect, it } from "vitest";
+import { toolRuleGlobLengthMax } from "../../src/core/glob.js";
 import { progressiveBands } from "../../src/core/narrowing.js";
 import { fallbackFor, isApprovalGrantScope, PolicyError, parsePolicy } from "../../src/core/policy.js";
 import { resolveToolRule } from "../../src/core/tool-rules.js";
@@ -141,6 +142,20 @@ describe("policy files", () => {
       "tools.1.name",
       "tools.2.match",
       "tools.2.toolset",
+    ]);
+  });
+
+  it("refuses a tool glob or name longer than toolRuleGlobLengthMax, naming the line", () => {
+    const long = "*_".repeat(toolRuleGlobLengthMax / 2 + 1);
+    const bad = policyErrorOf(() =>
+      parsePolicyText(
+        `tools:\n  - match: "${long}"\n    tier: read\n  - name: ${"n".repeat(300)}\n    tier: read\n`,
+        "p.yaml",
+      ),
+    );
+    expect(bad.issues.map((issue) => [issue.path, issue.line])).toEqual([
+      ["tools.0.match", 2],
+      ["tools.1.name", 4],
     ]);
   });
 

@@ -4,6 +4,7 @@ import { pathToFileURL } from "node:url";
 import { type Browser, chromium } from "playwright-core";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { renderReportHtml } from "../../src/cli/report/html.js";
+import { hostileReportInput, markup, quote, script } from "./hostile-input.js";
 import { sampleRun } from "./sample-run.js";
 
 const chromiumPath = "/usr/bin/chromium";
@@ -114,6 +115,30 @@ function suite() {
     expect(await page.locator("#denied tbody tr.shadow").count()).toBe(6);
     await page.screenshot({ path: screenshot, fullPage: true });
     expect(problems).toEqual([]);
+    await page.close();
+  });
+
+  it("shows hostile tool names, actors and numbers as text: nothing runs, nothing navigates", async () => {
+    const input = hostileReportInput();
+    const { page, problems, requests } = await open("hostile", renderReportHtml({ ...input, source: markup }));
+    const dialogs: string[] = [];
+    page.on("dialog", (dialog) => {
+      dialogs.push(dialog.message());
+      void dialog.dismiss();
+    });
+    await page.locator("svg.decisions text.tool").first().hover();
+    await page.waitForTimeout(1_200);
+    expect(page.url()).toMatch(/^file:.*hostile\.html$/);
+    expect(await page.title()).toBe(input.title);
+    expect(await page.locator("script").count()).toBe(0);
+    expect(await page.locator("meta[http-equiv=refresh]").count()).toBe(0);
+    expect(await page.locator("#denied tbody").textContent()).toContain(markup);
+    expect(await page.locator("#approvals tbody").textContent()).toContain(quote);
+    expect(await page.locator("#decisions tbody").textContent()).toContain(`send${script}`);
+    expect(dialogs).toEqual([]);
+    expect(requests).toEqual([]);
+    // A band edge that is not a number draws nowhere (the browser says so); nothing else goes wrong.
+    expect(problems.filter((problem) => !/attribute \w+: Expected length, "NaN"/.test(problem))).toEqual([]);
     await page.close();
   });
 }

@@ -9,7 +9,7 @@ import { parseAuditExport, readAuditExport, writeAuditExport } from "../audit-fi
 import type { Command, CommandContext } from "../command.js";
 import { exitOk, UsageError } from "../errors.js";
 import { formatEvent, percent } from "../format.js";
-import { type CliIo, writeLine } from "../io.js";
+import { type CliIo, terminalText, writeJsonLine, writeLine } from "../io.js";
 import { auditFileOption, redisOptions, userPath } from "../options.js";
 import { parseAmountFlag, parseEnumFlag, parseScopeFlag, parseTimeFlag } from "../values.js";
 
@@ -156,7 +156,8 @@ class EventPrinter {
         this.count(event);
         if (!wouldDeny(event)) continue;
       }
-      writeLine(this.io.stdout, this.json ? JSON.stringify(event) : formatEvent(event));
+      if (this.json) writeJsonLine(this.io.stdout, event);
+      else writeLine(this.io.stdout, formatEvent(event));
     }
   }
 
@@ -184,7 +185,10 @@ class EventPrinter {
       (a, b) => b[1].denied - a[1].denied || a[0].localeCompare(b[0]),
     );
     for (const [tool, counts] of tools) {
-      writeLine(stream, `  ${tool}: ${counts.denied} of ${counts.decided} (${percent(counts.denied, counts.decided)})`);
+      writeLine(
+        stream,
+        `  ${terminalText(tool)}: ${counts.denied} of ${counts.decided} (${percent(counts.denied, counts.decided)})`,
+      );
     }
   }
 }

@@ -3,7 +3,7 @@ import type { Balance, BudgetDefinition } from "../../store/types.js";
 import type { Command } from "../command.js";
 import { CliFailure, exitOk } from "../errors.js";
 import { formatTable, percent } from "../format.js";
-import { writeLine } from "../io.js";
+import { writeJsonLine, writeLine } from "../io.js";
 import { policySourceOption, redisOptions } from "../options.js";
 import { parseEnumFlag, parseScopeFlag } from "../values.js";
 
@@ -41,7 +41,7 @@ export const balance: Command = {
       }
       if (options.json) {
         for (const { budget, balance } of balances)
-          writeLine(io.stdout, JSON.stringify(balance ?? { scope: budget.scope, unit: budget.unit }));
+          writeJsonLine(io.stdout, balance ?? { scope: budget.scope, unit: budget.unit });
         return exitOk;
       }
       const rows = balances.map(({ budget, balance }) => {

@@ -3,7 +3,7 @@ import { WINDOWS } from "../../core/windows.js";
 import type { Command, CommandContext } from "../command.js";
 import { CliFailure, exitOk } from "../errors.js";
 import { budgetRow, formatTable, narrowingLabel } from "../format.js";
-import { writeLine } from "../io.js";
+import { writeJsonLine, writeLine } from "../io.js";
 import { NARROWING_PRESETS_HINT, parseNarrowingFlag } from "../narrowing-flag.js";
 import { policySourceOption, redisOptions } from "../options.js";
 import { parseAmountFlag, parseEnumFlag, parseScopeFlag } from "../values.js";
@@ -130,7 +130,7 @@ export const budgetLs: Command = {
       const scope = typeof options.scope === "string" ? options.scope : undefined;
       const budgets = (await ledger.listBudgets({ scope })).filter((budget) => !unit || budget.unit === unit);
       if (options.json) {
-        for (const budget of budgets) writeLine(io.stdout, JSON.stringify(budget));
+        for (const budget of budgets) writeJsonLine(io.stdout, budget);
         return exitOk;
       }
       if (budgets.length === 0) {

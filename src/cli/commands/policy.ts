@@ -3,7 +3,7 @@ import type { PolicyChange, PolicyPlan } from "../../ledger/policy.js";
 import type { Command, CommandContext } from "../command.js";
 import { exitOk, UsageError } from "../errors.js";
 import { narrowingLabel } from "../format.js";
-import { writeLine } from "../io.js";
+import { writeJsonLine, writeLine } from "../io.js";
 import { redisOptions, redisUrlEnv, redisUrlOf, userPath } from "../options.js";
 import { Progress } from "../progress.js";
 
@@ -27,7 +27,7 @@ export const policyCheck: Command = {
   async run(context) {
     const policy = await loadArgument(context);
     if (context.options.json) {
-      writeLine(context.io.stdout, JSON.stringify(policy, null, 2));
+      writeJsonLine(context.io.stdout, policy, 2);
       return exitOk;
     }
     const fallbackCount =
@@ -64,7 +64,7 @@ export const policyDiff: Command = {
     try {
       const plan = await planPolicy(ledger, policy);
       if (options.json) {
-        writeLine(io.stdout, JSON.stringify(plan));
+        writeJsonLine(io.stdout, plan);
         return exitOk;
       }
       printPlan(context, plan, label);

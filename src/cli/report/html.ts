@@ -1,5 +1,5 @@
 import type { Band } from "../../core/narrowing.js";
-import { escapeHtml as e, formatPercent, formatReportTime } from "./escape.js";
+import { formatPercent, formatReportTime, type Html, html, trustedHtml } from "./escape.js";
 import { buildReportModel, type ReportInput, type ReportModel, type ScopeSeries, total } from "./model.js";
 import { reasonDescriptions } from "./reasons.js";
 import { bandColor, decisionColors, decisionsChart, utilizationChart } from "./svg.js";
@@ -21,44 +21,49 @@ export function renderModel(model: ReportModel): string {
     shadowSection(model),
     deniedSection(model),
     approvalsSection(model),
-    "<footer><p>Utilization is (spent + held + debt) / allocated after each event. Shaded bands are the budget's narrowing: from each band's lower edge, the tiers it lists are disabled. Times are UTC.</p><p>Made by <code>tollgate report</code> from the audit log.</p></footer>",
-  ].join("\n");
-  return `<!doctype html>
+    html`<footer><p>Utilization is (spent + held + debt) / allocated after each event. Shaded bands are the budget's narrowing: from each band's lower edge, the tiers it lists are disabled. Times are UTC.</p><p>Made by <code>tollgate report</code> from the audit log.</p></footer>`,
+  ];
+  return html`<!doctype html>
 <html lang="en">
 <head>
 <meta charset="utf-8">
 <meta name="viewport" content="width=device-width, initial-scale=1">
 <meta http-equiv="Content-Security-Policy" content="default-src 'none'; style-src 'unsafe-inline'; img-src data:">
-<title>${e(model.title)}</title>
-<style>${styles}</style>
+<title>${model.title}</title>
+<style>${trustedHtml(styles)}</style>
 </head>
 <body>
 <main>
-${body}
+${lines(body)}
 </main>
 </body>
 </html>
-`;
+`.toString();
 }
 
-function header(model: ReportModel): string {
+/** Sections one per line, as the page source reads best. */
+function lines(parts: readonly (Html | undefined)[]): Html[] {
+  return parts.filter((part) => part !== undefined).flatMap((part, index) => (index === 0 ? [part] : [html`\n`, part]));
+}
+
+function header(model: ReportModel): Html {
   const sameDay = formatReportTime(model.fromMs).slice(0, 10) === formatReportTime(model.toMs).slice(0, 10);
   const span =
     model.eventCount === 0
       ? "no events"
       : `${formatReportTime(model.fromMs)} to ${formatReportTime(model.toMs, sameDay)}`;
   const meta = [
-    model.source ? `from ${e(model.source)}` : undefined,
-    e(span),
+    model.source ? `from ${model.source}` : undefined,
+    span,
     `${model.eventCount} audit events`,
-    `generated ${e(formatReportTime(model.generatedAtMs))}`,
+    `generated ${formatReportTime(model.generatedAtMs)}`,
   ]
     .filter(Boolean)
     .join(" · ");
-  return `<header><h1>${e(model.title)}</h1><p class="meta">${meta}</p></header>`;
+  return html`<header><h1>${model.title}</h1><p class="meta">${meta}</p></header>`;
 }
 
-function tiles(model: ReportModel): string {
+function tiles(model: ReportModel): Html {
   const { totals } = model;
   const denyShare = totals.decisions === 0 ? 0 : (totals.deny + totals.wouldDeny) / totals.decisions;
   const items = [
@@ -74,29 +79,26 @@ function tiles(model: ReportModel): string {
     value: formatPercent(denyShare),
     tone: denyShare > 0 ? "deny" : "",
   });
-  return `<section class="tiles" aria-label="Totals">${items
-    .map(
-      (item) =>
-        `<div class="tile ${item.tone}"><div class="value">${e(item.value)}</div><div class="label">${e(item.label)}</div></div>`,
-    )
-    .join("")}</section>`;
+  return html`<section class="tiles" aria-label="Totals">${items.map(
+    (item) =>
+      html`<div class="tile ${item.tone}"><div class="value">${item.value}</div><div class="label">${item.label}</div></div>`,
+  )}</section>`;
 }
 
-function utilizationSection(model: ReportModel): string {
-  const intro =
-    "<p>How much of each budget was used or held over the run. The line steps at each decision or settlement; red dots are actions denied by that budget.</p>";
+function utilizationSection(model: ReportModel): Html {
+  const intro = html`<p>How much of each budget was used or held over the run. The line steps at each decision or settlement; red dots are actions denied by that budget.</p>`;
   if (model.series.length === 0) {
-    return `<section id="utilization"><h2>Budget utilization over time</h2>${intro}<p class="empty">No decision in this log touched a budget.</p></section>`;
+    return html`<section id="utilization"><h2>Budget utilization over time</h2>${intro}<p class="empty">No decision in this log touched a budget.</p></section>`;
   }
-  const cards = model.series.map((series) => utilizationCard(series, model)).join("\n");
+  const cards = lines(model.series.map((series) => utilizationCard(series, model)));
   const omitted =
     model.seriesOmitted.length > 0
-      ? `<p class="note">${model.seriesOmitted.length} quieter scope(s) not charted: ${e(model.seriesOmitted.slice(0, 20).join(", "))}${model.seriesOmitted.length > 20 ? ", …" : ""}</p>`
-      : "";
-  return `<section id="utilization"><h2>Budget utilization over time</h2>${intro}${cards}${omitted}</section>`;
+      ? html`<p class="note">${model.seriesOmitted.length} quieter scope(s) not charted: ${model.seriesOmitted.slice(0, 20).join(", ")}${model.seriesOmitted.length > 20 ? ", …" : ""}</p>`
+      : undefined;
+  return html`<section id="utilization"><h2>Budget utilization over time</h2>${intro}${cards}${omitted}</section>`;
 }
 
-function utilizationCard(series: ScopeSeries, model: ReportModel): string {
+function utilizationCard(series: ScopeSeries, model: ReportModel): Html {
   const last = series.points[series.points.length - 1];
   const facts = [
     series.unit,
@@ -104,85 +106,80 @@ function utilizationCard(series: ScopeSeries, model: ReportModel): string {
     last ? `limit ${last.allocated}` : undefined,
     last ? `${last.remaining} left` : undefined,
     `peak ${formatPercent(series.peakUtilization)}`,
-    series.denials > 0 ? `<span class="deny-text">${series.denials} denied here</span>` : "no denials here",
-  ].filter(Boolean);
+    series.denials > 0 ? html`<span class="deny-text">${series.denials} denied here</span>` : "no denials here",
+  ]
+    .filter((fact) => fact !== undefined)
+    .flatMap((fact, index) => (index === 0 ? [fact] : [" · ", fact]));
   const windowNote =
     series.window === "run"
-      ? '<p class="note">A per-run budget: each run starts again from 0, so the line falls back when a new run begins.</p>'
-      : "";
+      ? html`<p class="note">A per-run budget: each run starts again from 0, so the line falls back when a new run begins.</p>`
+      : undefined;
   const thinned =
     series.pointsDropped > 0
-      ? `<p class="note">${series.pointsDropped} points thinned out; every denial is kept.</p>`
-      : "";
-  return `<figure class="chart-card"><figcaption><code>${e(series.scope)}</code> <span class="facts">${facts.join(" · ")}</span></figcaption>${utilizationChart(series, model)}${bandLegend(series.bands)}${windowNote}${thinned}</figure>`;
+      ? html`<p class="note">${series.pointsDropped} points thinned out; every denial is kept.</p>`
+      : undefined;
+  return html`<figure class="chart-card"><figcaption><code>${series.scope}</code> <span class="facts">${facts}</span></figcaption>${utilizationChart(series, model)}${bandLegend(series.bands)}${windowNote}${thinned}</figure>`;
 }
 
-function bandLegend(bands: Band[] | null): string {
-  if (!bands) return '<p class="note">No narrowing on this budget: full access until it runs out.</p>';
+function bandLegend(bands: Band[] | null): Html {
+  if (!bands) return html`<p class="note">No narrowing on this budget: full access until it runs out.</p>`;
   const items = bands.map((band, index) => {
     const upper = index + 1 < bands.length ? formatPercent(bands[index + 1].from) : "";
     const range = upper ? `${formatPercent(band.from)}–${upper}` : `${formatPercent(band.from)} and up`;
     const what = band.disabledTiers.length === 0 ? "full access" : `${band.disabledTiers.join(", ")} disabled`;
-    return `<li><span class="swatch" style="background:${bandColor(band)}"></span>${e(range)}: ${e(what)}</li>`;
+    return html`<li><span class="swatch" style="background:${bandColor(band)}"></span>${range}: ${what}</li>`;
   });
-  return `<ul class="band-legend">${items.join("")}</ul>`;
+  return html`<ul class="band-legend">${items}</ul>`;
 }
 
-function decisionsSection(model: ReportModel): string {
+function decisionsSection(model: ReportModel): Html {
   if (model.tools.length === 0) {
-    return '<section id="decisions"><h2>Decisions per tool</h2><p class="empty">No decisions in this log.</p></section>';
+    return html`<section id="decisions"><h2>Decisions per tool</h2><p class="empty">No decisions in this log.</p></section>`;
   }
-  const rows = model.tools
-    .map(
-      (tool) =>
-        `<tr><td><code>${e(tool.tool)}</code></td><td class="num">${tool.allow}</td><td class="num">${tool.allowWithCaps}</td><td class="num">${tool.deny}</td><td class="num">${tool.wouldDeny}</td><td class="num">${total(tool)}</td></tr>`,
-    )
-    .join("");
-  return `<section id="decisions"><h2>Decisions per tool</h2>${decisionsChart(model.tools)}<table class="counts"><thead><tr><th>tool</th><th>ALLOW</th><th>ALLOW_WITH_CAPS</th><th>DENY</th><th>would DENY</th><th>total</th></tr></thead><tbody>${rows}</tbody></table></section>`;
+  const rows = model.tools.map(
+    (tool) =>
+      html`<tr><td><code>${tool.tool}</code></td><td class="num">${tool.allow}</td><td class="num">${tool.allowWithCaps}</td><td class="num">${tool.deny}</td><td class="num">${tool.wouldDeny}</td><td class="num">${total(tool)}</td></tr>`,
+  );
+  return html`<section id="decisions"><h2>Decisions per tool</h2>${decisionsChart(model.tools)}<table class="counts"><thead><tr><th>tool</th><th>ALLOW</th><th>ALLOW_WITH_CAPS</th><th>DENY</th><th>would DENY</th><th>total</th></tr></thead><tbody>${rows}</tbody></table></section>`;
 }
 
-function shadowSection(model: ReportModel): string {
+function shadowSection(model: ReportModel): Html | undefined {
   const { totals } = model;
-  if (totals.wouldDeny === 0) return "";
+  if (totals.wouldDeny === 0) return undefined;
   const enforcedDenials = totals.deny + totals.wouldDeny;
   const rows = model.tools
     .filter((tool) => tool.wouldDeny > 0)
     .map(
       (tool) =>
-        `<tr><td><code>${e(tool.tool)}</code></td><td class="num">${tool.wouldDeny}</td><td class="num">${tool.deny + tool.wouldDeny} of ${total(tool)}</td><td class="num">${formatPercent((tool.deny + tool.wouldDeny) / Math.max(total(tool), 1))}</td></tr>`,
-    )
-    .join("");
-  return `<section id="shadow"><h2>Shadow rollout: what enforcing would deny</h2><p>In shadow mode, ${totals.wouldDeny} decision(s) were recorded as denials that enforcement would make; those actions ran. Enforcing this policy would deny <strong class="deny-text">${enforcedDenials} of ${totals.decisions} decisions (${formatPercent(enforcedDenials / Math.max(totals.decisions, 1))})</strong>.</p><table class="counts"><thead><tr><th>tool</th><th>would deny (shadow)</th><th>denied if enforced</th><th>denial rate if enforced</th></tr></thead><tbody>${rows}</tbody></table></section>`;
+        html`<tr><td><code>${tool.tool}</code></td><td class="num">${tool.wouldDeny}</td><td class="num">${tool.deny + tool.wouldDeny} of ${total(tool)}</td><td class="num">${formatPercent((tool.deny + tool.wouldDeny) / Math.max(total(tool), 1))}</td></tr>`,
+    );
+  return html`<section id="shadow"><h2>Shadow rollout: what enforcing would deny</h2><p>In shadow mode, ${totals.wouldDeny} decision(s) were recorded as denials that enforcement would make; those actions ran. Enforcing this policy would deny <strong class="deny-text">${enforcedDenials} of ${totals.decisions} decisions (${formatPercent(enforcedDenials / Math.max(totals.decisions, 1))})</strong>.</p><table class="counts"><thead><tr><th>tool</th><th>would deny (shadow)</th><th>denied if enforced</th><th>denial rate if enforced</th></tr></thead><tbody>${rows}</tbody></table></section>`;
 }
 
-function deniedSection(model: ReportModel): string {
+function deniedSection(model: ReportModel): Html {
   if (model.denied.length === 0) {
-    return '<section id="denied"><h2>Denied actions</h2><p class="empty">Nothing was denied.</p></section>';
+    return html`<section id="denied"><h2>Denied actions</h2><p class="empty">Nothing was denied.</p></section>`;
   }
-  const rows = model.denied
-    .map(
-      (row) =>
-        `<tr${row.shadow ? ' class="shadow"' : ""}><td class="time">${e(formatReportTime(row.atMs))}</td><td><code>${e(row.tool)}</code></td><td>${e(row.tier)}</td><td class="num">${row.estimate ?? ""}</td><td><span class="reason" title="${e(reasonDescriptions[row.reason] ?? row.reason)}">${e(row.reason)}</span><div class="why">${e(reasonDescriptions[row.reason] ?? "")}</div></td><td><code>${e(row.deniedScope ?? "")}</code></td><td><code>${e(row.scope)}</code></td><td>${row.shadow ? "shadow (ran)" : "enforced"}</td><td>${e(row.runId ?? "")}</td></tr>`,
-    )
-    .join("");
+  const rows = model.denied.map(
+    (row) =>
+      html`<tr${row.shadow ? html` class="shadow"` : undefined}><td class="time">${formatReportTime(row.atMs)}</td><td><code>${row.tool}</code></td><td>${row.tier}</td><td class="num">${row.estimate}</td><td><span class="reason" title="${reasonDescriptions[row.reason] ?? row.reason}">${row.reason}</span><div class="why">${reasonDescriptions[row.reason] ?? ""}</div></td><td><code>${row.deniedScope}</code></td><td><code>${row.scope}</code></td><td>${row.shadow ? "shadow (ran)" : "enforced"}</td><td>${row.runId}</td></tr>`,
+  );
   const omitted =
     model.deniedOmitted > 0
-      ? `<p class="note">Showing the newest ${model.denied.length}; ${model.deniedOmitted} older denials omitted.</p>`
-      : "";
-  return `<section id="denied"><h2>Denied actions</h2><table class="denied"><thead><tr><th>time</th><th>tool</th><th>tier</th><th>estimate</th><th>reason</th><th>denied by budget</th><th>subject scope</th><th>mode</th><th>run</th></tr></thead><tbody>${rows}</tbody></table>${omitted}</section>`;
+      ? html`<p class="note">Showing the newest ${model.denied.length}; ${model.deniedOmitted} older denials omitted.</p>`
+      : undefined;
+  return html`<section id="denied"><h2>Denied actions</h2><table class="denied"><thead><tr><th>time</th><th>tool</th><th>tier</th><th>estimate</th><th>reason</th><th>denied by budget</th><th>subject scope</th><th>mode</th><th>run</th></tr></thead><tbody>${rows}</tbody></table>${omitted}</section>`;
 }
 
-function approvalsSection(model: ReportModel): string {
+function approvalsSection(model: ReportModel): Html {
   if (model.approvals.length === 0) {
-    return '<section id="approvals"><h2>Approvals</h2><p class="empty">No approvals in this log (an approval shows as an action run on an approver\'s behalf, or a denial for a rejected or timed-out approval).</p></section>';
+    return html`<section id="approvals"><h2>Approvals</h2><p class="empty">No approvals in this log (an approval shows as an action run on an approver's behalf, or a denial for a rejected or timed-out approval).</p></section>`;
   }
-  const rows = model.approvals
-    .map(
-      (row) =>
-        `<tr><td class="time">${e(formatReportTime(row.atMs))}</td><td><code>${e(row.tool)}</code></td><td class="outcome ${row.outcome.replace(" ", "-")}">${e(row.outcome)}</td><td>${e(row.actor ?? "")}</td><td><code>${e(row.scope)}</code></td></tr>`,
-    )
-    .join("");
-  return `<section id="approvals"><h2>Approvals</h2><table class="approvals"><thead><tr><th>time</th><th>tool</th><th>outcome</th><th>by</th><th>scope</th></tr></thead><tbody>${rows}</tbody></table></section>`;
+  const rows = model.approvals.map(
+    (row) =>
+      html`<tr><td class="time">${formatReportTime(row.atMs)}</td><td><code>${row.tool}</code></td><td class="outcome ${row.outcome.replace(" ", "-")}">${row.outcome}</td><td>${row.actor}</td><td><code>${row.scope}</code></td></tr>`,
+  );
+  return html`<section id="approvals"><h2>Approvals</h2><table class="approvals"><thead><tr><th>time</th><th>tool</th><th>outcome</th><th>by</th><th>scope</th></tr></thead><tbody>${rows}</tbody></table></section>`;
 }
 
 const styles = `
