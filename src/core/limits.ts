@@ -13,3 +13,5 @@ export const actionNameLengthMax = 128;
 export const runIdLengthMax = 256;
 export const idempotencyKeyLengthMax = 256;
 export const auditQueryLimitMax = 100_000;
+/** A reservation id is `<tenant>:<uuid>`: the longest tenant id (128), a colon and a 36-character uuid. */
+export const reservationIdLengthMax = 128 + 1 + 36;

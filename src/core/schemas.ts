@@ -4,6 +4,7 @@ import {
   actionNameLengthMax,
   auditQueryLimitMax,
   idempotencyKeyLengthMax,
+  reservationIdLengthMax,
   reservationTtlMsMax,
   runIdLengthMax,
 } from "./limits.js";
@@ -125,7 +126,7 @@ export const recordApprovalSchema = z.strictObject({
   actor: z.string().min(1).max(actionNameLengthMax).optional(),
   detail: z.string().max(1_024).optional(),
 });
-export const reservationIdSchema = z.string().min(1).max(128);
+export const reservationIdSchema = z.string().min(1).max(reservationIdLengthMax);
 
 export type SetBudgetInput = z.input<typeof setBudgetSchema>;
 export type RemoveBudgetInput = z.input<typeof removeBudgetSchema>;

@@ -10,7 +10,12 @@ import {
   ValidationError,
 } from "../core/errors.js";
 import { fastReserveInput } from "../core/fast-reserve-input.js";
-import { reservationGraceMsDefault, reservationTtlMsDefault, sweepIntervalMsDefault } from "../core/limits.js";
+import {
+  reservationGraceMsDefault,
+  reservationIdLengthMax,
+  reservationTtlMsDefault,
+  sweepIntervalMsDefault,
+} from "../core/limits.js";
 import { resolveNarrowing } from "../core/narrowing.js";
 import type { Policy } from "../core/policy.js";
 import {
@@ -460,7 +465,7 @@ export class StoreLedger implements Ledger {
 
 /** The check reservationIdSchema makes, without zod, for the settle hot path. */
 function isPlainReservationId(value: unknown): value is string {
-  return typeof value === "string" && value.length >= 1 && value.length <= 128;
+  return typeof value === "string" && value.length >= 1 && value.length <= reservationIdLengthMax;
 }
 
 function tagOf(key: string | undefined, payload: object): IdempotencyTag | undefined {

@@ -419,6 +419,21 @@ export function testLedgerStore(name: string, createHarness: CreateStoreHarness)
       });
     });
 
+    describe("the longest ids", () => {
+      it("a tenant id of the maximum length reserves, commits and releases", async () => {
+        const tenant = "t".repeat(128);
+        await ledger.setBudget({ scope: `tenant:${tenant}`, limit: 10 });
+        const subject = { tenant };
+        const action = { name: "act", tier: "read" as const };
+        const first = await ledger.reserve({ subject, action, estimate: 3 });
+        const second = await ledger.reserve({ subject, action, estimate: 3 });
+        expect(first.reservationId?.length).toBe(128 + 1 + 36);
+        await ledger.commit(first.reservationId as string);
+        await ledger.release(second.reservationId as string);
+        expect(await ledger.getBalance({ scope: `tenant:${tenant}` })).toMatchObject({ spent: 3, reserved: 0 });
+      });
+    });
+
     describe("audit", () => {
       it("records decisions and settlements, newest last, filterable by scope", async () => {
         await ledger.setBudget({ scope: "tenant:acme/toolset:send-email", limit: 20 });
