@@ -6,13 +6,15 @@ import { BudgetExceededError } from "../errors.js";
 import { type ActionSpec, resolveAction, validateActionSpec } from "../shared/action-spec.js";
 import type { SubjectSource } from "../shared/context.js";
 import type { TollgateDenial } from "../shared/denial.js";
-import { type Admission, adapterOptionsSchema, Gate, parseAdapterOptions } from "../shared/gate.js";
+import { type Admission, adapterOptionsSchema, Gate, type GateOptions, parseAdapterOptions } from "../shared/gate.js";
 
 /** A spec with where to charge it: guard() and guardTool() take one. */
 export interface BoundSpec extends ActionSpec {
   ledger?: Ledger;
   subject?: SubjectSource;
   runId?: string;
+  /** Called when settling fails after the call ran; the call's result is kept. Default: a warning. */
+  onSettleError?: GateOptions["onSettleError"];
 }
 
 const bindingSchema = adapterOptionsSchema({});
@@ -22,12 +24,13 @@ export function gateOfSpec(spec: BoundSpec, where: string): { gate: Gate; spec: 
   if (spec === null || typeof spec !== "object") {
     throw new ValidationError([{ code: "invalid_type", path: "spec", message: "must be an object" }]);
   }
-  const { ledger, subject, runId, ...charge } = spec;
+  const { ledger, subject, runId, onSettleError, ...charge } = spec;
   validateActionSpec(charge, "");
   const binding = parseAdapterOptions(bindingSchema, {
     ...(ledger !== undefined ? { ledger } : {}),
     ...(subject !== undefined ? { subject } : {}),
     ...(runId !== undefined ? { runId } : {}),
+    ...(onSettleError !== undefined ? { onSettleError } : {}),
   });
   return { gate: new Gate(binding, where), spec: { ...charge } };
 }

@@ -6,7 +6,12 @@ import type { AgentMiddleware, WrapModelCallHook, WrapToolCallHook } from "langc
 import { z } from "zod";
 import type { ReasonCode } from "../../core/decision.js";
 import { approvalOptionsShape, approverOf } from "../langgraph/human-approval-fallback.js";
-import { type ApprovalDecisionType, approvalDecisionTypes, approvalRequestOf } from "../shared/approval.js";
+import {
+  type ApprovalDecisionType,
+  approvalDecisionTypes,
+  approvalRequestOf,
+  isApprovable,
+} from "../shared/approval.js";
 import type { RememberMode } from "../shared/approval-grants.js";
 import { applyApproval } from "../shared/approval-run.js";
 import { withReservedCall } from "../shared/context.js";
@@ -115,7 +120,7 @@ export function tollgateMiddleware(options: TollgateMiddlewareOptions = {}): Age
     if (admission.kind === "allowed") {
       return gate.runHeld(binding.ledger, admission.hold, async () => handler(markedAsReserved(request)));
     }
-    if (onDeny === "error-message" || admission.denial.reasonCode === "LEDGER_UNAVAILABLE") {
+    if (onDeny === "error-message" || !isApprovable(admission.denial)) {
       return denialMessage({ ...admission.denial, status: "denied" });
     }
     return runIfApproved(request, handler, config, admission.denial);

@@ -7,12 +7,13 @@ import {
   approvalDecisionTypes,
   approvalRequestOf,
   approverDefault,
+  isApprovable,
   parseApprovalResponse,
 } from "../shared/approval.js";
 import { type RememberMode, rememberModes } from "../shared/approval-grants.js";
 import { applyApproval } from "../shared/approval-run.js";
 import { withReservedCall } from "../shared/context.js";
-import { deniedMessageId, type TollgateDenial } from "../shared/denial.js";
+import { denialMessage, deniedMessageId, type TollgateDenial } from "../shared/denial.js";
 import { adapterOptionsSchema, functionSchema, Gate, type GateOptions, parseAdapterOptions } from "../shared/gate.js";
 import { pendingDenials } from "./denial-messages.js";
 import { type NodeTool, ToolCallRunner } from "./run-tool-call.js";
@@ -85,6 +86,8 @@ export function approverOf(
  *   replaces the denial message in place.
  * - reject: the denial message is rewritten with APPROVAL_REJECTED and the reviewer's message.
  * - an answer arriving after `approvalTimeoutMs` (counted from the denial): APPROVAL_TIMEOUT.
+ * - a denial no approval could be charged for (LEDGER_UNAVAILABLE) is not asked about: it is
+ *   answered as final, as the createAgent middleware answers it.
  *
  * The subject, run id and charge come from the denial the tool node recorded, so
  * `humanApprovalFallback({ ledger, tools })` needs nothing else. Nothing with a side effect happens
@@ -102,14 +105,19 @@ export function humanApprovalFallback(options: HumanApprovalFallbackOptions) {
   const next = parsed.next ?? "agent";
   const allowedDecisions = parsed.allowedDecisions ?? [...approvalDecisionTypes];
   return async function humanApprovalNode(state: { messages: BaseMessage[] }, config?: LangGraphRunnableConfig) {
-    const pending = pendingDenials(state.messages);
-    if (pending.length === 0) return new Command({ goto: next });
+    const denied = pendingDenials(state.messages);
+    if (denied.length === 0) return new Command({ goto: next });
+    // What no approval could be charged for is answered as final, without asking anyone.
+    const denials: TollgateDenial[] = denied
+      .filter(({ denial }) => !isApprovable(denial))
+      .map(({ denial }) => ({ ...denial, status: "denied" }));
+    const messages: BaseMessage[] = denials.map((denial) => denialMessage(denial));
+    const pending = denied.filter(({ denial }) => isApprovable(denial));
+    if (pending.length === 0) return new Command({ update: { messages, tollgate: { denials } }, goto: next });
     const answer = interrupt(approvalRequestOf(pending, allowedDecisions, parsed.approvalTimeoutMs));
     const decisions = parseApprovalResponse(answer, pending.length, allowedDecisions);
     const nowMs = Date.now();
-    const messages: BaseMessage[] = [];
     const commands: Command[] = [];
-    const denials: TollgateDenial[] = [];
     // In call order, one at a time: approvals draw on shared grants, so order decides who fits.
     for (const [index, { denial, call }] of pending.entries()) {
       const decision = decisions[index];

@@ -58,6 +58,15 @@ export interface ApprovalResponse {
   decisions: ApprovalDecision[];
 }
 
+/**
+ * Whether a denial is put to a reviewer. An approval is charged to a grant in the same ledger, so
+ * when the ledger cannot be reached (LEDGER_UNAVAILABLE) no approval could be charged: that denial
+ * is final, answered without asking anyone (fail closed, and no one decides for nothing).
+ */
+export function isApprovable(denial: TollgateDenial): boolean {
+  return denial.reasonCode !== "LEDGER_UNAVAILABLE";
+}
+
 export function approvalRequestOf(
   pending: readonly { denial: TollgateDenial; call: ToolCall }[],
   allowedDecisions: ApprovalDecisionType[],
