@@ -45,6 +45,8 @@ export function actionSpecOf(tool: unknown): ActionSpec | undefined {
   return (tool as { [actionSpecSymbol]?: ActionSpec })[actionSpecSymbol];
 }
 
+const actionSpecKeys = ["tier", "toolset", "estimate", "actual", "unit", "actionKind", "actionName", "ttlMs"] as const;
+
 /** Every bad field of a spec, with its path, in one ValidationError. Functions are checked when called. */
 export function validateActionSpec(spec: ActionSpec, path = "spec"): void {
   if (spec === null || typeof spec !== "object") {
@@ -52,6 +54,11 @@ export function validateActionSpec(spec: ActionSpec, path = "spec"): void {
   }
   const issues: ValidationIssue[] = [];
   const at = (field: string) => (path ? `${path}.${field}` : field);
+  for (const key of Object.keys(spec)) {
+    if (!(actionSpecKeys as readonly string[]).includes(key)) {
+      issues.push({ code: "unrecognized_keys", path: at(key), message: "unknown field" });
+    }
+  }
   if (!isTier(spec.tier)) issues.push({ code: "invalid_value", path: at("tier"), message: "must be a tier" });
   if (spec.toolset !== undefined) {
     const issue = scopeValueIssue(spec.toolset, at("toolset"));

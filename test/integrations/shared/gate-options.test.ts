@@ -141,3 +141,13 @@ describe("a guardTool inside a stock ToolNode", () => {
     expect(answers[1].content).not.toMatch(/Please fix your mistakes/);
   });
 });
+
+describe("a guard spec", () => {
+  it("with a misspelt key is refused, naming it", () => {
+    ledger = createLedger({ sweepIntervalMs: 0 });
+    const issues = issuesOf(() =>
+      guardTool(echo, { ledger, toolset: "echo", tier: "read", onSettleErorr: () => undefined } as never),
+    );
+    expect(issues.map((issue) => issue.path)).toEqual(["onSettleErorr"]);
+  });
+});
