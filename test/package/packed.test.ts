@@ -6,6 +6,7 @@ import { fileURLToPath } from "node:url";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { starterPolicy } from "../../src/cli/commands/init.js";
 import { mainHelp } from "../../src/cli/run.js";
+import { tollgate } from "../cli/run-cli.js";
 
 // The package as a user gets it: `npm pack` (which builds dist/ first, through `prepack`), then a
 // fresh ES-module app that installs the tarball and the peers from the local npm cache, imports
@@ -30,11 +31,13 @@ interface Ran {
 /** The environment of a user's shell: none of the npm_* variables an outer `npm test` sets. */
 function userEnv(): NodeJS.ProcessEnv {
   const kept = new Set(["npm_config_cache", "npm_config_registry", "npm_config_userconfig"]);
-  return Object.fromEntries(
+  const env = Object.fromEntries(
     Object.entries(process.env).filter(
       ([name]) => !(name.toLowerCase().startsWith("npm_") && !kept.has(name.toLowerCase())) && name !== "NODE_OPTIONS",
     ),
   );
+  // As the repository's CLI tests run it: no live store unless a command line names one.
+  return { ...env, TOLLGATE_REDIS_URL: "" };
 }
 
 function run(command: string, args: string[], cwd: string): Promise<Ran> {
@@ -135,7 +138,8 @@ describe("the packed tarball", () => {
   });
 });
 
-describe("an app that installed the tarball", () => {
+// Each step starts Node processes; on a busy CI machine that takes seconds.
+describe("an app that installed the tarball", { timeout: commandTimeoutMs }, () => {
   it("imports the root and every subpath of exports, each with the names its source exports", async () => {
     const specifiers = codeEntries.map(([subpath]) => `tollgate${subpath.slice(1)}`);
     writeFileSync(
@@ -236,6 +240,19 @@ try {
         "tollgate.policy.yaml is valid: 4 budget(s) owning tenant:enterprise-corp, tenant:starter-co; 4 tool rule(s); 3 fallback route(s); mode enforce.\n",
       stderr: "",
     });
+    // The README's commands that need no store answer exactly as the repository's CLI does.
+    const lines = [
+      ["init", "--help"],
+      ["budget", "ls", "--policy", "tollgate.policy.yaml"],
+      ["balance", "--policy", "tollgate.policy.yaml", "--scope", "tenant:starter-co"],
+      ["policy", "diff", "tollgate.policy.yaml", "--policy", "tollgate.policy.yaml"],
+      ["policy", "apply", "tollgate.policy.yaml"],
+    ];
+    for (const line of lines) {
+      const fromSource = await tollgate(line, { cwd: appDir });
+      expect(fromSource.stdout + fromSource.stderr, line.join(" ")).not.toBe("");
+      expect(await run("npx", ["--no", "--", "tollgate", ...line], appDir), line.join(" ")).toEqual(fromSource);
+    }
     const again = await run("npx", ["--no", "--", "tollgate", "init"], appDir);
     expect(again.code).toBe(1);
     expect(again.stderr).toBe(
