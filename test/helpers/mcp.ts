@@ -2,7 +2,7 @@ import { fileURLToPath } from "node:url";
 import type { DynamicStructuredTool } from "@langchain/core/tools";
 import { MultiServerMCPClient } from "@langchain/mcp-adapters";
 
-/** The stdio MCP server of the tests: read_file, search_docs, write_file, delete_file, send_message, run_command. */
+/** The stdio MCP server of the tests: read_file, search_docs, write_file, delete_file, send_message, failing_write, run_command. */
 export const mcpServerScript = fileURLToPath(new URL("../fixtures/mcp/server.mjs", import.meta.url));
 export const mcpServerNameDefault = "files";
 

@@ -23,6 +23,7 @@ describe("the fixture MCP server through @langchain/mcp-adapters", () => {
       write_file: { readOnlyHint: false, destructiveHint: false, openWorldHint: false },
       delete_file: { destructiveHint: true },
       send_message: { readOnlyHint: false, destructiveHint: false, openWorldHint: true },
+      failing_write: { readOnlyHint: false, destructiveHint: false, openWorldHint: false },
       run_command: undefined,
     });
     // A tool without annotations still has the key, set to undefined.
@@ -50,6 +51,14 @@ describe("the fixture MCP server through @langchain/mcp-adapters", () => {
       annotations: { readOnlyHint: false, destructiveHint: false, openWorldHint: true },
     });
   });
+
+  it("turns an MCP error result into a thrown ToolException naming the tool and the server", async () => {
+    const failing = mcp.tools.find((tool) => tool.name === "failing_write");
+    await expect(failing?.invoke({ path: "a.txt" })).rejects.toMatchObject({
+      name: "ToolException",
+      message: "MCP tool 'failing_write' on server 'files' returned an error: disk full writing a.txt",
+    });
+  });
 });
 
 describe("the server name as a tool name prefix", () => {
@@ -62,6 +71,7 @@ describe("the server name as a tool name prefix", () => {
         "mcp__files__write_file",
         "mcp__files__delete_file",
         "mcp__files__send_message",
+        "mcp__files__failing_write",
         "mcp__files__run_command",
       ]);
       expect(prefixed.tools[0].metadata).toEqual({ annotations: { readOnlyHint: true } });
