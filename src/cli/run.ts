@@ -3,6 +3,7 @@ import { type Command, commandHelp, parseCommandArgs } from "./command.js";
 import { audit } from "./commands/audit.js";
 import { balance } from "./commands/balance.js";
 import { budgetLs, budgetRm, budgetSet } from "./commands/budget.js";
+import { init } from "./commands/init.js";
 import { policyApply, policyCheck, policyDiff } from "./commands/policy.js";
 import { report } from "./commands/report.js";
 import { exitFailure, exitOk, exitUsage, UsageError } from "./errors.js";
@@ -10,6 +11,7 @@ import { type CliIo, writeLine } from "./io.js";
 import { auditFileOption, policySourceOption, redisOptions } from "./options.js";
 
 export const commands: readonly Command[] = [
+  init,
   budgetSet,
   budgetRm,
   budgetLs,

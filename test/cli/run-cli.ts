@@ -1,8 +1,12 @@
 import { execFile, spawn } from "node:child_process";
-import { fileURLToPath } from "node:url";
+import { createRequire } from "node:module";
+import { join } from "node:path";
+import { fileURLToPath, pathToFileURL } from "node:url";
 
 export const repoRoot = fileURLToPath(new URL("../../", import.meta.url));
-const cliArgs = ["--import", "tsx", "src/cli/main.ts"];
+// Absolute, so the CLI also runs from another working directory (`cwd`).
+const tsxLoader = pathToFileURL(createRequire(import.meta.url).resolve("tsx")).href;
+const cliArgs = ["--import", tsxLoader, join(repoRoot, "src/cli/main.ts")];
 export const cliTimeoutMs = 30_000;
 
 export interface CliResult {

@@ -14,6 +14,9 @@ export interface NodeRedisClientLike {
   once(event: string, listener: (...args: unknown[]) => void): unknown;
   close?(): Promise<unknown>;
   destroy?(): unknown;
+  /** Let the socket keep the process alive (the default), or not. */
+  ref?(): unknown;
+  unref?(): unknown;
 }
 
 /** What the store needs from a node-redis cluster client. */
@@ -65,13 +68,15 @@ export async function openConnection(target: RedisTarget, timeouts: ConnectionTi
   }
   if (typeof target === "string") {
     const { createClient } = await loadRedisClient();
+    const idleRelease = new IdleRelease();
     const client = createClient({
       url: target,
       // Fail fast while disconnected instead of queueing: a queued reserve would answer too late.
       disableOfflineQueue: true,
       socket: socketOptions(),
     }) as unknown as NodeRedisClientLike;
-    return new ClientConnection(client, true, timeouts);
+    idleRelease.attach(client);
+    return new ClientConnection(client, true, timeouts, idleRelease);
   }
   if (isCluster(target)) return new ClusterConnection(target, false, timeouts);
   if (isClient(target)) return new ClientConnection(target, false, timeouts);
@@ -90,6 +95,41 @@ function socketOptions() {
     // Reconnect by itself, quickly at first, then once a second for as long as it takes.
     reconnectStrategy: (retries: number) => Math.min(50 * 2 ** retries, reconnectDelayMsMax),
   };
+}
+
+/**
+ * A client this store created holds the process only while a command is under way: between
+ * commands its socket is unref'd, so a script that never calls `ledger.close()` still exits when
+ * its work is done. (A client the caller passed in is theirs: its ref state is left alone.) While
+ * Redis is unreachable, node-redis's reconnect timer still holds the process until `close()`.
+ */
+export class IdleRelease {
+  private inFlight = 0;
+  private client: Pick<NodeRedisClientLike, "ref" | "unref"> | undefined;
+
+  attach(client: Pick<NodeRedisClientLike, "ref" | "unref">): void {
+    this.client = client;
+    client.unref?.();
+  }
+
+  begin(): void {
+    if (this.inFlight === 0) this.client?.ref?.();
+    this.inFlight++;
+  }
+
+  /**
+   * After a (re)connect: a socket opened while idle was unref'd as it was created, and a ref()
+   * made before node-redis stored it did not reach it.
+   */
+  connected(): void {
+    if (this.inFlight > 0) this.client?.ref?.();
+  }
+
+  end(): void {
+    if (this.inFlight <= 0) throw new InvariantError("redis connection: more commands ended than began");
+    this.inFlight--;
+    if (this.inFlight === 0) this.client?.unref?.();
+  }
 }
 
 async function loadRedisClient(): Promise<typeof import("@redis/client")> {
@@ -166,6 +206,7 @@ class ClientConnection implements RedisConnection {
     private readonly client: NodeRedisClientLike,
     private readonly owned: boolean,
     private readonly timeouts: ConnectionTimeouts,
+    private readonly idleRelease?: IdleRelease,
   ) {
     this.deadlines = new CommandDeadlines(timeouts.commandTimeoutMs);
     // Errors reach callers through their commands; an unheard 'error' event would kill the process.
@@ -174,11 +215,19 @@ class ClientConnection implements RedisConnection {
   }
 
   async send(_routingKey: string | undefined, args: readonly string[]): Promise<unknown> {
-    if (!this.client.isReady) await this.waitReady();
+    this.idleRelease?.begin();
     try {
-      return await this.deadlines.track(this.client.sendCommand(args));
-    } catch (error) {
-      throw asStoreError(error);
+      if (!this.client.isReady) {
+        await this.waitReady();
+        this.idleRelease?.connected();
+      }
+      try {
+        return await this.deadlines.track(this.client.sendCommand(args));
+      } catch (error) {
+        throw asStoreError(error);
+      }
+    } finally {
+      this.idleRelease?.end();
     }
   }
 
