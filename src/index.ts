@@ -105,6 +105,7 @@ export {
   permittedTools,
   readOnlyFallback,
   rememberedCallsDefault,
+  TollgateAgentState,
   TollgateAnnotation,
   tollgateStateDefault,
   tollgateStateReducer,
