@@ -44,6 +44,7 @@ export {
   permittedModelNode,
   permittedTools,
   readOnlyFallback,
+  TollgateAgentState,
   TollgateAnnotation,
 } from "./integrations/langgraph/index.js";
 export type { ActionSpec } from "./integrations/shared/action-spec.js";

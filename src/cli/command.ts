@@ -14,6 +14,8 @@ export interface PositionalSpec {
   name: string;
   description: string;
   required: boolean;
+  /** Takes every remaining argument (the last positional only): `NAME...`. */
+  variadic?: boolean;
 }
 
 export type ParsedOptions = Record<string, string | boolean | undefined>;
@@ -63,7 +65,7 @@ export function parseCommandArgs(command: Command, args: string[]): { options: P
   if (parsed.positionals.length < required.length) {
     throw new UsageError(`missing ${required[parsed.positionals.length].name}`, command.name);
   }
-  if (parsed.positionals.length > positionals.length) {
+  if (parsed.positionals.length > positionals.length && !positionals.at(-1)?.variadic) {
     throw new UsageError(`unexpected argument "${parsed.positionals[positionals.length]}"`, command.name);
   }
   for (const [name, option] of Object.entries(command.options)) {
@@ -108,10 +110,11 @@ export function commandHelp(command: Command, shared: Record<string, OptionSpec>
   const ownNames = Object.keys(command.options).filter((name) => !(name in shared));
   const sharedNames = Object.keys(command.options).filter((name) => name in shared);
   const usageArgs = [
-    ...(command.positionals ?? []).map((positional) =>
-      positional.required ? positional.name : `[${positional.name}]`,
-    ),
-    ...ownNames
+    ...(command.positionals ?? []).map((positional) => {
+      const name = positional.variadic ? `${positional.name}...` : positional.name;
+      return positional.required ? name : `[${name}]`;
+    }),
+    ...Object.keys(command.options)
       .filter((name) => command.options[name].required)
       .map((name) => `--${name} ${command.options[name].valueName ?? ""}`.trimEnd()),
     "[options]",

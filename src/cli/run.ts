@@ -6,6 +6,7 @@ import { budgetLs, budgetRm, budgetSet } from "./commands/budget.js";
 import { init } from "./commands/init.js";
 import { policyApply, policyCheck, policyDiff } from "./commands/policy.js";
 import { report } from "./commands/report.js";
+import { toolsCheck } from "./commands/tools.js";
 import { exitFailure, exitOk, exitUsage, UsageError } from "./errors.js";
 import { type CliIo, writeLine } from "./io.js";
 import { auditFileOption, policySourceOption, redisOptions } from "./options.js";
@@ -19,12 +20,13 @@ export const commands: readonly Command[] = [
   policyCheck,
   policyDiff,
   policyApply,
+  toolsCheck,
   audit,
   report,
 ];
 
 const sharedOptions = { ...redisOptions, ...policySourceOption, ...auditFileOption };
-const groups = ["budget", "policy"];
+const groups = ["budget", "policy", "tools"];
 
 export function mainHelp(): string {
   const width = Math.max(...commands.map((command) => command.name.length));

@@ -163,6 +163,7 @@ console.log(JSON.stringify({ names, oneModule: root.createLedger === ledger.crea
       "tollgate/ledger",
       "tollgate/langchain",
       "tollgate/langgraph",
+      "tollgate/policy",
       "tollgate/redis",
       "tollgate/report",
     ]);

@@ -7,6 +7,7 @@ import * as root from "../../src/index.js";
 const rootValues = [
   "BudgetExceededError",
   "PermissionedToolNode",
+  "TollgateAgentState",
   "TollgateAnnotation",
   "TollgateCallbackHandler",
   "TollgateError",

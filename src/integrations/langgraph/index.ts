@@ -27,4 +27,4 @@ export type { ReadOnlyFallbackOptions } from "./read-only-fallback.js";
 export { readOnlyFallback } from "./read-only-fallback.js";
 export type { NodeTool } from "./run-tool-call.js";
 export type { AgentMode, TollgateState, TollgateStateUpdate } from "./state.js";
-export { TollgateAnnotation, tollgateStateDefault, tollgateStateReducer } from "./state.js";
+export { TollgateAgentState, TollgateAnnotation, tollgateStateDefault, tollgateStateReducer } from "./state.js";

@@ -67,7 +67,11 @@ interface Step {
  * Caps and denials go to the `tollgate` state channel, and the node routes with a Command: to the
  * fallback when anything was denied, else to `next`, never both.
  *
- * `graph.addNode("tools", node, { ends: ["agent", "escalate"] })` — no static edge out of it.
+ * `graph.addNode("tools", node, { ends: ["agent", "escalate"] })` — no static edge out of it. The
+ * graph state needs the `tollgate` channel (TollgateAnnotation; a state without it is refused
+ * before any tool runs). In `createReactAgent({ llm, tools: node, stateSchema: TollgateAgentState })`
+ * the prebuilt graph has only "agent" and "tools" and a static edge tools → agent: denied calls go
+ * back to the agent with their denial messages, and a fallback naming any other node is not run.
  * A call to a tool not in the list, not offered to the model, or outside read-only mode is denied
  * with TOOL_NOT_ALLOWED; a tool nothing charges, with TOOL_NOT_COVERED. Tools wrapped by guardTool
  * are charged once, by this node, by their own spec.
@@ -91,8 +95,12 @@ export class PermissionedToolNode extends ToolNode {
 
   // biome-ignore lint/suspicious/noExplicitAny: ToolNode's run returns its state type
   protected override async run(input: unknown, config: LangGraphRunnableConfig): Promise<any> {
-    const { calls, state } = callsOf(input);
+    const { calls, state, sent } = callsOf(input);
     if (calls.length === 0) return new Command({ goto: this.next });
+    // A state without the channel would lose every denial record and mode switch without a word
+    // (LangGraph drops writes to undeclared channels), so nothing runs. A Send carries the state
+    // its sender chose, which says nothing about the graph's channels.
+    if (!sent && tollgateStateOf(state) === undefined) throw missingChannelError();
     const ids = new Map<ToolCall, string>();
     for (const call of calls) ids.set(call.original, call.id);
     const step: Step = {
@@ -209,11 +217,25 @@ function sameList(a: readonly string[] | undefined, b: readonly string[] | undef
   return a.length === b.length && a.every((item, index) => item === b[index]);
 }
 
+/** The graph runs this node with a state that has no `tollgate` channel: name the one-line fix. */
+function missingChannelError(): ValidationError {
+  return new ValidationError([
+    {
+      code: "invalid_type",
+      path: "state.tollgate",
+      message:
+        "PermissionedToolNode needs the tollgate state channel, or its denial records and read-only mode are lost: " +
+        "createReactAgent({ llm, tools: node, stateSchema: TollgateAgentState }), or add ...TollgateAnnotation.spec " +
+        "to your Annotation.Root",
+    },
+  ]);
+}
+
 /** The calls ToolNode will run (one from a Send, else the unanswered calls of the last AI message). */
-function callsOf(input: unknown): { calls: { original: ToolCall; id: string }[]; state: unknown } {
+function callsOf(input: unknown): { calls: { original: ToolCall; id: string }[]; state: unknown; sent: boolean } {
   if (input !== null && typeof input === "object" && "lg_tool_call" in input) {
     const { lg_tool_call: call, ...state } = input as { lg_tool_call: ToolCall };
-    return { calls: [{ original: call, id: call.id && call.id.length > 0 ? call.id : "call-0" }], state };
+    return { calls: [{ original: call, id: call.id && call.id.length > 0 ? call.id : "call-0" }], state, sent: true };
   }
   const messages = (input as { messages?: unknown } | null)?.messages;
   if (!Array.isArray(messages)) {
@@ -221,5 +243,5 @@ function callsOf(input: unknown): { calls: { original: ToolCall; id: string }[];
       { code: "invalid_type", path: "state.messages", message: "PermissionedToolNode needs a state with messages" },
     ]);
   }
-  return { calls: unansweredToolCalls(messages as BaseMessage[]), state: input };
+  return { calls: unansweredToolCalls(messages as BaseMessage[]), state: input, sent: false };
 }

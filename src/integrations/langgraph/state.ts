@@ -1,4 +1,4 @@
-import { Annotation } from "@langchain/langgraph";
+import { Annotation, MessagesAnnotation } from "@langchain/langgraph";
 import type { Caps } from "../../core/decision.js";
 import type { TollgateDenial } from "../shared/denial.js";
 
@@ -49,9 +49,10 @@ export function tollgateStateReducer(
 }
 
 /**
- * Add to your graph state to see caps and denials and to let the fallbacks switch modes:
- * `Annotation.Root({ ...MessagesAnnotation.spec, ...TollgateAnnotation.spec })`.
- * Without it the tool node still enforces; it just has nowhere to write.
+ * The `tollgate` channel: caps, denial records and the read-only mode live here. Add it to your
+ * graph state: `Annotation.Root({ ...MessagesAnnotation.spec, ...TollgateAnnotation.spec })`.
+ * LangGraph drops a node's writes to a channel the state does not declare without a word, so a
+ * PermissionedToolNode in a state without it refuses to run (before any tool does).
  */
 export const TollgateAnnotation = Annotation.Root({
   tollgate: Annotation<TollgateState, TollgateStateUpdate>({
@@ -59,6 +60,12 @@ export const TollgateAnnotation = Annotation.Root({
     default: tollgateStateDefault,
   }),
 });
+
+/**
+ * Messages plus the tollgate channel: the state for `createReactAgent({ llm, tools: node,
+ * stateSchema: TollgateAgentState })`, or for a StateGraph that needs nothing else.
+ */
+export const TollgateAgentState = Annotation.Root({ ...MessagesAnnotation.spec, ...TollgateAnnotation.spec });
 
 /** The tollgate channel of a state, if the graph has one. */
 export function tollgateStateOf(state: unknown): TollgateState | undefined {

@@ -135,13 +135,17 @@ export class Gate {
     return resolveBinding(this.binding, config, this.where);
   }
 
-  /** How a tool is charged, or `covered: false` when nothing names it. */
-  chargeOf(tool: ChargeableTool | undefined, name: string, ledger: Ledger): ToolCharge {
+  /**
+   * How a tool is charged, or `covered: false` when nothing names it. `server`: the MCP server the
+   * tool comes from when the caller knows it (`tollgate tools check` reads it from the MCP config);
+   * otherwise it is read from a `server__` name prefix.
+   */
+  chargeOf(tool: ChargeableTool | undefined, name: string, ledger: Ledger, server?: string): ToolCharge {
     const explicit = this.toolSpecs?.[name];
     if (explicit) return { covered: true, source: "toolSpecs", spec: explicit };
     const own = actionSpecOf(tool);
     if (own) return { covered: true, source: "guardTool", spec: own };
-    const descriptor = descriptorOf(tool, name);
+    const descriptor = descriptorOf(tool, name, server);
     const rules = this.rules ?? ledger.policy?.toolRules ?? [];
     const rule = resolveToolRule(rules, descriptor);
     if (rule) {
@@ -308,12 +312,12 @@ export function probeEstimate(spec: ActionSpec): number {
   }
 }
 
-/** Name, tags, MCP server and annotations of a tool object, read once. */
-export function descriptorOf(tool: ChargeableTool | undefined, name: string): ToolDescriptor {
+/** Name, tags, MCP server (given, else the name's `server__` prefix) and annotations of a tool object, read once. */
+export function descriptorOf(tool: ChargeableTool | undefined, name: string, knownServer?: string): ToolDescriptor {
   const descriptor: ToolDescriptor = { name };
   const tags = tool?.tags;
   if (Array.isArray(tags)) descriptor.tags = tags.filter((tag): tag is string => typeof tag === "string");
-  const server = serverOfToolName(name);
+  const server = knownServer ?? serverOfToolName(name);
   if (server) descriptor.server = server;
   const annotations = annotationsOfMetadata(tool?.metadata);
   if (annotations) descriptor.annotations = annotations;

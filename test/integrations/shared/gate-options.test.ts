@@ -10,6 +10,7 @@ import { guardTool } from "../../../src/integrations/langchain/guard-tool.js";
 import { tollgateMiddleware } from "../../../src/integrations/langchain/middleware.js";
 import { humanApprovalFallback } from "../../../src/integrations/langgraph/human-approval-fallback.js";
 import { PermissionedToolNode } from "../../../src/integrations/langgraph/permissioned-tool-node.js";
+import { tollgateStateDefault } from "../../../src/integrations/langgraph/state.js";
 import { createLedger } from "../../../src/ledger/create-ledger.js";
 import type { Ledger } from "../../../src/ledger/ledger.js";
 
@@ -95,7 +96,10 @@ describe("adapter options are checked when the adapter is built", () => {
     options.subject.tenant = "victim";
     options.toolSpecs.echo.estimate = 1_000;
     const call = { name: "echo", args: { text: "hi" }, id: "c1", type: "tool_call" as const };
-    const out = await node.invoke({ messages: [new AIMessage({ content: "", tool_calls: [call] })] });
+    const out = await node.invoke({
+      messages: [new AIMessage({ content: "", tool_calls: [call] })],
+      tollgate: tollgateStateDefault(),
+    });
     expect(JSON.stringify(out)).toContain("hi");
     expect(await ledger.getBalance({ scope: "tenant:acme/toolset:echo" })).toMatchObject({ spent: 1 });
   });
