@@ -559,7 +559,8 @@ function narrowingRows(): Row[] {
     { op: "reserve", ...act("write-local", 1), expect: "DENY", reason: "TIER_DISABLED" },
     { op: "reserve", as: "d", ...act("read", 19), expect: "ALLOW_WITH_CAPS", disabledTiers: allButRead },
     { op: "reserve", as: "e", ...act("read", 1), expect: "ALLOW_WITH_CAPS", disabledTiers: ["read", ...allButRead] },
-    { op: "reserve", ...act("read", 0), expect: "DENY", reason: "TIER_DISABLED" },
+    // 100 % used: the budget is exhausted, which denies before any band is looked at.
+    { op: "reserve", ...act("read", 0), expect: "DENY", reason: "BUDGET_EXCEEDED" },
     // Releasing brings the utilization back under 50 %: full access again.
     { op: "release", ref: "c", expect: "ok" },
     { op: "release", ref: "d", expect: "ok" },

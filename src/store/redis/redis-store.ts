@@ -491,7 +491,7 @@ function holdsOf(stored: string, runId: string): { scope: string; instance: stri
   if (stored === "") return [];
   return stored.split(";").map((hold) => {
     const [, code, scope] = hold.split(" ");
-    const instance = code === "L" ? "life" : code === "R" ? `run:${runId === "" ? "-" : runId}` : code;
+    const instance = code === "L" ? "life" : code === "R" ? `run:${runId}` : code;
     return { scope, instance };
   });
 }

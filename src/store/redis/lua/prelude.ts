@@ -98,10 +98,8 @@ local clockCountersRetentionMs = 2 * 86400000
 
 local function instanceOf(window, runId)
   if window == 'lifetime' then return 'life' end
-  if window == 'run' then
-    if runId == '' then return 'run:-' end
-    return 'run:' .. runId
-  end
+  -- Without a run id ('') the instance is 'run:', which no run id (never empty) can name.
+  if window == 'run' then return 'run:' .. runId end
   return window .. ':' .. int(math.floor(now / windowLengthMs[window]))
 end
 
@@ -303,7 +301,9 @@ local function evaluate(checked, tier, estimate)
     -- A zero budget is a revoked grant: always DENY, even for a free action.
     if b.def.limit == 0 then return { decision = 'DENY', reasonCode = 'BUDGET_EXCEEDED', deniedScope = b.scope } end
     if b.c.debt > 0 then return { decision = 'DENY', reasonCode = 'DEBT_OUTSTANDING', deniedScope = b.scope } end
-    if remainingOf(b) < estimate then
+    -- An exhausted budget takes nothing new, not even a free action.
+    local remaining = remainingOf(b)
+    if remaining <= 0 or remaining < estimate then
       return { decision = 'DENY', reasonCode = 'BUDGET_EXCEEDED', deniedScope = b.scope }
     end
   end
