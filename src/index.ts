@@ -29,6 +29,7 @@ export type {
   BalanceQuery,
   CommitInput,
   ExtendInput,
+  ListBudgetsQuery,
   OveragePolicy,
   RecordApprovalInput,
   ReleaseInput,

@@ -127,6 +127,20 @@ export const recordApprovalSchema = z.strictObject({
 });
 export const reservationIdSchema = z.string().min(1).max(128);
 
+/** One tenant's hierarchy (a scope and beneath it), or every tenant's budgets only when asked outright. */
+export const listBudgetsSchema = z
+  .strictObject({ scope: scopeId.optional(), allTenants: z.literal(true).optional() })
+  .superRefine((query, ctx) => {
+    if (query.scope === undefined && query.allTenants === undefined) {
+      ctx.addIssue({
+        code: "custom",
+        path: ["scope"],
+        message: "is required (or allTenants: true to list every tenant's budgets)",
+      });
+    } else if (query.scope !== undefined && query.allTenants !== undefined) {
+      ctx.addIssue({ code: "custom", path: ["allTenants"], message: "cannot be combined with a scope" });
+    }
+  });
 export type SetBudgetInput = z.input<typeof setBudgetSchema>;
 export type RemoveBudgetInput = z.input<typeof removeBudgetSchema>;
 export type ReserveInput = z.input<typeof reserveSchema>;
@@ -139,6 +153,7 @@ export type RepayDebtInput = z.input<typeof repayDebtSchema>;
 export type AuditQuery = z.input<typeof auditQuerySchema>;
 export type RecordApprovalInput = z.input<typeof recordApprovalSchema>;
 
+export type ListBudgetsQuery = { scope: string; allTenants?: undefined } | { allTenants: true; scope?: undefined };
 /** Parses public input; on failure throws a ValidationError naming every bad field, before any change. */
 export function parseInput<T extends z.ZodType>(schema: T, value: unknown, root = ""): z.output<T> {
   const result = schema.safeParse(value);

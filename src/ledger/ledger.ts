@@ -20,6 +20,8 @@ import {
   commitSchema,
   type ExtendInput,
   extendSchema,
+  type ListBudgetsQuery,
+  listBudgetsSchema,
   type OveragePolicy,
   parseInput,
   type RecordApprovalInput,
@@ -99,7 +101,8 @@ export interface Ledger {
   readonly mode: LedgerMode;
   setBudget(input: SetBudgetInput): Promise<BudgetDefinition>;
   removeBudget(input: RemoveBudgetInput): Promise<{ removed: boolean }>;
-  listBudgets(query?: { scope?: string }): Promise<BudgetDefinition[]>;
+  /** The budgets at and beneath a scope; every tenant's only with `{ allTenants: true }`. */
+  listBudgets(query: ListBudgetsQuery): Promise<BudgetDefinition[]>;
   reserve(input: ReserveInput): Promise<ReserveResponse>;
   decide(input: ReserveInput): Promise<ReserveResponse>;
   commit(reservationId: string, input?: CommitInput): Promise<SettleResponse>;
@@ -201,9 +204,10 @@ export class StoreLedger implements Ledger {
     return { removed: outcome.removed };
   }
 
-  async listBudgets(query: { scope?: string } = {}): Promise<BudgetDefinition[]> {
+  async listBudgets(query: ListBudgetsQuery): Promise<BudgetDefinition[]> {
+    const parsed = parseInput(listBudgetsSchema, query ?? {});
     const store = await this.getStore();
-    return store.listBudgets({ scopePrefix: query.scope });
+    return store.listBudgets({ scopePrefix: parsed.scope });
   }
 
   reserve(input: ReserveInput): Promise<ReserveResponse> {

@@ -265,7 +265,7 @@ export class KeyvSingleProcessStore implements LedgerStore {
     const out: BudgetDefinition[] = [];
     for (const definition of this.budgetIndex.values()) {
       const prefix = query.scopePrefix;
-      if (prefix && definition.scope !== prefix && !definition.scope.startsWith(`${prefix}/`)) continue;
+      if (prefix !== undefined && definition.scope !== prefix && !definition.scope.startsWith(`${prefix}/`)) continue;
       out.push(copyOfDefinition(definition));
     }
     return out.sort((a, b) => (a.scope < b.scope ? -1 : a.scope > b.scope ? 1 : a.unit < b.unit ? -1 : 1));

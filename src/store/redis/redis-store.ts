@@ -155,7 +155,7 @@ export class RedisLedgerStore implements LedgerStore {
 
   async listBudgets(query: { scopePrefix?: string }): Promise<BudgetDefinition[]> {
     const prefix = query.scopePrefix;
-    const tenants = prefix ? [tenantScopeOf(prefix)] : await this.tenants();
+    const tenants = prefix !== undefined ? [tenantScopeOf(prefix)] : await this.tenants();
     const out: BudgetDefinition[] = [];
     await forEachLimited(tenants, sweepConcurrency, async (tenant) => {
       const flat = (await this.connection.send(this.keys.budgets(tenant), [
@@ -164,7 +164,9 @@ export class RedisLedgerStore implements LedgerStore {
       ])) as string[];
       for (let index = 1; index < flat.length; index += 2) {
         const definition = publicDefinition(JSON.parse(definitionJsonOf(flat[index])) as BudgetDefinition);
-        if (prefix && definition.scope !== prefix && !definition.scope.startsWith(`${prefix}/`)) continue;
+        if (prefix !== undefined && definition.scope !== prefix && !definition.scope.startsWith(`${prefix}/`)) {
+          continue;
+        }
         out.push(definition);
       }
     });
