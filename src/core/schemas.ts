@@ -92,6 +92,7 @@ export const commitSchema = z.strictObject({
 export const releaseSchema = z.strictObject({
   idempotencyKey: idempotencyKey.optional(),
   reason: z.string().max(256).optional(),
+  actor: z.string().min(1).max(actionNameLengthMax).optional(),
 });
 export const extendSchema = z.strictObject({
   ttlMs: z.number().int().min(1).max(reservationTtlMsMax),

@@ -281,7 +281,8 @@ export class StoreLedger implements Ledger {
       ? reservationId
       : parseInput(reservationIdSchema, reservationId, "reservationId");
     const parsed = parseInput(commitSchema, input);
-    return this.settle(id, parsed.idempotencyKey, { actual: parsed.actual }, (store, idempotency) =>
+    const payload = { actual: parsed.actual, actor: parsed.actor };
+    return this.settle(id, parsed.idempotencyKey, payload, (store, idempotency) =>
       store.commit({ reservationId: id, actual: parsed.actual, actor: parsed.actor, idempotency }),
     );
   }
@@ -291,8 +292,9 @@ export class StoreLedger implements Ledger {
       ? reservationId
       : parseInput(reservationIdSchema, reservationId, "reservationId");
     const parsed = parseInput(releaseSchema, input);
-    return this.settle(id, parsed.idempotencyKey, { release: true }, (store, idempotency) =>
-      store.release({ reservationId: id, reason: parsed.reason, idempotency }),
+    const payload = { release: true, reason: parsed.reason, actor: parsed.actor };
+    return this.settle(id, parsed.idempotencyKey, payload, (store, idempotency) =>
+      store.release({ reservationId: id, reason: parsed.reason, actor: parsed.actor, idempotency }),
     );
   }
 
