@@ -220,6 +220,7 @@ export class StoreLedger implements Ledger {
 
   private async reserveOrDecide(input: ReserveInput, dryRun: boolean): Promise<ReserveResponse> {
     // Well-formed input takes a hand-written check; anything else goes through zod for its errors.
+    // Either way `parsed` is a fresh copy read once: `input` is never looked at again.
     const fast = fastReserveInput(input);
     const parsed = fast ? fast.input : parseInput(reserveSchema, input);
     const subjectScope = fast ? fast.scopeId : scopeIdOf(parsed.subject as Subject);

@@ -10,7 +10,7 @@ import {
 import type { OveragePolicy } from "../../core/schemas.js";
 import { applicableScopes, tenantScopeOf } from "../../core/scope.js";
 import { type Tier, tierRank } from "../../core/tiers.js";
-import type { Unit } from "../../core/units.js";
+import { assertAmount, type Unit } from "../../core/units.js";
 import type { BudgetWindow } from "../../core/windows.js";
 import { tenantOfReservation } from "../keyv-records.js";
 import type {
@@ -181,6 +181,11 @@ export class RedisLedgerStore implements LedgerStore {
       tenantOfReservation(command.reservationId) === tenant,
       `reservation id ${command.reservationId} names another tenant than ${tenant}`,
     );
+    // The ledger validated these; the scripts check them again before their first write.
+    assertAmount(command.estimate, "estimate");
+    if (!(Number.isSafeInteger(command.ttlMs) && command.ttlMs > 0)) {
+      invariant(false, `ttlMs is a positive integer (got ${command.ttlMs})`);
+    }
     if (!command.dryRun) this.noteTenant(tenant);
     const { subjectScope: scope, unit, action, runId, actor, estimate, reservationId } = command;
     const scopes = applicableScopes(scope);
@@ -206,6 +211,7 @@ export class RedisLedgerStore implements LedgerStore {
   }
 
   commit(command: CommitCommand): Promise<SettleOutcome> {
+    if (command.actual !== undefined) assertAmount(command.actual, "actual");
     return this.settle(scripts.commit, command.reservationId, [
       command.actual === undefined ? "" : String(command.actual),
       command.actor === undefined ? "" : JSON.stringify(command.actor),
