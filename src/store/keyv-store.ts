@@ -212,6 +212,8 @@ export class KeyvSingleProcessStore implements LedgerStore {
   // ---------------------------------------------------------------- budgets
 
   async putBudget(command: PutBudgetCommand): Promise<PutBudgetOutcome> {
+    assertAmount(command.definition.limit, "limit");
+    assertAmount(command.definition.overdraftLimit, "overdraftLimit");
     if (!this.restored) await this.ready;
     const tenant = tenantScopeOf(command.definition.scope);
     await this.writes.load(this.idempotencyKeys(tenant, "budget.set", command.idempotency));
@@ -580,6 +582,7 @@ export class KeyvSingleProcessStore implements LedgerStore {
   }
 
   async repayDebt(command: RepayDebtCommand): Promise<RepayDebtOutcome> {
+    assertAmount(command.amount, "amount");
     if (!this.restored) await this.ready;
     const tenant = tenantScopeOf(command.scope);
     const definition = this.budgetIndex.get(command.scope, command.unit);

@@ -202,6 +202,31 @@ export function testStoreHardening(name: string, createHarness: CreateStoreHarne
       }
     });
 
+    it("a store asked to set a NaN limit or repay NaN fails INVARIANT_VIOLATED, changing nothing", async () => {
+      await ledger.setBudget({ scope: "tenant:acme", limit: 100 });
+      for (const definition of [{ limit: Number.NaN }, { limit: -1 }, { overdraftLimit: 0.5 }]) {
+        await expect(
+          harness.store.putBudget({
+            definition: {
+              scope: "tenant:acme",
+              unit: "RISK_POINTS",
+              limit: 10,
+              window: "lifetime",
+              narrowing: null,
+              overdraftLimit: 0,
+              ...definition,
+            },
+          }),
+          JSON.stringify(definition),
+        ).rejects.toMatchObject({ code: "INVARIANT_VIOLATED" });
+      }
+      await expect(
+        harness.store.repayDebt({ scope: "tenant:acme", unit: "RISK_POINTS", amount: Number.NaN }),
+      ).rejects.toMatchObject({ code: "INVARIANT_VIOLATED" });
+      expect(await ledger.getBalance({ scope: "tenant:acme" })).toMatchObject({ allocated: 100, remaining: 100 });
+      expect((await ledger.reserve({ subject: acme, action: email, estimate: 101 })).decision).toBe("DENY");
+    });
+
     describe("listBudgets is validated like every other method", () => {
       const bad: [string, unknown, string][] = [
         ["a wrong key", { tenant: "acme" }, "tenant"],

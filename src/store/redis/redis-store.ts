@@ -128,6 +128,8 @@ export class RedisLedgerStore implements LedgerStore {
     const definition = command.definition;
     const tenant = tenantScopeOf(definition.scope);
     const { scope, unit, limit, window, narrowing, overdraftLimit } = definition;
+    assertAmount(limit, "limit");
+    assertAmount(overdraftLimit, "overdraftLimit");
     const detail = `window=${window} narrowing=${narrowing ? "bands" : "none"} overdraftLimit=${overdraftLimit}`;
     const [, raw] = await Promise.all([
       this.registerTenant(tenant),
@@ -247,6 +249,7 @@ export class RedisLedgerStore implements LedgerStore {
 
   async repayDebt(command: RepayDebtCommand): Promise<RepayDebtOutcome> {
     const { scope, unit, runId } = command;
+    assertAmount(command.amount, "amount");
     const raw = await this.runTenant(scripts.repayDebt, tenantScopeOf(scope), [
       budgetField(scope, unit),
       runId ?? "",
