@@ -382,6 +382,20 @@ export function testStoreHardening(name: string, createHarness: CreateStoreHarne
         );
       });
 
+      it("whatever the caller does to a settle's or a budget's input during the await, what was valid is applied", async () => {
+        await fc.assert(
+          fc.asyncProperty(settleScenarioArbitrary(), async (scenario) => {
+            const fresh = await createHarness();
+            try {
+              await checkSettleScenario(fresh, scenario);
+            } finally {
+              await fresh.close();
+            }
+          }),
+          { numRuns: runs },
+        );
+      });
+
       it("hostile tenant ids are refused or stay in their own tenant; the victim never changes", async () => {
         await fc.assert(
           fc.asyncProperty(fc.array(hostileTenantArbitrary(), { minLength: 1, maxLength: 6 }), async (tenants) => {
@@ -556,6 +570,91 @@ async function checkMutationScenario(harness: StoreHarness, scenario: MutationSc
     if (typeof value === "number") expect(Number.isSafeInteger(value)).toBe(true);
   }
   await opening.close();
+}
+
+// ---------------------------------------------------------------- mutated settle and budget inputs
+
+interface SettleScenario {
+  limit: number;
+  estimate: number;
+  actual: number;
+  release: boolean;
+  /** The values every field of the three inputs answers from its second read on, or after the call. */
+  hostile: unknown;
+  form: "plain" | "getters";
+}
+
+function settleScenarioArbitrary(): fc.Arbitrary<SettleScenario> {
+  return fc
+    .record({
+      limit: fc.integer({ min: 1, max: 100 }),
+      estimate: fc.integer({ min: 0, max: 100 }),
+      actual: fc.integer({ min: 0, max: 100 }),
+      release: fc.boolean(),
+      hostile: fc.oneof(hostileNumbers, hostileStrings),
+      form: fc.constantFrom("plain" as const, "getters" as const),
+    })
+    .filter((scenario) => scenario.estimate < scenario.limit);
+}
+
+/** An input whose fields answer their values once, then `hostile` (getters), or are set to it after the call. */
+function onceThen(values: Record<string, unknown>, scenario: SettleScenario) {
+  if (scenario.form === "plain") {
+    const input: Record<string, unknown> = { ...values };
+    return {
+      input,
+      mutate: () => {
+        for (const key of Object.keys(values)) input[key] = scenario.hostile;
+      },
+    };
+  }
+  const input = {};
+  for (const [key, value] of Object.entries(values)) {
+    let reads = 0;
+    Object.defineProperty(input, key, { enumerable: true, get: () => (reads++ === 0 ? value : scenario.hostile) });
+  }
+  return { input, mutate: () => undefined };
+}
+
+async function checkSettleScenario(harness: StoreHarness, scenario: SettleScenario): Promise<void> {
+  const ledger = new StoreLedger(harness.store, { sweepIntervalMs: 0, reservationGraceMs: graceMs });
+  const opening = () =>
+    new StoreLedger(new Promise<LedgerStore>((resolve) => setTimeout(() => resolve(harness.store), 1)), {
+      sweepIntervalMs: 0,
+      reservationGraceMs: graceMs,
+    });
+  const budget = onceThen({ scope: "tenant:acme", limit: scenario.limit }, scenario);
+  const setting = opening().setBudget(budget.input as never);
+  budget.mutate();
+  expect(await setting).toMatchObject({ scope: "tenant:acme", limit: scenario.limit });
+  const held = await ledger.reserve({ subject: acme, action: email, estimate: scenario.estimate });
+  expect(held.decision).not.toBe("DENY");
+  const id = held.reservationId as string;
+  const settle = onceThen(
+    scenario.release
+      ? { idempotencyKey: "s-1", reason: "done", actor: "alice" }
+      : { idempotencyKey: "s-1", actual: scenario.actual, actor: "alice" },
+    scenario,
+  );
+  const settling = scenario.release ? opening().release(id, settle.input) : opening().commit(id, settle.input);
+  settle.mutate();
+  const outcome = await settling;
+  const room = scenario.limit - scenario.estimate;
+  const charged = scenario.release ? 0 : Math.min(scenario.actual, scenario.estimate + room);
+  expect(outcome).toMatchObject({ status: scenario.release ? "released" : "committed", charged });
+  expect(await ledger.getBalance({ scope: "tenant:acme" })).toMatchObject({
+    allocated: scenario.limit,
+    spent: charged,
+    reserved: 0,
+    remaining: scenario.limit - charged,
+  });
+  const event = (await ledger.audit()).at(-1);
+  expect(event).toMatchObject({ type: scenario.release ? "release" : "commit", actor: "alice" });
+  // The idempotency record is the call's: the same request replays, another value is a conflict.
+  const again = scenario.release
+    ? ledger.release(id, { idempotencyKey: "s-1", reason: "done", actor: "alice" })
+    : ledger.commit(id, { idempotencyKey: "s-1", actual: scenario.actual, actor: "alice" });
+  expect(await again).toMatchObject({ replayed: true, charged });
 }
 
 // ---------------------------------------------------------------- hostile tenants
