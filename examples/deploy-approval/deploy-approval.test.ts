@@ -83,7 +83,9 @@ describe("deploy-approval example", () => {
     ]);
     // The agent's deploy budget is untouched and the one-off grant is gone: nothing more can deploy.
     expect(await ledger.getBalance({ scope: deployScope })).toMatchObject({ allocated: 0, spent: 0 });
-    expect((await ledger.listBudgets()).some((budget) => budget.scope.includes("approved"))).toBe(false);
+    expect((await ledger.listBudgets({ allTenants: true })).some((budget) => budget.scope.includes("approved"))).toBe(
+      false,
+    );
     expect(await ledger.getBalance({ scope: "tenant:acme" })).toMatchObject({ spent: 52, reserved: 0 });
 
     // Replaying the same resume from the interrupted checkpoint does not deploy a second time.

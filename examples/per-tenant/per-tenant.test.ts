@@ -27,7 +27,7 @@ async function reservesOf(tenant: string) {
 describe("per-tenant example: same agent, same request, different budgets", () => {
   it("provisions the ledger from examples/policies/per-tenant.policy.yaml", async () => {
     setup();
-    const budgets = (await ledger.listBudgets()).map((budget) => [budget.scope, budget.limit]);
+    const budgets = (await ledger.listBudgets({ allTenants: true })).map((budget) => [budget.scope, budget.limit]);
     expect(budgets.sort()).toEqual(
       [
         ["tenant:enterprise-corp/toolset:deploy", 200],

@@ -60,7 +60,9 @@ export function evaluate(budgets: readonly BudgetView[], tier: Tier, estimate: n
     // A zero budget is a revoked grant: always DENY, even for a free action.
     if (budget.allocated === 0) return { decision: "DENY", reasonCode: "BUDGET_EXCEEDED", deniedScope: budget.scope };
     if (budget.debt > 0) return { decision: "DENY", reasonCode: "DEBT_OUTSTANDING", deniedScope: budget.scope };
-    if (remainingOf(budget) < estimate)
+    // An exhausted budget takes nothing new, not even a free action: its later actual could not be charged.
+    const remaining = remainingOf(budget);
+    if (remaining <= 0 || remaining < estimate)
       return { decision: "DENY", reasonCode: "BUDGET_EXCEEDED", deniedScope: budget.scope };
   }
   // Without narrowing anywhere on the path there are no caps to compute (the common case).

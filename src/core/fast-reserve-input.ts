@@ -16,43 +16,66 @@ const reserveKeys = new Set([
   "actor",
 ]);
 const actionKeys = new Set(["name", "tier", "kind"]);
+const scopeLevels: ReadonlySet<string> = new Set(SCOPE_LEVELS);
 
 /**
  * The reserve hot path's validation: the same rules as `reserveSchema` checked by hand, plus the
- * canonical scope id built in the same pass. Returns undefined on anything unusual, and the caller
- * then runs the zod schema, which produces the error that names every bad field.
+ * canonical scope id built in the same pass. Every field is read from the caller's object exactly
+ * once and the answer is a fresh object built from those reads, so a getter, a Proxy or a caller
+ * that changes its object after the call cannot make the ledger hold something it did not check.
+ * Returns undefined on anything unusual (a read that throws included), and the caller then runs
+ * the zod schema, which produces the error that names every bad field.
  */
 export function fastReserveInput(input: unknown): { input: ReserveInput; scopeId: string } | undefined {
+  try {
+    return readReserveInput(input);
+  } catch {
+    return undefined;
+  }
+}
+
+function readReserveInput(input: unknown): { input: ReserveInput; scopeId: string } | undefined {
   if (typeof input !== "object" || input === null) return undefined;
   const candidate = input as Record<string, unknown>;
   for (const key in candidate) if (!reserveKeys.has(key)) return undefined;
-  if (!isAmount(candidate.estimate)) return undefined;
-  const { subject, action } = candidate as { subject?: Record<string, unknown>; action?: Record<string, unknown> };
-  if (typeof subject !== "object" || subject === null || typeof action !== "object" || action === null)
+  const { subject, action, estimate, unit, runId, idempotencyKey, ttlMs, overagePolicy, actor } = candidate;
+  if (!isAmount(estimate)) return undefined;
+  if (typeof subject !== "object" || subject === null || typeof action !== "object" || action === null) {
     return undefined;
-  let scopeId = "";
-  let levels = 0;
-  for (const level of SCOPE_LEVELS) {
-    const value = subject[level];
-    if (value === undefined) continue;
-    if (typeof value !== "string" || value.length > scopeValueLengthMax || !scopeValuePattern.test(value))
-      return undefined;
-    scopeId = levels === 0 ? `${level}:${value}` : `${scopeId}/${level}:${value}`;
-    levels++;
   }
-  if (subject.tenant === undefined) return undefined;
-  for (const key in subject)
-    if (subject[key] !== undefined && !(SCOPE_LEVELS as readonly string[]).includes(key)) return undefined;
+  const levels = subject as Record<string, unknown>;
+  const { tenant, workspace, app, workflow, agent, toolset } = levels;
+  if (!isScopeValue(tenant)) return undefined;
+  let scopeId = `tenant:${tenant}`;
+  if (workspace !== undefined) {
+    if (!isScopeValue(workspace)) return undefined;
+    scopeId += `/workspace:${workspace}`;
+  }
+  if (app !== undefined) {
+    if (!isScopeValue(app)) return undefined;
+    scopeId += `/app:${app}`;
+  }
+  if (workflow !== undefined) {
+    if (!isScopeValue(workflow)) return undefined;
+    scopeId += `/workflow:${workflow}`;
+  }
+  if (agent !== undefined) {
+    if (!isScopeValue(agent)) return undefined;
+    scopeId += `/agent:${agent}`;
+  }
+  if (toolset !== undefined) {
+    if (!isScopeValue(toolset)) return undefined;
+    scopeId += `/toolset:${toolset}`;
+  }
+  for (const key in levels) if (!scopeLevels.has(key) && levels[key] !== undefined) return undefined;
   for (const key in action) if (!actionKeys.has(key)) return undefined;
-  if (!isShortString(action.name, actionNameLengthMax) || !isTier(action.tier)) return undefined;
-  if (action.kind !== undefined && !isShortString(action.kind, actionNameLengthMax)) return undefined;
-  if (candidate.unit !== undefined && !isUnit(candidate.unit)) return undefined;
-  if (candidate.runId !== undefined && !isShortString(candidate.runId, runIdLengthMax)) return undefined;
-  if (candidate.idempotencyKey !== undefined && !isShortString(candidate.idempotencyKey, idempotencyKeyLengthMax)) {
-    return undefined;
-  }
-  if (candidate.actor !== undefined && !isShortString(candidate.actor, actionNameLengthMax)) return undefined;
-  const { ttlMs, overagePolicy } = candidate;
+  const { name, tier, kind } = action as Record<string, unknown>;
+  if (!isShortString(name, actionNameLengthMax) || !isTier(tier)) return undefined;
+  if (kind !== undefined && !isShortString(kind, actionNameLengthMax)) return undefined;
+  if (unit !== undefined && !isUnit(unit)) return undefined;
+  if (runId !== undefined && !isShortString(runId, runIdLengthMax)) return undefined;
+  if (idempotencyKey !== undefined && !isShortString(idempotencyKey, idempotencyKeyLengthMax)) return undefined;
+  if (actor !== undefined && !isShortString(actor, actionNameLengthMax)) return undefined;
   if (
     ttlMs !== undefined &&
     !(Number.isSafeInteger(ttlMs) && (ttlMs as number) >= 1 && (ttlMs as number) <= reservationTtlMsMax)
@@ -60,7 +83,23 @@ export function fastReserveInput(input: unknown): { input: ReserveInput; scopeId
     return undefined;
   }
   if (overagePolicy !== undefined && !(overagePolicies as readonly unknown[]).includes(overagePolicy)) return undefined;
-  return { input: candidate as ReserveInput, scopeId };
+  // One shape for every call (absent fields are undefined), so the ledger's reads stay monomorphic.
+  const copy: ReserveInput = {
+    subject: { tenant, workspace, app, workflow, agent, toolset } as ReserveInput["subject"],
+    action: { name, tier, kind } as ReserveInput["action"],
+    estimate,
+    unit: unit as ReserveInput["unit"],
+    runId: runId as string | undefined,
+    idempotencyKey: idempotencyKey as string | undefined,
+    ttlMs: ttlMs as number | undefined,
+    overagePolicy: overagePolicy as ReserveInput["overagePolicy"],
+    actor: actor as string | undefined,
+  };
+  return { input: copy, scopeId };
+}
+
+function isScopeValue(value: unknown): value is string {
+  return typeof value === "string" && value.length <= scopeValueLengthMax && scopeValuePattern.test(value);
 }
 
 function isShortString(value: unknown, lengthMax: number): value is string {

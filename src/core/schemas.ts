@@ -93,6 +93,7 @@ export const commitSchema = z.strictObject({
 export const releaseSchema = z.strictObject({
   idempotencyKey: idempotencyKey.optional(),
   reason: z.string().max(256).optional(),
+  actor: z.string().min(1).max(actionNameLengthMax).optional(),
 });
 export const extendSchema = z.strictObject({
   ttlMs: z.number().int().min(1).max(reservationTtlMsMax),
@@ -127,6 +128,20 @@ export const recordApprovalSchema = z.strictObject({
   detail: z.string().max(1_024).optional(),
 });
 export const reservationIdSchema = z.string().min(1).max(reservationIdLengthMax);
+/** One tenant's hierarchy (a scope and beneath it), or every tenant's budgets only when asked outright. */
+export const listBudgetsSchema = z
+  .strictObject({ scope: scopeId.optional(), allTenants: z.literal(true).optional() })
+  .superRefine((query, ctx) => {
+    if (query.scope === undefined && query.allTenants === undefined) {
+      ctx.addIssue({
+        code: "custom",
+        path: ["scope"],
+        message: "is required (or allTenants: true to list every tenant's budgets)",
+      });
+    } else if (query.scope !== undefined && query.allTenants !== undefined) {
+      ctx.addIssue({ code: "custom", path: ["allTenants"], message: "cannot be combined with a scope" });
+    }
+  });
 
 export type SetBudgetInput = z.input<typeof setBudgetSchema>;
 export type RemoveBudgetInput = z.input<typeof removeBudgetSchema>;
@@ -139,10 +154,15 @@ export type BalanceQuery = z.input<typeof balanceQuerySchema>;
 export type RepayDebtInput = z.input<typeof repayDebtSchema>;
 export type AuditQuery = z.input<typeof auditQuerySchema>;
 export type RecordApprovalInput = z.input<typeof recordApprovalSchema>;
+export type ListBudgetsQuery = { scope: string; allTenants?: undefined } | { allTenants: true; scope?: undefined };
 
-/** Parses public input; on failure throws a ValidationError naming every bad field, before any change. */
+/**
+ * Parses public input; on failure throws a ValidationError naming every bad field, before any change.
+ * The schema sees a copy read once from the caller's value (see copyInput), and what it returns is
+ * a fresh object: nothing the caller does to its own object afterwards reaches the ledger.
+ */
 export function parseInput<T extends z.ZodType>(schema: T, value: unknown, root = ""): z.output<T> {
-  const result = schema.safeParse(value);
+  const result = schema.safeParse(copyInput(value, root));
   if (result.success) return result.data;
   throw new ValidationError(result.error.issues.flatMap((issue) => toIssues(issue, root)));
 }
@@ -154,4 +174,86 @@ function toIssues(issue: z.core.$ZodIssue, root: string): ValidationIssue[] {
     return issue.keys.map((key) => ({ code: issue.code, path: at([...issue.path, key]), message: "unknown field" }));
   }
   return [{ code: issue.code, path: at(issue.path), message: issue.message }];
+}
+
+/** Public inputs are small records: deeper nesting or more fields than this is refused, not read. */
+export const inputDepthMax = 8;
+export const inputFieldsMax = 10_000;
+const unreadableMessageLengthMax = 200;
+
+/**
+ * Plain data read out of a caller's value in one synchronous pass: every own enumerable property
+ * (and array element) is read exactly once, so a getter or a Proxy cannot answer one thing to the
+ * check and another to the use. A read that throws is a ValidationError naming the field.
+ */
+export function copyInput(value: unknown, root = ""): unknown {
+  if (typeof value !== "object" || value === null) return value;
+  return copyValue(value, root, 0, { fields: 0 });
+}
+
+function copyValue(item: unknown, path: string, depth: number, count: { fields: number }): unknown {
+  if (typeof item !== "object" || item === null) return item;
+  // Only data is copied: an instance (a Ledger, a tool, a message passed as an option) is handed on
+  // as itself, for its schema to accept or refuse.
+  if (!isDataObject(item, path)) return item;
+  if (depth >= inputDepthMax) refuse("too_deep", path, `is nested more than ${inputDepthMax} levels deep`);
+  const array = Array.isArray(item);
+  let keys: readonly string[] | undefined;
+  let length = 0;
+  try {
+    if (array) length = (item as unknown[]).length;
+    else keys = Object.keys(item);
+  } catch (error) {
+    refuse("unreadable", path, unreadable(error), error);
+  }
+  if (keys) length = keys.length;
+  if (!Number.isSafeInteger(length) || length < 0) refuse("unreadable", path, "has no valid length");
+  count.fields += length;
+  if (count.fields > inputFieldsMax) refuse("too_big", path, `has more than ${inputFieldsMax} fields in all`);
+  const out: Record<string, unknown> | unknown[] = array ? [] : {};
+  for (let index = 0; index < length; index++) {
+    const key = keys ? keys[index] : String(index);
+    let field: unknown;
+    try {
+      field = (item as Record<string, unknown>)[key];
+    } catch (error) {
+      refuse("unreadable", path === "" ? key : `${path}.${key}`, unreadable(error), error);
+    }
+    const copied =
+      typeof field === "object" && field !== null
+        ? copyValue(field, path === "" ? key : `${path}.${key}`, depth + 1, count)
+        : field;
+    // A "__proto__" key stays a field (which strict schemas refuse), never a prototype.
+    if (key === "__proto__") {
+      Object.defineProperty(out, key, { value: copied, enumerable: true, writable: true, configurable: true });
+    } else {
+      (out as Record<string, unknown>)[key] = copied;
+    }
+  }
+  return out;
+}
+
+function isDataObject(item: object, path: string): boolean {
+  if (Array.isArray(item)) return true;
+  let prototype: unknown;
+  try {
+    prototype = Object.getPrototypeOf(item);
+  } catch (error) {
+    refuse("unreadable", path, unreadable(error), error);
+  }
+  return prototype === Object.prototype || prototype === null;
+}
+
+function refuse(code: string, path: string, message: string, cause?: unknown): never {
+  throw new ValidationError([{ code, path, message }], { cause });
+}
+
+function unreadable(error: unknown): string {
+  let message: string;
+  try {
+    message = error instanceof Error ? String(error.message) : String(error);
+  } catch {
+    message = "the value threw";
+  }
+  return `could not be read: ${message.slice(0, unreadableMessageLengthMax)}`;
 }

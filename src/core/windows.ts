@@ -8,8 +8,11 @@ export const windowLengthMs: Record<"minute" | "hour" | "day", number> = {
   day: 86_400_000,
 };
 
-/** Run id used when a run-window budget is hit without a run id: all such calls share one instance. */
-export const runIdNone = "-";
+/**
+ * The instance of a run window hit without a run id: all such calls share it. Run ids are never
+ * empty, so no run's instance (`run:<id>`, "-" included) can be this one.
+ */
+export const runInstanceWithoutRunId = "run:";
 
 /**
  * The instance of a window an action at `nowMs` in run `runId` draws on. Tumbling windows are
@@ -20,7 +23,7 @@ export function windowInstanceOf(window: BudgetWindow, nowMs: number, runId: str
     case "lifetime":
       return "life";
     case "run":
-      return `run:${runId ?? runIdNone}`;
+      return runId === undefined ? runInstanceWithoutRunId : `run:${runId}`;
     default:
       return `${window}:${Math.floor(nowMs / windowLengthMs[window])}`;
   }

@@ -1,3 +1,4 @@
+export type { ListBudgetsQuery } from "../core/schemas.js";
 export type { KeyvStoreOptions } from "../store/keyv-store.js";
 export { KeyvSingleProcessStore } from "../store/keyv-store.js";
 export type {

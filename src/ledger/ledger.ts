@@ -27,6 +27,8 @@ import {
   commitSchema,
   type ExtendInput,
   extendSchema,
+  type ListBudgetsQuery,
+  listBudgetsSchema,
   type OveragePolicy,
   parseInput,
   type RecordApprovalInput,
@@ -122,7 +124,8 @@ export interface Ledger {
   readonly policy?: Policy;
   setBudget(input: SetBudgetInput): Promise<BudgetDefinition>;
   removeBudget(input: RemoveBudgetInput): Promise<{ removed: boolean }>;
-  listBudgets(query?: { scope?: string }): Promise<BudgetDefinition[]>;
+  /** The budgets at and beneath a scope; every tenant's only with `{ allTenants: true }`. */
+  listBudgets(query: ListBudgetsQuery): Promise<BudgetDefinition[]>;
   reserve(input: ReserveInput): Promise<ReserveResponse>;
   decide(input: ReserveInput): Promise<ReserveResponse>;
   commit(reservationId: string, input?: CommitInput): Promise<SettleResponse>;
@@ -227,9 +230,10 @@ export class StoreLedger implements Ledger {
     return { removed: outcome.removed };
   }
 
-  async listBudgets(query: { scope?: string } = {}): Promise<BudgetDefinition[]> {
+  async listBudgets(query: ListBudgetsQuery): Promise<BudgetDefinition[]> {
+    const parsed = parseInput(listBudgetsSchema, query ?? {});
     const store = await this.getStore();
-    return store.listBudgets({ scopePrefix: query.scope });
+    return store.listBudgets({ scopePrefix: parsed.scope });
   }
 
   reserve(input: ReserveInput): Promise<ReserveResponse> {
@@ -242,6 +246,7 @@ export class StoreLedger implements Ledger {
 
   private async reserveOrDecide(input: ReserveInput, dryRun: boolean): Promise<ReserveResponse> {
     // Well-formed input takes a hand-written check; anything else goes through zod for its errors.
+    // Either way `parsed` is a fresh copy read once: `input` is never looked at again.
     const fast = fastReserveInput(input);
     const parsed = fast ? fast.input : parseInput(reserveSchema, input);
     const subjectScope = fast ? fast.scopeId : scopeIdOf(parsed.subject as Subject);
@@ -304,7 +309,8 @@ export class StoreLedger implements Ledger {
       ? reservationId
       : parseInput(reservationIdSchema, reservationId, "reservationId");
     const parsed = parseInput(commitSchema, input);
-    return this.settle(id, parsed.idempotencyKey, { actual: parsed.actual }, (store, idempotency) =>
+    const payload = { actual: parsed.actual, actor: parsed.actor };
+    return this.settle(id, parsed.idempotencyKey, payload, (store, idempotency) =>
       store.commit({ reservationId: id, actual: parsed.actual, actor: parsed.actor, idempotency }),
     );
   }
@@ -314,8 +320,9 @@ export class StoreLedger implements Ledger {
       ? reservationId
       : parseInput(reservationIdSchema, reservationId, "reservationId");
     const parsed = parseInput(releaseSchema, input);
-    return this.settle(id, parsed.idempotencyKey, { release: true }, (store, idempotency) =>
-      store.release({ reservationId: id, reason: parsed.reason, idempotency }),
+    const payload = { release: true, reason: parsed.reason, actor: parsed.actor };
+    return this.settle(id, parsed.idempotencyKey, payload, (store, idempotency) =>
+      store.release({ reservationId: id, reason: parsed.reason, actor: parsed.actor, idempotency }),
     );
   }
 

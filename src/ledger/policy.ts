@@ -15,7 +15,13 @@ import {
   parsePolicy,
   sameBudget,
 } from "../core/policy.js";
-import type { RemoveBudgetInput, SetBudgetInput } from "../core/schemas.js";
+import {
+  type ListBudgetsQuery,
+  listBudgetsSchema,
+  parseInput,
+  type RemoveBudgetInput,
+  type SetBudgetInput,
+} from "../core/schemas.js";
 import { isWithinScope } from "../core/scope.js";
 import type { BudgetDefinition, LedgerStore } from "../store/types.js";
 
@@ -248,7 +254,7 @@ function deepestNode(root: Node | null, path: readonly (string | number)[]): Nod
 
 /** What applying a policy needs from a ledger (a Ledger has all of it). */
 export interface BudgetAdmin {
-  listBudgets(query?: { scope?: string }): Promise<BudgetDefinition[]>;
+  listBudgets(query: ListBudgetsQuery): Promise<BudgetDefinition[]>;
   setBudget(input: SetBudgetInput): Promise<unknown>;
   removeBudget(input: RemoveBudgetInput): Promise<{ removed: boolean }>;
 }
@@ -440,7 +446,7 @@ export function describeChange(change: PolicyChange): string {
 /** Budget administration straight on a store, for applying a policy while the ledger opens. */
 export function budgetAdminOfStore(store: LedgerStore): BudgetAdmin {
   return {
-    listBudgets: (query = {}) => store.listBudgets({ scopePrefix: query.scope }),
+    listBudgets: async (query) => store.listBudgets({ scopePrefix: parseInput(listBudgetsSchema, query).scope }),
     async setBudget(input) {
       await store.putBudget({
         definition: {

@@ -1,6 +1,7 @@
 import { invariant } from "../core/errors.js";
+import { isAmount } from "../core/units.js";
 import type { BudgetWindow } from "../core/windows.js";
-import type { AuditEvent, Balance, BudgetDefinition } from "./types.js";
+import type { AuditEvent, Balance, BudgetDefinition, ReservationRecord } from "./types.js";
 
 // The embedded store's in-memory records and the pure helpers that read and check them.
 
@@ -89,10 +90,54 @@ export function balanceOf(definition: BudgetDefinition, instance: string, counte
   };
 }
 
+/** Checked after every write of counters and when they are read back from keyv: a bad number is never kept. */
 export function assertCounters(definition: BudgetDefinition, counters: Counters): void {
-  invariant(counters.reserved >= 0, `reserved >= 0 on ${definition.scope} (got ${counters.reserved})`);
-  invariant(counters.spent >= 0, `spent >= 0 on ${definition.scope} (got ${counters.spent})`);
-  invariant(counters.debt >= 0, `debt >= 0 on ${definition.scope} (got ${counters.debt})`);
+  assertCount(counters.reserved, "reserved", definition.scope);
+  assertCount(counters.spent, "spent", definition.scope);
+  assertCount(counters.debt, "debt", definition.scope);
+}
+
+function assertCount(value: number, name: string, scope: string): void {
+  // The messages are built only when a check fails: this runs on every write of the hot path.
+  if (value >= 0 && Number.isSafeInteger(value)) return;
+  invariant(value >= 0, `${name} >= 0 on ${scope} (got ${value})`);
+  invariant(false, `${name} is a safe integer on ${scope} (got ${value})`);
+}
+
+/**
+ * After a hold, which changed only `reserved` (spent and debt were checked when they were written):
+ * the decision allowed it only with room, so no budget it holds can go below zero.
+ */
+export function assertHeld(definition: BudgetDefinition, counters: Counters): void {
+  const remaining = definition.limit - counters.spent - counters.reserved - counters.debt;
+  if (Number.isSafeInteger(counters.reserved) && counters.reserved >= 0 && remaining >= 0) return;
+  assertCount(counters.reserved, "reserved", definition.scope);
+  invariant(false, `remaining >= 0 after a hold on ${definition.scope} (got ${remaining})`);
+}
+
+/** Records read back from a keyv adapter are checked before the store trusts any number in them. */
+export function assertStoredCounters(key: string, value: unknown): asserts value is Counters {
+  invariant(typeof value === "object" && value !== null, `counters ${key} are a record`);
+  const counters = value as Counters;
+  assertCounters({ scope: key } as BudgetDefinition, counters);
+  invariant(Number.isFinite(counters.touchedAtMs), `counters ${key} have a finite touchedAtMs`);
+}
+
+export function assertStoredDefinition(key: string, value: unknown): asserts value is BudgetDefinition {
+  invariant(typeof value === "object" && value !== null, `budget ${key} is a record`);
+  const definition = value as BudgetDefinition;
+  invariant(isAmount(definition.limit), `limit of budget ${key} is a safe integer >= 0`);
+  invariant(isAmount(definition.overdraftLimit), `overdraftLimit of budget ${key} is a safe integer >= 0`);
+}
+
+export function assertStoredReservation(id: string, value: unknown): asserts value is ReservationRecord {
+  invariant(typeof value === "object" && value !== null, `reservation ${id} is a record`);
+  const record = value as ReservationRecord;
+  invariant(isAmount(record.estimate), `estimate of reservation ${id} is a safe integer >= 0`);
+  invariant(isAmount(record.charged), `charged of reservation ${id} is a safe integer >= 0`);
+  invariant(Number.isFinite(record.expiresAtMs), `expiresAtMs of reservation ${id} is finite`);
+  invariant(Number.isFinite(record.graceMs), `graceMs of reservation ${id} is finite`);
+  invariant(Array.isArray(record.holds), `holds of reservation ${id} are a list`);
 }
 
 /** Reservation ids are `<tenant value>:<uuid>`; the tenant routes settlement to the right keys. */

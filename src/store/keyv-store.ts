@@ -9,11 +9,15 @@ import {
   settledReservationsMaxDefault,
 } from "../core/limits.js";
 import { tenantScopeOf } from "../core/scope.js";
-import type { Unit } from "../core/units.js";
+import { assertAmount, type Unit } from "../core/units.js";
 import { windowInstanceOf, windowLengthMs } from "../core/windows.js";
 import { filterAuditEvents } from "./audit-filter.js";
 import {
   assertCounters,
+  assertHeld,
+  assertStoredCounters,
+  assertStoredDefinition,
+  assertStoredReservation,
   auditBalances,
   balanceOf,
   budgetKeyOfCounterKey,
@@ -141,9 +145,14 @@ export class KeyvSingleProcessStore implements LedgerStore {
       keyv,
       options.writeThrough ?? !(keyv.opts.store instanceof Map),
       (key, value) => {
-        if (key.startsWith("c:")) this.cacheCounters(key, value as Counters);
-        else if (key.startsWith("r:")) this.reservations.set(key.slice(2), value as ReservationRecord);
-        else if (key.startsWith("i:")) this.idempotency.set(key, value as IdempotencyRecord);
+        // Numbers read back from the adapter are checked before they are trusted (a bad one throws).
+        if (key.startsWith("c:")) {
+          assertStoredCounters(key, value);
+          this.cacheCounters(key, value);
+        } else if (key.startsWith("r:")) {
+          assertStoredReservation(key.slice(2), value);
+          this.reservations.set(key.slice(2), value);
+        } else if (key.startsWith("i:")) this.idempotency.set(key, value as IdempotencyRecord);
       },
     );
     this.clock = options.clock ?? Date.now;
@@ -156,6 +165,8 @@ export class KeyvSingleProcessStore implements LedgerStore {
     this.ready = this.restore().then(() => {
       this.restored = true;
     });
+    // A failed restore (a broken record in the adapter) rejects every call; it is not an unhandled rejection.
+    this.ready.catch(() => undefined);
   }
 
   /** Loads every budget definition and every held reservation, so decisions never wait on keyv. */
@@ -169,7 +180,9 @@ export class KeyvSingleProcessStore implements LedgerStore {
       budgetKeys.length > 0 ? await this.writes.keyv.getMany(budgetKeys.map((key) => `b:${key}`)) : [];
     budgetKeys.forEach((_key, index) => {
       const definition = definitions[index] as BudgetDefinition | undefined;
-      if (definition) this.indexBudget(definition);
+      if (!definition) return;
+      assertStoredDefinition(budgetKeys[index], definition);
+      this.indexBudget(definition);
     });
     const heldIds = ((await this.writes.keyv.get(indexHoldsKey)) as string[] | undefined) ?? [];
     const records = heldIds.length > 0 ? await this.writes.keyv.getMany(heldIds.map((id) => `r:${id}`)) : [];
@@ -179,6 +192,7 @@ export class KeyvSingleProcessStore implements LedgerStore {
       const id = heldIds[index];
       this.writes.markLoaded(`r:${id}`);
       if (record?.status !== "held") return;
+      assertStoredReservation(id, record);
       this.reservations.set(id, record);
       this.heldIds.add(id);
       this.deadlines.push(record.expiresAtMs + record.graceMs, id);
@@ -198,6 +212,8 @@ export class KeyvSingleProcessStore implements LedgerStore {
   // ---------------------------------------------------------------- budgets
 
   async putBudget(command: PutBudgetCommand): Promise<PutBudgetOutcome> {
+    assertAmount(command.definition.limit, "limit");
+    assertAmount(command.definition.overdraftLimit, "overdraftLimit");
     if (!this.restored) await this.ready;
     const tenant = tenantScopeOf(command.definition.scope);
     await this.writes.load(this.idempotencyKeys(tenant, "budget.set", command.idempotency));
@@ -265,7 +281,7 @@ export class KeyvSingleProcessStore implements LedgerStore {
     const out: BudgetDefinition[] = [];
     for (const definition of this.budgetIndex.values()) {
       const prefix = query.scopePrefix;
-      if (prefix && definition.scope !== prefix && !definition.scope.startsWith(`${prefix}/`)) continue;
+      if (prefix !== undefined && definition.scope !== prefix && !definition.scope.startsWith(`${prefix}/`)) continue;
       out.push(copyOfDefinition(definition));
     }
     return out.sort((a, b) => (a.scope < b.scope ? -1 : a.scope > b.scope ? 1 : a.unit < b.unit ? -1 : 1));
@@ -274,6 +290,11 @@ export class KeyvSingleProcessStore implements LedgerStore {
   // ---------------------------------------------------------------- reserve
 
   async reserve(command: ReserveCommand): Promise<ReserveResult> {
+    // The ledger validated these; a store never holds a number it did not check itself either.
+    assertAmount(command.estimate, "estimate");
+    if (!(Number.isSafeInteger(command.ttlMs) && command.ttlMs > 0)) {
+      invariant(false, `ttlMs is a positive integer (got ${command.ttlMs})`);
+    }
     if (!this.restored) await this.ready;
     const tenant = tenantScopeOf(command.subjectScope);
     if (this.writes.enabled) {
@@ -362,6 +383,7 @@ export class KeyvSingleProcessStore implements LedgerStore {
       if (allowed) {
         for (const { definition, instance, counters } of checked) {
           counters.reserved += command.estimate;
+          assertHeld(definition, counters);
           counters.touchedAtMs = now;
           this.persistCounters(definition, instance, counters);
         }
@@ -410,6 +432,7 @@ export class KeyvSingleProcessStore implements LedgerStore {
   }
 
   private async settle(command: CommitCommand & ReleaseCommand, kind: "commit" | "release"): Promise<SettleOutcome> {
+    if (command.actual !== undefined) assertAmount(command.actual, "actual");
     if (!this.restored) await this.ready;
     const tenant = tenantOfReservation(command.reservationId);
     if (this.writes.enabled) {
@@ -559,6 +582,7 @@ export class KeyvSingleProcessStore implements LedgerStore {
   }
 
   async repayDebt(command: RepayDebtCommand): Promise<RepayDebtOutcome> {
+    assertAmount(command.amount, "amount");
     if (!this.restored) await this.ready;
     const tenant = tenantScopeOf(command.scope);
     const definition = this.budgetIndex.get(command.scope, command.unit);

@@ -51,14 +51,23 @@ export class KeyvWriteThrough {
     }
     if (fresh.length > 0) {
       const load = this.keyv.getMany(fresh).then((values) => {
+        let broken: unknown;
         fresh.forEach((key, index) => {
           this.loading.delete(key);
           // A write since the load started wins: the cache is authoritative once a key is known.
           if (this.loaded.has(key)) return;
-          this.loaded.add(key);
           const value = values[index];
-          if (value !== undefined && value !== null) this.onLoaded(key, value);
+          try {
+            if (value !== undefined && value !== null) this.onLoaded(key, value);
+          } catch (error) {
+            // A record the store refuses stays unloaded: every later read fails on it again, and it is
+            // never mistaken for an absent (zero) record.
+            broken ??= error;
+            return;
+          }
+          this.loaded.add(key);
         });
+        if (broken !== undefined) throw broken;
       });
       for (const key of fresh) this.loading.set(key, load);
       waits.push(load);

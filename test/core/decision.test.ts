@@ -30,7 +30,16 @@ describe("evaluate", () => {
     ]);
     expect(evaluate([budget(80)], "write-local", 1)).toMatchObject({ decision: "DENY", reasonCode: "TIER_DISABLED" });
     expect(evaluate([budget(99)], "read", 1).caps?.disabledTiers).toContain("read");
-    expect(evaluate([budget(100)], "read", 0)).toMatchObject({ decision: "DENY", reasonCode: "TIER_DISABLED" });
+    // Fully used is exhausted: denied on capacity before any band is looked at.
+    expect(evaluate([budget(100)], "read", 0)).toMatchObject({ decision: "DENY", reasonCode: "BUDGET_EXCEEDED" });
+  });
+
+  it("an exhausted budget denies an estimate of 0; one with room allows it", () => {
+    const plain = (used: number, allocated = 100) => ({ ...budget(used), allocated, narrowing: null });
+    expect(evaluate([plain(100)], "read", 0)).toMatchObject({ decision: "DENY", reasonCode: "BUDGET_EXCEEDED" });
+    expect(evaluate([plain(50, 40)], "read", 0)).toMatchObject({ decision: "DENY", reasonCode: "BUDGET_EXCEEDED" });
+    expect(evaluate([plain(99)], "read", 0)).toEqual({ decision: "ALLOW" });
+    expect(evaluate([plain(99)], "read", 1)).toEqual({ decision: "ALLOW" });
   });
 
   it("checks capacity before tiers, and names the scope that denied", () => {

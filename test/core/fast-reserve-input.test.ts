@@ -58,4 +58,42 @@ describe("fastReserveInput", () => {
     });
     expect(fast?.scopeId).toBe("tenant:acme/workspace:production/agent:resolver/toolset:send-email");
   });
+
+  it("answers a fresh copy, reading every field of the caller's object exactly once", () => {
+    const reads = new Map<string, number>();
+    const counted = <T extends object>(prefix: string, value: T): T =>
+      new Proxy(value, {
+        get(target, key, receiver) {
+          if (typeof key === "string") reads.set(`${prefix}${key}`, (reads.get(`${prefix}${key}`) ?? 0) + 1);
+          return Reflect.get(target, key, receiver);
+        },
+      });
+    const subject = counted("subject.", { tenant: "acme", agent: "resolver" });
+    const action = counted("action.", { name: "send_email", tier: "write-external" });
+    const candidate = counted("", { subject, action, estimate: 20, runId: "thread-1", idempotencyKey: "k" });
+    const fast = fastReserveInput(candidate);
+    const readsByTheCall = [...reads];
+    expect(fast?.scopeId).toBe("tenant:acme/agent:resolver");
+    expect(fast?.input).not.toBe(candidate);
+    expect(fast?.input.subject).not.toBe(subject);
+    expect(fast?.input.action).not.toBe(action);
+    for (const [field, count] of readsByTheCall) expect(count, field).toBe(1);
+    expect(readsByTheCall).toContainEqual(["estimate", 1]);
+    expect(readsByTheCall).toContainEqual(["subject.tenant", 1]);
+    // Nothing done to the caller's object afterwards reaches the copy.
+    (candidate as { estimate: number }).estimate = -1_000;
+    (subject as { tenant: string }).tenant = "victim";
+    expect(fast?.input).toMatchObject({ estimate: 20, subject: { tenant: "acme" }, idempotencyKey: "k" });
+  });
+
+  it("answers undefined (the zod path then names the field) when a read throws", () => {
+    const candidate = {
+      subject: { tenant: "acme" },
+      action: { name: "a", tier: "read" },
+      get estimate(): number {
+        throw new Error("no");
+      },
+    };
+    expect(fastReserveInput(candidate)).toBeUndefined();
+  });
 });

@@ -55,6 +55,6 @@ export async function sampleRun(mode: LedgerMode = "enforce"): Promise<{
   await attempt(starter("send-email"), email, 20);
 
   const events = await ledger.audit({ limit: 100_000 });
-  const budgets = await ledger.listBudgets();
+  const budgets = await ledger.listBudgets({ allTenants: true });
   return { events, budgets, ledger };
 }

@@ -3,8 +3,10 @@ import { describe, expect, it } from "vitest";
 import { createLedger } from "../../src/ledger/create-ledger.js";
 import { KeyvSingleProcessStore } from "../../src/store/keyv-store.js";
 import { testLedgerStore } from "./conformance.js";
+import { testStoreHardening } from "./hardening.js";
+import type { StoreHarness } from "./harness.js";
 
-testLedgerStore("keyv (in memory)", async () => {
+async function inMemoryHarness(): Promise<StoreHarness> {
   let nowMs = Date.UTC(2026, 10, 24, 12, 0, 0);
   const store = new KeyvSingleProcessStore({ clock: () => nowMs });
   return {
@@ -14,7 +16,10 @@ testLedgerStore("keyv (in memory)", async () => {
     },
     close: () => store.close(),
   };
-});
+}
+
+testLedgerStore("keyv (in memory)", inMemoryHarness);
+testStoreHardening("keyv (in memory)", inMemoryHarness);
 
 describe("keyv store: its own regressions", () => {
   it("persists budgets, counters and open holds through any keyv adapter and restores them", async () => {
@@ -53,13 +58,76 @@ describe("keyv store: its own regressions", () => {
       reservationGraceMs: 0,
     });
     expect(await second.getBalance({ scope: "tenant:acme" })).toMatchObject({ spent: 30, reserved: 20, remaining: 50 });
-    expect(await second.listBudgets()).toHaveLength(1);
+    expect(await second.listBudgets({ allTenants: true })).toHaveLength(1);
     // ...and the hold of the process that died still expires: nothing is lost for good.
     nowMs += 1_000;
     expect(await second.sweep()).toBe(1);
     expect(await second.getBalance({ scope: "tenant:acme" })).toMatchObject({ spent: 30, reserved: 0, remaining: 70 });
     await expect(second.commit(held.reservationId as string)).rejects.toMatchObject({ code: "RESERVATION_EXPIRED" });
     await second.close();
+  });
+
+  describe("numbers read back from the adapter are checked, never trusted", () => {
+    const brokenCounters: [string, Record<string, unknown>][] = [
+      ["a negative hold", { reserved: -1_000 }],
+      ["a NaN (null in JSON) spend", { spent: null }],
+      ["a fractional debt", { debt: 1.5 }],
+      ["a string", { reserved: "5" }],
+      ["an unsafe integer", { spent: 2 ** 53 }],
+    ];
+    const open = (backing: Map<string, unknown>) =>
+      createLedger({ store: new Keyv({ store: backing }), writeThrough: true, sweepIntervalMs: 0 });
+    const counterKey = "keyv:c:tenant:acme|RISK_POINTS|life";
+    const corrupt = (backing: Map<string, unknown>, fields: Record<string, unknown>) => {
+      const stored = JSON.parse(backing.get(counterKey) as string);
+      backing.set(counterKey, JSON.stringify({ ...stored, value: { ...stored.value, ...fields } }));
+    };
+    for (const [title, fields] of brokenCounters) {
+      it(`counters with ${title} are an InvariantError and every reserve is DENY`, async () => {
+        const backing = new Map<string, unknown>();
+        const first = open(backing);
+        await first.setBudget({ scope: "tenant:acme", limit: 100 });
+        const held = await first.reserve({
+          subject: { tenant: "acme" },
+          action: { name: "a", tier: "read" },
+          estimate: 5,
+        });
+        await first.commit(held.reservationId as string);
+        await first.close();
+        corrupt(backing, fields);
+        const second = open(backing);
+        for (let attempt = 0; attempt < 2; attempt++) {
+          await expect(second.getBalance({ scope: "tenant:acme" })).rejects.toMatchObject({
+            code: "INVARIANT_VIOLATED",
+          });
+          const response = await second.reserve({
+            subject: { tenant: "acme" },
+            action: { name: "a", tier: "read" },
+            estimate: 1,
+          });
+          expect(response).toMatchObject({ decision: "DENY", reasonCode: "LEDGER_UNAVAILABLE" });
+        }
+        await second.close();
+      });
+    }
+
+    it("a held reservation with a broken estimate stops the store from opening", async () => {
+      const backing = new Map<string, unknown>();
+      const first = open(backing);
+      await first.setBudget({ scope: "tenant:acme", limit: 100 });
+      const held = await first.reserve({
+        subject: { tenant: "acme" },
+        action: { name: "a", tier: "read" },
+        estimate: 5,
+      });
+      await first.close();
+      const key = `keyv:r:${held.reservationId}`;
+      const stored = JSON.parse(backing.get(key) as string);
+      backing.set(key, JSON.stringify({ ...stored, value: { ...stored.value, estimate: -1_000 } }));
+      const second = open(backing);
+      await expect(second.getBalance({ scope: "tenant:acme" })).rejects.toMatchObject({ code: "INVARIANT_VIOLATED" });
+      await second.close().catch(() => undefined);
+    });
   });
 
   it("keeps the audit log bounded", async () => {

@@ -84,7 +84,9 @@ export const audit: Command = {
     try {
       if (typeof options.out === "string") {
         const events = await ledger.audit({ ...query, limit: query.limit ?? auditQueryLimitMax });
-        const budgets = await ledger.listBudgets(query.scope ? { scope: tenantScopeOf(query.scope) } : {});
+        const budgets = await ledger.listBudgets(
+          query.scope ? { scope: tenantScopeOf(query.scope) } : { allTenants: true },
+        );
         return writeExport(io, options.out, { budgets, events });
       }
       printer.print(await ledger.audit(query));

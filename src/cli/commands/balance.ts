@@ -29,7 +29,9 @@ export const balance: Command = {
     const { openLedger, closeQuietly } = await import("../source.js");
     const { ledger, label } = await openLedger(io, options, command.name, { write: false });
     try {
-      const budgets = (await ledger.listBudgets({ scope })).filter((budget) => !unit || budget.unit === unit);
+      const budgets = (await ledger.listBudgets(scope ? { scope } : { allTenants: true })).filter(
+        (budget) => !unit || budget.unit === unit,
+      );
       if (budgets.length === 0) {
         throw new CliFailure(
           `No budgets${scope ? ` at or beneath ${scope}` : ""} in ${label}, so every action there is denied. Grant one with: tollgate budget set --scope SCOPE --limit N`,

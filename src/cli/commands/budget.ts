@@ -128,7 +128,9 @@ export const budgetLs: Command = {
     const { ledger, label } = await openLedger(io, options, command.name, { write: false });
     try {
       const scope = typeof options.scope === "string" ? options.scope : undefined;
-      const budgets = (await ledger.listBudgets({ scope })).filter((budget) => !unit || budget.unit === unit);
+      const budgets = (await ledger.listBudgets(scope ? { scope } : { allTenants: true })).filter(
+        (budget) => !unit || budget.unit === unit,
+      );
       if (options.json) {
         for (const budget of budgets) writeJsonLine(io.stdout, budget);
         return exitOk;

@@ -71,7 +71,7 @@ export const report: Command = {
       });
       try {
         events = await ledger.audit(query);
-        budgets = await ledger.listBudgets(query.scope ? { scope: tenantScopeOf(query.scope) } : {});
+        budgets = await ledger.listBudgets(query.scope ? { scope: tenantScopeOf(query.scope) } : { allTenants: true });
         source = label;
       } finally {
         await closeQuietly(ledger);
@@ -80,7 +80,7 @@ export const report: Command = {
     if (policyFile !== undefined) {
       const { openPolicyView } = await import("../source.js");
       const view = await openPolicyView(io, policyFile);
-      const fromPolicy = await view.listBudgets();
+      const fromPolicy = await view.listBudgets({ allTenants: true });
       await view.close();
       const stated = new Set(fromPolicy.map((budget) => `${budget.scope}|${budget.unit}`));
       budgets = [...fromPolicy, ...budgets.filter((budget) => !stated.has(`${budget.scope}|${budget.unit}`))];

@@ -21,7 +21,7 @@ export async function writeLedgerReport(
   options: { title?: string; scope?: string } = {},
 ) {
   const events = await ledger.audit({ scope: options.scope, limit: auditQueryLimitMax });
-  const budgets = await ledger.listBudgets(options.scope ? { scope: options.scope } : {});
+  const budgets = await ledger.listBudgets(options.scope ? { scope: options.scope } : { allTenants: true });
   await writeReportFile(file, { events, budgets, title: options.title });
   return { events: events.length, budgets: budgets.length };
 }

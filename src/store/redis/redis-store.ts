@@ -10,7 +10,7 @@ import {
 import type { OveragePolicy } from "../../core/schemas.js";
 import { applicableScopes, tenantScopeOf } from "../../core/scope.js";
 import { type Tier, tierRank } from "../../core/tiers.js";
-import type { Unit } from "../../core/units.js";
+import { assertAmount, type Unit } from "../../core/units.js";
 import type { BudgetWindow } from "../../core/windows.js";
 import { tenantOfReservation } from "../keyv-records.js";
 import type {
@@ -128,6 +128,8 @@ export class RedisLedgerStore implements LedgerStore {
     const definition = command.definition;
     const tenant = tenantScopeOf(definition.scope);
     const { scope, unit, limit, window, narrowing, overdraftLimit } = definition;
+    assertAmount(limit, "limit");
+    assertAmount(overdraftLimit, "overdraftLimit");
     const detail = `window=${window} narrowing=${narrowing ? "bands" : "none"} overdraftLimit=${overdraftLimit}`;
     const [, raw] = await Promise.all([
       this.registerTenant(tenant),
@@ -155,7 +157,7 @@ export class RedisLedgerStore implements LedgerStore {
 
   async listBudgets(query: { scopePrefix?: string }): Promise<BudgetDefinition[]> {
     const prefix = query.scopePrefix;
-    const tenants = prefix ? [tenantScopeOf(prefix)] : await this.tenants();
+    const tenants = prefix !== undefined ? [tenantScopeOf(prefix)] : await this.tenants();
     const out: BudgetDefinition[] = [];
     await forEachLimited(tenants, sweepConcurrency, async (tenant) => {
       const flat = (await this.connection.send(this.keys.budgets(tenant), [
@@ -164,7 +166,9 @@ export class RedisLedgerStore implements LedgerStore {
       ])) as string[];
       for (let index = 1; index < flat.length; index += 2) {
         const definition = publicDefinition(JSON.parse(definitionJsonOf(flat[index])) as BudgetDefinition);
-        if (prefix && definition.scope !== prefix && !definition.scope.startsWith(`${prefix}/`)) continue;
+        if (prefix !== undefined && definition.scope !== prefix && !definition.scope.startsWith(`${prefix}/`)) {
+          continue;
+        }
         out.push(definition);
       }
     });
@@ -179,6 +183,11 @@ export class RedisLedgerStore implements LedgerStore {
       tenantOfReservation(command.reservationId) === tenant,
       `reservation id ${command.reservationId} names another tenant than ${tenant}`,
     );
+    // The ledger validated these; the scripts check them again before their first write.
+    assertAmount(command.estimate, "estimate");
+    if (!(Number.isSafeInteger(command.ttlMs) && command.ttlMs > 0)) {
+      invariant(false, `ttlMs is a positive integer (got ${command.ttlMs})`);
+    }
     if (!command.dryRun) this.noteTenant(tenant);
     const { subjectScope: scope, unit, action, runId, actor, estimate, reservationId } = command;
     const scopes = applicableScopes(scope);
@@ -204,6 +213,7 @@ export class RedisLedgerStore implements LedgerStore {
   }
 
   commit(command: CommitCommand): Promise<SettleOutcome> {
+    if (command.actual !== undefined) assertAmount(command.actual, "actual");
     return this.settle(scripts.commit, command.reservationId, [
       command.actual === undefined ? "" : String(command.actual),
       command.actor === undefined ? "" : JSON.stringify(command.actor),
@@ -239,6 +249,7 @@ export class RedisLedgerStore implements LedgerStore {
 
   async repayDebt(command: RepayDebtCommand): Promise<RepayDebtOutcome> {
     const { scope, unit, runId } = command;
+    assertAmount(command.amount, "amount");
     const raw = await this.runTenant(scripts.repayDebt, tenantScopeOf(scope), [
       budgetField(scope, unit),
       runId ?? "",
@@ -491,7 +502,7 @@ function holdsOf(stored: string, runId: string): { scope: string; instance: stri
   if (stored === "") return [];
   return stored.split(";").map((hold) => {
     const [, code, scope] = hold.split(" ");
-    const instance = code === "L" ? "life" : code === "R" ? `run:${runId === "" ? "-" : runId}` : code;
+    const instance = code === "L" ? "life" : code === "R" ? `run:${runId}` : code;
     return { scope, instance };
   });
 }

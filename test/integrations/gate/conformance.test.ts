@@ -48,7 +48,7 @@ async function judge(scenario: Scenario, observed: Observed): Promise<void> {
     expect(commits.map((event) => event.amount).sort(), "commit amounts").toEqual([...expected.commits].sort());
   }
   if (expected.budgetScopes) {
-    const scopes = (await observed.ledger.listBudgets()).map((budget) => budget.scope);
+    const scopes = (await observed.ledger.listBudgets({ scope: "tenant:acme" })).map((budget) => budget.scope);
     expect(scopes.sort(), "budgets left (approval grants gone)").toEqual([...expected.budgetScopes].sort());
   }
 }

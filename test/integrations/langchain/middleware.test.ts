@@ -315,7 +315,10 @@ describe("tollgateMiddleware: approval instead of denial", () => {
     ]);
     // The decision's approver wins over the option's; the one-off grant is gone once settled.
     expect(await actedBy(ledger, "ops-on-call")).toEqual([]);
-    expect((await ledger.listBudgets()).map((budget) => budget.scope).sort()).toEqual(["tenant:acme", emailScope]);
+    expect((await ledger.listBudgets({ allTenants: true })).map((budget) => budget.scope).sort()).toEqual([
+      "tenant:acme",
+      emailScope,
+    ]);
   });
 
   it("records the option's approver when the decision names none", async () => {

@@ -80,7 +80,7 @@ describe("humanApprovalFallback", () => {
 
     // The toolset budget is untouched by the approval; the one-off grant is gone once settled.
     expect(await ledger.getBalance({ scope: emailScope })).toMatchObject({ spent: 100, reserved: 0 });
-    expect((await ledger.listBudgets()).map((budget) => budget.scope)).toEqual([emailScope]);
+    expect((await ledger.listBudgets({ allTenants: true })).map((budget) => budget.scope)).toEqual([emailScope]);
     const approved = (await ledger.audit({ scope: "tenant:acme" })).filter((event) => event.actor === "alice");
     expect(approved.map((event) => [event.type, event.decision ?? event.amount])).toEqual([
       ["reserve", "ALLOW"],

@@ -85,7 +85,7 @@ function suite() {
     for (const count of perNode) expect(count).toBeGreaterThan(0);
 
     // Cross-tenant reads walk the tenants set; the sweep visits tenants on every node.
-    expect(await ledger.listBudgets()).toHaveLength(tenantsCount * 2);
+    expect(await ledger.listBudgets({ allTenants: true })).toHaveLength(tenantsCount * 2);
     const denials = await ledger.audit({ decision: "DENY", limit: 100_000 });
     expect(denials).toHaveLength(tenantsCount * (attemptsPerTenant - agentLimit));
     const held = await Promise.all(

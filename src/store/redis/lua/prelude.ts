@@ -98,10 +98,8 @@ local clockCountersRetentionMs = 2 * 86400000
 
 local function instanceOf(window, runId)
   if window == 'lifetime' then return 'life' end
-  if window == 'run' then
-    if runId == '' then return 'run:-' end
-    return 'run:' .. runId
-  end
+  -- Without a run id ('') the instance is 'run:', which no run id (never empty) can name.
+  if window == 'run' then return 'run:' .. runId end
   return window .. ':' .. int(math.floor(now / windowLengthMs[window]))
 end
 
@@ -121,9 +119,16 @@ local function budgetAt(def, scope, budgetField, instance)
 end
 
 -- All counters of a tenant live in one hash ("spent:reserved:debt" per budget and window instance),
--- so a chain of any depth is read with one HMGET and written with one HSET.
+-- so a chain of any depth is read with one HMGET and written with one HSET. What is read back is
+-- checked before any script trusts it: three integers, each >= 0 and below 2^53.
 local function loadCounters(list)
   if #list == 0 then return end
+  local function storedCount(text, name, b, value)
+    local n = tonumber(text)
+    invariant(n ~= nil and n >= 0, name .. ' >= 0 on ' .. b.scope .. ' (stored ' .. string.sub(value, 1, 64) .. ')')
+    invariant(n <= 9007199254740991, name .. ' is a safe integer on ' .. b.scope .. ' (stored ' .. string.sub(value, 1, 64) .. ')')
+    return n
+  end
   local fields = {}
   for i, b in ipairs(list) do fields[i] = b.field end
   local values = redis.call('HMGET', countersKey, unpack(fields))
@@ -131,7 +136,9 @@ local function loadCounters(list)
     local value = values[i]
     if value then
       local s, r, d = string.match(value, '^(%-?%d+):(%-?%d+):(%-?%d+)$')
-      b.c = { spent = tonumber(s), reserved = tonumber(r), debt = tonumber(d), found = true }
+      invariant(s ~= nil, 'counters of ' .. b.scope .. ' are three integers (stored ' .. string.sub(value, 1, 64) .. ')')
+      b.c = { spent = storedCount(s, 'spent', b, value), reserved = storedCount(r, 'reserved', b, value),
+        debt = storedCount(d, 'debt', b, value), found = true }
     else
       b.c = { spent = 0, reserved = 0, debt = 0, found = false }
     end
@@ -303,7 +310,9 @@ local function evaluate(checked, tier, estimate)
     -- A zero budget is a revoked grant: always DENY, even for a free action.
     if b.def.limit == 0 then return { decision = 'DENY', reasonCode = 'BUDGET_EXCEEDED', deniedScope = b.scope } end
     if b.c.debt > 0 then return { decision = 'DENY', reasonCode = 'DEBT_OUTSTANDING', deniedScope = b.scope } end
-    if remainingOf(b) < estimate then
+    -- An exhausted budget takes nothing new, not even a free action.
+    local remaining = remainingOf(b)
+    if remaining <= 0 or remaining < estimate then
       return { decision = 'DENY', reasonCode = 'BUDGET_EXCEEDED', deniedScope = b.scope }
     end
   end

@@ -30,6 +30,11 @@ local reserveEvent = ARGV[16]
 local recordEvent = ARGV[17]
 local firstScope = 18
 
+-- Before the first write (expireDue writes): a number that is not a safe integer is never held.
+invariant(estimate ~= nil and estimate >= 0 and estimate <= 9007199254740991 and estimate == math.floor(estimate),
+  'estimate is a safe integer >= 0 (got ' .. string.sub(ARGV[7], 1, 32) .. ')')
+invariant(ttlMs ~= nil and ttlMs >= 1 and ttlMs == math.floor(ttlMs), 'ttlMs is a positive integer')
+
 expireDue()
 if not dryRun then
   local replayed = replayArray('reserve', idemKey, idemFingerprint)
@@ -80,6 +85,8 @@ if allowed or shadow then
   if allowed then
     for i, b in ipairs(checked) do
       b.c.reserved = b.c.reserved + estimate
+      assertCounters(b)
+      invariant(remainingOf(b) >= 0, 'remaining >= 0 after a hold on ' .. b.scope)
       holds[i] = holdOf(b)
     end
     saveCounters(checked)

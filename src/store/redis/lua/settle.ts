@@ -24,6 +24,11 @@ local actorJson = ARGV[6]
 local reasonJson = ARGV[7]
 local idemKey = ARGV[8]
 local idemFingerprint = ARGV[9]
+if actualArg ~= '' then
+  local actual = tonumber(actualArg)
+  invariant(actual ~= nil and actual >= 0 and actual <= 9007199254740991 and actual == math.floor(actual),
+    'actual is a safe integer >= 0 (got ' .. string.sub(actualArg, 1, 32) .. ')')
+end
 
 local function scopeOf(b) return b.scope end
 
