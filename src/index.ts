@@ -6,10 +6,12 @@ export type { ErrorCode, ValidationIssue } from "./core/errors.js";
 export {
   IdempotencyConflictError,
   InvariantError,
+  isTransient,
   LedgerUnavailableError,
   OverageError,
   PeerDependencyError,
   ReservationStateError,
+  StoreReplyError,
   TollgateError,
   ValidationError,
 } from "./core/errors.js";

@@ -235,17 +235,18 @@ local function balanceJson(b, unit)
 end
 
 -- Balances as a flat array for the client: per budget window, instance, allocated, spent, reserved,
--- debt, after the given leading item (index into the candidate scopes, or the scope).
+-- debt, after the given leading item (index into the candidate scopes, or the scope). Amounts go as
+-- decimal strings: the client would parse integer replies near 2^53 inexactly.
 local function pushBalances(out, list, lead)
   local n = #out
   for _, b in ipairs(list) do
     out[n + 1] = lead(b)
     out[n + 2] = b.def.window
     out[n + 3] = b.instance
-    out[n + 4] = b.def.limit
-    out[n + 5] = b.c.spent
-    out[n + 6] = b.c.reserved
-    out[n + 7] = b.c.debt
+    out[n + 4] = b.def.limitText
+    out[n + 5] = int(b.c.spent)
+    out[n + 6] = int(b.c.reserved)
+    out[n + 7] = int(b.c.debt)
     n = n + 7
   end
   return out

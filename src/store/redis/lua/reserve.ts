@@ -35,7 +35,7 @@ if not dryRun then
   local replayed = replayArray('reserve', idemKey, idemFingerprint)
   if replayed == false then return { '!', 'IDEMPOTENCY_CONFLICT' } end
   if replayed then
-    replayed[7] = 0
+    replayed[7] = '0'
     replayed[10] = '1'
     return replayed
   end
@@ -109,8 +109,8 @@ if shadowReason ~= '' then
 end
 pushAuditBalances(parts, checked)
 appendAudit(parts)
-local reply = pushBalances({ decision, reasonCode or '', deniedScope or '', caps or '', heldId, expiresAtMs, hint,
-  shadowReason, shadowScope, '' }, checked, indexOf)
+local reply = pushBalances({ decision, reasonCode or '', deniedScope or '', caps or '', heldId, int(expiresAtMs),
+  int(hint), shadowReason, shadowScope, '' }, checked, indexOf)
 rememberArray('reserve', idemKey, idemFingerprint, reply)
 return reply
 `;

@@ -43,8 +43,8 @@ if r[1] ~= 'held' and idemFingerprint ~= '' and r[10] == idemKey and (r[9] == id
   -- A retry of the settle that finalized this reservation (its reply was lost): the same numbers.
   local numbers = redis.call('HMGET', key, 'ch', 'so')
   local debtAdded, uncharged, released = string.match(numbers[2], '^(%d+):(%d+):(%d+)$')
-  return pushBalances({ 'ok', r[1], tonumber(numbers[1]), tonumber(debtAdded), tonumber(uncharged), tonumber(released),
-    '1', r[5] }, heldBudgets(r[6], r[5], r[8] or ''), scopeOf)
+  return pushBalances({ 'ok', r[1], numbers[1], debtAdded, uncharged, released, '1', r[5] },
+    heldBudgets(r[6], r[5], r[8] or ''), scopeOf)
 end
 if r[1] == 'expired' then return { '!', 'RESERVATION_EXPIRED', '' } end
 if r[1] ~= 'held' then return { '!', 'RESERVATION_FINALIZED', r[1] } end
@@ -127,7 +127,8 @@ elseif uncharged > 0 then
   parts[#parts + 1] = ',"detail":"uncharged overage ' .. int(uncharged) .. '"'
 end
 appendAudit(parts)
-local reply = pushBalances({ 'ok', status, charged, debtAdded, uncharged, released, '', r[5] }, held, scopeOf)
+local reply = pushBalances({ 'ok', status, int(charged), int(debtAdded), int(uncharged), int(released), '', r[5] },
+  held, scopeOf)
 rememberArray(kind, idemKey, idemFingerprint, reply)
 return reply
 `;

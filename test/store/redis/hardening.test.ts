@@ -1,0 +1,242 @@
+import { createServer, type Server } from "node:net";
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { LedgerUnavailableError, StoreReplyError, TollgateError } from "../../../src/core/errors.js";
+import { StoreLedger } from "../../../src/ledger/ledger.js";
+import { createRedisStore, RedisUnavailableError } from "../../../src/store/redis/index.js";
+import type { LedgerStore } from "../../../src/store/types.js";
+import { type RedisServerHandle, startRedisServer } from "../../helpers/redis-server.js";
+import { describeRedis, uniquePrefix } from "./support.js";
+
+const subject = { tenant: "acme", toolset: "search" };
+const read = { name: "search", tier: "read" as const };
+
+async function waitFor<T>(probe: () => Promise<T>, done: (value: T) => boolean, timeoutMs: number): Promise<T> {
+  const deadline = Date.now() + timeoutMs;
+  let value = await probe();
+  while (!done(value) && Date.now() < deadline) {
+    await new Promise((resolve) => setTimeout(resolve, 50));
+    value = await probe();
+  }
+  return value;
+}
+
+/** A TCP server that answers `+OK` to every command: speaks RESP, but is no ledger store. */
+async function startOkServer(): Promise<{ url: string; close: () => Promise<void> }> {
+  const server: Server = createServer((socket) => {
+    let buffered = "";
+    socket.on("error", () => undefined);
+    socket.on("data", (chunk) => {
+      buffered += chunk.toString("latin1");
+      // One +OK per complete command (`*<n>` then n bulk strings).
+      for (;;) {
+        const consumed = commandLength(buffered);
+        if (consumed === 0) break;
+        buffered = buffered.slice(consumed);
+        socket.write("+OK\r\n");
+      }
+    });
+  });
+  await new Promise<void>((resolve) => server.listen(0, "127.0.0.1", resolve));
+  const address = server.address();
+  const port = typeof address === "object" && address ? address.port : 0;
+  return {
+    url: `redis://127.0.0.1:${port}`,
+    close: () => new Promise<void>((resolve) => server.close(() => resolve())),
+  };
+}
+
+/** Length of the first complete RESP command in `text`, or 0 when it is not complete yet. */
+function commandLength(text: string): number {
+  const header = /^\*(\d+)\r\n/.exec(text);
+  if (!header) return 0;
+  let at = header[0].length;
+  for (let index = 0; index < Number(header[1]); index++) {
+    const bulk = /^\$(\d+)\r\n/.exec(text.slice(at));
+    if (!bulk) return 0;
+    at += bulk[0].length + Number(bulk[1]) + 2;
+    if (at > text.length) return 0;
+  }
+  return at;
+}
+
+describe("one error model", () => {
+  it("store faults are TollgateErrors with a transient flag; a bad reply is not transient", () => {
+    const unavailable = new RedisUnavailableError("no reply");
+    expect(unavailable).toBeInstanceOf(TollgateError);
+    expect(unavailable).toBeInstanceOf(LedgerUnavailableError);
+    expect(unavailable).toMatchObject({ code: "LEDGER_UNAVAILABLE", transient: true });
+    expect(new LedgerUnavailableError("late").transient).toBe(true);
+    expect(new StoreReplyError("reserve", "nonsense")).toMatchObject({ code: "STORE_REPLY_INVALID", transient: false });
+  });
+});
+
+describeRedis(
+  "redis store hardening",
+  () => {
+    let server: RedisServerHandle;
+    beforeAll(async () => {
+      server = await startRedisServer({ needsOwnServer: true });
+    });
+    afterAll(async () => {
+      server?.resume();
+      await server?.stop();
+    });
+
+    it("keeps every amount exact up to 2^53 - 1 in reserve, commit and balance answers", async () => {
+      const store = await createRedisStore({ redis: server.url, prefix: uniquePrefix("precision") });
+      const ledger = new StoreLedger(store, { sweepIntervalMs: 0 });
+      const max = Number.MAX_SAFE_INTEGER;
+      await ledger.setBudget({ scope: "tenant:acme", limit: max });
+      const held = await ledger.reserve({ subject, action: read, estimate: max - 2 });
+      expect(held.decision).toBe("ALLOW");
+      expect(held.balances[0]).toMatchObject({ allocated: max, reserved: max - 2, remaining: 2 });
+      const committed = await ledger.commit(held.reservationId as string, { actual: max - 1 });
+      expect(committed).toMatchObject({ charged: max - 1, released: 0 });
+      expect(committed.balances[0]).toMatchObject({ allocated: max, spent: max - 1, reserved: 0, remaining: 1 });
+      expect(await ledger.getBalance({ scope: "tenant:acme" })).toMatchObject({ allocated: max, spent: max - 1 });
+      await ledger.close();
+    });
+
+    it("retries a settle on a transient LedgerUnavailableError, as on any transient fault", async () => {
+      const store = await createRedisStore({ redis: server.url, prefix: uniquePrefix("transient") });
+      let failures = 1;
+      const flaky: LedgerStore = Object.assign(Object.create(store) as LedgerStore, {
+        commit: async (command: Parameters<LedgerStore["commit"]>[0]) => {
+          const outcome = await store.commit(command);
+          if (failures-- > 0) throw new LedgerUnavailableError("the answer was lost");
+          return outcome;
+        },
+      });
+      const ledger = new StoreLedger(flaky, { sweepIntervalMs: 0 });
+      await ledger.setBudget({ scope: "tenant:acme", limit: 100 });
+      const held = await ledger.reserve({ subject, action: read, estimate: 10 });
+      expect(await ledger.commit(held.reservationId as string, { actual: 7 })).toMatchObject({
+        charged: 7,
+        replayed: true,
+      });
+      expect(await ledger.getBalance({ scope: "tenant:acme" })).toMatchObject({ spent: 7, reserved: 0 });
+      await ledger.close();
+    });
+
+    it("a commit against a hung server fails within the store timeout, retries included", async () => {
+      const store = await createRedisStore({ redis: server.url, prefix: uniquePrefix("bound") });
+      const ledger = new StoreLedger(store, { sweepIntervalMs: 0 });
+      await ledger.setBudget({ scope: "tenant:acme", limit: 100 });
+      const held = await ledger.reserve({ subject, action: read, estimate: 10 });
+      server.pause();
+      try {
+        const startedAtMs = Date.now();
+        await expect(ledger.commit(held.reservationId as string, { idempotencyKey: "c-1" })).rejects.toMatchObject({
+          code: "LEDGER_UNAVAILABLE",
+        });
+        // The default bound is 2 s, as for a reserve (timer slack aside).
+        expect(Date.now() - startedAtMs).toBeLessThan(2_400);
+      } finally {
+        server.resume();
+      }
+      // The commits queued in the socket ran once the server resumed: the retry replays them, charged once.
+      expect(await ledger.commit(held.reservationId as string, { idempotencyKey: "c-1" })).toMatchObject({
+        charged: 10,
+      });
+      expect(await ledger.getBalance({ scope: "tenant:acme" })).toMatchObject({ spent: 10, reserved: 0 });
+      await ledger.close();
+    }, 20_000);
+
+    it("releases a hold made by a reserve whose answer came too late: caller, audit and balance agree", async () => {
+      const store = await createRedisStore({
+        redis: server.url,
+        prefix: uniquePrefix("lost"),
+        commandTimeoutMs: 200,
+      });
+      const ledger = new StoreLedger(store, { sweepIntervalMs: 0, storeTimeoutMs: 300 });
+      await ledger.setBudget({ scope: "tenant:acme", limit: 100 });
+      server.pause();
+      let told: Awaited<ReturnType<typeof ledger.reserve>>;
+      try {
+        // The command waits in the socket and runs once the server resumes; the caller hears DENY now.
+        told = await ledger.reserve({ subject, action: read, estimate: 100 });
+      } finally {
+        server.resume();
+      }
+      expect(told).toMatchObject({ decision: "DENY", reasonCode: "LEDGER_UNAVAILABLE" });
+      const balance = await waitFor(
+        () => ledger.getBalance({ scope: "tenant:acme" }),
+        (value) => value?.reserved === 0 && value.remaining === 100,
+        5_000,
+      );
+      expect(balance).toMatchObject({ reserved: 0, remaining: 100 });
+      const events = await waitFor(
+        () => ledger.audit({ scope: "tenant:acme" }),
+        (list) => list.some((event) => event.type === "release"),
+        5_000,
+      );
+      const reserveEvent = events.find((event) => event.type === "reserve");
+      const releaseEvent = events.find((event) => event.type === "release");
+      expect(reserveEvent?.decision).toBe("ALLOW");
+      expect(releaseEvent?.reservationId).toBe(reserveEvent?.reservationId);
+      expect(releaseEvent?.detail).toMatch(/answer/);
+      expect((await ledger.reserve({ subject, action: read, estimate: 100 })).decision).toBe("ALLOW");
+      await ledger.close();
+    }, 20_000);
+
+    it("releases a hold whose reserve answer was lost on the way back", async () => {
+      const store = await createRedisStore({ redis: server.url, prefix: uniquePrefix("lost-reply") });
+      let lostReplies = 1;
+      const lossy: LedgerStore = Object.assign(Object.create(store) as LedgerStore, {
+        reserve: async (command: Parameters<LedgerStore["reserve"]>[0]) => {
+          const outcome = await store.reserve(command);
+          if (lostReplies-- > 0) throw new RedisUnavailableError("connection killed before the reply");
+          return outcome;
+        },
+      });
+      const ledger = new StoreLedger(lossy, { sweepIntervalMs: 0 });
+      await ledger.setBudget({ scope: "tenant:acme", limit: 50 });
+      expect(await ledger.reserve({ subject, action: read, estimate: 50 })).toMatchObject({
+        decision: "DENY",
+        reasonCode: "LEDGER_UNAVAILABLE",
+      });
+      const balance = await waitFor(
+        () => ledger.getBalance({ scope: "tenant:acme" }),
+        (value) => value?.reserved === 0,
+        5_000,
+      );
+      expect(balance).toMatchObject({ reserved: 0, remaining: 50 });
+      expect(await ledger.audit({ scope: "tenant:acme", type: "release" })).toHaveLength(1);
+      await ledger.close();
+    });
+  },
+  { needsOwnServer: true },
+);
+
+describe("a server that answers nonsense", () => {
+  let fake: Awaited<ReturnType<typeof startOkServer>>;
+  beforeAll(async () => {
+    fake = await startOkServer();
+  });
+  afterAll(async () => {
+    await fake?.close();
+  });
+
+  it("gives typed errors and DENY, never an outcome with NaN in it", async () => {
+    const store = await createRedisStore({ redis: fake.url, prefix: uniquePrefix("nonsense") });
+    const ledger = new StoreLedger(store, { sweepIntervalMs: 0 });
+    expect(await ledger.reserve({ subject, action: read, estimate: 1 })).toMatchObject({
+      decision: "DENY",
+      reasonCode: "LEDGER_UNAVAILABLE",
+    });
+    await expect(ledger.commit("acme:00000000-0000-4000-8000-000000000000")).rejects.toMatchObject({
+      code: "STORE_REPLY_INVALID",
+    });
+    await expect(ledger.release("acme:00000000-0000-4000-8000-000000000000")).rejects.toBeInstanceOf(StoreReplyError);
+    await expect(ledger.getBalance({ scope: "tenant:acme" })).rejects.toBeInstanceOf(StoreReplyError);
+    await expect(ledger.getReservation("acme:00000000-0000-4000-8000-000000000000")).rejects.toBeInstanceOf(
+      StoreReplyError,
+    );
+    await expect(ledger.setBudget({ scope: "tenant:acme", limit: 5 })).rejects.toBeInstanceOf(StoreReplyError);
+    await expect(ledger.extend("acme:00000000-0000-4000-8000-000000000000", { ttlMs: 10 })).rejects.toBeInstanceOf(
+      StoreReplyError,
+    );
+    await expect(ledger.sweep()).rejects.toBeInstanceOf(StoreReplyError);
+    await ledger.close();
+  });
+});
