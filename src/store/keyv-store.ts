@@ -1,6 +1,7 @@
 import Keyv from "keyv";
 import { type BudgetView, evaluate, remainingOf } from "../core/decision.js";
 import { invariant } from "../core/errors.js";
+import { holdDeadlineMs } from "../core/hold-deadline.js";
 import {
   auditEventsMaxDefault,
   idempotencyKeysMaxDefault,
@@ -181,7 +182,7 @@ export class KeyvSingleProcessStore implements LedgerStore {
       if (record?.status !== "held") return;
       this.reservations.set(id, record);
       this.heldIds.add(id);
-      this.deadlines.push(record.expiresAtMs + record.graceMs, id);
+      this.deadlines.push(holdDeadlineMs(record.expiresAtMs, record.graceMs), id);
       for (const hold of record.holds) counterKeys.add(`c:${budgetKey(hold.scope, record.unit)}|${hold.instance}`);
     });
     await this.writes.load([...counterKeys]);
@@ -654,7 +655,7 @@ export class KeyvSingleProcessStore implements LedgerStore {
       const id = this.deadlines.pop() as string;
       const record = this.reservations.get(id);
       // Lazy deletion: settled reservations and superseded deadlines (extend) are skipped here.
-      if (record?.status !== "held" || record.expiresAtMs + record.graceMs > now) continue;
+      if (record?.status !== "held" || holdDeadlineMs(record.expiresAtMs, record.graceMs) > now) continue;
       const held = this.heldBudgets(record);
       for (const { definition, instance, counters } of held) {
         counters.reserved -= record.estimate;
@@ -724,12 +725,12 @@ export class KeyvSingleProcessStore implements LedgerStore {
 
   /** Deadlines are deleted lazily; rebuild the heap when stale entries outnumber the live ones. */
   private pushDeadline(record: ReservationRecord): void {
-    this.deadlines.push(record.expiresAtMs + record.graceMs, record.id);
+    this.deadlines.push(holdDeadlineMs(record.expiresAtMs, record.graceMs), record.id);
     if (this.deadlines.size > 1_024 + 2 * this.heldIds.size) {
       const rebuilt = new MinHeap<string>();
       for (const id of this.heldIds) {
         const held = this.reservations.get(id);
-        if (held) rebuilt.push(held.expiresAtMs + held.graceMs, id);
+        if (held) rebuilt.push(holdDeadlineMs(held.expiresAtMs, held.graceMs), id);
       }
       this.deadlines = rebuilt;
     }

@@ -1,4 +1,5 @@
 import { createServer, type Server } from "node:net";
+import { createClient } from "@redis/client";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { LedgerUnavailableError, StoreReplyError, TollgateError } from "../../../src/core/errors.js";
 import { StoreLedger } from "../../../src/ledger/ledger.js";
@@ -239,4 +240,68 @@ describe("a server that answers nonsense", () => {
     await expect(ledger.sweep()).rejects.toBeInstanceOf(StoreReplyError);
     await ledger.close();
   });
+});
+
+describeRedis("redis store: overdue holds beyond the per-call expiry batch", () => {
+  let server: RedisServerHandle;
+  beforeAll(async () => {
+    server = await startRedisServer();
+  });
+  afterAll(async () => {
+    await server?.stop();
+  });
+
+  it("folds overdue slots per budget, run windows too, and leaves no slot behind", async () => {
+    let offsetMs = 0;
+    const prefix = uniquePrefix("fold");
+    const store = await createRedisStore({
+      redis: server.url,
+      prefix,
+      timeOffsetMs: () => offsetMs,
+      expireBatchMax: 10,
+    });
+    const ledger = new StoreLedger(store, { sweepIntervalMs: 0, reservationGraceMs: 1_000 });
+    await ledger.setBudget({ scope: "tenant:acme", limit: 10_000 });
+    await ledger.setBudget({ scope: "tenant:acme/agent:a", limit: 5, window: "run" });
+    const agent = { tenant: "acme", agent: "a" };
+    const expiring: string[] = [];
+    for (let n = 0; n < 300; n++) {
+      const held = await ledger.reserve({
+        subject: agent,
+        action: read,
+        estimate: 5,
+        runId: `run-${n}`,
+        ttlMs: 10_000,
+      });
+      expiring.push(held.reservationId as string);
+    }
+    const lasting = await ledger.reserve({ subject: agent, action: read, estimate: 3, runId: "run-0", ttlMs: 60_000 });
+    expect(lasting.decision).toBe("DENY"); // run-0 is full until its hold expires
+    // Settled before their deadline: their amounts leave the slots at once.
+    for (const id of expiring.slice(0, 50)) await ledger.commit(id, { actual: 1 });
+    offsetMs += 11_000;
+
+    // Far more than one batch is overdue: every read is exact all the same.
+    expect(await ledger.getBalance({ scope: "tenant:acme" })).toMatchObject({ spent: 50, reserved: 0 });
+    expect(await ledger.getBalance({ scope: "tenant:acme/agent:a", runId: "run-299" })).toMatchObject({
+      reserved: 0,
+      remaining: 5,
+    });
+    expect(await ledger.getBalance({ scope: "tenant:acme/agent:a", runId: "run-0" })).toMatchObject({
+      spent: 1,
+      remaining: 4,
+    });
+    const again = await ledger.reserve({ subject: agent, action: read, estimate: 5, runId: "run-200" });
+    expect(again.decision).toBe("ALLOW");
+    await ledger.commit(again.reservationId as string);
+
+    for (let round = 0; round < 100 && (await ledger.sweep()) > 0; round++);
+    expect(await ledger.getBalance({ scope: "tenant:acme" })).toMatchObject({ spent: 55, reserved: 0 });
+    const client = createClient({ url: server.url });
+    await client.connect();
+    expect(await client.keys(`${prefix}:*due:*`)).toEqual([]);
+    expect(await client.zCard(`${prefix}:{tenant:acme}:holds`)).toBe(0);
+    await client.close();
+    await ledger.close();
+  }, 30_000);
 });

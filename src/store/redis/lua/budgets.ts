@@ -87,6 +87,7 @@ if not raw then return '{"ok":true,"repaid":0,"balance":null}' end
 local def = parseDef(raw)
 local b = budgetAt(def, string.match(budgetField, '^[^|]+'), budgetField, instanceOf(def.window, runId))
 loadCounters({ b })
+foldDue({ b })
 local repaid = math.min(amount, b.c.debt)
 b.c.debt = b.c.debt - repaid
 b.c.spent = b.c.spent + repaid

@@ -205,11 +205,97 @@ local function holdsOf(holdsText, runId)
   return holds
 end
 
+-- ------------------------------------------------------------------ overdue slots (see core/hold-deadline.ts)
+
+-- A hold returns at its deadline: expiresAt + grace rounded down to a slot of the grace's scale.
+local function deadlineOf(expiresAtMs, graceMs)
+  local slotMs = 1
+  while slotMs * 2 <= graceMs / 4 do slotMs = slotMs * 2 end
+  return math.floor((expiresAtMs + graceMs) / slotMs) * slotMs
+end
+
+-- Per deadline slot, "due:<deadline>" sums, per counter field, the estimates of the open holds with
+-- that deadline whose amount the counters still count. A hold adds its estimate when it is made and
+-- takes it back when it settles, expires or moves (extend). A call that finds more overdue holds than
+-- it expires one by one (expireBatchMax) folds the overdue slots' sums for the counters it reads into
+-- those counters (foldDue): so every call sees exactly what is free, at a cost bounded by the
+-- overdue slots, never by the overdue holds. A folded field is deleted from its slot, so the
+-- hold's own expiry later finds it negative and leaves the counters alone.
+local dueSlotsFoldMax = 1024
+local dueBacklog = false
+local function dueKey(deadline) return base .. 'due:' .. int(deadline) end
+
+local function addDue(deadline, fields, estimate)
+  if estimate <= 0 or #fields == 0 then return end
+  local key = dueKey(deadline)
+  for _, counterField in ipairs(fields) do redis.call('HINCRBY', key, counterField, estimate) end
+end
+
+-- Takes a hold's estimate out of its slot (after its id left the holds index). Returns the set of
+-- fields whose amount the counters still counted (not folded).
+local function removeDue(deadline, fields, estimate)
+  local counted = {}
+  if estimate <= 0 or #fields == 0 then return counted end
+  local key = dueKey(deadline)
+  local drained = false
+  for _, counterField in ipairs(fields) do
+    local left = redis.call('HINCRBY', key, counterField, -estimate)
+    if left >= 0 then counted[counterField] = true end
+    if left <= 0 then drained = true end
+  end
+  -- The slot goes when its last hold does.
+  if drained and redis.call('ZCOUNT', holdsKey, deadline, deadline) == 0 then redis.call('DEL', key) end
+  return counted
+end
+
+-- Folds what overdue holds not yet expired one by one still hold on these budgets into their
+-- counters, and saves them. Runs only when expireDue left overdue holds behind.
+local function foldDue(list)
+  if not dueBacklog or #list == 0 then return end
+  local fields = {}
+  for i, b in ipairs(list) do fields[i] = b.field end
+  local folded = {}
+  local after = '-inf'
+  for _ = 1, dueSlotsFoldMax do
+    local slot = redis.call('ZRANGEBYSCORE', holdsKey, after, now, 'WITHSCORES', 'LIMIT', 0, 1)
+    if #slot == 0 then break end
+    after = '(' .. slot[2]
+    local key = dueKey(tonumber(slot[2]))
+    local values = redis.call('HMGET', key, unpack(fields))
+    local drop = {}
+    for i, b in ipairs(list) do
+      local amount = tonumber(values[i])
+      if amount and amount > 0 then
+        b.c.reserved = b.c.reserved - amount
+        drop[#drop + 1] = b.field
+        if not folded[b.field] then
+          folded[b.field] = true
+          folded[#folded + 1] = b
+        end
+      end
+    end
+    if #drop > 0 then redis.call('HDEL', key, unpack(drop)) end
+  end
+  for _, b in ipairs(folded) do assertCounters(b) end
+  saveCounters(folded)
+end
+
+-- The counter fields a reservation's holds name, whether or not their budgets still exist.
+local function holdFieldsOf(holds, unit)
+  local fields = {}
+  for i, hold in ipairs(holds) do fields[i] = hold.gen .. ':' .. hold.scope .. '|' .. unit .. '|' .. hold.instance end
+  return fields
+end
+
 -- The budgets a reservation holds that still exist: a removed (or removed and re-added) budget is
--- skipped, so its holds settle as no-ops.
-local function heldBudgets(holdsText, unit, runId)
+-- skipped, so its holds settle as no-ops. allFields, when given, receives every counter field the
+-- holds name (for removeDue).
+local function heldBudgets(holdsText, unit, runId, allFields)
   local holds = holdsOf(holdsText, runId)
   local held = {}
+  if allFields then
+    for i, counterField in ipairs(holdFieldsOf(holds, unit)) do allFields[i] = counterField end
+  end
   if #holds == 0 then return held end
   local fields = {}
   for i, hold in ipairs(holds) do fields[i] = hold.scope .. '|' .. unit end
@@ -222,6 +308,7 @@ local function heldBudgets(holdsText, unit, runId)
     end
   end
   loadCounters(candidates)
+  foldDue(candidates)
   for _, b in ipairs(candidates) do
     if b.c.found then held[#held + 1] = b end
   end
@@ -391,25 +478,41 @@ end
 
 -- ------------------------------------------------------------------ expiry (server clock)
 
+-- A record's deadline; one written before deadline slots ("dv" absent) kept TTL + grace exactly.
+local function recordDeadline(expiresAtText, graceText, slotted)
+  local expiresAtMs, graceMs = tonumber(expiresAtText), tonumber(graceText)
+  if slotted then return deadlineOf(expiresAtMs, graceMs) end
+  return expiresAtMs + graceMs
+end
+
 local function expireOne(id)
   local key = reservationKey(id)
-  local r = redis.call('HMGET', key, 'st', 'x', 'g', 'e', 'u', 'h', 'ev', 'sd', 'ri')
+  local r = redis.call('HMGET', key, 'st', 'x', 'g', 'e', 'u', 'h', 'ev', 'sd', 'ri', 'dv')
   if r[1] ~= 'held' then
     -- Settled meanwhile or aged out: the index entry is stale.
     redis.call('ZREM', holdsKey, id)
     return false
   end
-  if tonumber(r[2]) + tonumber(r[3]) > now then return false end
+  local deadline = recordDeadline(r[2], r[3], r[10])
+  if deadline > now then return false end
   local estimate = tonumber(r[4])
-  local held = heldBudgets(r[6], r[5], r[9] or '')
+  local fields = {}
+  local held = heldBudgets(r[6], r[5], r[9] or '', fields)
+  redis.call('ZREM', holdsKey, id)
+  -- What a fold moved into the counters already is not taken out again.
+  local counted = nil
+  if r[10] then counted = removeDue(deadline, fields, estimate) end
+  local changed = {}
   for _, b in ipairs(held) do
-    b.c.reserved = b.c.reserved - estimate
+    if counted == nil or counted[b.field] then
+      b.c.reserved = b.c.reserved - estimate
+      changed[#changed + 1] = b
+    end
     assertCounters(b)
   end
-  saveCounters(held)
+  saveCounters(changed)
   redis.call('HSET', key, 'st', 'expired')
   keepSettled(id)
-  redis.call('ZREM', holdsKey, id)
   local amount = estimate
   if r[8] == '1' then amount = 0 end
   local parts = { '"type":"expire",', r[7], ',"estimate":', int(estimate), ',"amount":', int(amount) }
@@ -418,14 +521,23 @@ local function expireOne(id)
   return true
 end
 
--- Returns every hold of this tenant whose TTL + grace has passed (at most expireBatchMax per call).
+-- Expires this tenant's overdue holds one by one, at most expireBatchMax per call (each writes its
+-- audit event). When that leaves some behind, foldDue makes what the call reads exact all the same.
 local function expireDue()
   local due = redis.call('ZRANGEBYSCORE', holdsKey, '-inf', now, 'LIMIT', 0, expireBatchMax)
   local expired = 0
   for _, id in ipairs(due) do
     if expireOne(id) then expired = expired + 1 end
   end
+  dueBacklog = #due >= expireBatchMax
   return expired
+end
+
+-- A held reservation past its deadline that expireDue has not reached yet is expired now, before a
+-- settle, extend or read looks at it. Returns true when it was.
+local function expireIfOverdue(id, status, expiresAtText, graceText, slotted)
+  if status ~= 'held' or recordDeadline(expiresAtText, graceText, slotted) > now then return false end
+  return expireOne(id)
 end
 
 -- The earliest deadline left, or 0: tells the sweep index when to come back for this tenant.

@@ -54,6 +54,7 @@ for i, raw in ipairs(defs) do
   end
 end
 loadCounters(checked)
+foldDue(checked)
 
 local verdict = evaluate(checked, tier, estimate)
 local allowed = verdict.decision ~= 'DENY'
@@ -85,15 +86,20 @@ if allowed or shadow then
     saveCounters(checked)
   end
   expiresAtMs = now + ttlMs
-  local deadline = expiresAtMs + tonumber(graceMs)
+  local deadline = deadlineOf(expiresAtMs, tonumber(graceMs))
   local earliest = nextDeadline()
   if earliest == 0 or deadline < earliest then hint = deadline end
   local shadowDenied = '0'
   if not allowed then shadowDenied = '1' end
   redis.call('HSET', key, 'ev', recordEvent, 'h', table.concat(holds, ';'), 'ri', runId,
     'u', unit, 'e', ARGV[7], 'g', graceMs, 'p', overagePolicy, 'st', 'held', 'sd', shadowDenied,
-    'c', int(now), 'x', int(expiresAtMs), 'ch', '0')
+    'c', int(now), 'x', int(expiresAtMs), 'ch', '0', 'dv', '1')
   redis.call('ZADD', holdsKey, deadline, id)
+  if allowed then
+    local fields = {}
+    for i, b in ipairs(checked) do fields[i] = b.field end
+    addDue(deadline, fields, estimate)
+  end
   heldId = id
 end
 

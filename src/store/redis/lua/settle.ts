@@ -36,8 +36,9 @@ if replayed then
 end
 
 local key = reservationKey(id)
-local r = redis.call('HMGET', key, 'st', 'sd', 'e', 'p', 'u', 'h', 'ev', 'ri', 'sf', 'sk')
+local r = redis.call('HMGET', key, 'st', 'sd', 'e', 'p', 'u', 'h', 'ev', 'ri', 'sf', 'sk', 'x', 'g', 'dv')
 if not r[1] then return { '!', 'RESERVATION_NOT_FOUND', '' } end
+if expireIfOverdue(id, r[1], r[11], r[12], r[13]) then return { '!', 'RESERVATION_EXPIRED', '' } end
 if r[1] ~= 'held' and idemFingerprint ~= '' and r[10] == idemKey and (r[9] == idemFingerprint or idemKey ~= '') then
   if r[9] ~= idemFingerprint then return { '!', 'IDEMPOTENCY_CONFLICT', '' } end
   -- A retry of the settle that finalized this reservation (its reply was lost): the same numbers.
@@ -52,7 +53,8 @@ if r[1] ~= 'held' then return { '!', 'RESERVATION_FINALIZED', r[1] } end
 local shadowDenied = r[2] == '1'
 local estimate = tonumber(r[3])
 local overagePolicy = r[4]
-local held = heldBudgets(r[6], r[5], r[8] or '')
+local heldFields = {}
+local held = heldBudgets(r[6], r[5], r[8] or '', heldFields)
 local charged, debtAdded, uncharged = 0, 0, 0
 
 if kind == 'commit' and not shadowDenied then
@@ -116,6 +118,7 @@ redis.call('HSET', key, 'st', status, 'ch', int(charged), 'so', int(debtAdded) .
   'sf', idemFingerprint, 'sk', idemKey)
 keepSettled(id)
 redis.call('ZREM', holdsKey, id)
+if r[13] then removeDue(recordDeadline(r[11], r[12], true), heldFields, estimate) end
 
 local parts = { '"type":"' .. kind .. '",', r[7] }
 if actorJson ~= '' then parts[#parts + 1] = ',"actor":' .. actorJson end
