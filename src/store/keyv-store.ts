@@ -4,6 +4,7 @@ import { invariant } from "../core/errors.js";
 import { holdDeadlineMs } from "../core/hold-deadline.js";
 import {
   auditEventsMaxDefault,
+  auditEventsTotalMaxDefault,
   idempotencyKeysMaxDefault,
   idempotencyRetentionMsDefault,
   settledReservationRetentionMsDefault,
@@ -33,7 +34,7 @@ import {
 } from "./keyv-records.js";
 import { KeyvWriteThrough } from "./keyv-write-through.js";
 import { MinHeap } from "./min-heap.js";
-import { RingBuffer } from "./ring-buffer.js";
+import { TenantLogs } from "./ring-buffer.js";
 import { budgetKey, TenantBudgetIndex } from "./tenant-budget-index.js";
 import type {
   AuditEvent,
@@ -72,7 +73,10 @@ export interface KeyvStoreOptions {
   writeThrough?: boolean;
   /** Injectable clock (ms since epoch) for tests. */
   clock?: () => number;
+  /** Audit events kept per tenant (the newest)... */
   auditEventsMax?: number;
+  /** ...and for all tenants together (the oldest of the tenant written to longest ago go first). */
+  auditEventsTotalMax?: number;
   idempotencyKeysMax?: number;
   idempotencyRetentionMs?: number;
   settledReservationRetentionMs?: number;
@@ -123,7 +127,7 @@ export class KeyvSingleProcessStore implements LedgerStore {
   private readonly settledReservationsMax: number;
   private readonly idempotency = new Map<string, IdempotencyRecord>();
   /** Events as stored: balances flattened to [scope, allocated, remaining, ...] (one array, not one object each). */
-  private readonly audits: RingBuffer<StoredAuditEvent>;
+  private readonly audits: TenantLogs<StoredAuditEvent>;
   private auditSeq = 0;
   private readonly idempotencyKeysMax: number;
   private readonly idempotencyRetentionMs: number;
@@ -148,7 +152,10 @@ export class KeyvSingleProcessStore implements LedgerStore {
       },
     );
     this.clock = options.clock ?? Date.now;
-    this.audits = new RingBuffer(options.auditEventsMax ?? auditEventsMaxDefault);
+    this.audits = new TenantLogs(
+      options.auditEventsMax ?? auditEventsMaxDefault,
+      options.auditEventsTotalMax ?? auditEventsTotalMaxDefault,
+    );
     this.idempotencyKeysMax = options.idempotencyKeysMax ?? idempotencyKeysMaxDefault;
     this.idempotencyRetentionMs = options.idempotencyRetentionMs ?? idempotencyRetentionMsDefault;
     this.settledRetentionMs = options.settledReservationRetentionMs ?? settledReservationRetentionMsDefault;
@@ -632,7 +639,8 @@ export class KeyvSingleProcessStore implements LedgerStore {
 
   async audit(query: AuditLookup): Promise<AuditEvent[]> {
     if (!this.restored) await this.ready;
-    return filterAuditEvents(this.audits.toArray().map(publicAuditEvent), query);
+    const events = this.audits.toArray(query.scope === undefined ? undefined : tenantScopeOf(query.scope));
+    return filterAuditEvents(events.map(publicAuditEvent), query);
   }
 
   async sweep(): Promise<number> {
@@ -878,6 +886,6 @@ export class KeyvSingleProcessStore implements LedgerStore {
   private appendAudit(event: Omit<StoredAuditEvent, "seq">): void {
     this.auditSeq++;
     (event as StoredAuditEvent).seq = this.auditSeq;
-    this.audits.push(event as StoredAuditEvent);
+    this.audits.push(tenantScopeOf(event.scope), event as StoredAuditEvent);
   }
 }

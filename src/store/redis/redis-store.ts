@@ -61,6 +61,11 @@ export interface RedisStoreLimits {
   runCountersRetentionMs?: number;
   /** Overdue holds a tenant script expires inline before doing its own work. */
   expireBatchMax?: number;
+  /**
+   * The keys of a tenant that never had a budget (its denials' audit stream, idempotency index) expire
+   * this long after its last write, so random tenant ids cannot grow Redis for ever.
+   */
+  unknownTenantRetentionMs?: number;
   /** Tenants one sweep() visits at most; the rest wait for the next sweep. */
   sweepTenantsMax?: number;
 }
@@ -75,6 +80,9 @@ export interface RedisStoreParts extends RedisStoreLimits {
 const runCountersRetentionMsDefault = 7 * 86_400_000;
 const expireBatchMaxDefault = 100;
 const sweepTenantsMaxDefault = 100;
+const unknownTenantRetentionMsDefault = 3_600_000;
+/** Tenants without budgets listed for audit queries across tenants: the newest this many. */
+const recentTenantsMax = 10_000;
 const sweepConcurrency = 8;
 /** Tenants this process has registered in the tenants set; bounded, re-registering is harmless. */
 const knownTenantsMax = 100_000;
@@ -95,6 +103,7 @@ export class RedisLedgerStore implements LedgerStore {
   /** The limits every tenant script receives as ARGV[3]. */
   private readonly limitsArg: string;
   private readonly sweepTenantsMax: number;
+  private readonly unknownTenantRetentionMs: number;
   private readonly knownTenants = new Set<string>();
   private readonly notedDeadlines = new Map<string, { deadlineMs: number; notedAtMs: number }>();
 
@@ -103,6 +112,7 @@ export class RedisLedgerStore implements LedgerStore {
     this.keys = parts.keys;
     this.timeOffsetMs = parts.timeOffsetMs ?? (() => 0);
     this.sweepTenantsMax = parts.sweepTenantsMax ?? sweepTenantsMaxDefault;
+    this.unknownTenantRetentionMs = parts.unknownTenantRetentionMs ?? unknownTenantRetentionMsDefault;
     this.limitsArg = [
       parts.auditEventsMax ?? auditEventsMaxDefault,
       parts.settledReservationRetentionMs ?? settledReservationRetentionMsDefault,
@@ -111,6 +121,7 @@ export class RedisLedgerStore implements LedgerStore {
       parts.expireBatchMax ?? expireBatchMaxDefault,
       parts.settledReservationsMax ?? settledReservationsMaxDefault,
       parts.idempotencyKeysMax ?? idempotencyKeysMaxDefault,
+      this.unknownTenantRetentionMs,
     ].join(",");
   }
 
@@ -191,7 +202,6 @@ export class RedisLedgerStore implements LedgerStore {
       tenantOfReservation(command.reservationId) === tenant,
       `reservation id ${command.reservationId} names another tenant than ${tenant}`,
     );
-    if (!command.dryRun) this.noteTenant(tenant);
     const { subjectScope: scope, unit, action, runId, actor, estimate, reservationId } = command;
     const scopes = applicableScopes(scope);
     const raw = await this.runTenant(scripts.reserve, tenant, [
@@ -215,6 +225,7 @@ export class RedisLedgerStore implements LedgerStore {
     }
     const reply = arrayReply(raw, "reserve", 10);
     const outcome = reserveOutcomeOf(reply, command, scopes);
+    if (!command.dryRun) this.noteTenant(tenant, outcome.balances.length > 0);
     this.noteDeadline(tenant, amountOf(reply[6], "reserve", "deadline"));
     return outcome;
   }
@@ -393,13 +404,28 @@ export class RedisLedgerStore implements LedgerStore {
     this.rememberTenant(tenant);
   }
 
-  /** Same, at most once per tenant per process, without waiting (an audit query may miss a denial of a tenant with no budget). */
-  private noteTenant(tenant: string): void {
+  /**
+   * Same after a reserve, at most once per tenant per process, without waiting. A tenant without a
+   * budget on the path goes to a capped, time-trimmed list instead of the tenants set: random tenant
+   * ids must not grow Redis for ever (an audit query across tenants may miss such a denial).
+   */
+  private noteTenant(tenant: string, hasBudget: boolean): void {
     if (this.knownTenants.has(tenant)) return;
     this.rememberTenant(tenant);
-    this.connection.send(this.keys.tenants, ["SADD", this.keys.tenants, tenant]).catch(() => {
+    const forget = () => {
       this.knownTenants.delete(tenant);
-    });
+    };
+    if (hasBudget) {
+      this.connection.send(this.keys.tenants, ["SADD", this.keys.tenants, tenant]).catch(forget);
+      return;
+    }
+    const key = this.keys.recentTenants;
+    const nowMs = Date.now();
+    Promise.all([
+      this.connection.send(key, ["ZADD", key, String(nowMs), tenant]),
+      this.connection.send(key, ["ZREMRANGEBYRANK", key, "0", String(-recentTenantsMax - 1)]),
+      this.connection.send(key, ["ZREMRANGEBYSCORE", key, "-inf", String(nowMs - this.unknownTenantRetentionMs)]),
+    ]).catch(forget);
   }
 
   private rememberTenant(tenant: string): void {
@@ -423,12 +449,23 @@ export class RedisLedgerStore implements LedgerStore {
     );
   }
 
+  /** Tenants with budgets, and tenants without seen within unknownTenantRetentionMs. */
   private async tenants(): Promise<string[]> {
-    return arrayReply(
-      await this.connection.send(this.keys.tenants, ["SMEMBERS", this.keys.tenants]),
-      "SMEMBERS",
-      0,
-    ).map((tenant) => textOf(tenant, "SMEMBERS", "tenant"));
+    const recent = this.keys.recentTenants;
+    const [members, seen] = await Promise.all([
+      this.connection.send(this.keys.tenants, ["SMEMBERS", this.keys.tenants]),
+      this.connection.send(recent, [
+        "ZRANGEBYSCORE",
+        recent,
+        String(Date.now() - this.unknownTenantRetentionMs),
+        "+inf",
+      ]),
+    ]);
+    const tenants = new Set<string>();
+    for (const reply of [arrayReply(members, "SMEMBERS", 0), arrayReply(seen, "ZRANGEBYSCORE", 0)]) {
+      for (const tenant of reply) tenants.add(textOf(tenant, "tenants", "tenant"));
+    }
+    return [...tenants];
   }
 }
 

@@ -305,3 +305,54 @@ describeRedis("redis store: overdue holds beyond the per-call expiry batch", () 
     await ledger.close();
   }, 30_000);
 });
+
+describeRedis("redis store: hostile tenant ids leave nothing lasting", () => {
+  let server: RedisServerHandle;
+  beforeAll(async () => {
+    server = await startRedisServer();
+  });
+  afterAll(async () => {
+    await server?.stop();
+  });
+
+  it("denied reserves for tenants without budgets leave only keys that expire, kept once a budget arrives", async () => {
+    const prefix = uniquePrefix("hostile");
+    const store = await createRedisStore({ redis: server.url, prefix });
+    const ledger = new StoreLedger(store, { sweepIntervalMs: 0 });
+    await ledger.setBudget({ scope: "tenant:acme", limit: 10 });
+    for (let n = 0; n < 50; n++) {
+      const tenant = `random-${n}-${Math.random().toString(36).slice(2)}`;
+      const denied = await ledger.reserve({
+        subject: { tenant },
+        action: read,
+        estimate: 1,
+        idempotencyKey: `k-${n}`,
+      });
+      expect(denied).toMatchObject({ decision: "DENY", reasonCode: "BUDGET_NOT_FOUND" });
+      await ledger.recordApproval({ subject: { tenant }, action: read, outcome: "rejected" });
+    }
+    await ledger.reserve({ subject: { tenant: "later" }, action: read, estimate: 1 });
+    const client = createClient({ url: server.url });
+    await client.connect();
+    const lasting: string[] = [];
+    for (const key of await client.keys(`${prefix}:*`)) {
+      if (key.includes("{tenant:acme}") || key === `${prefix}:tenants`) continue;
+      if (key === `${prefix}:tenants-recent`) continue; // capped and trimmed by time, checked below
+      if ((await client.pTTL(key)) < 0) lasting.push(key);
+    }
+    expect(lasting).toEqual([]);
+    expect(await client.sMembers(`${prefix}:tenants`)).toEqual(["tenant:acme"]);
+    expect(await client.zCard(`${prefix}:tenants-recent`)).toBe(51);
+    // Their denials can still be found for a while, across tenants too.
+    const denials = await ledger.audit({ decision: "DENY", limit: 1_000 });
+    expect(denials.filter((event) => event.type === "reserve")).toHaveLength(51);
+
+    // A tenant that gets its first budget keeps what it wrote before.
+    await ledger.setBudget({ scope: "tenant:later", limit: 5 });
+    expect(await client.pTTL(`${prefix}:{tenant:later}:audit`)).toBe(-1);
+    expect(await client.pTTL(`${prefix}:{tenant:later}:meta`)).toBe(-1);
+    expect(await ledger.audit({ scope: "tenant:later" })).toHaveLength(2);
+    await client.close();
+    await ledger.close();
+  });
+});

@@ -8,7 +8,8 @@
  *   2 clock offset in ms added to the server's TIME ("0" outside tests)
  *   3 limits, comma-separated: auditEventsMax (approximate stream cap), settledReservationRetentionMs,
  *     idempotencyRetentionMs, runCountersRetentionMs, expireBatchMax (overdue holds expired inline per
- *     call), settledReservationsMax and idempotencyKeysMax (per tenant)
+ *     call), settledReservationsMax and idempotencyKeysMax (per tenant), unknownTenantRetentionMs (how
+ *     long the keys of a tenant that never had a budget live after its last write)
  * Operation arguments start at ARGV[4].
  *
  * Numbers: amounts are integers below 2^53, exact in Lua doubles. cjson prints only 14 significant
@@ -34,6 +35,7 @@ local runCountersRetentionMs = tonumber(limits[4])
 local expireBatchMax = tonumber(limits[5])
 local settledReservationsMax = tonumber(limits[6])
 local idempotencyKeysMax = tonumber(limits[7])
+local unknownTenantRetentionMs = limits[8]
 
 local time = redis.call('TIME')
 local now = tonumber(time[1]) * 1000 + math.floor(tonumber(time[2]) / 1000) + tonumber(ARGV[2])
@@ -61,6 +63,20 @@ local function field(name, json)
 end
 local function invariant(ok, message)
   if not ok then error('INVARIANT_VIOLATED ' .. message) end
+end
+
+-- A tenant that never had a budget (a random id from a hostile caller) leaves only keys that expire:
+-- its audit stream, sequence and indexes live unknownTenantRetentionMs after its last write. Scripts
+-- that saw one of the tenant's budgets set tenantKnown; others look it up once, when they write.
+-- "gen" in meta marks a tenant that had budgets once: its generations must never restart.
+local tenantKnown = nil
+local function expireUnlessKnown(key1, key2)
+  if tenantKnown == nil then
+    tenantKnown = redis.call('EXISTS', budgetsKey) == 1 or redis.call('HEXISTS', metaKey, 'gen') == 1
+  end
+  if tenantKnown then return end
+  redis.call('PEXPIRE', key1, unknownTenantRetentionMs)
+  if key2 then redis.call('PEXPIRE', key2, unknownTenantRetentionMs) end
 end
 
 -- ------------------------------------------------------------------ definitions
@@ -303,6 +319,7 @@ local function heldBudgets(holdsText, unit, runId, allFields)
   local candidates = {}
   for i, hold in ipairs(holds) do
     if defs[i] then
+      tenantKnown = true
       local def = parseDef(defs[i])
       if def.gen == hold.gen then candidates[#candidates + 1] = budgetAt(def, hold.scope, fields[i], hold.instance) end
     end
@@ -440,6 +457,7 @@ local function remember(op, key, fingerprint, outcome)
   if redis.call('LPUSH', idempotencyIndexKey, recordKey) > idempotencyKeysMax then
     redis.call('DEL', redis.call('RPOP', idempotencyIndexKey))
   end
+  expireUnlessKnown(idempotencyIndexKey)
 end
 
 local function rememberArray(op, key, fingerprint, reply)
@@ -458,6 +476,7 @@ local function keepSettled(id)
   if redis.call('LPUSH', settledKey, id) > settledReservationsMax then
     redis.call('DEL', reservationKey(redis.call('RPOP', settledKey)))
   end
+  expireUnlessKnown(settledKey)
 end
 
 -- body: the event's fields after seq and atMs, e.g. '"type":"reserve","scope":...'; either one
@@ -474,6 +493,7 @@ local function appendAudit(body)
     event = '{"seq":' .. int(seq) .. ',"atMs":' .. int(now) .. ',"_us":' .. nowUs .. ',' .. body .. '}'
   end
   redis.call('XADD', auditKey, 'MAXLEN', '~', auditEventsMax, '*', 'e', event)
+  expireUnlessKnown(auditKey, metaKey)
 end
 
 -- ------------------------------------------------------------------ expiry (server clock)

@@ -53,6 +53,7 @@ for i, raw in ipairs(defs) do
     checked[#checked + 1] = b
   end
 end
+if #checked > 0 then tenantKnown = true end
 loadCounters(checked)
 foldDue(checked)
 
