@@ -22,19 +22,22 @@ if r[1] == 'expired' then return { '{"ok":false,"error":"RESERVATION_EXPIRED"}',
 if r[1] ~= 'held' then return { '{"ok":false,"error":"RESERVATION_FINALIZED"}', 0 } end
 
 local expiresAtMs = now + ttlMs
-local deadline = deadlineOf(expiresAtMs, tonumber(r[2]))
+-- A record written before deadline slots ("dv" absent) keeps TTL + grace exactly.
+local deadline = recordDeadline(int(expiresAtMs), r[2], r[9])
 local earliest = nextDeadline()
 local hint = 0
 if deadline < earliest then hint = deadline end
-local fields = {}
+local runFields = {}
 -- Idle window counters must outlive the holds on them.
-saveCounters(heldBudgets(r[4], r[5], r[6] or '', fields))
-local estimate = tonumber(r[8])
--- The hold moves to its new slot; one written before slots ("dv" absent) starts using them.
-redis.call('HSET', key, 'x', int(expiresAtMs), 'dv', '1')
+saveCounters(heldBudgets(r[4], r[5], r[6] or '', runFields))
+redis.call('HSET', key, 'x', int(expiresAtMs))
 redis.call('ZADD', holdsKey, deadline, id)
-if r[9] then removeDue(recordDeadline(r[7], r[2], true), fields, estimate) end
-addDue(deadline, fields, estimate)
+if r[9] then
+  -- The hold moves to its new slot.
+  local estimate = tonumber(r[8])
+  removeDue(recordDeadline(r[7], r[2], true), r[5], r[4], runFields, estimate)
+  addDue(deadline, r[5], r[4], runFields, estimate)
+end
 appendAudit('"type":"extend",' .. r[3] .. ',"detail":' .. str('expiresAtMs=' .. int(expiresAtMs)))
 local outcome = '{"ok":true,"reservationId":' .. str(id) .. ',"expiresAtMs":' .. int(expiresAtMs) .. '}'
 remember('extend', idemKey, idemFingerprint, outcome)

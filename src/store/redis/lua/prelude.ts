@@ -230,87 +230,130 @@ local function deadlineOf(expiresAtMs, graceMs)
   return math.floor((expiresAtMs + graceMs) / slotMs) * slotMs
 end
 
--- Per deadline slot, "due:<deadline>" sums, per counter field, the estimates of the open holds with
--- that deadline whose amount the counters still count. A hold adds its estimate when it is made and
--- takes it back when it settles, expires or moves (extend). A call that finds more overdue holds than
--- it expires one by one (expireBatchMax) folds the overdue slots' sums for the counters it reads into
--- those counters (foldDue): so every call sees exactly what is free, at a cost bounded by the
--- overdue slots, never by the overdue holds. A folded field is deleted from its slot, so the
--- hold's own expiry later finds it negative and leaves the counters alone.
+-- Per deadline slot, the estimates of the open holds with that deadline whose amounts the counters
+-- still count: "due:<deadline>" by the holds' budgets ("<unit> <holds text>": one entry per chain of
+-- budgets, however many holds share it) and "due-run:<deadline>" by run-window counter field (run
+-- ids are the caller's, so each run has its own entry). A hold adds its estimate when it is made and
+-- takes it back when it settles, expires or moves (extend); an entry that reaches 0 is deleted, and
+-- so is a slot left empty. A call that finds more overdue holds than it expires one by one
+-- (expireBatchMax) folds the overdue slots' entries that touch the counters it reads into those
+-- counters (foldDue), so every call sees exactly what is free, at a cost bounded by the overdue
+-- slots and the chains of budgets (which the operator defines), never by the overdue holds. A folded
+-- entry is deleted: the hold's own expiry later finds it below 0 and leaves those counters alone.
 local dueSlotsFoldMax = 1024
 local dueBacklog = false
-local function dueKey(deadline) return base .. 'due:' .. int(deadline) end
-
-local function addDue(deadline, fields, estimate)
-  if estimate <= 0 or #fields == 0 then return end
-  local key = dueKey(deadline)
-  for _, counterField in ipairs(fields) do redis.call('HINCRBY', key, counterField, estimate) end
+local function dueKeys(deadline)
+  local slot = int(deadline)
+  return base .. 'due:' .. slot, base .. 'due-run:' .. slot
 end
 
--- Takes a hold's estimate out of its slot (after its id left the holds index). Returns the set of
--- fields whose amount the counters still counted (not folded).
-local function removeDue(deadline, fields, estimate)
-  local counted = {}
-  if estimate <= 0 or #fields == 0 then return counted end
-  local key = dueKey(deadline)
-  local drained = false
-  for _, counterField in ipairs(fields) do
-    local left = redis.call('HINCRBY', key, counterField, -estimate)
-    if left >= 0 then counted[counterField] = true end
-    if left <= 0 then drained = true end
+-- The run-window counter fields among a hold's budgets.
+local function runFieldsOf(list)
+  local fields = {}
+  for _, b in ipairs(list) do
+    if string.sub(b.instance, 1, 4) == 'run:' then fields[#fields + 1] = b.field end
   end
-  -- The slot goes when its last hold does.
-  if drained and redis.call('ZCOUNT', holdsKey, deadline, deadline) == 0 then redis.call('DEL', key) end
-  return counted
+  return fields
 end
 
--- Folds what overdue holds not yet expired one by one still hold on these budgets into their
--- counters, and saves them. Runs only when expireDue left overdue holds behind.
+local function addDue(deadline, unit, holdsText, runFields, estimate)
+  if estimate <= 0 or holdsText == '' then return end
+  local chainKey, runKey = dueKeys(deadline)
+  redis.call('HINCRBY', chainKey, unit .. ' ' .. holdsText, estimate)
+  for _, counterField in ipairs(runFields) do redis.call('HINCRBY', runKey, counterField, estimate) end
+end
+
+local function takeDue(key, entry, estimate)
+  local left = redis.call('HINCRBY', key, entry, -estimate)
+  if left <= 0 then redis.call('HDEL', key, entry) end
+  return left >= 0
+end
+
+-- Takes a hold's estimate out of its slot. Returns whether the counters still counted it, for the
+-- chain's lifetime and clock-window counters and per run-window counter field (false: folded).
+local function removeDue(deadline, unit, holdsText, runFields, estimate)
+  local runCounted = {}
+  if estimate <= 0 or holdsText == '' then return true, runCounted end
+  local chainKey, runKey = dueKeys(deadline)
+  local chainCounted = takeDue(chainKey, unit .. ' ' .. holdsText, estimate)
+  for _, counterField in ipairs(runFields) do runCounted[counterField] = takeDue(runKey, counterField, estimate) end
+  return chainCounted, runCounted
+end
+
+-- Folds what overdue holds, not yet expired one by one, hold on these budgets into the counters, and
+-- saves them. A chain entry is folded whole (every counter it names), so it is folded once.
 local function foldDue(list)
   if not dueBacklog or #list == 0 then return end
-  local fields = {}
-  for i, b in ipairs(list) do fields[i] = b.field end
-  local folded = {}
+  local byField = {}
+  for _, b in ipairs(list) do byField[b.field] = b end
+  local runFields = runFieldsOf(list)
+  local touched = {}
+  local function take(counterField, instance, amount)
+    local b = byField[counterField]
+    if not b then
+      b = { field = counterField, instance = instance, scope = counterField }
+      loadCounters({ b })
+      byField[counterField] = b
+    end
+    -- A counter that is gone (its budget removed) has nothing left to free.
+    if not b.c.found then return end
+    b.c.reserved = b.c.reserved - amount
+    if not touched[counterField] then
+      touched[counterField] = true
+      touched[#touched + 1] = b
+    end
+  end
   local after = '-inf'
   for _ = 1, dueSlotsFoldMax do
     local slot = redis.call('ZRANGEBYSCORE', holdsKey, after, now, 'WITHSCORES', 'LIMIT', 0, 1)
     if #slot == 0 then break end
     after = '(' .. slot[2]
-    local key = dueKey(tonumber(slot[2]))
-    local values = redis.call('HMGET', key, unpack(fields))
-    local drop = {}
-    for i, b in ipairs(list) do
-      local amount = tonumber(values[i])
-      if amount and amount > 0 then
-        b.c.reserved = b.c.reserved - amount
-        drop[#drop + 1] = b.field
-        if not folded[b.field] then
-          folded[b.field] = true
-          folded[#folded + 1] = b
+    local chainKey, runKey = dueKeys(tonumber(slot[2]))
+    local chains = redis.call('HGETALL', chainKey)
+    for i = 1, #chains, 2 do
+      local amount = tonumber(chains[i + 1])
+      local unit, holdsText = string.match(chains[i], '^(%S+) (.*)$')
+      if amount > 0 then
+        for item in string.gmatch(holdsText, '[^;]+') do
+          local gen, code, scope = string.match(item, '^(%d+) (%S+) (.+)$')
+          if code ~= 'R' then
+            local instance = code
+            if code == 'L' then instance = 'life' end
+            take(gen .. ':' .. scope .. '|' .. unit .. '|' .. instance, instance, amount)
+          end
         end
       end
     end
-    if #drop > 0 then redis.call('HDEL', key, unpack(drop)) end
+    if #chains > 0 then redis.call('DEL', chainKey) end
+    if #runFields > 0 then
+      local values = redis.call('HMGET', runKey, unpack(runFields))
+      local drop = {}
+      for i, counterField in ipairs(runFields) do
+        local amount = tonumber(values[i])
+        if amount and amount > 0 then
+          take(counterField, byField[counterField].instance, amount)
+          drop[#drop + 1] = counterField
+        end
+      end
+      if #drop > 0 then redis.call('HDEL', runKey, unpack(drop)) end
+    end
   end
-  for _, b in ipairs(folded) do assertCounters(b) end
-  saveCounters(folded)
-end
-
--- The counter fields a reservation's holds name, whether or not their budgets still exist.
-local function holdFieldsOf(holds, unit)
-  local fields = {}
-  for i, hold in ipairs(holds) do fields[i] = hold.gen .. ':' .. hold.scope .. '|' .. unit .. '|' .. hold.instance end
-  return fields
+  for _, b in ipairs(touched) do assertCounters(b) end
+  saveCounters(touched)
 end
 
 -- The budgets a reservation holds that still exist: a removed (or removed and re-added) budget is
--- skipped, so its holds settle as no-ops. allFields, when given, receives every counter field the
--- holds name (for removeDue).
-local function heldBudgets(holdsText, unit, runId, allFields)
+-- skipped, so its holds settle as no-ops. runFields, when given, receives the run-window counter
+-- fields the holds name, whether or not their budgets still exist (for removeDue).
+local function heldBudgets(holdsText, unit, runId, runFields)
   local holds = holdsOf(holdsText, runId)
   local held = {}
-  if allFields then
-    for i, counterField in ipairs(holdFieldsOf(holds, unit)) do allFields[i] = counterField end
+  if runFields then
+    for _, hold in ipairs(holds) do
+      if string.sub(hold.instance, 1, 4) == 'run:' then
+        runFields[#runFields + 1] = hold.gen .. ':' .. hold.scope .. '|' .. unit .. '|' .. hold.instance
+      end
+    end
   end
   if #holds == 0 then return held end
   local fields = {}
@@ -516,15 +559,17 @@ local function expireOne(id)
   local deadline = recordDeadline(r[2], r[3], r[10])
   if deadline > now then return false end
   local estimate = tonumber(r[4])
-  local fields = {}
-  local held = heldBudgets(r[6], r[5], r[9] or '', fields)
+  local runFields = {}
+  local held = heldBudgets(r[6], r[5], r[9] or '', runFields)
   redis.call('ZREM', holdsKey, id)
   -- What a fold moved into the counters already is not taken out again.
-  local counted = nil
-  if r[10] then counted = removeDue(deadline, fields, estimate) end
+  local chainCounted, runCounted = true, nil
+  if r[10] and estimate > 0 then chainCounted, runCounted = removeDue(deadline, r[5], r[6], runFields, estimate) end
   local changed = {}
   for _, b in ipairs(held) do
-    if counted == nil or counted[b.field] then
+    local counted = chainCounted
+    if runCounted and string.sub(b.instance, 1, 4) == 'run:' then counted = runCounted[b.field] end
+    if counted then
       b.c.reserved = b.c.reserved - estimate
       changed[#changed + 1] = b
     end

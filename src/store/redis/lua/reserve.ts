@@ -92,15 +92,12 @@ if allowed or shadow then
   if earliest == 0 or deadline < earliest then hint = deadline end
   local shadowDenied = '0'
   if not allowed then shadowDenied = '1' end
-  redis.call('HSET', key, 'ev', recordEvent, 'h', table.concat(holds, ';'), 'ri', runId,
+  local holdsText = table.concat(holds, ';')
+  redis.call('HSET', key, 'ev', recordEvent, 'h', holdsText, 'ri', runId,
     'u', unit, 'e', ARGV[7], 'g', graceMs, 'p', overagePolicy, 'st', 'held', 'sd', shadowDenied,
     'c', int(now), 'x', int(expiresAtMs), 'ch', '0', 'dv', '1')
   redis.call('ZADD', holdsKey, deadline, id)
-  if allowed then
-    local fields = {}
-    for i, b in ipairs(checked) do fields[i] = b.field end
-    addDue(deadline, fields, estimate)
-  end
+  if allowed then addDue(deadline, unit, holdsText, runFieldsOf(checked), estimate) end
   heldId = id
 end
 

@@ -53,8 +53,8 @@ if r[1] ~= 'held' then return { '!', 'RESERVATION_FINALIZED', r[1] } end
 local shadowDenied = r[2] == '1'
 local estimate = tonumber(r[3])
 local overagePolicy = r[4]
-local heldFields = {}
-local held = heldBudgets(r[6], r[5], r[8] or '', heldFields)
+local runFields = {}
+local held = heldBudgets(r[6], r[5], r[8] or '', runFields)
 local charged, debtAdded, uncharged = 0, 0, 0
 
 if kind == 'commit' and not shadowDenied then
@@ -118,7 +118,7 @@ redis.call('HSET', key, 'st', status, 'ch', int(charged), 'so', int(debtAdded) .
   'sf', idemFingerprint, 'sk', idemKey)
 keepSettled(id)
 redis.call('ZREM', holdsKey, id)
-if r[13] then removeDue(recordDeadline(r[11], r[12], true), heldFields, estimate) end
+if r[13] then removeDue(recordDeadline(r[11], r[12], true), r[5], r[6], runFields, estimate) end
 
 local parts = { '"type":"' .. kind .. '",', r[7] }
 if actorJson ~= '' then parts[#parts + 1] = ',"actor":' .. actorJson end
