@@ -93,6 +93,8 @@ interface IdempotencyRecord {
 }
 
 const windowCountersRetentionMsDefault = 7 * 86_400_000;
+/** Idempotency records kept for all tenants without budgets together (the oldest go first). */
+const unknownTenantIdempotencyKeysMax = 10_000;
 /** Budget keys are indexed in append-only chunks, so adding one budget never rewrites the whole list. */
 const budgetIndexChunkCountKey = "index:budgets:chunks";
 const budgetIndexChunkSize = 1_024;
@@ -126,6 +128,11 @@ export class KeyvSingleProcessStore implements LedgerStore {
   private settledQueueHead = 0;
   private readonly settledReservationsMax: number;
   private readonly idempotency = new Map<string, IdempotencyRecord>();
+  /**
+   * Records of tenants without budgets (a hostile caller's random tenant ids): a pool of their own,
+   * so they never evict the records of tenants with budgets. Oldest first.
+   */
+  private readonly unknownIdempotency = new Map<string, IdempotencyRecord>();
   /** Events as stored: balances flattened to [scope, allocated, remaining, ...] (one array, not one object each). */
   private readonly audits: TenantLogs<StoredAuditEvent>;
   private auditSeq = 0;
@@ -749,11 +756,13 @@ export class KeyvSingleProcessStore implements LedgerStore {
       if (this.settledAtMs[this.settledQueueHead] + this.settledRetentionMs > now) break;
       this.forgetOldestSettled();
     }
-    for (const [key, record] of this.idempotency) {
-      if (record.atMs + this.idempotencyRetentionMs > now) break;
-      this.idempotency.delete(key);
-      this.writes.markLoaded(key);
-      this.writes.persist(key, null);
+    for (const records of [this.idempotency, this.unknownIdempotency]) {
+      for (const [key, record] of records) {
+        if (record.atMs + this.idempotencyRetentionMs > now) break;
+        records.delete(key);
+        this.writes.markLoaded(key);
+        this.writes.persist(key, null);
+      }
     }
     // Window counters that hold nothing and went idle are dropped (scan at most once a minute).
     if (now - this.lastCounterScanMs >= 60_000) {
@@ -856,7 +865,8 @@ export class KeyvSingleProcessStore implements LedgerStore {
     tag: IdempotencyTag | undefined,
   ): T | { ok: false; error: "IDEMPOTENCY_CONFLICT" } | undefined {
     if (!tag) return undefined;
-    const record = this.idempotency.get(`i:${tenant}|${operation}|${tag.key}`);
+    const key = `i:${tenant}|${operation}|${tag.key}`;
+    const record = this.idempotency.get(key) ?? this.unknownIdempotency.get(key);
     if (!record) return undefined;
     if (record.fingerprint !== tag.fingerprint) return { ok: false, error: "IDEMPOTENCY_CONFLICT" };
     return { ...(structuredClone(record.outcome) as object), replayed: true } as T;
@@ -872,12 +882,14 @@ export class KeyvSingleProcessStore implements LedgerStore {
     if (!tag) return;
     const key = `i:${tenant}|${operation}|${tag.key}`;
     const record: IdempotencyRecord = { fingerprint: tag.fingerprint, outcome: structuredClone(outcome), atMs: now };
-    this.idempotency.set(key, record);
+    const records = this.budgetIndex.hasTenant(tenant) ? this.idempotency : this.unknownIdempotency;
+    const recordsMax = records === this.idempotency ? this.idempotencyKeysMax : unknownTenantIdempotencyKeysMax;
+    records.set(key, record);
     this.writes.markLoaded(key);
     this.writes.persist(key, record, this.idempotencyRetentionMs);
-    while (this.idempotency.size > this.idempotencyKeysMax) {
-      const oldest = this.idempotency.keys().next().value as string;
-      this.idempotency.delete(oldest);
+    while (records.size > recordsMax) {
+      const oldest = records.keys().next().value as string;
+      records.delete(oldest);
       this.writes.markLoaded(oldest);
       this.writes.persist(oldest, null);
     }

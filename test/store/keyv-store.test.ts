@@ -101,6 +101,21 @@ describe("keyv store: its own regressions", () => {
     await ledger.close();
   });
 
+  it("keeps idempotency records of tenants without budgets apart: a flood of them evicts no one else's", async () => {
+    const ledger = createLedger({ idempotencyKeysMax: 100, sweepIntervalMs: 0 });
+    const read = { name: "a", tier: "read" as const };
+    await ledger.setBudget({ scope: "tenant:acme", limit: 100 });
+    const first = await ledger.reserve({ subject: { tenant: "acme" }, action: read, estimate: 5, idempotencyKey: "k" });
+    for (let n = 0; n < 1_000; n++) {
+      await ledger.reserve({ subject: { tenant: `random-${n}` }, action: read, estimate: 1, idempotencyKey: `k${n}` });
+    }
+    // The retry still replays: nothing was charged twice.
+    const retry = await ledger.reserve({ subject: { tenant: "acme" }, action: read, estimate: 5, idempotencyKey: "k" });
+    expect(retry).toMatchObject({ replayed: true, reservationId: first.reservationId });
+    expect(await ledger.getBalance({ scope: "tenant:acme" })).toMatchObject({ reserved: 5 });
+    await ledger.close();
+  });
+
   it("forgets idempotency keys past the retention count", async () => {
     const ledger = createLedger({ idempotencyKeysMax: 3, sweepIntervalMs: 0 });
     await ledger.setBudget({ scope: "tenant:acme", limit: 100 });
