@@ -146,7 +146,7 @@ export class StoreLedger implements Ledger {
    * lost connection): the caller was told DENY (or a fail-open ALLOW without a hold), so whatever the
    * store may have held is released as soon as it answers again. Oldest first; bounded.
    */
-  private readonly lostReserves = new Set<string>();
+  private readonly lostReserves = new Map<string, string | undefined>();
   private releasingLost: Promise<void> | undefined;
 
   constructor(store: LedgerStore | Promise<LedgerStore>, options: LedgerOptions = {}) {
@@ -255,7 +255,7 @@ export class StoreLedger implements Ledger {
     } catch (error) {
       if (error instanceof ValidationError) throw error;
       // The store may have made the hold before its answer was lost: release it once the store answers.
-      if (!dryRun) this.releaseLost(reservationId);
+      if (!dryRun) this.releaseLost(reservationId, parsed.idempotencyKey);
       // Fail closed: an unreachable ledger never turns into an accidental ALLOW (unless told so for a tier).
       const decision = this.failOpenTiers.has(parsed.action.tier) ? "ALLOW" : "DENY";
       const unavailable: ReserveResponse = {
@@ -269,6 +269,8 @@ export class StoreLedger implements Ledger {
       return recordDecision(unavailable, parsed, dryRun, this.mode);
     }
     if ("ok" in outcome) throw new IdempotencyConflictError(parsed.idempotencyKey as string);
+    // A retry whose replay hands over a reservation noted as lost: its caller knows it now.
+    if (outcome.replayed && outcome.reservationId) this.lostReserves.delete(outcome.reservationId);
     const response: ReserveResponse = {
       decision: outcome.decision,
       reasonCode: outcome.reasonCode,
@@ -459,12 +461,12 @@ export class StoreLedger implements Ledger {
   }
 
   /** Notes a reservation whose reserve may have held something nobody knows about, and starts releasing. */
-  private releaseLost(reservationId: string): void {
+  private releaseLost(reservationId: string, idempotencyKey: string | undefined): void {
     if (this.lostReserves.size >= lostReservesMax) {
       // The oldest is dropped: its hold, if any, still returns by itself after TTL + grace.
-      this.lostReserves.delete(this.lostReserves.values().next().value as string);
+      this.lostReserves.delete(this.lostReserves.keys().next().value as string);
     }
-    this.lostReserves.add(reservationId);
+    this.lostReserves.set(reservationId, idempotencyKey);
     this.releasingLost ??= this.releaseLostUntilDone().finally(() => {
       this.releasingLost = undefined;
     });
@@ -481,7 +483,7 @@ export class StoreLedger implements Ledger {
     while (this.lostReserves.size > 0 && !this.closed) {
       const store = await this.store.catch(() => undefined);
       let storeAnswered = store !== undefined;
-      for (const reservationId of [...this.lostReserves]) {
+      for (const [reservationId, idempotencyKey] of [...this.lostReserves]) {
         if (!store || this.closed) break;
         try {
           await this.withTimeout(
@@ -489,6 +491,7 @@ export class StoreLedger implements Ledger {
               reservationId,
               reason: lostReserveReleaseReason,
               idempotency: store.distributed ? { key: "", fingerprint: randomUUID() } : undefined,
+              lostReserve: { idempotencyKey },
             }),
           );
           // Released, never made, settled or expired already: nothing is held by it any more.

@@ -535,6 +535,9 @@ export class KeyvSingleProcessStore implements LedgerStore {
       balances,
     };
     this.remember(tenant, kind, command.idempotency, outcome, now);
+    if (command.lostReserve?.idempotencyKey !== undefined) {
+      this.forgetReserve(tenant, command.lostReserve.idempotencyKey, command.reservationId);
+    }
     if (this.writes.enabled) await this.writes.flush();
     return outcome;
   }
@@ -892,6 +895,18 @@ export class KeyvSingleProcessStore implements LedgerStore {
       records.delete(oldest);
       this.writes.markLoaded(oldest);
       this.writes.persist(oldest, null);
+    }
+  }
+
+  /** A reserve whose answer was lost and is released: a retry with its key is decided afresh, not replayed. */
+  private forgetReserve(tenant: string, idempotencyKey: string, reservationId: string): void {
+    const key = `i:${tenant}|reserve|${idempotencyKey}`;
+    for (const records of [this.idempotency, this.unknownIdempotency]) {
+      const record = records.get(key);
+      if ((record?.outcome as { reservationId?: string } | undefined)?.reservationId !== reservationId) continue;
+      records.delete(key);
+      this.writes.markLoaded(key);
+      this.writes.persist(key, null);
     }
   }
 

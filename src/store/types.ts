@@ -138,6 +138,12 @@ export interface ReleaseCommand {
   reason?: string;
   actor?: string;
   idempotency?: IdempotencyTag;
+  /**
+   * Set by the ledger for a reserve whose answer never reached its caller. The release is refused
+   * (RESERVATION_FINALIZED) once a replay of that reserve has handed the reservation to a caller, and
+   * the reserve's idempotency record (under this key) is forgotten, so a retry is decided afresh.
+   */
+  lostReserve?: { idempotencyKey?: string };
 }
 
 export type SettleError =

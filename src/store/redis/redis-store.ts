@@ -245,6 +245,8 @@ export class RedisLedgerStore implements LedgerStore {
       command.actor === undefined ? "" : JSON.stringify(command.actor),
       command.reason === undefined ? "" : JSON.stringify(command.reason),
       ...idempotencyArgs(command.idempotency),
+      command.lostReserve ? "1" : "",
+      command.lostReserve?.idempotencyKey ?? "",
     ]);
   }
 

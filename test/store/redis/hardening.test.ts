@@ -180,6 +180,64 @@ describeRedis(
       await ledger.close();
     }, 20_000);
 
+    it("a retry with the lost reserve's idempotency key gets a hold it can commit, and only one is held", async () => {
+      const store = await createRedisStore({
+        redis: server.url,
+        prefix: uniquePrefix("lost-key"),
+        commandTimeoutMs: 200,
+      });
+      const ledger = new StoreLedger(store, { sweepIntervalMs: 0, storeTimeoutMs: 300 });
+      await ledger.setBudget({ scope: "tenant:acme", limit: 100 });
+      server.pause();
+      try {
+        expect(await ledger.reserve({ subject, action: read, estimate: 60, idempotencyKey: "k-1" })).toMatchObject({
+          decision: "DENY",
+          reasonCode: "LEDGER_UNAVAILABLE",
+        });
+      } finally {
+        server.resume();
+      }
+      await waitFor(
+        () => ledger.audit({ scope: "tenant:acme", type: "release" }),
+        (events) => events.length > 0,
+        5_000,
+      );
+      // The caller was told DENY: its retry is decided afresh, not a replay of the released hold.
+      const retry = await ledger.reserve({ subject, action: read, estimate: 60, idempotencyKey: "k-1" });
+      expect(retry.decision).toBe("ALLOW");
+      expect(retry.replayed).toBeUndefined();
+      expect(await ledger.getBalance({ scope: "tenant:acme" })).toMatchObject({ reserved: 60 });
+      expect((await ledger.commit(retry.reservationId as string)).charged).toBe(60);
+      await ledger.close();
+    }, 20_000);
+
+    it("a replay that hands the lost hold to its caller wins over the background release", async () => {
+      const store = await createRedisStore({ redis: server.url, prefix: uniquePrefix("claimed") });
+      let lostReplies = 1;
+      let releases = 0;
+      const lossy: LedgerStore = Object.assign(Object.create(store) as LedgerStore, {
+        reserve: async (command: Parameters<LedgerStore["reserve"]>[0]) => {
+          const outcome = await store.reserve(command);
+          if (lostReplies-- > 0) throw new RedisUnavailableError("connection killed before the reply");
+          return outcome;
+        },
+        release: async (command: Parameters<LedgerStore["release"]>[0]) => {
+          // The background release arrives after the caller's retry.
+          if (command.lostReserve && releases++ === 0) await new Promise((resolve) => setTimeout(resolve, 200));
+          return store.release(command);
+        },
+      });
+      const ledger = new StoreLedger(lossy, { sweepIntervalMs: 0 });
+      await ledger.setBudget({ scope: "tenant:acme", limit: 100 });
+      await ledger.reserve({ subject, action: read, estimate: 60, idempotencyKey: "k-2" });
+      const retry = await ledger.reserve({ subject, action: read, estimate: 60, idempotencyKey: "k-2" });
+      expect(retry).toMatchObject({ decision: "ALLOW", replayed: true });
+      await new Promise((resolve) => setTimeout(resolve, 400));
+      expect(await ledger.getBalance({ scope: "tenant:acme" })).toMatchObject({ reserved: 60 });
+      expect((await ledger.commit(retry.reservationId as string)).charged).toBe(60);
+      await ledger.close();
+    });
+
     it("releases a hold whose reserve answer was lost on the way back", async () => {
       const store = await createRedisStore({ redis: server.url, prefix: uniquePrefix("lost-reply") });
       let lostReplies = 1;

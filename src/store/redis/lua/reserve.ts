@@ -37,6 +37,10 @@ if not dryRun then
   if replayed then
     replayed[7] = '0'
     replayed[10] = '1'
+    -- The hold is the caller's now: a release of it as a lost reserve is refused (lua/settle.ts).
+    if replayed[5] ~= '' and redis.call('HGET', reservationKey(replayed[5]), 'st') == 'held' then
+      redis.call('HSET', reservationKey(replayed[5]), 'cl', '1')
+    end
     return replayed
   end
 end

@@ -3,7 +3,8 @@
  * overage policy (REJECT, ALLOW_IF_AVAILABLE, ALLOW_WITH_OVERDRAFT) on every budget it holds.
  *
  * ARGV[4..]: reservationId, actual ("" for the estimate), actor (JSON string or ""), reason (JSON
- * string or ""), idempotency key ("" for none), fingerprint.
+ * string or ""), idempotency key ("" for none), fingerprint, then for a release of a reserve whose
+ * answer was lost (see ReleaseCommand.lostReserve) "1" and that reserve's idempotency key ("" for none).
  *
  * Idempotency lives on the reservation record: the settle that finalizes it writes its key ("sk"),
  * fingerprint ("sf") and numbers ("ch", "so") there, so a retry with the same key and fingerprint
@@ -24,6 +25,8 @@ local actorJson = ARGV[6]
 local reasonJson = ARGV[7]
 local idemKey = ARGV[8]
 local idemFingerprint = ARGV[9]
+local lostReserve = ARGV[10] == '1'
+local lostReserveKey = ARGV[11] or ''
 
 local function scopeOf(b) return b.scope end
 
@@ -36,9 +39,11 @@ if replayed then
 end
 
 local key = reservationKey(id)
-local r = redis.call('HMGET', key, 'st', 'sd', 'e', 'p', 'u', 'h', 'ev', 'ri', 'sf', 'sk', 'x', 'g', 'dv')
+local r = redis.call('HMGET', key, 'st', 'sd', 'e', 'p', 'u', 'h', 'ev', 'ri', 'sf', 'sk', 'x', 'g', 'dv', 'cl')
 if not r[1] then return { '!', 'RESERVATION_NOT_FOUND', '' } end
 if expireIfOverdue(id, r[1], r[11], r[12], r[13]) then return { '!', 'RESERVATION_EXPIRED', '' } end
+-- A replay handed this reservation to a caller since its reserve's answer was lost: it is theirs.
+if lostReserve and r[14] then return { '!', 'RESERVATION_FINALIZED', 'handed to a caller by a replay' } end
 if r[1] ~= 'held' and idemFingerprint ~= '' and r[10] == idemKey and (r[9] == idemFingerprint or idemKey ~= '') then
   if r[9] ~= idemFingerprint then return { '!', 'IDEMPOTENCY_CONFLICT', '' } end
   -- A retry of the settle that finalized this reservation (its reply was lost): the same numbers.
@@ -130,6 +135,12 @@ elseif uncharged > 0 then
   parts[#parts + 1] = ',"detail":"uncharged overage ' .. int(uncharged) .. '"'
 end
 appendAudit(parts)
+if lostReserve and lostReserveKey ~= '' then
+  -- The caller was told the reserve failed: a retry with its key is decided afresh, not replayed.
+  local recordKey = idempotencyKey('reserve', lostReserveKey)
+  local stored = redis.call('GET', recordKey)
+  if stored and string.find(stored, '"' .. id .. '"', 1, true) then redis.call('DEL', recordKey) end
+end
 local reply = pushBalances({ 'ok', status, int(charged), int(debtAdded), int(uncharged), int(released), '', r[5] },
   held, scopeOf)
 rememberArray(kind, idemKey, idemFingerprint, reply)
