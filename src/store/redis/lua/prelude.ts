@@ -281,27 +281,21 @@ local function removeDue(deadline, unit, holdsText, runFields, estimate)
 end
 
 -- Folds what overdue holds, not yet expired one by one, hold on these budgets into the counters, and
--- saves them. A chain entry is folded whole (every counter it names), so it is folded once.
+-- saves them. A chain entry is folded whole (every counter it names that still has its budget), so
+-- it is folded once.
 local function foldDue(list)
   if not dueBacklog or #list == 0 then return end
-  local byField = {}
-  for _, b in ipairs(list) do byField[b.field] = b end
   local runFields = runFieldsOf(list)
-  local touched = {}
-  local function take(counterField, instance, amount)
-    local b = byField[counterField]
-    if not b then
-      b = { field = counterField, instance = instance, scope = counterField }
-      loadCounters({ b })
-      byField[counterField] = b
+  -- Per counter field: the amount to free, and where it is (for budgets not in list).
+  local pending, order = {}, {}
+  local function note(counterField, amount, gen, scope, unit, instance)
+    local entry = pending[counterField]
+    if not entry then
+      entry = { amount = 0, gen = gen, scope = scope, unit = unit, instance = instance }
+      pending[counterField] = entry
+      order[#order + 1] = counterField
     end
-    -- A counter that is gone (its budget removed) has nothing left to free.
-    if not b.c.found then return end
-    b.c.reserved = b.c.reserved - amount
-    if not touched[counterField] then
-      touched[counterField] = true
-      touched[#touched + 1] = b
-    end
+    entry.amount = entry.amount + amount
   end
   local after = '-inf'
   for _ = 1, dueSlotsFoldMax do
@@ -319,7 +313,7 @@ local function foldDue(list)
           if code ~= 'R' then
             local instance = code
             if code == 'L' then instance = 'life' end
-            take(gen .. ':' .. scope .. '|' .. unit .. '|' .. instance, instance, amount)
+            note(gen .. ':' .. scope .. '|' .. unit .. '|' .. instance, amount, gen, scope, unit, instance)
           end
         end
       end
@@ -331,14 +325,49 @@ local function foldDue(list)
       for i, counterField in ipairs(runFields) do
         local amount = tonumber(values[i])
         if amount and amount > 0 then
-          take(counterField, byField[counterField].instance, amount)
+          note(counterField, amount)
           drop[#drop + 1] = counterField
         end
       end
       if #drop > 0 then redis.call('HDEL', runKey, unpack(drop)) end
     end
   end
-  for _, b in ipairs(touched) do assertCounters(b) end
+  if #order == 0 then return end
+  -- Budgets a chain names beyond this call's: loaded like any other, skipped when removed.
+  local byField = {}
+  for _, b in ipairs(list) do byField[b.field] = b end
+  local others, otherFields = {}, {}
+  for _, counterField in ipairs(order) do
+    if not byField[counterField] then
+      others[#others + 1] = pending[counterField]
+      otherFields[#otherFields + 1] = pending[counterField].scope .. '|' .. pending[counterField].unit
+    end
+  end
+  if #others > 0 then
+    local defs = redis.call('HMGET', budgetsKey, unpack(otherFields))
+    local extra = {}
+    for i, entry in ipairs(others) do
+      if defs[i] then
+        local def = parseDef(defs[i])
+        if def.gen == entry.gen then
+          local b = budgetAt(def, entry.scope, otherFields[i], entry.instance)
+          byField[b.field] = b
+          extra[#extra + 1] = b
+        end
+      end
+    end
+    loadCounters(extra)
+  end
+  local touched = {}
+  for _, counterField in ipairs(order) do
+    local b = byField[counterField]
+    -- A counter that is gone (its budget removed) has nothing left to free.
+    if b and b.c.found then
+      b.c.reserved = b.c.reserved - pending[counterField].amount
+      assertCounters(b)
+      touched[#touched + 1] = b
+    end
+  end
   saveCounters(touched)
 end
 
