@@ -5,8 +5,9 @@ import { StoreReplyError } from "../../core/errors.js";
  * (a proxy, a server that is not Redis, a reply cut short) gives a StoreReplyError, never an outcome
  * with NaN in it.
  *
- * Amounts travel as decimal strings: the client parses RESP integers as `n * 10 + digit`, which is
- * not exact near 2^53 (9007199254740991 came back as ...992), while a string is parsed exactly here.
+ * Amounts from 9e15 up travel as decimal strings: the client parses RESP integers as
+ * `n * 10 + digit`, which is not exact near 2^53 (9007199254740991 came back as ...992), while a
+ * string is parsed exactly here. Below that, integer replies are exact and cheaper.
  */
 export type Reply = readonly (string | number)[];
 
@@ -24,7 +25,7 @@ export function arrayReply(raw: unknown, operation: string, lengthMin: number): 
   return raw as Reply;
 }
 
-/** A non-negative safe integer, sent as a decimal string (or a small RESP integer). */
+/** A non-negative safe integer: a RESP integer below 9e15, a decimal string from there up. */
 export function amountOf(value: unknown, operation: string, what: string): number {
   if (typeof value === "number" && Number.isSafeInteger(value) && value >= 0) return value;
   if (typeof value === "string" && digits.test(value)) {

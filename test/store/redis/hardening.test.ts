@@ -3,6 +3,7 @@ import { createClient } from "@redis/client";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { LedgerUnavailableError, StoreReplyError, TollgateError } from "../../../src/core/errors.js";
 import { StoreLedger } from "../../../src/ledger/ledger.js";
+import { asStoreError } from "../../../src/store/redis/connection.js";
 import { createRedisStore, RedisUnavailableError } from "../../../src/store/redis/index.js";
 import type { LedgerStore } from "../../../src/store/types.js";
 import { type RedisServerHandle, startRedisServer } from "../../helpers/redis-server.js";
@@ -68,6 +69,19 @@ describe("one error model", () => {
     expect(unavailable).toMatchObject({ code: "LEDGER_UNAVAILABLE", transient: true });
     expect(new LedgerUnavailableError("late").transient).toBe(true);
     expect(new StoreReplyError("reserve", "nonsense")).toMatchObject({ code: "STORE_REPLY_INVALID", transient: false });
+  });
+
+  it("a script that fails at run time is a bug, never retried as a transient fault", () => {
+    const failed = asStoreError(
+      new Error(
+        "ERR user_script:12: attempt to call local 'amount' (a number value) script: 4f2a..., on @user_script:12.",
+      ),
+    );
+    expect(failed).toMatchObject({ code: "INVARIANT_VIOLATED", transient: false });
+    expect(asStoreError(new Error("LOADING Redis is loading the dataset in memory"))).toMatchObject({
+      code: "LEDGER_UNAVAILABLE",
+      transient: true,
+    });
   });
 });
 

@@ -410,19 +410,27 @@ local function balanceJson(b, unit)
     .. ',"reserved":' .. int(b.c.reserved) .. ',"debt":' .. int(b.c.debt) .. ',"remaining":' .. int(remainingOf(b)) .. '}'
 end
 
+-- An amount for a reply: an integer reply, or decimal text from 9e15 up. The client parses integer
+-- replies as n * 10 + digit, which is not exact near 2^53 (9007199254740991 came back as ...992);
+-- text is parsed exactly (src/store/redis/replies.ts). Text costs a string, so only where needed.
+local exactIntegerReplyMax = 9e15
+local function replyAmount(n)
+  if n < exactIntegerReplyMax then return n end
+  return int(n)
+end
+
 -- Balances as a flat array for the client: per budget window, instance, allocated, spent, reserved,
--- debt, after the given leading item (index into the candidate scopes, or the scope). Amounts go as
--- decimal strings: the client would parse integer replies near 2^53 inexactly.
+-- debt, after the given leading item (index into the candidate scopes, or the scope).
 local function pushBalances(out, list, lead)
   local n = #out
   for _, b in ipairs(list) do
     out[n + 1] = lead(b)
     out[n + 2] = b.def.window
     out[n + 3] = b.instance
-    out[n + 4] = b.def.limitText
-    out[n + 5] = int(b.c.spent)
-    out[n + 6] = int(b.c.reserved)
-    out[n + 7] = int(b.c.debt)
+    out[n + 4] = replyAmount(b.def.limit)
+    out[n + 5] = replyAmount(b.c.spent)
+    out[n + 6] = replyAmount(b.c.reserved)
+    out[n + 7] = replyAmount(b.c.debt)
     n = n + 7
   end
   return out

@@ -35,7 +35,7 @@ if not dryRun then
   local replayed = replayArray('reserve', idemKey, idemFingerprint)
   if replayed == false then return { '!', 'IDEMPOTENCY_CONFLICT' } end
   if replayed then
-    replayed[7] = '0'
+    replayed[7] = 0
     replayed[10] = '1'
     -- The hold is the caller's now: a release of it as a lost reserve is refused (lua/settle.ts).
     if replayed[5] ~= '' and redis.call('HGET', reservationKey(replayed[5]), 'st') == 'held' then
@@ -117,8 +117,8 @@ if shadowReason ~= '' then
 end
 pushAuditBalances(parts, checked)
 appendAudit(parts)
-local reply = pushBalances({ decision, reasonCode or '', deniedScope or '', caps or '', heldId, int(expiresAtMs),
-  int(hint), shadowReason, shadowScope, '' }, checked, indexOf)
+local reply = pushBalances({ decision, reasonCode or '', deniedScope or '', caps or '', heldId, expiresAtMs, hint,
+  shadowReason, shadowScope, '' }, checked, indexOf)
 rememberArray('reserve', idemKey, idemFingerprint, reply)
 return reply
 `;

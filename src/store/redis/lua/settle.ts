@@ -141,8 +141,9 @@ if lostReserve and lostReserveKey ~= '' then
   local stored = redis.call('GET', recordKey)
   if stored and string.find(stored, '"' .. id .. '"', 1, true) then redis.call('DEL', recordKey) end
 end
-local reply = pushBalances({ 'ok', status, int(charged), int(debtAdded), int(uncharged), int(released), '', r[5] },
-  held, scopeOf)
+local reply = pushBalances({ 'ok', status, replyAmount(charged), replyAmount(debtAdded), replyAmount(uncharged),
+  replyAmount(released), '',
+  r[5] }, held, scopeOf)
 rememberArray(kind, idemKey, idemFingerprint, reply)
 return reply
 `;
