@@ -255,7 +255,8 @@ export class StoreLedger implements Ledger {
     } catch (error) {
       if (error instanceof ValidationError) throw error;
       // The store may have made the hold before its answer was lost: release it once the store answers.
-      if (!dryRun) this.releaseLost(reservationId, parsed.idempotencyKey);
+      // (A store that never opened was never asked.)
+      if (!dryRun && this.resolvedStore && !this.closed) this.releaseLost(reservationId, parsed.idempotencyKey);
       // Fail closed: an unreachable ledger never turns into an accidental ALLOW (unless told so for a tier).
       const decision = this.failOpenTiers.has(parsed.action.tier) ? "ALLOW" : "DENY";
       const unavailable: ReserveResponse = {
