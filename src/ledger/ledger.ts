@@ -57,7 +57,10 @@ export type LedgerMode = "enforce" | "shadow";
 export interface LedgerOptions {
   /** "shadow" decides and audits but never blocks: for rolling a policy out safely. */
   mode?: LedgerMode;
-  /** Default TTL of a hold; an unsettled hold returns by itself after ttl + grace. */
+  /**
+   * Default TTL of a hold; an unsettled hold returns by itself after ttl + grace (rounded down to a
+   * slot of at most a quarter of the grace: core/hold-deadline.ts).
+   */
   reservationTtlMs?: number;
   reservationGraceMs?: number;
   /** How often held reservations past their deadline are swept (an unref'd timer). 0 disables. */
