@@ -2,6 +2,7 @@ import { createServer, type Server } from "node:net";
 import { createClient } from "@redis/client";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { LedgerUnavailableError, StoreReplyError, TollgateError } from "../../../src/core/errors.js";
+import { holdDeadlineMs } from "../../../src/core/hold-deadline.js";
 import { StoreLedger } from "../../../src/ledger/ledger.js";
 import { asStoreError } from "../../../src/store/redis/connection.js";
 import { createRedisStore, RedisUnavailableError } from "../../../src/store/redis/index.js";
@@ -347,6 +348,14 @@ describeRedis("redis store: overdue holds beyond the per-call expiry batch", () 
       });
       expiring.push(held.reservationId as string);
     }
+    // The scripts' deadline rule is the one in core.
+    const first = await ledger.getReservation(expiring[0]);
+    const probe = createClient({ url: server.url });
+    await probe.connect();
+    expect(Number(await probe.zScore(`${prefix}:{tenant:acme}:holds`, expiring[0]))).toBe(
+      holdDeadlineMs(first?.expiresAtMs as number, 1_000),
+    );
+    await probe.close();
     const lasting = await ledger.reserve({ subject: agent, action: read, estimate: 3, runId: "run-0", ttlMs: 60_000 });
     expect(lasting.decision).toBe("DENY"); // run-0 is full until its hold expires
     // Settled before their deadline: their amounts leave the slots at once.
