@@ -11,16 +11,33 @@ export type ErrorCode =
   | "BUDGET_EXCEEDED"
   | "PEER_DEPENDENCY_MISSING"
   | "POLICY_INVALID"
+  | "STORE_REPLY_INVALID"
   | "INVARIANT_VIOLATED";
 
-/** The one base class: every error the library throws carries a stable `code` and an optional cause. */
+/**
+ * The one base class: every error the library throws carries a stable `code`, an optional cause, and
+ * `transient`: true when the same call may succeed if retried (the store did not answer in time, a
+ * connection dropped), false when retrying cannot help (bad input, a settled reservation, a bug).
+ * Retry loops decide on `transient`, never on the class.
+ */
 export class TollgateError extends Error {
   readonly code: ErrorCode;
-  constructor(code: ErrorCode, message: string, options?: { cause?: unknown }) {
+  readonly transient: boolean;
+  constructor(code: ErrorCode, message: string, options?: { cause?: unknown; transient?: boolean }) {
     super(message, options);
     this.name = new.target.name;
     this.code = code;
+    this.transient = options?.transient ?? false;
   }
+}
+
+/**
+ * Whether a failed call may be retried. A fault that is not ours (a custom store's own Error, a socket
+ * error) counts as transient: retries of settlements carry the same idempotency tag, so they are safe.
+ */
+export function isTransient(error: unknown): boolean {
+  if (error instanceof TollgateError) return error.transient;
+  return true;
 }
 
 export interface ValidationIssue {
@@ -86,10 +103,21 @@ export class OverageError extends TollgateError {
   }
 }
 
-/** The store could not be reached in time. Reservations fail closed (DENY) instead of throwing this. */
+/** The store could not be reached in time. Reservations fail closed (DENY) instead of throwing this. Transient. */
 export class LedgerUnavailableError extends TollgateError {
   constructor(message: string, options?: { cause?: unknown }) {
-    super("LEDGER_UNAVAILABLE", message, options);
+    super("LEDGER_UNAVAILABLE", message, { cause: options?.cause, transient: true });
+  }
+}
+
+/**
+ * The store answered, but not with what the operation returns (a proxy or a server that is not a
+ * ledger store, a reply cut short). Reservations fail closed; nothing is retried: the same server
+ * would answer the same.
+ */
+export class StoreReplyError extends TollgateError {
+  constructor(operation: string, detail: string) {
+    super("STORE_REPLY_INVALID", `The ledger store answered ${operation} with an unexpected reply: ${detail}`);
   }
 }
 

@@ -2,7 +2,10 @@
 export const reservationTtlMsDefault = 60_000;
 export const reservationTtlMsMax = 86_400_000;
 export const reservationGraceMsDefault = 5_000;
+/** Audit events kept per tenant (both stores)... */
 export const auditEventsMaxDefault = 10_000;
+/** ...and by the embedded store for all tenants together. */
+export const auditEventsTotalMaxDefault = 100_000;
 export const idempotencyKeysMaxDefault = 100_000;
 export const idempotencyRetentionMsDefault = 86_400_000;
 /** Settled reservations are remembered this long so a late second settle gets a precise error. */

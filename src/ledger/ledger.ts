@@ -3,6 +3,7 @@ import type { Caps, Decision, ReasonCode } from "../core/decision.js";
 import {
   IdempotencyConflictError,
   invariant,
+  isTransient,
   LedgerUnavailableError,
   OverageError,
   ReservationStateError,
@@ -65,12 +66,18 @@ export type LedgerMode = "enforce" | "shadow";
 export interface LedgerOptions {
   /** "shadow" decides and audits but never blocks: for rolling a policy out safely. */
   mode?: LedgerMode;
-  /** Default TTL of a hold; an unsettled hold returns by itself after ttl + grace. */
+  /**
+   * Default TTL of a hold; an unsettled hold returns by itself after ttl + grace (rounded down to a
+   * slot of at most a quarter of the grace: core/hold-deadline.ts).
+   */
   reservationTtlMs?: number;
   reservationGraceMs?: number;
   /** How often held reservations past their deadline are swept (an unref'd timer). 0 disables. */
   sweepIntervalMs?: number;
-  /** How long a store call may take before a reservation fails closed with LEDGER_UNAVAILABLE. */
+  /**
+   * How long a store call may take before a reservation fails closed with LEDGER_UNAVAILABLE; a
+   * settle fails within the same bound, its retries included.
+   */
   storeTimeoutMs?: number;
   /** Tiers allowed through (without a hold) when the store is unreachable. Default: none. */
   failOpenTiers?: Tier[];
@@ -164,6 +171,13 @@ export class StoreLedger implements Ledger {
   private readonly settleAttemptsMax: number;
   private sweepTimer: NodeJS.Timeout | undefined;
   private closed = false;
+  /**
+   * Reservations whose reserve failed after it may have reached the store (no answer in time, a
+   * lost connection): the caller was told DENY (or a fail-open ALLOW without a hold), so whatever the
+   * store may have held is released as soon as it answers again. Oldest first; bounded.
+   */
+  private readonly lostReserves = new Map<string, string | undefined>();
+  private releasingLost: Promise<void> | undefined;
 
   /** `policy`: the one it was provisioned from; its tool rules and fallbacks serve the integrations. */
   constructor(store: LedgerStore | Promise<LedgerStore>, options: LedgerOptions & { policy?: Policy } = {}) {
@@ -251,12 +265,13 @@ export class StoreLedger implements Ledger {
     const parsed = fast ? fast.input : parseInput(reserveSchema, input);
     const subjectScope = fast ? fast.scopeId : scopeIdOf(parsed.subject as Subject);
     const unit = parsed.unit ?? unitDefault;
+    const reservationId = `${parsed.subject.tenant}:${randomUUID()}`;
     let outcome: ReserveOutcome | { ok: false; error: "IDEMPOTENCY_CONFLICT" };
     try {
       const store = this.readyStore() ?? (await this.getStore());
       outcome = await this.withTimeout(
         store.reserve({
-          reservationId: `${parsed.subject.tenant}:${randomUUID()}`,
+          reservationId,
           subjectScope,
           unit,
           action: { name: parsed.action.name, tier: parsed.action.tier, kind: parsed.action.kind },
@@ -273,6 +288,9 @@ export class StoreLedger implements Ledger {
       );
     } catch (error) {
       if (error instanceof ValidationError) throw error;
+      // The store may have made the hold before its answer was lost: release it once the store answers.
+      // (A store that never opened was never asked.)
+      if (!dryRun && this.resolvedStore && !this.closed) this.releaseLost(reservationId, parsed.idempotencyKey);
       // Fail closed: an unreachable ledger never turns into an accidental ALLOW (unless told so for a tier).
       const decision = this.failOpenTiers.has(parsed.action.tier) ? "ALLOW" : "DENY";
       const unavailable = {
@@ -286,6 +304,8 @@ export class StoreLedger implements Ledger {
       return recordDecision(unavailable, parsed, dryRun, this.mode);
     }
     if ("ok" in outcome) throw new IdempotencyConflictError(parsed.idempotencyKey as string);
+    // A retry whose replay hands over a reservation noted as lost: its caller knows it now.
+    if (outcome.replayed && outcome.reservationId) this.lostReserves.delete(outcome.reservationId);
     const response = {
       decision: outcome.decision,
       reasonCode: outcome.reasonCode,
@@ -347,14 +367,23 @@ export class StoreLedger implements Ledger {
           ? { key: "", fingerprint: randomUUID() }
           : undefined;
     let outcome: SettleOutcome | undefined;
+    // The attempts together stay within storeTimeoutMs, like a reserve.
+    const deadlineMs = performance.now() + this.storeTimeoutMs;
     for (let attempt = 1; ; attempt++) {
       try {
-        outcome = await this.withTimeout(run(store, idempotency));
+        outcome = await this.withTimeout(run(store, idempotency), deadlineMs - performance.now());
         break;
       } catch (error) {
-        if (!store.distributed || attempt >= this.settleAttemptsMax || error instanceof TollgateError)
+        const backoffMs = settleRetryDelayMsMin * 2 ** (attempt - 1);
+        const leftMs = deadlineMs - performance.now() - backoffMs;
+        if (
+          !store.distributed ||
+          attempt >= this.settleAttemptsMax ||
+          !isTransient(error) ||
+          leftMs < settleAttemptMsMin
+        )
           throw asUnavailable(error);
-        await delay(50 * 2 ** (attempt - 1));
+        await delay(backoffMs);
       }
     }
     if (outcome.ok) {
@@ -456,19 +485,78 @@ export class StoreLedger implements Ledger {
     await store?.close();
   }
 
-  private withTimeout<T>(promise: Promise<T>): Promise<T> {
+  private withTimeout<T>(promise: Promise<T>, timeoutMs = this.storeTimeoutMs): Promise<T> {
     // The embedded store answers in microseconds; only a distributed store can hang.
     if (this.resolvedStore && !this.resolvedStore.distributed) return promise;
     let timer: NodeJS.Timeout | undefined;
     const timeout = new Promise<never>((_, reject) => {
       timer = setTimeout(
         () => reject(new LedgerUnavailableError(`The ledger store did not answer within ${this.storeTimeoutMs} ms`)),
-        this.storeTimeoutMs,
+        Math.max(0, timeoutMs),
       );
     });
     return Promise.race([promise, timeout]).finally(() => clearTimeout(timer));
   }
+
+  /** Notes a reservation whose reserve may have held something nobody knows about, and starts releasing. */
+  private releaseLost(reservationId: string, idempotencyKey: string | undefined): void {
+    if (this.lostReserves.size >= lostReservesMax) {
+      // The oldest is dropped: its hold, if any, still returns by itself after TTL + grace.
+      this.lostReserves.delete(this.lostReserves.keys().next().value as string);
+    }
+    this.lostReserves.set(reservationId, idempotencyKey);
+    this.releasingLost ??= this.releaseLostUntilDone().finally(() => {
+      this.releasingLost = undefined;
+    });
+  }
+
+  /**
+   * Releases every noted reservation, retrying while the store does not answer. Release is
+   * idempotent and audited: a hold that was made is returned with an audit event saying why; one that
+   * never reached the store answers RESERVATION_NOT_FOUND and writes nothing. On one connection the
+   * release is sent after the reserve, so it cannot overtake it.
+   */
+  private async releaseLostUntilDone(): Promise<void> {
+    let waitMs = lostReleaseRetryMsMin;
+    while (this.lostReserves.size > 0 && !this.closed) {
+      const store = await this.store.catch(() => undefined);
+      let storeAnswered = store !== undefined;
+      for (const [reservationId, idempotencyKey] of [...this.lostReserves]) {
+        if (!store || this.closed) break;
+        try {
+          await this.withTimeout(
+            store.release({
+              reservationId,
+              reason: lostReserveReleaseReason,
+              idempotency: store.distributed ? { key: "", fingerprint: randomUUID() } : undefined,
+              lostReserve: { idempotencyKey },
+            }),
+          );
+          // Released, never made, settled or expired already: nothing is held by it any more.
+          this.lostReserves.delete(reservationId);
+        } catch (error) {
+          if (isTransient(error)) {
+            storeAnswered = false;
+            break;
+          }
+          this.lostReserves.delete(reservationId);
+        }
+      }
+      if (this.lostReserves.size === 0 || this.closed) return;
+      waitMs = storeAnswered ? lostReleaseRetryMsMin : Math.min(waitMs * 2, lostReleaseRetryMsMax);
+      await delay(waitMs, true);
+    }
+  }
 }
+
+/** Settle retries wait 50 ms, then 100 ms, ...; an attempt is not started with less than this left. */
+const settleRetryDelayMsMin = 50;
+const settleAttemptMsMin = 100;
+/** Lost reserves remembered for release at most (per ledger); retried from 50 ms up to every second. */
+const lostReservesMax = 10_000;
+const lostReleaseRetryMsMin = 50;
+const lostReleaseRetryMsMax = 1_000;
+const lostReserveReleaseReason = "released: the reserve failed before its answer reached the caller";
 
 /** The check reservationIdSchema makes, without zod, for the settle hot path. */
 function isPlainReservationId(value: unknown): value is string {
@@ -498,6 +586,10 @@ function asUnavailable(error: unknown): Error {
   });
 }
 
-function delay(ms: number): Promise<void> {
-  return new Promise((resolve) => setTimeout(resolve, ms));
+/** unref: a wait that must not keep the process alive (background releases). */
+function delay(ms: number, unref = false): Promise<void> {
+  return new Promise((resolve) => {
+    const timer = setTimeout(resolve, ms);
+    if (unref) timer.unref();
+  });
 }

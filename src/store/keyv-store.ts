@@ -1,8 +1,10 @@
 import Keyv from "keyv";
 import { type BudgetView, evaluate, remainingOf } from "../core/decision.js";
 import { invariant } from "../core/errors.js";
+import { holdDeadlineMs } from "../core/hold-deadline.js";
 import {
   auditEventsMaxDefault,
+  auditEventsTotalMaxDefault,
   idempotencyKeysMaxDefault,
   idempotencyRetentionMsDefault,
   settledReservationRetentionMsDefault,
@@ -36,7 +38,7 @@ import {
 } from "./keyv-records.js";
 import { KeyvWriteThrough } from "./keyv-write-through.js";
 import { MinHeap } from "./min-heap.js";
-import { RingBuffer } from "./ring-buffer.js";
+import { TenantLogs } from "./ring-buffer.js";
 import { budgetKey, TenantBudgetIndex } from "./tenant-budget-index.js";
 import type {
   AuditEvent,
@@ -75,7 +77,10 @@ export interface KeyvStoreOptions {
   writeThrough?: boolean;
   /** Injectable clock (ms since epoch) for tests. */
   clock?: () => number;
+  /** Audit events kept per tenant (the newest)... */
   auditEventsMax?: number;
+  /** ...and for all tenants together (the oldest of the tenant written to longest ago go first). */
+  auditEventsTotalMax?: number;
   idempotencyKeysMax?: number;
   idempotencyRetentionMs?: number;
   settledReservationRetentionMs?: number;
@@ -92,6 +97,8 @@ interface IdempotencyRecord {
 }
 
 const windowCountersRetentionMsDefault = 7 * 86_400_000;
+/** Idempotency records kept for all tenants without budgets together (the oldest go first). */
+const unknownTenantIdempotencyKeysMax = 10_000;
 /** Budget keys are indexed in append-only chunks, so adding one budget never rewrites the whole list. */
 const budgetIndexChunkCountKey = "index:budgets:chunks";
 const budgetIndexChunkSize = 1_024;
@@ -125,8 +132,13 @@ export class KeyvSingleProcessStore implements LedgerStore {
   private settledQueueHead = 0;
   private readonly settledReservationsMax: number;
   private readonly idempotency = new Map<string, IdempotencyRecord>();
+  /**
+   * Records of tenants without budgets (a hostile caller's random tenant ids): a pool of their own,
+   * so they never evict the records of tenants with budgets. Oldest first.
+   */
+  private readonly unknownIdempotency = new Map<string, IdempotencyRecord>();
   /** Events as stored: balances flattened to [scope, allocated, remaining, ...] (one array, not one object each). */
-  private readonly audits: RingBuffer<StoredAuditEvent>;
+  private readonly audits: TenantLogs<StoredAuditEvent>;
   private auditSeq = 0;
   private readonly idempotencyKeysMax: number;
   private readonly idempotencyRetentionMs: number;
@@ -156,7 +168,10 @@ export class KeyvSingleProcessStore implements LedgerStore {
       },
     );
     this.clock = options.clock ?? Date.now;
-    this.audits = new RingBuffer(options.auditEventsMax ?? auditEventsMaxDefault);
+    this.audits = new TenantLogs(
+      options.auditEventsMax ?? auditEventsMaxDefault,
+      options.auditEventsTotalMax ?? auditEventsTotalMaxDefault,
+    );
     this.idempotencyKeysMax = options.idempotencyKeysMax ?? idempotencyKeysMaxDefault;
     this.idempotencyRetentionMs = options.idempotencyRetentionMs ?? idempotencyRetentionMsDefault;
     this.settledRetentionMs = options.settledReservationRetentionMs ?? settledReservationRetentionMsDefault;
@@ -195,7 +210,7 @@ export class KeyvSingleProcessStore implements LedgerStore {
       assertStoredReservation(id, record);
       this.reservations.set(id, record);
       this.heldIds.add(id);
-      this.deadlines.push(record.expiresAtMs + record.graceMs, id);
+      this.deadlines.push(holdDeadlineMs(record.expiresAtMs, record.graceMs), id);
       for (const hold of record.holds) counterKeys.add(`c:${budgetKey(hold.scope, record.unit)}|${hold.instance}`);
     });
     await this.writes.load([...counterKeys]);
@@ -543,6 +558,9 @@ export class KeyvSingleProcessStore implements LedgerStore {
       balances,
     };
     this.remember(tenant, kind, command.idempotency, outcome, now);
+    if (command.lostReserve?.idempotencyKey !== undefined) {
+      this.forgetReserve(tenant, command.lostReserve.idempotencyKey, command.reservationId);
+    }
     if (this.writes.enabled) await this.writes.flush();
     return outcome;
   }
@@ -655,7 +673,8 @@ export class KeyvSingleProcessStore implements LedgerStore {
 
   async audit(query: AuditLookup): Promise<AuditEvent[]> {
     if (!this.restored) await this.ready;
-    return filterAuditEvents(this.audits.toArray().map(publicAuditEvent), query);
+    const events = this.audits.toArray(query.scope === undefined ? undefined : tenantScopeOf(query.scope));
+    return filterAuditEvents(events.map(publicAuditEvent), query);
   }
 
   async sweep(): Promise<number> {
@@ -678,7 +697,7 @@ export class KeyvSingleProcessStore implements LedgerStore {
       const id = this.deadlines.pop() as string;
       const record = this.reservations.get(id);
       // Lazy deletion: settled reservations and superseded deadlines (extend) are skipped here.
-      if (record?.status !== "held" || record.expiresAtMs + record.graceMs > now) continue;
+      if (record?.status !== "held" || holdDeadlineMs(record.expiresAtMs, record.graceMs) > now) continue;
       const held = this.heldBudgets(record);
       for (const { definition, instance, counters } of held) {
         counters.reserved -= record.estimate;
@@ -748,12 +767,12 @@ export class KeyvSingleProcessStore implements LedgerStore {
 
   /** Deadlines are deleted lazily; rebuild the heap when stale entries outnumber the live ones. */
   private pushDeadline(record: ReservationRecord): void {
-    this.deadlines.push(record.expiresAtMs + record.graceMs, record.id);
+    this.deadlines.push(holdDeadlineMs(record.expiresAtMs, record.graceMs), record.id);
     if (this.deadlines.size > 1_024 + 2 * this.heldIds.size) {
       const rebuilt = new MinHeap<string>();
       for (const id of this.heldIds) {
         const held = this.reservations.get(id);
-        if (held) rebuilt.push(held.expiresAtMs + held.graceMs, id);
+        if (held) rebuilt.push(holdDeadlineMs(held.expiresAtMs, held.graceMs), id);
       }
       this.deadlines = rebuilt;
     }
@@ -764,11 +783,13 @@ export class KeyvSingleProcessStore implements LedgerStore {
       if (this.settledAtMs[this.settledQueueHead] + this.settledRetentionMs > now) break;
       this.forgetOldestSettled();
     }
-    for (const [key, record] of this.idempotency) {
-      if (record.atMs + this.idempotencyRetentionMs > now) break;
-      this.idempotency.delete(key);
-      this.writes.markLoaded(key);
-      this.writes.persist(key, null);
+    for (const records of [this.idempotency, this.unknownIdempotency]) {
+      for (const [key, record] of records) {
+        if (record.atMs + this.idempotencyRetentionMs > now) break;
+        records.delete(key);
+        this.writes.markLoaded(key);
+        this.writes.persist(key, null);
+      }
     }
     // Window counters that hold nothing and went idle are dropped (scan at most once a minute).
     if (now - this.lastCounterScanMs >= 60_000) {
@@ -871,7 +892,8 @@ export class KeyvSingleProcessStore implements LedgerStore {
     tag: IdempotencyTag | undefined,
   ): T | { ok: false; error: "IDEMPOTENCY_CONFLICT" } | undefined {
     if (!tag) return undefined;
-    const record = this.idempotency.get(`i:${tenant}|${operation}|${tag.key}`);
+    const key = `i:${tenant}|${operation}|${tag.key}`;
+    const record = this.idempotency.get(key) ?? this.unknownIdempotency.get(key);
     if (!record) return undefined;
     if (record.fingerprint !== tag.fingerprint) return { ok: false, error: "IDEMPOTENCY_CONFLICT" };
     return { ...(structuredClone(record.outcome) as object), replayed: true } as T;
@@ -887,20 +909,34 @@ export class KeyvSingleProcessStore implements LedgerStore {
     if (!tag) return;
     const key = `i:${tenant}|${operation}|${tag.key}`;
     const record: IdempotencyRecord = { fingerprint: tag.fingerprint, outcome: structuredClone(outcome), atMs: now };
-    this.idempotency.set(key, record);
+    const records = this.budgetIndex.hasTenant(tenant) ? this.idempotency : this.unknownIdempotency;
+    const recordsMax = records === this.idempotency ? this.idempotencyKeysMax : unknownTenantIdempotencyKeysMax;
+    records.set(key, record);
     this.writes.markLoaded(key);
     this.writes.persist(key, record, this.idempotencyRetentionMs);
-    while (this.idempotency.size > this.idempotencyKeysMax) {
-      const oldest = this.idempotency.keys().next().value as string;
-      this.idempotency.delete(oldest);
+    while (records.size > recordsMax) {
+      const oldest = records.keys().next().value as string;
+      records.delete(oldest);
       this.writes.markLoaded(oldest);
       this.writes.persist(oldest, null);
+    }
+  }
+
+  /** A reserve whose answer was lost and is released: a retry with its key is decided afresh, not replayed. */
+  private forgetReserve(tenant: string, idempotencyKey: string, reservationId: string): void {
+    const key = `i:${tenant}|reserve|${idempotencyKey}`;
+    for (const records of [this.idempotency, this.unknownIdempotency]) {
+      const record = records.get(key);
+      if ((record?.outcome as { reservationId?: string } | undefined)?.reservationId !== reservationId) continue;
+      records.delete(key);
+      this.writes.markLoaded(key);
+      this.writes.persist(key, null);
     }
   }
 
   private appendAudit(event: Omit<StoredAuditEvent, "seq">): void {
     this.auditSeq++;
     (event as StoredAuditEvent).seq = this.auditSeq;
-    this.audits.push(event as StoredAuditEvent);
+    this.audits.push(tenantScopeOf(event.scope), event as StoredAuditEvent);
   }
 }

@@ -1,5 +1,5 @@
 import { compareSubsets, SCOPE_LEVELS, tenantScopeOf } from "../core/scope.js";
-import type { Unit } from "../core/units.js";
+import { UNITS, type Unit } from "../core/units.js";
 import type { BudgetDefinition } from "./types.js";
 
 const levelBit = new Map<string, number>(SCOPE_LEVELS.slice(1).map((level, index) => [level, 1 << index]));
@@ -64,6 +64,12 @@ export class TenantBudgetIndex {
     this.byKey.delete(key);
     this.countShape(previous, -1);
     return previous;
+  }
+
+  /** Whether the tenant has any budget, in any unit. */
+  hasTenant(tenant: string): boolean {
+    for (const unit of UNITS) if (this.shapesByTenant.has(`${tenant}|${unit}`)) return true;
+    return false;
   }
 
   /** The budgets an action of this subject draws on in this unit, outermost first. */

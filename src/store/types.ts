@@ -25,7 +25,7 @@ export interface LedgerStore {
   repayDebt(command: RepayDebtCommand): Promise<RepayDebtOutcome>;
   /** Appends an event that settles nothing (a person's approval decision) to the audit log. */
   recordEvent(event: RecordedEvent): Promise<void>;
-  /** Returns every hold whose TTL + grace has passed; resolves to how many expired. */
+  /** Returns every hold whose deadline (TTL + grace, see core/hold-deadline.ts) has passed; resolves to how many expired. */
   sweep(): Promise<number>;
   getBalance(query: BalanceLookup): Promise<Balance | null>;
   getReservation(reservationId: string): Promise<ReservationRecord | null>;
@@ -138,6 +138,12 @@ export interface ReleaseCommand {
   reason?: string;
   actor?: string;
   idempotency?: IdempotencyTag;
+  /**
+   * Set by the ledger for a reserve whose answer never reached its caller. The release is refused
+   * (RESERVATION_FINALIZED) once a replay of that reserve has handed the reservation to a caller, and
+   * the reserve's idempotency record (under this key) is forgotten, so a retry is decided afresh.
+   */
+  lostReserve?: { idempotencyKey?: string };
 }
 
 export type SettleError =

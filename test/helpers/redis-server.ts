@@ -14,6 +14,10 @@ export interface RedisServerHandle {
   kill(): Promise<void>;
   /** Starts again on the same port and data directory (AOF replays, if it was on). */
   restart(): Promise<void>;
+  /** SIGSTOP: the server hangs with its connections open (answers nothing) until resume(). */
+  pause(): void;
+  /** SIGCONT after pause(). */
+  resume(): void;
   stop(): Promise<void>;
 }
 
@@ -64,6 +68,12 @@ export async function startRedisServer(
       restart: async () => {
         throw new Error("REDIS_URL server: not ours to restart");
       },
+      pause: () => {
+        throw new Error("REDIS_URL server: not ours to pause");
+      },
+      resume: () => {
+        throw new Error("REDIS_URL server: not ours to resume");
+      },
       stop: async () => undefined,
     };
   }
@@ -104,6 +114,12 @@ async function launch(port: number, dir: string, options: RedisServerOptions): P
     restart: async () => {
       await stopChild(child, "SIGKILL");
       child = await spawnServer(args, port);
+    },
+    pause: () => {
+      child.kill("SIGSTOP");
+    },
+    resume: () => {
+      child.kill("SIGCONT");
     },
     stop: async () => {
       await stopChild(child, "SIGKILL");

@@ -537,6 +537,62 @@ export function testLedgerStore(name: string, createHarness: CreateStoreHarness)
       });
     });
 
+    describe("many holds expiring together", () => {
+      it("a read and a reserve see exactly what is free, however many holds are overdue", async () => {
+        const many = 10_000;
+        await ledger.setBudget({ scope: "tenant:acme", limit: 3 * many });
+        const reserveMany = async (count: number, ttlMs: number) => {
+          const ids: string[] = [];
+          for (let from = 0; from < count; from += 200) {
+            const batch = await Promise.all(
+              Array.from({ length: Math.min(200, count - from) }, () =>
+                ledger.reserve({ subject: resolver, action: email, estimate: 2, ttlMs }),
+              ),
+            );
+            for (const response of batch) {
+              expect(response.decision).toBe("ALLOW");
+              ids.push(response.reservationId as string);
+            }
+          }
+          return ids;
+        };
+        // 10,000 holds of 2 that expire together, and 100 that outlive them.
+        const expiring = await reserveMany(many, 60_000);
+        const lasting = await reserveMany(100, 600_000);
+        await harness.advanceTimeMs(60_000 + graceMs);
+
+        const exact = { allocated: 3 * many, reserved: 200, remaining: 3 * many - 200 };
+        expect(await ledger.getBalance({ scope: "tenant:acme" })).toMatchObject(exact);
+        expect(await ledger.getBalance({ scope: "tenant:acme/toolset:send-email" })).toBeNull();
+        expect(await ledger.decide({ subject: resolver, action: email, estimate: 3 * many - 200 })).toMatchObject({
+          decision: "ALLOW",
+        });
+        // A hold the one-by-one expiry has not reached yet is expired, not charged.
+        await expect(ledger.commit(expiring[many - 1], { actual: 1 })).rejects.toMatchObject({
+          code: "RESERVATION_EXPIRED",
+        });
+        expect((await ledger.getReservation(expiring[many - 2]))?.status).toBe("expired");
+        expect(await ledger.getBalance({ scope: "tenant:acme" })).toMatchObject(exact);
+        const all = await ledger.reserve({ subject: resolver, action: email, estimate: 3 * many - 200 });
+        expect(all.decision).toBe("ALLOW");
+        expect(all.balances[0]).toMatchObject({ reserved: 3 * many, remaining: 0 });
+        await ledger.release(all.reservationId as string);
+        await ledger.commit(lasting[0], { actual: 2 });
+
+        // The sweep expires the rest one by one; the counters come out the same.
+        for (let round = 0; round < 500 && (await ledger.sweep()) > 0; round++);
+        // Each expired (or aged out of the settled-reservation retention already): none is held.
+        for (const id of [expiring[0], expiring[many / 2]]) {
+          expect((await ledger.getReservation(id))?.status ?? "aged out").toMatch(/^(expired|aged out)$/);
+        }
+        expect(await ledger.getBalance({ scope: "tenant:acme" })).toMatchObject({
+          spent: 2,
+          reserved: 198,
+          remaining: 3 * many - 200,
+        });
+      }, 60_000);
+    });
+
     describe("properties over random interleavings", () => {
       it("holds the ledger invariants on 1 to 6 scope levels", async () => {
         await fc.assert(

@@ -142,6 +142,48 @@ describe("keyv store: its own regressions", () => {
     await ledger.close();
   });
 
+  it("keeps audit retention per tenant: one tenant's flood never erases another's trail", async () => {
+    const ledger = createLedger({ auditEventsMax: 100, auditEventsTotalMax: 1_000, sweepIntervalMs: 0 });
+    const read = { name: "a", tier: "read" as const };
+    await ledger.setBudget({ scope: "tenant:acme", limit: 100 });
+    for (let n = 0; n < 5; n++) await ledger.reserve({ subject: { tenant: "acme" }, action: read, estimate: 1 });
+    // A hostile caller: 10,000 denied reserves for a tenant of its own.
+    for (let n = 0; n < 10_000; n++) await ledger.reserve({ subject: { tenant: "flood" }, action: read, estimate: 1 });
+    expect(await ledger.audit({ scope: "tenant:acme", limit: 1_000 })).toHaveLength(6);
+    expect(await ledger.audit({ scope: "tenant:flood", limit: 1_000 })).toHaveLength(100);
+    const everything = await ledger.audit({ limit: 100_000 });
+    expect(everything).toHaveLength(106);
+    expect(everything.map((event) => event.seq)).toEqual(
+      [...everything.map((event) => event.seq)].sort((a, b) => a - b),
+    );
+
+    // Across tenants, the total is bounded too: the tenant written to longest ago gives way first.
+    for (let tenant = 0; tenant < 20; tenant++) {
+      for (let n = 0; n < 60; n++) {
+        await ledger.reserve({ subject: { tenant: `t${tenant}` }, action: read, estimate: 1 });
+      }
+    }
+    expect(await ledger.audit({ limit: 100_000 })).toHaveLength(1_000);
+    expect(await ledger.audit({ scope: "tenant:acme" })).toHaveLength(0);
+    expect(await ledger.audit({ scope: "tenant:t19" })).toHaveLength(60);
+    await ledger.close();
+  });
+
+  it("keeps idempotency records of tenants without budgets apart: a flood of them evicts no one else's", async () => {
+    const ledger = createLedger({ idempotencyKeysMax: 100, sweepIntervalMs: 0 });
+    const read = { name: "a", tier: "read" as const };
+    await ledger.setBudget({ scope: "tenant:acme", limit: 100 });
+    const first = await ledger.reserve({ subject: { tenant: "acme" }, action: read, estimate: 5, idempotencyKey: "k" });
+    for (let n = 0; n < 1_000; n++) {
+      await ledger.reserve({ subject: { tenant: `random-${n}` }, action: read, estimate: 1, idempotencyKey: `k${n}` });
+    }
+    // The retry still replays: nothing was charged twice.
+    const retry = await ledger.reserve({ subject: { tenant: "acme" }, action: read, estimate: 5, idempotencyKey: "k" });
+    expect(retry).toMatchObject({ replayed: true, reservationId: first.reservationId });
+    expect(await ledger.getBalance({ scope: "tenant:acme" })).toMatchObject({ reserved: 5 });
+    await ledger.close();
+  });
+
   it("forgets idempotency keys past the retention count", async () => {
     const ledger = createLedger({ idempotencyKeysMax: 3, sweepIntervalMs: 0 });
     await ledger.setBudget({ scope: "tenant:acme", limit: 100 });

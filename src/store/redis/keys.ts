@@ -16,10 +16,11 @@ import { ValidationError } from "../../core/errors.js";
  *   <prefix>:{tenant:acme}:idempotency     list   idempotency record keys, newest first: caps their count
  *   <prefix>:{tenant:acme}:settled         list   settled reservation ids, newest first: caps their count
  *   <prefix>:{tenant:acme}:audit           stream capped (MAXLEN ~ auditEventsMax), one JSON event per entry
- *   <prefix>:tenants                       set    tenants seen, for listings and audit queries across tenants
+ *   <prefix>:tenants                       set    tenants with budgets, for listings and audit queries across tenants
+ *   <prefix>:tenants-recent                zset   tenants without budgets seen lately → when (client ms), capped
  *   <prefix>:sweep                         zset   tenant → deadline hint for the expiry sweep
  *
- * The last two are indexes outside any tenant's slot; they are written by separate commands and
+ * The last three are indexes outside any tenant's slot; they are written by separate commands and
  * are never needed for a decision to be right.
  */
 export interface KeySpace {
@@ -30,6 +31,7 @@ export interface KeySpace {
   auditStream(tenantScope: string): string;
   budgets(tenantScope: string): string;
   readonly tenants: string;
+  readonly recentTenants: string;
   readonly sweepIndex: string;
 }
 
@@ -50,6 +52,7 @@ export function keySpace(prefix = keyPrefixDefault): KeySpace {
     auditStream: (tenantScope) => `${tenantBase(tenantScope)}audit`,
     budgets: (tenantScope) => `${tenantBase(tenantScope)}budgets`,
     tenants: `${prefix}:tenants`,
+    recentTenants: `${prefix}:tenants-recent`,
     sweepIndex: `${prefix}:sweep`,
   };
 }

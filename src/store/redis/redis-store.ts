@@ -1,5 +1,5 @@
 import type { Decision, ReasonCode } from "../../core/decision.js";
-import { invariant } from "../../core/errors.js";
+import { invariant, StoreReplyError } from "../../core/errors.js";
 import {
   auditEventsMaxDefault,
   idempotencyKeysMaxDefault,
@@ -9,7 +9,7 @@ import {
 } from "../../core/limits.js";
 import type { OveragePolicy } from "../../core/schemas.js";
 import { applicableScopes, tenantScopeOf } from "../../core/scope.js";
-import { type Tier, tierRank } from "../../core/tiers.js";
+import { isTier, type Tier, tierRank } from "../../core/tiers.js";
 import { assertAmount, type Unit } from "../../core/units.js";
 import type { BudgetWindow } from "../../core/windows.js";
 import { tenantOfReservation } from "../keyv-records.js";
@@ -43,6 +43,7 @@ import type {
 import { readAudit } from "./audit-reader.js";
 import type { RedisConnection } from "./connection.js";
 import type { KeySpace } from "./keys.js";
+import { amountOf, arrayReply, checkBalance, jsonReply, okOutcome, oneOf, type Reply, textOf } from "./replies.js";
 import { type LuaScript, scripts } from "./scripts.js";
 
 export interface RedisStoreLimits {
@@ -60,6 +61,11 @@ export interface RedisStoreLimits {
   runCountersRetentionMs?: number;
   /** Overdue holds a tenant script expires inline before doing its own work. */
   expireBatchMax?: number;
+  /**
+   * The keys of a tenant that never had a budget (its denials' audit stream, idempotency index) expire
+   * this long after its last write, so random tenant ids cannot grow Redis for ever.
+   */
+  unknownTenantRetentionMs?: number;
   /** Tenants one sweep() visits at most; the rest wait for the next sweep. */
   sweepTenantsMax?: number;
 }
@@ -74,6 +80,9 @@ export interface RedisStoreParts extends RedisStoreLimits {
 const runCountersRetentionMsDefault = 7 * 86_400_000;
 const expireBatchMaxDefault = 100;
 const sweepTenantsMaxDefault = 100;
+const unknownTenantRetentionMsDefault = 3_600_000;
+/** Tenants without budgets listed for audit queries across tenants: the newest this many. */
+const recentTenantsMax = 10_000;
 const sweepConcurrency = 8;
 /** Tenants this process has registered in the tenants set; bounded, re-registering is harmless. */
 const knownTenantsMax = 100_000;
@@ -94,6 +103,7 @@ export class RedisLedgerStore implements LedgerStore {
   /** The limits every tenant script receives as ARGV[3]. */
   private readonly limitsArg: string;
   private readonly sweepTenantsMax: number;
+  private readonly unknownTenantRetentionMs: number;
   private readonly knownTenants = new Set<string>();
   private readonly notedDeadlines = new Map<string, { deadlineMs: number; notedAtMs: number }>();
 
@@ -102,6 +112,7 @@ export class RedisLedgerStore implements LedgerStore {
     this.keys = parts.keys;
     this.timeOffsetMs = parts.timeOffsetMs ?? (() => 0);
     this.sweepTenantsMax = parts.sweepTenantsMax ?? sweepTenantsMaxDefault;
+    this.unknownTenantRetentionMs = parts.unknownTenantRetentionMs ?? unknownTenantRetentionMsDefault;
     this.limitsArg = [
       parts.auditEventsMax ?? auditEventsMaxDefault,
       parts.settledReservationRetentionMs ?? settledReservationRetentionMsDefault,
@@ -110,12 +121,17 @@ export class RedisLedgerStore implements LedgerStore {
       parts.expireBatchMax ?? expireBatchMaxDefault,
       parts.settledReservationsMax ?? settledReservationsMaxDefault,
       parts.idempotencyKeysMax ?? idempotencyKeysMaxDefault,
+      this.unknownTenantRetentionMs,
     ].join(",");
   }
 
   async now(): Promise<number> {
-    const [seconds, micros] = (await this.connection.send(undefined, ["TIME"])) as [string, string];
-    return Number(seconds) * 1000 + Math.floor(Number(micros) / 1000) + this.timeOffsetMs();
+    const [seconds, micros] = arrayReply(await this.connection.send(undefined, ["TIME"]), "TIME", 2);
+    return (
+      amountOf(seconds, "TIME", "seconds") * 1000 +
+      Math.floor(amountOf(micros, "TIME", "microseconds") / 1000) +
+      this.timeOffsetMs()
+    );
   }
 
   async close(): Promise<void> {
@@ -141,7 +157,11 @@ export class RedisLedgerStore implements LedgerStore {
         ...idempotencyArgs(command.idempotency),
       ]),
     ]);
-    const outcome = JSON.parse(raw as string) as PutBudgetOutcome;
+    const outcome = jsonReply<PutBudgetOutcome>(raw, "budget.set", (value) =>
+      value.ok === true && (typeof value.definition !== "object" || value.definition === null)
+        ? "no definition"
+        : okOutcome()(value),
+    );
     if (outcome.ok) outcome.definition = publicDefinition(outcome.definition);
     return outcome;
   }
@@ -152,7 +172,9 @@ export class RedisLedgerStore implements LedgerStore {
       jsonFields({ scope: command.scope, unit: command.unit }),
       ...idempotencyArgs(command.idempotency),
     ]);
-    return JSON.parse(raw as string) as RemoveBudgetOutcome;
+    return jsonReply<RemoveBudgetOutcome>(raw, "budget.remove", (value) =>
+      value.ok === true && typeof value.removed !== "boolean" ? "no removed flag" : okOutcome()(value),
+    );
   }
 
   async listBudgets(query: { scopePrefix?: string }): Promise<BudgetDefinition[]> {
@@ -160,10 +182,11 @@ export class RedisLedgerStore implements LedgerStore {
     const tenants = prefix !== undefined ? [tenantScopeOf(prefix)] : await this.tenants();
     const out: BudgetDefinition[] = [];
     await forEachLimited(tenants, sweepConcurrency, async (tenant) => {
-      const flat = (await this.connection.send(this.keys.budgets(tenant), [
+      const flat = arrayReply(
+        await this.connection.send(this.keys.budgets(tenant), ["HGETALL", this.keys.budgets(tenant)]),
         "HGETALL",
-        this.keys.budgets(tenant),
-      ])) as string[];
+        0,
+      ) as string[];
       for (let index = 1; index < flat.length; index += 2) {
         const definition = publicDefinition(JSON.parse(definitionJsonOf(flat[index])) as BudgetDefinition);
         if (prefix !== undefined && definition.scope !== prefix && !definition.scope.startsWith(`${prefix}/`)) {
@@ -188,10 +211,9 @@ export class RedisLedgerStore implements LedgerStore {
     if (!(Number.isSafeInteger(command.ttlMs) && command.ttlMs > 0)) {
       invariant(false, `ttlMs is a positive integer (got ${command.ttlMs})`);
     }
-    if (!command.dryRun) this.noteTenant(tenant);
     const { subjectScope: scope, unit, action, runId, actor, estimate, reservationId } = command;
     const scopes = applicableScopes(scope);
-    const reply = (await this.runTenant(scripts.reserve, tenant, [
+    const raw = await this.runTenant(scripts.reserve, tenant, [
       reservationId,
       unit,
       action.tier,
@@ -206,10 +228,15 @@ export class RedisLedgerStore implements LedgerStore {
       jsonFields({ scope, unit, action, runId, actor, estimate }),
       jsonFields({ scope, unit, reservationId, action, runId }),
       ...scopes,
-    ])) as Reply;
-    if (reply[0] === "!") return { ok: false, error: "IDEMPOTENCY_CONFLICT" };
-    this.noteDeadline(tenant, Number(reply[6]));
-    return reserveOutcomeOf(reply, command, scopes);
+    ]);
+    if (Array.isArray(raw) && raw[0] === "!" && raw[1] === "IDEMPOTENCY_CONFLICT") {
+      return { ok: false, error: "IDEMPOTENCY_CONFLICT" };
+    }
+    const reply = arrayReply(raw, "reserve", 10);
+    const outcome = reserveOutcomeOf(reply, command, scopes);
+    if (!command.dryRun) this.noteTenant(tenant, outcome.balances.length > 0);
+    this.noteDeadline(tenant, amountOf(reply[6], "reserve", "deadline"));
+    return outcome;
   }
 
   commit(command: CommitCommand): Promise<SettleOutcome> {
@@ -228,23 +255,30 @@ export class RedisLedgerStore implements LedgerStore {
       command.actor === undefined ? "" : JSON.stringify(command.actor),
       command.reason === undefined ? "" : JSON.stringify(command.reason),
       ...idempotencyArgs(command.idempotency),
+      command.lostReserve ? "1" : "",
+      command.lostReserve?.idempotencyKey ?? "",
     ]);
   }
 
   private async settle(script: LuaScript, reservationId: string, args: string[]): Promise<SettleOutcome> {
-    const reply = (await this.runTenant(script, tenantOfReservation(reservationId), [reservationId, ...args])) as Reply;
-    return settleOutcomeOf(reply, reservationId);
+    const raw = await this.runTenant(script, tenantOfReservation(reservationId), [reservationId, ...args]);
+    return settleOutcomeOf(arrayReply(raw, script.name, 2), reservationId, script.name);
   }
 
   async extend(command: ExtendCommand): Promise<ExtendOutcome> {
     const tenant = tenantOfReservation(command.reservationId);
-    const [raw, deadline] = (await this.runTenant(scripts.extend, tenant, [
-      command.reservationId,
-      String(command.ttlMs),
-      ...idempotencyArgs(command.idempotency),
-    ])) as [string, number];
-    this.noteDeadline(tenant, deadline);
-    return JSON.parse(raw) as ExtendOutcome;
+    const [raw, deadline] = arrayReply(
+      await this.runTenant(scripts.extend, tenant, [
+        command.reservationId,
+        String(command.ttlMs),
+        ...idempotencyArgs(command.idempotency),
+      ]),
+      "extend",
+      2,
+    );
+    const outcome = jsonReply<ExtendOutcome>(raw, "extend", okOutcome("expiresAtMs"));
+    this.noteDeadline(tenant, amountOf(deadline, "extend", "deadline"));
+    return outcome;
   }
 
   async repayDebt(command: RepayDebtCommand): Promise<RepayDebtOutcome> {
@@ -257,11 +291,16 @@ export class RedisLedgerStore implements LedgerStore {
       jsonFields({ scope, unit, runId }),
       ...idempotencyArgs(command.idempotency),
     ]);
-    return JSON.parse(raw as string) as RepayDebtOutcome;
+    return jsonReply<RepayDebtOutcome>(raw, "debt.repay", (value) =>
+      value.ok === true && value.balance !== null
+        ? (checkBalance(value.balance) ?? okOutcome("repaid")(value))
+        : okOutcome("repaid")(value),
+    );
   }
 
   async recordEvent(event: RecordedEvent): Promise<void> {
-    await this.runTenant(scripts.recordEvent, tenantScopeOf(event.scope), [jsonFields(event)]);
+    const reply = await this.runTenant(scripts.recordEvent, tenantScopeOf(event.scope), [jsonFields(event)]);
+    amountOf(reply, "event.record", "reply");
   }
 
   // ---------------------------------------------------------------- reads
@@ -271,7 +310,8 @@ export class RedisLedgerStore implements LedgerStore {
       budgetField(query.scope, query.unit),
       query.runId ?? "",
     ]);
-    return JSON.parse(raw as string) as Balance | null;
+    if (raw === "null") return null;
+    return jsonReply<Balance>(raw, "balance", checkBalance);
   }
 
   async getReservation(reservationId: string): Promise<ReservationRecord | null> {
@@ -288,8 +328,8 @@ export class RedisLedgerStore implements LedgerStore {
       overagePolicy,
       graceMs,
       runId,
-    ] = (await this.runTenant(scripts.reservation, tenant, [reservationId])) as (string | null)[];
-    if (event === null || event === undefined) return null;
+    ] = reservationReplyOf(await this.runTenant(scripts.reservation, tenant, [reservationId]));
+    if (event === null) return null;
     // The record's fixed part is the JSON its events repeat: scope, unit, reservationId, action, runId.
     const fixed = JSON.parse(`{${event}}`) as { scope: string; unit: Unit; action: ActionRecord; runId?: string };
     const record: ReservationRecord = {
@@ -319,15 +359,23 @@ export class RedisLedgerStore implements LedgerStore {
   // ---------------------------------------------------------------- expiry
 
   async sweep(): Promise<number> {
-    const due = (await this.run(scripts.sweepDue, this.keys.sweepIndex, [
-      String(this.timeOffsetMs()),
-      String(this.sweepTenantsMax),
-    ])) as string[];
+    const due = arrayReply(
+      await this.run(scripts.sweepDue, this.keys.sweepIndex, [
+        String(this.timeOffsetMs()),
+        String(this.sweepTenantsMax),
+      ]),
+      "sweep.due",
+      0,
+    ).map((tenant) => textOf(tenant, "sweep.due", "tenant"));
     let expired = 0;
     await forEachLimited(due, sweepConcurrency, async (tenant) => {
-      const [count, next] = (await this.runTenant(scripts.expire, tenant, [])) as [number, number];
-      expired += count;
-      await this.run(scripts.sweepNote, this.keys.sweepIndex, [String(this.timeOffsetMs()), tenant, String(next)]);
+      const [count, next] = arrayReply(await this.runTenant(scripts.expire, tenant, []), "expire", 2);
+      expired += amountOf(count, "expire", "count");
+      await this.run(scripts.sweepNote, this.keys.sweepIndex, [
+        String(this.timeOffsetMs()),
+        tenant,
+        String(amountOf(next, "expire", "deadline")),
+      ]);
     });
     return expired;
   }
@@ -369,13 +417,28 @@ export class RedisLedgerStore implements LedgerStore {
     this.rememberTenant(tenant);
   }
 
-  /** Same, at most once per tenant per process, without waiting (an audit query may miss a denial of a tenant with no budget). */
-  private noteTenant(tenant: string): void {
+  /**
+   * Same after a reserve, at most once per tenant per process, without waiting. A tenant without a
+   * budget on the path goes to a capped, time-trimmed list instead of the tenants set: random tenant
+   * ids must not grow Redis for ever (an audit query across tenants may miss such a denial).
+   */
+  private noteTenant(tenant: string, hasBudget: boolean): void {
     if (this.knownTenants.has(tenant)) return;
     this.rememberTenant(tenant);
-    this.connection.send(this.keys.tenants, ["SADD", this.keys.tenants, tenant]).catch(() => {
+    const forget = () => {
       this.knownTenants.delete(tenant);
-    });
+    };
+    if (hasBudget) {
+      this.connection.send(this.keys.tenants, ["SADD", this.keys.tenants, tenant]).catch(forget);
+      return;
+    }
+    const key = this.keys.recentTenants;
+    const nowMs = Date.now();
+    Promise.all([
+      this.connection.send(key, ["ZADD", key, String(nowMs), tenant]),
+      this.connection.send(key, ["ZREMRANGEBYRANK", key, "0", String(-recentTenantsMax - 1)]),
+      this.connection.send(key, ["ZREMRANGEBYSCORE", key, "-inf", String(nowMs - this.unknownTenantRetentionMs)]),
+    ]).catch(forget);
   }
 
   private rememberTenant(tenant: string): void {
@@ -399,8 +462,23 @@ export class RedisLedgerStore implements LedgerStore {
     );
   }
 
+  /** Tenants with budgets, and tenants without seen within unknownTenantRetentionMs. */
   private async tenants(): Promise<string[]> {
-    return (await this.connection.send(this.keys.tenants, ["SMEMBERS", this.keys.tenants])) as string[];
+    const recent = this.keys.recentTenants;
+    const [members, seen] = await Promise.all([
+      this.connection.send(this.keys.tenants, ["SMEMBERS", this.keys.tenants]),
+      this.connection.send(recent, [
+        "ZRANGEBYSCORE",
+        recent,
+        String(Date.now() - this.unknownTenantRetentionMs),
+        "+inf",
+      ]),
+    ]);
+    const tenants = new Set<string>();
+    for (const reply of [arrayReply(members, "SMEMBERS", 0), arrayReply(seen, "ZRANGEBYSCORE", 0)]) {
+      for (const tenant of reply) tenants.add(textOf(tenant, "tenants", "tenant"));
+    }
+    return [...tenants];
   }
 }
 
@@ -408,24 +486,35 @@ function budgetField(scope: string, unit: string): string {
   return `${scope}|${unit}`;
 }
 
-/** A reply of the reserve and settle scripts: a flat array of short strings and integers. */
-type Reply = (string | number)[];
-
 /** Values per budget in a reply: lead (candidate index or scope), window, instance, allocated, spent, reserved, debt. */
 const balanceWidth = 7;
 
-function balancesOf(reply: Reply, from: number, unit: Unit, scopeOf: (lead: string | number) => string): Balance[] {
+const windows: readonly BudgetWindow[] = ["lifetime", "run", "minute", "hour", "day"];
+const decisions: readonly Decision[] = ["ALLOW", "ALLOW_WITH_CAPS", "DENY"];
+
+function balancesOf(
+  reply: Reply,
+  from: number,
+  unit: Unit,
+  scopeOf: (lead: string | number) => string | undefined,
+  operation: string,
+): Balance[] {
+  if ((reply.length - from) % balanceWidth !== 0) {
+    throw new StoreReplyError(operation, `balances of ${reply.length - from} items, not a multiple of ${balanceWidth}`);
+  }
   const balances: Balance[] = [];
   for (let at = from; at < reply.length; at += balanceWidth) {
-    const allocated = Number(reply[at + 3]);
-    const spent = Number(reply[at + 4]);
-    const reserved = Number(reply[at + 5]);
-    const debt = Number(reply[at + 6]);
+    const allocated = amountOf(reply[at + 3], operation, "allocated");
+    const spent = amountOf(reply[at + 4], operation, "spent");
+    const reserved = amountOf(reply[at + 5], operation, "reserved");
+    const debt = amountOf(reply[at + 6], operation, "debt");
+    const scope = scopeOf(reply[at]);
+    if (scope === undefined) throw new StoreReplyError(operation, `no scope for ${String(reply[at])}`);
     balances.push({
-      scope: scopeOf(reply[at]),
+      scope,
       unit,
-      window: reply[at + 1] as BudgetWindow,
-      instance: String(reply[at + 2]),
+      window: oneOf(reply[at + 1], windows, operation, "window"),
+      instance: textOf(reply[at + 2], operation, "instance"),
       allocated,
       spent,
       reserved,
@@ -439,15 +528,30 @@ function balancesOf(reply: Reply, from: number, unit: Unit, scopeOf: (lead: stri
 /** See lua/reserve.ts for the reply's layout. */
 function reserveOutcomeOf(reply: Reply, command: ReserveCommand, scopes: readonly string[]): ReserveOutcome {
   const outcome: ReserveOutcome = {
-    decision: reply[0] as Decision,
-    balances: balancesOf(reply, 10, command.unit, (index) => scopes[Number(index) - 1]),
+    decision: oneOf(reply[0], decisions, "reserve", "decision"),
+    balances: balancesOf(reply, 10, command.unit, (index) => scopes[Number(index) - 1], "reserve"),
   };
+  for (let at = 1; at <= 9; at++) textOrInteger(reply[at], "reserve");
   if (reply[1] !== "") outcome.reasonCode = reply[1] as ReasonCode;
   if (reply[2] !== "") outcome.deniedScope = reply[2] as string;
-  if (reply[3] !== "") outcome.caps = { disabledTiers: (reply[3] as string).split(",") as Tier[] };
+  if (reply[3] !== "") {
+    const disabledTiers = (reply[3] as string).split(",");
+    if (!disabledTiers.every(isTier)) throw new StoreReplyError("reserve", "unknown tiers in caps");
+    outcome.caps = { disabledTiers: disabledTiers as Tier[] };
+  }
   if (reply[4] !== "") {
+    // A replay answers with the first call's reservation; a fresh answer holds the id it was given.
+    if (reply[9] === "" && reply[4] !== command.reservationId) {
+      throw new StoreReplyError("reserve", "another reservation id");
+    }
     outcome.reservationId = reply[4] as string;
-    outcome.expiresAtMs = Number(reply[5]);
+    outcome.expiresAtMs = amountOf(reply[5], "reserve", "expiresAtMs");
+  }
+  if (outcome.decision === "DENY" && outcome.reasonCode === undefined) {
+    throw new StoreReplyError("reserve", "a DENY without a reason");
+  }
+  if (outcome.decision !== "DENY" && !command.dryRun && outcome.reservationId === undefined) {
+    throw new StoreReplyError("reserve", "an ALLOW without a hold");
   }
   if (reply[7] !== "") {
     outcome.shadow = { decision: "DENY", reasonCode: reply[7] as ReasonCode };
@@ -458,24 +562,53 @@ function reserveOutcomeOf(reply: Reply, command: ReserveCommand, scopes: readonl
 }
 
 /** See lua/settle.ts for the reply's layout. */
-function settleOutcomeOf(reply: Reply, reservationId: string): SettleOutcome {
+function settleOutcomeOf(reply: Reply, reservationId: string, operation: string): SettleOutcome {
   if (reply[0] === "!") {
-    const failure: SettleOutcome = { ok: false, error: reply[1] as SettleError };
-    if (reply[2] !== "" && reply[2] !== undefined) failure.detail = String(reply[2]);
+    const failure: SettleOutcome = { ok: false, error: oneOf(reply[1], settleErrors, operation, "error") };
+    if (reply[2] !== "" && reply[2] !== undefined) failure.detail = textOf(reply[2], operation, "detail");
     return failure;
   }
+  if (reply[0] !== "ok" || reply.length < 8) throw new StoreReplyError(operation, "neither ok nor an error");
   const outcome: SettleOutcome = {
     ok: true,
     reservationId,
-    status: reply[1] as "committed" | "released",
-    charged: Number(reply[2]),
-    debtAdded: Number(reply[3]),
-    uncharged: Number(reply[4]),
-    released: Number(reply[5]),
-    balances: balancesOf(reply, 8, reply[7] as Unit, String),
+    status: oneOf(reply[1], ["committed", "released"] as const, operation, "status"),
+    charged: amountOf(reply[2], operation, "charged"),
+    debtAdded: amountOf(reply[3], operation, "debtAdded"),
+    uncharged: amountOf(reply[4], operation, "uncharged"),
+    released: amountOf(reply[5], operation, "released"),
+    balances: balancesOf(reply, 8, textOf(reply[7], operation, "unit") as Unit, String, operation),
   };
   if (reply[6] !== "") outcome.replayed = true;
   return outcome;
+}
+
+const settleErrors: readonly SettleError[] = [
+  "RESERVATION_NOT_FOUND",
+  "RESERVATION_FINALIZED",
+  "RESERVATION_EXPIRED",
+  "IDEMPOTENCY_CONFLICT",
+  "OVERAGE_REJECTED",
+  "OVERDRAFT_LIMIT_EXCEEDED",
+];
+
+function textOrInteger(value: unknown, operation: string): void {
+  if (typeof value !== "string" && !Number.isSafeInteger(value)) {
+    throw new StoreReplyError(operation, `an item that is neither text nor an integer: ${String(value)}`);
+  }
+}
+
+/** The reservation script's reply: 11 fields (all nil when the reservation is unknown). */
+function reservationReplyOf(raw: unknown): (string | null)[] {
+  if (!Array.isArray(raw) || raw.length !== 11) throw new StoreReplyError("reservation", "expected 11 fields");
+  if (raw[0] === null) return raw.map(() => null);
+  for (const [index, item] of raw.entries()) {
+    // The run id (last) is absent on records written before it existed.
+    if (typeof item !== "string" && !(item === null && index >= 6)) {
+      throw new StoreReplyError("reservation", `field ${index + 1} is not text`);
+    }
+  }
+  return raw as (string | null)[];
 }
 
 /** The text form of a definition the scripts read (see lua/budgets.ts), without the generation. */

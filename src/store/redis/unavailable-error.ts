@@ -1,12 +1,8 @@
+import { LedgerUnavailableError } from "../../core/errors.js";
+
 /**
- * Redis could not be reached or did not answer in time. Deliberately not a TollgateError: the
- * ledger treats it as transient, retries settlements with the same idempotency key, and turns it
- * into DENY / LEDGER_UNAVAILABLE for reservations.
+ * Redis could not be reached or did not answer in time. A LedgerUnavailableError (code
+ * LEDGER_UNAVAILABLE, transient): the ledger retries settlements with the same idempotency tag and
+ * turns it into DENY / LEDGER_UNAVAILABLE for reservations.
  */
-export class RedisUnavailableError extends Error {
-  readonly code = "REDIS_UNAVAILABLE";
-  constructor(message: string, options?: { cause?: unknown }) {
-    super(message, options);
-    this.name = "RedisUnavailableError";
-  }
-}
+export class RedisUnavailableError extends LedgerUnavailableError {}

@@ -32,6 +32,14 @@ else
 end
 local stored = string.sub(definitionJson, 1, -2) .. ',"updatedAtMs":' .. int(now) .. ',"gen":' .. gen .. '}'
 redis.call('HSET', budgetsKey, budgetField, gen .. ';' .. definitionText .. '\\n' .. stored)
+tenantKnown = true
+if not previous and redis.call('HLEN', budgetsKey) == 1 then
+  -- The tenant's first budget: what it wrote while unknown stays from now on.
+  redis.call('PERSIST', metaKey)
+  redis.call('PERSIST', auditKey)
+  redis.call('PERSIST', idempotencyIndexKey)
+  redis.call('PERSIST', settledKey)
+end
 appendAudit('"type":"budget.set",' .. eventFields)
 local created = 'true'
 if previous then created = 'false' end
@@ -57,6 +65,7 @@ local previous = redis.call('HGET', budgetsKey, budgetField)
 local removed = 'false'
 if previous then
   removed = 'true'
+  tenantKnown = true
   redis.call('HDEL', budgetsKey, budgetField)
   redis.call('HDEL', countersKey, parseDef(previous).gen .. ':' .. budgetField .. '|life')
   appendAudit('"type":"budget.remove",' .. eventFields)
@@ -87,6 +96,7 @@ if not raw then return '{"ok":true,"repaid":0,"balance":null}' end
 local def = parseDef(raw)
 local b = budgetAt(def, string.match(budgetField, '^[^|]+'), budgetField, instanceOf(def.window, runId))
 loadCounters({ b })
+foldDue({ b })
 local repaid = math.min(amount, b.c.debt)
 b.c.debt = b.c.debt - repaid
 b.c.spent = b.c.spent + repaid

@@ -8,7 +8,8 @@
  *   2 clock offset in ms added to the server's TIME ("0" outside tests)
  *   3 limits, comma-separated: auditEventsMax (approximate stream cap), settledReservationRetentionMs,
  *     idempotencyRetentionMs, runCountersRetentionMs, expireBatchMax (overdue holds expired inline per
- *     call), settledReservationsMax and idempotencyKeysMax (per tenant)
+ *     call), settledReservationsMax and idempotencyKeysMax (per tenant), unknownTenantRetentionMs (how
+ *     long the keys of a tenant that never had a budget live after its last write)
  * Operation arguments start at ARGV[4].
  *
  * Numbers: amounts are integers below 2^53, exact in Lua doubles. cjson prints only 14 significant
@@ -34,6 +35,7 @@ local runCountersRetentionMs = tonumber(limits[4])
 local expireBatchMax = tonumber(limits[5])
 local settledReservationsMax = tonumber(limits[6])
 local idempotencyKeysMax = tonumber(limits[7])
+local unknownTenantRetentionMs = limits[8]
 
 local time = redis.call('TIME')
 local now = tonumber(time[1]) * 1000 + math.floor(tonumber(time[2]) / 1000) + tonumber(ARGV[2])
@@ -61,6 +63,20 @@ local function field(name, json)
 end
 local function invariant(ok, message)
   if not ok then error('INVARIANT_VIOLATED ' .. message) end
+end
+
+-- A tenant that never had a budget (a random id from a hostile caller) leaves only keys that expire:
+-- its audit stream, sequence and indexes live unknownTenantRetentionMs after its last write. Scripts
+-- that saw one of the tenant's budgets set tenantKnown; others look it up once, when they write.
+-- "gen" in meta marks a tenant that had budgets once: its generations must never restart.
+local tenantKnown = nil
+local function expireUnlessKnown(key1, key2)
+  if tenantKnown == nil then
+    tenantKnown = redis.call('EXISTS', budgetsKey) == 1 or redis.call('HEXISTS', metaKey, 'gen') == 1
+  end
+  if tenantKnown then return end
+  redis.call('PEXPIRE', key1, unknownTenantRetentionMs)
+  if key2 then redis.call('PEXPIRE', key2, unknownTenantRetentionMs) end
 end
 
 -- ------------------------------------------------------------------ definitions
@@ -212,11 +228,169 @@ local function holdsOf(holdsText, runId)
   return holds
 end
 
+-- ------------------------------------------------------------------ overdue slots (see core/hold-deadline.ts)
+
+-- A hold returns at its deadline: expiresAt + grace rounded down to a slot of the grace's scale.
+local function deadlineOf(expiresAtMs, graceMs)
+  local slotMs = 1
+  while slotMs * 2 <= graceMs / 4 do slotMs = slotMs * 2 end
+  return math.floor((expiresAtMs + graceMs) / slotMs) * slotMs
+end
+
+-- Per deadline slot, the estimates of the open holds with that deadline whose amounts the counters
+-- still count: "due:<deadline>" by the holds' budgets ("<unit> <holds text>": one entry per chain of
+-- budgets, however many holds share it) and "due-run:<deadline>" by run-window counter field (run
+-- ids are the caller's, so each run has its own entry). A hold adds its estimate when it is made and
+-- takes it back when it settles, expires or moves (extend); an entry that reaches 0 is deleted, and
+-- so is a slot left empty. A call that finds more overdue holds than it expires one by one
+-- (expireBatchMax) folds the overdue slots' entries that touch the counters it reads into those
+-- counters (foldDue), so every call sees exactly what is free, at a cost bounded by the overdue
+-- slots and the chains of budgets (which the operator defines), never by the overdue holds. A folded
+-- entry is deleted: the hold's own expiry later finds it below 0 and leaves those counters alone.
+local dueSlotsFoldMax = 1024
+local dueBacklog = false
+local function dueKeys(deadline)
+  local slot = int(deadline)
+  return base .. 'due:' .. slot, base .. 'due-run:' .. slot
+end
+
+-- The run-window counter fields among a hold's budgets.
+local function runFieldsOf(list)
+  local fields = {}
+  for _, b in ipairs(list) do
+    if string.sub(b.instance, 1, 4) == 'run:' then fields[#fields + 1] = b.field end
+  end
+  return fields
+end
+
+local function addDue(deadline, unit, holdsText, runFields, estimate)
+  if estimate <= 0 or holdsText == '' then return end
+  local chainKey, runKey = dueKeys(deadline)
+  redis.call('HINCRBY', chainKey, unit .. ' ' .. holdsText, estimate)
+  for _, counterField in ipairs(runFields) do redis.call('HINCRBY', runKey, counterField, estimate) end
+end
+
+local function takeDue(key, entry, estimate)
+  local left = redis.call('HINCRBY', key, entry, -estimate)
+  if left <= 0 then redis.call('HDEL', key, entry) end
+  return left >= 0
+end
+
+-- Takes a hold's estimate out of its slot. Returns whether the counters still counted it, for the
+-- chain's lifetime and clock-window counters and per run-window counter field (false: folded).
+local function removeDue(deadline, unit, holdsText, runFields, estimate)
+  local runCounted = {}
+  if estimate <= 0 or holdsText == '' then return true, runCounted end
+  local chainKey, runKey = dueKeys(deadline)
+  local chainCounted = takeDue(chainKey, unit .. ' ' .. holdsText, estimate)
+  for _, counterField in ipairs(runFields) do runCounted[counterField] = takeDue(runKey, counterField, estimate) end
+  return chainCounted, runCounted
+end
+
+-- Folds what overdue holds, not yet expired one by one, hold on these budgets into the counters, and
+-- saves them. A chain entry is folded whole (every counter it names that still has its budget), so
+-- it is folded once.
+local function foldDue(list)
+  if not dueBacklog or #list == 0 then return end
+  local runFields = runFieldsOf(list)
+  -- Per counter field: the amount to free, and where it is (for budgets not in list).
+  local pending, order = {}, {}
+  local function note(counterField, amount, gen, scope, unit, instance)
+    local entry = pending[counterField]
+    if not entry then
+      entry = { amount = 0, gen = gen, scope = scope, unit = unit, instance = instance }
+      pending[counterField] = entry
+      order[#order + 1] = counterField
+    end
+    entry.amount = entry.amount + amount
+  end
+  local after = '-inf'
+  for _ = 1, dueSlotsFoldMax do
+    local slot = redis.call('ZRANGEBYSCORE', holdsKey, after, now, 'WITHSCORES', 'LIMIT', 0, 1)
+    if #slot == 0 then break end
+    after = '(' .. slot[2]
+    local chainKey, runKey = dueKeys(tonumber(slot[2]))
+    local chains = redis.call('HGETALL', chainKey)
+    for i = 1, #chains, 2 do
+      local amount = tonumber(chains[i + 1])
+      local unit, holdsText = string.match(chains[i], '^(%S+) (.*)$')
+      if amount > 0 then
+        for item in string.gmatch(holdsText, '[^;]+') do
+          local gen, code, scope = string.match(item, '^(%d+) (%S+) (.+)$')
+          if code ~= 'R' then
+            local instance = code
+            if code == 'L' then instance = 'life' end
+            note(gen .. ':' .. scope .. '|' .. unit .. '|' .. instance, amount, gen, scope, unit, instance)
+          end
+        end
+      end
+    end
+    if #chains > 0 then redis.call('DEL', chainKey) end
+    if #runFields > 0 then
+      local values = redis.call('HMGET', runKey, unpack(runFields))
+      local drop = {}
+      for i, counterField in ipairs(runFields) do
+        local amount = tonumber(values[i])
+        if amount and amount > 0 then
+          note(counterField, amount)
+          drop[#drop + 1] = counterField
+        end
+      end
+      if #drop > 0 then redis.call('HDEL', runKey, unpack(drop)) end
+    end
+  end
+  if #order == 0 then return end
+  -- Budgets a chain names beyond this call's: loaded like any other, skipped when removed.
+  local byField = {}
+  for _, b in ipairs(list) do byField[b.field] = b end
+  local others, otherFields = {}, {}
+  for _, counterField in ipairs(order) do
+    if not byField[counterField] then
+      others[#others + 1] = pending[counterField]
+      otherFields[#otherFields + 1] = pending[counterField].scope .. '|' .. pending[counterField].unit
+    end
+  end
+  if #others > 0 then
+    local defs = redis.call('HMGET', budgetsKey, unpack(otherFields))
+    local extra = {}
+    for i, entry in ipairs(others) do
+      if defs[i] then
+        local def = parseDef(defs[i])
+        if def.gen == entry.gen then
+          local b = budgetAt(def, entry.scope, otherFields[i], entry.instance)
+          byField[b.field] = b
+          extra[#extra + 1] = b
+        end
+      end
+    end
+    loadCounters(extra)
+  end
+  local touched = {}
+  for _, counterField in ipairs(order) do
+    local b = byField[counterField]
+    -- A counter that is gone (its budget removed) has nothing left to free.
+    if b and b.c.found then
+      b.c.reserved = b.c.reserved - pending[counterField].amount
+      assertCounters(b)
+      touched[#touched + 1] = b
+    end
+  end
+  saveCounters(touched)
+end
+
 -- The budgets a reservation holds that still exist: a removed (or removed and re-added) budget is
--- skipped, so its holds settle as no-ops.
-local function heldBudgets(holdsText, unit, runId)
+-- skipped, so its holds settle as no-ops. runFields, when given, receives the run-window counter
+-- fields the holds name, whether or not their budgets still exist (for removeDue).
+local function heldBudgets(holdsText, unit, runId, runFields)
   local holds = holdsOf(holdsText, runId)
   local held = {}
+  if runFields then
+    for _, hold in ipairs(holds) do
+      if string.sub(hold.instance, 1, 4) == 'run:' then
+        runFields[#runFields + 1] = hold.gen .. ':' .. hold.scope .. '|' .. unit .. '|' .. hold.instance
+      end
+    end
+  end
   if #holds == 0 then return held end
   local fields = {}
   for i, hold in ipairs(holds) do fields[i] = hold.scope .. '|' .. unit end
@@ -224,11 +398,13 @@ local function heldBudgets(holdsText, unit, runId)
   local candidates = {}
   for i, hold in ipairs(holds) do
     if defs[i] then
+      tenantKnown = true
       local def = parseDef(defs[i])
       if def.gen == hold.gen then candidates[#candidates + 1] = budgetAt(def, hold.scope, fields[i], hold.instance) end
     end
   end
   loadCounters(candidates)
+  foldDue(candidates)
   for _, b in ipairs(candidates) do
     if b.c.found then held[#held + 1] = b end
   end
@@ -241,6 +417,15 @@ local function balanceJson(b, unit)
     .. ',"reserved":' .. int(b.c.reserved) .. ',"debt":' .. int(b.c.debt) .. ',"remaining":' .. int(remainingOf(b)) .. '}'
 end
 
+-- An amount for a reply: an integer reply, or decimal text from 9e15 up. The client parses integer
+-- replies as n * 10 + digit, which is not exact near 2^53 (9007199254740991 came back as ...992);
+-- text is parsed exactly (src/store/redis/replies.ts). Text costs a string, so only where needed.
+local exactIntegerReplyMax = 9e15
+local function replyAmount(n)
+  if n < exactIntegerReplyMax then return n end
+  return int(n)
+end
+
 -- Balances as a flat array for the client: per budget window, instance, allocated, spent, reserved,
 -- debt, after the given leading item (index into the candidate scopes, or the scope).
 local function pushBalances(out, list, lead)
@@ -249,10 +434,10 @@ local function pushBalances(out, list, lead)
     out[n + 1] = lead(b)
     out[n + 2] = b.def.window
     out[n + 3] = b.instance
-    out[n + 4] = b.def.limit
-    out[n + 5] = b.c.spent
-    out[n + 6] = b.c.reserved
-    out[n + 7] = b.c.debt
+    out[n + 4] = replyAmount(b.def.limit)
+    out[n + 5] = replyAmount(b.c.spent)
+    out[n + 6] = replyAmount(b.c.reserved)
+    out[n + 7] = replyAmount(b.c.debt)
     n = n + 7
   end
   return out
@@ -361,6 +546,7 @@ local function remember(op, key, fingerprint, outcome)
   if redis.call('LPUSH', idempotencyIndexKey, recordKey) > idempotencyKeysMax then
     redis.call('DEL', redis.call('RPOP', idempotencyIndexKey))
   end
+  expireUnlessKnown(idempotencyIndexKey)
 end
 
 local function rememberArray(op, key, fingerprint, reply)
@@ -379,6 +565,7 @@ local function keepSettled(id)
   if redis.call('LPUSH', settledKey, id) > settledReservationsMax then
     redis.call('DEL', reservationKey(redis.call('RPOP', settledKey)))
   end
+  expireUnlessKnown(settledKey)
 end
 
 -- body: the event's fields after seq and atMs, e.g. '"type":"reserve","scope":...'; either one
@@ -395,29 +582,48 @@ local function appendAudit(body)
     event = '{"seq":' .. int(seq) .. ',"atMs":' .. int(now) .. ',"_us":' .. nowUs .. ',' .. body .. '}'
   end
   redis.call('XADD', auditKey, 'MAXLEN', '~', auditEventsMax, '*', 'e', event)
+  expireUnlessKnown(auditKey, metaKey)
 end
 
 -- ------------------------------------------------------------------ expiry (server clock)
 
+-- A record's deadline; one written before deadline slots ("dv" absent) kept TTL + grace exactly.
+local function recordDeadline(expiresAtText, graceText, slotted)
+  local expiresAtMs, graceMs = tonumber(expiresAtText), tonumber(graceText)
+  if slotted then return deadlineOf(expiresAtMs, graceMs) end
+  return expiresAtMs + graceMs
+end
+
 local function expireOne(id)
   local key = reservationKey(id)
-  local r = redis.call('HMGET', key, 'st', 'x', 'g', 'e', 'u', 'h', 'ev', 'sd', 'ri')
+  local r = redis.call('HMGET', key, 'st', 'x', 'g', 'e', 'u', 'h', 'ev', 'sd', 'ri', 'dv')
   if r[1] ~= 'held' then
     -- Settled meanwhile or aged out: the index entry is stale.
     redis.call('ZREM', holdsKey, id)
     return false
   end
-  if tonumber(r[2]) + tonumber(r[3]) > now then return false end
+  local deadline = recordDeadline(r[2], r[3], r[10])
+  if deadline > now then return false end
   local estimate = tonumber(r[4])
-  local held = heldBudgets(r[6], r[5], r[9] or '')
+  local runFields = {}
+  local held = heldBudgets(r[6], r[5], r[9] or '', runFields)
+  redis.call('ZREM', holdsKey, id)
+  -- What a fold moved into the counters already is not taken out again.
+  local chainCounted, runCounted = true, nil
+  if r[10] and estimate > 0 then chainCounted, runCounted = removeDue(deadline, r[5], r[6], runFields, estimate) end
+  local changed = {}
   for _, b in ipairs(held) do
-    b.c.reserved = b.c.reserved - estimate
+    local counted = chainCounted
+    if runCounted and string.sub(b.instance, 1, 4) == 'run:' then counted = runCounted[b.field] end
+    if counted then
+      b.c.reserved = b.c.reserved - estimate
+      changed[#changed + 1] = b
+    end
     assertCounters(b)
   end
-  saveCounters(held)
+  saveCounters(changed)
   redis.call('HSET', key, 'st', 'expired')
   keepSettled(id)
-  redis.call('ZREM', holdsKey, id)
   local amount = estimate
   if r[8] == '1' then amount = 0 end
   local parts = { '"type":"expire",', r[7], ',"estimate":', int(estimate), ',"amount":', int(amount) }
@@ -426,14 +632,23 @@ local function expireOne(id)
   return true
 end
 
--- Returns every hold of this tenant whose TTL + grace has passed (at most expireBatchMax per call).
+-- Expires this tenant's overdue holds one by one, at most expireBatchMax per call (each writes its
+-- audit event). When that leaves some behind, foldDue makes what the call reads exact all the same.
 local function expireDue()
   local due = redis.call('ZRANGEBYSCORE', holdsKey, '-inf', now, 'LIMIT', 0, expireBatchMax)
   local expired = 0
   for _, id in ipairs(due) do
     if expireOne(id) then expired = expired + 1 end
   end
+  dueBacklog = #due >= expireBatchMax
   return expired
+end
+
+-- A held reservation past its deadline that expireDue has not reached yet is expired now, before a
+-- settle, extend or read looks at it. Returns true when it was.
+local function expireIfOverdue(id, status, expiresAtText, graceText, slotted)
+  if status ~= 'held' or recordDeadline(expiresAtText, graceText, slotted) > now then return false end
+  return expireOne(id)
 end
 
 -- The earliest deadline left, or 0: tells the sweep index when to come back for this tenant.

@@ -13,11 +13,14 @@ if not raw then return 'null' end
 local def = parseDef(raw)
 local b = budgetAt(def, string.match(budgetField, '^[^|]+'), budgetField, instanceOf(def.window, runId))
 loadCounters({ b })
+foldDue({ b })
 return balanceJson(b, string.match(budgetField, '|(.*)$'))
 `;
 
 /** reservation. ARGV[4]: reservationId. Returns the record's fields ev, h, st, sd, c, x, ch, e, p, g, ri (nil when unknown). */
 export const reservationLua = `
 expireDue()
+local due = redis.call('HMGET', reservationKey(ARGV[4]), 'st', 'x', 'g', 'dv')
+expireIfOverdue(ARGV[4], due[1], due[2], due[3], due[4])
 return redis.call('HMGET', reservationKey(ARGV[4]), 'ev', 'h', 'st', 'sd', 'c', 'x', 'ch', 'e', 'p', 'g', 'ri')
 `;

@@ -42,6 +42,10 @@ if not dryRun then
   if replayed then
     replayed[7] = 0
     replayed[10] = '1'
+    -- The hold is the caller's now: a release of it as a lost reserve is refused (lua/settle.ts).
+    if replayed[5] ~= '' and redis.call('HGET', reservationKey(replayed[5]), 'st') == 'held' then
+      redis.call('HSET', reservationKey(replayed[5]), 'cl', '1')
+    end
     return replayed
   end
 end
@@ -58,7 +62,9 @@ for i, raw in ipairs(defs) do
     checked[#checked + 1] = b
   end
 end
+if #checked > 0 then tenantKnown = true end
 loadCounters(checked)
+foldDue(checked)
 
 local verdict = evaluate(checked, tier, estimate)
 local allowed = verdict.decision ~= 'DENY'
@@ -92,15 +98,17 @@ if allowed or shadow then
     saveCounters(checked)
   end
   expiresAtMs = now + ttlMs
-  local deadline = expiresAtMs + tonumber(graceMs)
+  local deadline = deadlineOf(expiresAtMs, tonumber(graceMs))
   local earliest = nextDeadline()
   if earliest == 0 or deadline < earliest then hint = deadline end
   local shadowDenied = '0'
   if not allowed then shadowDenied = '1' end
-  redis.call('HSET', key, 'ev', recordEvent, 'h', table.concat(holds, ';'), 'ri', runId,
+  local holdsText = table.concat(holds, ';')
+  redis.call('HSET', key, 'ev', recordEvent, 'h', holdsText, 'ri', runId,
     'u', unit, 'e', ARGV[7], 'g', graceMs, 'p', overagePolicy, 'st', 'held', 'sd', shadowDenied,
-    'c', int(now), 'x', int(expiresAtMs), 'ch', '0')
+    'c', int(now), 'x', int(expiresAtMs), 'ch', '0', 'dv', '1')
   redis.call('ZADD', holdsKey, deadline, id)
+  if allowed then addDue(deadline, unit, holdsText, runFieldsOf(checked), estimate) end
   heldId = id
 end
 

@@ -3,7 +3,8 @@
  * overage policy (REJECT, ALLOW_IF_AVAILABLE, ALLOW_WITH_OVERDRAFT) on every budget it holds.
  *
  * ARGV[4..]: reservationId, actual ("" for the estimate), actor (JSON string or ""), reason (JSON
- * string or ""), idempotency key ("" for none), fingerprint.
+ * string or ""), idempotency key ("" for none), fingerprint, then for a release of a reserve whose
+ * answer was lost (see ReleaseCommand.lostReserve) "1" and that reserve's idempotency key ("" for none).
  *
  * Idempotency lives on the reservation record: the settle that finalizes it writes its key ("sk"),
  * fingerprint ("sf") and numbers ("ch", "so") there, so a retry with the same key and fingerprint
@@ -29,6 +30,8 @@ if actualArg ~= '' then
   invariant(actual ~= nil and actual >= 0 and actual <= 9007199254740991 and actual == math.floor(actual),
     'actual is a safe integer >= 0 (got ' .. string.sub(actualArg, 1, 32) .. ')')
 end
+local lostReserve = ARGV[10] == '1'
+local lostReserveKey = ARGV[11] or ''
 
 local function scopeOf(b) return b.scope end
 
@@ -41,15 +44,18 @@ if replayed then
 end
 
 local key = reservationKey(id)
-local r = redis.call('HMGET', key, 'st', 'sd', 'e', 'p', 'u', 'h', 'ev', 'ri', 'sf', 'sk')
+local r = redis.call('HMGET', key, 'st', 'sd', 'e', 'p', 'u', 'h', 'ev', 'ri', 'sf', 'sk', 'x', 'g', 'dv', 'cl')
 if not r[1] then return { '!', 'RESERVATION_NOT_FOUND', '' } end
+if expireIfOverdue(id, r[1], r[11], r[12], r[13]) then return { '!', 'RESERVATION_EXPIRED', '' } end
+-- A replay handed this reservation to a caller since its reserve's answer was lost: it is theirs.
+if lostReserve and r[14] then return { '!', 'RESERVATION_FINALIZED', 'handed to a caller by a replay' } end
 if r[1] ~= 'held' and idemFingerprint ~= '' and r[10] == idemKey and (r[9] == idemFingerprint or idemKey ~= '') then
   if r[9] ~= idemFingerprint then return { '!', 'IDEMPOTENCY_CONFLICT', '' } end
   -- A retry of the settle that finalized this reservation (its reply was lost): the same numbers.
   local numbers = redis.call('HMGET', key, 'ch', 'so')
   local debtAdded, uncharged, released = string.match(numbers[2], '^(%d+):(%d+):(%d+)$')
-  return pushBalances({ 'ok', r[1], tonumber(numbers[1]), tonumber(debtAdded), tonumber(uncharged), tonumber(released),
-    '1', r[5] }, heldBudgets(r[6], r[5], r[8] or ''), scopeOf)
+  return pushBalances({ 'ok', r[1], numbers[1], debtAdded, uncharged, released, '1', r[5] },
+    heldBudgets(r[6], r[5], r[8] or ''), scopeOf)
 end
 if r[1] == 'expired' then return { '!', 'RESERVATION_EXPIRED', '' } end
 if r[1] ~= 'held' then return { '!', 'RESERVATION_FINALIZED', r[1] } end
@@ -57,7 +63,8 @@ if r[1] ~= 'held' then return { '!', 'RESERVATION_FINALIZED', r[1] } end
 local shadowDenied = r[2] == '1'
 local estimate = tonumber(r[3])
 local overagePolicy = r[4]
-local held = heldBudgets(r[6], r[5], r[8] or '')
+local runFields = {}
+local held = heldBudgets(r[6], r[5], r[8] or '', runFields)
 local charged, debtAdded, uncharged = 0, 0, 0
 
 if kind == 'commit' and not shadowDenied then
@@ -121,6 +128,7 @@ redis.call('HSET', key, 'st', status, 'ch', int(charged), 'so', int(debtAdded) .
   'sf', idemFingerprint, 'sk', idemKey)
 keepSettled(id)
 redis.call('ZREM', holdsKey, id)
+if r[13] then removeDue(recordDeadline(r[11], r[12], true), r[5], r[6], runFields, estimate) end
 
 local parts = { '"type":"' .. kind .. '",', r[7] }
 if actorJson ~= '' then parts[#parts + 1] = ',"actor":' .. actorJson end
@@ -132,7 +140,15 @@ elseif uncharged > 0 then
   parts[#parts + 1] = ',"detail":"uncharged overage ' .. int(uncharged) .. '"'
 end
 appendAudit(parts)
-local reply = pushBalances({ 'ok', status, charged, debtAdded, uncharged, released, '', r[5] }, held, scopeOf)
+if lostReserve and lostReserveKey ~= '' then
+  -- The caller was told the reserve failed: a retry with its key is decided afresh, not replayed.
+  local recordKey = idempotencyKey('reserve', lostReserveKey)
+  local stored = redis.call('GET', recordKey)
+  if stored and string.find(stored, '"' .. id .. '"', 1, true) then redis.call('DEL', recordKey) end
+end
+local reply = pushBalances({ 'ok', status, replyAmount(charged), replyAmount(debtAdded), replyAmount(uncharged),
+  replyAmount(released), '',
+  r[5] }, held, scopeOf)
 rememberArray(kind, idemKey, idemFingerprint, reply)
 return reply
 `;
