@@ -6,10 +6,12 @@ export type { ErrorCode, ValidationIssue } from "./errors.js";
 export {
   IdempotencyConflictError,
   InvariantError,
+  isTransient,
   LedgerUnavailableError,
   OverageError,
   PeerDependencyError,
   ReservationStateError,
+  StoreReplyError,
   TollgateError,
   ValidationError,
 } from "./errors.js";
