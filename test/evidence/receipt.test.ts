@@ -3,7 +3,7 @@ import { join } from "node:path";
 import { describe, expect, it } from "vitest";
 import { canonicalBytes, sha256Hex } from "../../src/evidence/canonical.js";
 import { emptyChainHead, linkEvent } from "../../src/evidence/chain.js";
-import { generateSigningKey, jwksOf, KeySet, parseJwks } from "../../src/evidence/keys.js";
+import { generateSigningKey, jwksOf, KeySet, parseJwks, signBytes } from "../../src/evidence/keys.js";
 import { evidenceIdOf, issueReceipt, receiptOfRecord, verifyReceipt } from "../../src/evidence/receipt.js";
 
 const fixtures = join(import.meta.dirname, "../fixtures/cycles-evidence");
@@ -105,6 +105,23 @@ describe("Cycles evidence envelopes", () => {
     ).toThrow(/no Cycles artifact type/);
   });
 
+  it("resolves a did:cycles signer_did through the key set by its kid, bound to the server_id", () => {
+    const key = generateSigningKey("2026-12");
+    const serverId = "https://tollgate.example/v1";
+    const envelope: Record<string, unknown> = {
+      ...issueReceipt({ artifactType: "decide", body: { decision: "ALLOW" }, serverId, issuedAtMs: 5 }, key),
+      signer_did: `did:cycles:${sha256Hex(serverId)}#2026-12`,
+      evidence_id: "",
+      signature: "",
+    };
+    envelope.evidence_id = evidenceIdOf(envelope);
+    envelope.signature = signBytes(key, canonicalBytes({ ...envelope, signature: "" }));
+    expect(verifyReceipt(envelope, KeySet.of([key]))).toMatchObject({ ok: true, keyId: "2026-12" });
+    expect(verifyReceipt(envelope).problem?.kind).toBe("unknown key");
+    const elsewhere = { ...envelope, server_id: "https://other.example/v1" };
+    expect(verifyReceipt(elsewhere, KeySet.of([key])).ok).toBe(false);
+  });
+
   it("key rotation: a receipt signed before the rotation verifies against the kid that signed it", () => {
     const old = generateSigningKey("2026-11");
     const current = generateSigningKey("2026-12");
@@ -113,5 +130,28 @@ describe("Cycles evidence envelopes", () => {
     const published = parseJwks(JSON.parse(JSON.stringify(jwksOf([old, current]))));
     expect(verifyReceipt(before, published).keyId).toBe("2026-11");
     expect(verifyReceipt(after, published).keyId).toBe("2026-12");
+  });
+});
+
+describe("parseJwks", () => {
+  it("takes only Ed25519 public keys with a kid, each kid once, and names what is wrong", () => {
+    const key = generateSigningKey("a");
+    const [jwk] = jwksOf([key]).keys;
+    const issuesOf = (value: unknown) => {
+      try {
+        parseJwks(value);
+      } catch (error) {
+        return (error as { issues: { path: string }[] }).issues.map((issue) => issue.path);
+      }
+      return [];
+    };
+    expect(parseJwks({ keys: [jwk] }).keyOf("a")?.publicKeyHex).toBe(key.publicKeyHex);
+    expect(issuesOf({ keys: [jwk, jwk] })).toEqual(["keys.1.kid"]);
+    expect(issuesOf({ keys: [{ ...jwk, d: "secret" }] })).toEqual(["keys.0.d"]);
+    expect(issuesOf({ keys: [{ ...jwk, crv: "X25519" }] })).toEqual(["keys.0"]);
+    expect(issuesOf({ keys: [{ ...jwk, x: "AAAA" }] })).toEqual(["keys.0.x"]);
+    expect(issuesOf({ keys: [{ ...jwk, kid: "" }] })).toEqual(["keys.0.kid"]);
+    expect(issuesOf([jwk])).toEqual(["keys"]);
+    expect(issuesOf({ keys: Array.from({ length: 1001 }, () => jwk) })).toEqual(["keys"]);
   });
 });
