@@ -78,19 +78,29 @@ export function signCheckpoint(tenant: string, head: ChainHead, key: SigningKey,
 export type CheckpointCheck = "ok" | "unknown key" | "signature invalid";
 
 export function checkCheckpointSignature(checkpoint: Checkpoint, keys: KeySet): CheckpointCheck {
+  if (checkpoint.keyId === "") return "unknown key"; // unsigned
   const key = keys.keyOf(checkpoint.keyId);
   if (!key) return "unknown key";
   return verifyBytes(key.publicKey, checkpointBytes(checkpoint), checkpoint.signature) ? "ok" : "signature invalid";
 }
 
 /**
- * Retention: drops the records up to `throughSeq` and keeps the checkpoint at `throughSeq` (signed
- * when a key is given), so the records that remain still verify.
+ * An unsigned checkpoint (`keyId` and `signature` both ""): the anchor a chain kept without a
+ * signing key trims to. It carries continuity, not authority: a verifier with a key set refuses it.
+ */
+export function unsignedCheckpoint(tenant: string, head: ChainHead, atMs = Date.now()): Checkpoint {
+  return { tenant, seq: head.seq, hash: head.hash, atMs, keyId: "", signature: "" };
+}
+
+/**
+ * Retention: drops the records up to `throughSeq` and returns the checkpoint at `throughSeq`
+ * (signed when a key is given, else unsigned), which must be kept so the records that remain
+ * still verify.
  */
 export function trimChain<E extends JsonObject>(
   records: readonly ChainRecord<E>[],
   throughSeq: number,
-  key: SigningKey,
+  key: SigningKey | undefined,
   atMs = Date.now(),
 ): { records: ChainRecord<E>[]; checkpoint: Checkpoint } {
   const last = records.find((record) => record.seq === throughSeq);
@@ -99,7 +109,9 @@ export function trimChain<E extends JsonObject>(
   }
   return {
     records: records.filter((record) => record.seq > throughSeq),
-    checkpoint: signCheckpoint(last.tenant, headOf(last), key, atMs),
+    checkpoint: key
+      ? signCheckpoint(last.tenant, headOf(last), key, atMs)
+      : unsignedCheckpoint(last.tenant, headOf(last), atMs),
   };
 }
 
@@ -218,9 +230,11 @@ function verifyTenant(
       const check = checkCheckpointSignature(checkpoint, keys);
       if (check !== "ok") {
         const why =
-          check === "unknown key"
-            ? `names key "${checkpoint.keyId}", which is not in the key set`
-            : `its signature does not verify with key "${checkpoint.keyId}"`;
+          checkpoint.keyId === ""
+            ? "is unsigned, and a key set was given"
+            : check === "unknown key"
+              ? `names key "${checkpoint.keyId}", which is not in the key set`
+              : `its signature does not verify with key "${checkpoint.keyId}"`;
         report(checkpoint.seq, check, `the checkpoint at seq ${checkpoint.seq} ${why}`);
         continue;
       }

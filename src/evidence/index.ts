@@ -18,6 +18,7 @@ export {
   recordHashOf,
   signCheckpoint,
   trimChain,
+  unsignedCheckpoint,
   verifyChain,
 } from "./chain.js";
 export type { ChainExport } from "./export.js";

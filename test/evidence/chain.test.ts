@@ -90,6 +90,21 @@ describe("verifyChain", () => {
     expect(verifyChain(trimmed.records, [wrong], keys).problems[0]).toMatchObject({ seq: 13, kind: "edited" });
   });
 
+  it("retention without a key keeps an unsigned anchor: the rest verifies unsigned, not against a key set", () => {
+    const records = buildChain(key, { count: 10, every: 100 }).records;
+    const trimmed = trimChain(records, 4, undefined, 1);
+    expect(trimmed.checkpoint).toMatchObject({ seq: 4, keyId: "", signature: "" });
+    expect(verifyChain(trimmed.records, [trimmed.checkpoint], undefined)).toMatchObject({ ok: true });
+    expect(verifyChain(trimmed.records, [], undefined).problems[0]).toMatchObject({ seq: 1, kind: "deleted" });
+    // Against a key set the anchor is no authority: records 1-4 are gone with nothing signed for them.
+    const strict = verifyChain(trimmed.records, [trimmed.checkpoint], keys);
+    expect(strict.problems.map(({ seq, kind }) => ({ seq, kind }))).toEqual([
+      { seq: 1, kind: "deleted" },
+      { seq: 4, kind: "unknown key" },
+    ]);
+    expect(strict.problems[1].detail).toMatch(/unsigned/);
+  });
+
   it("key rotation: checkpoints signed before the rotation verify against the kid they name", () => {
     const old = generateSigningKey("2026-11");
     const current = generateSigningKey("2026-12");
