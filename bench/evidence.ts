@@ -9,7 +9,8 @@ import {
 } from "../src/evidence/chain.js";
 import { generateSigningKey, KeySet } from "../src/evidence/keys.js";
 import { receiptOfRecord, verifyReceipt } from "../src/evidence/receipt.js";
-import { formatMeasurement, gc, measure } from "./measure.js";
+import { createLedger } from "../src/ledger/create-ledger.js";
+import { formatMeasurement, gc, measure, measurePair, ratio } from "./measure.js";
 
 /**
  * The evidence core on its own: linking an audit event into its chain (JCS + SHA-256), signing a
@@ -65,6 +66,47 @@ export async function benchEvidence(): Promise<string[]> {
     for (let i = 0; i < checkpoints; i++) signCheckpoint("acme", head, key, i);
   });
   lines.push(formatMeasurement(checkpointed));
+
+  // A proxy for the stores' chaining cost until they chain: the embedded reserve + commit, against
+  // the same plus linking two events of the size it audits (the reserve and the commit).
+  const ledger = createLedger({ sweepIntervalMs: 0 });
+  await ledger.setBudget({ scope: "tenant:acme", limit: Number.MAX_SAFE_INTEGER });
+  await ledger.setBudget({ scope: "tenant:acme/toolset:send-email", limit: Number.MAX_SAFE_INTEGER });
+  const subject = {
+    tenant: "acme",
+    workspace: "production",
+    app: "support-bot",
+    agent: "resolver",
+    toolset: "send-email",
+  };
+  const action = { name: "send_email", tier: "write-external" as const };
+  const pairs = 5_000;
+  let chainHead: ChainHead = emptyChainHead;
+  const [plain, chained] = await measurePair(
+    {
+      name: "embedded reserve + commit",
+      run: async () => {
+        for (let i = 0; i < pairs; i++) {
+          const response = await ledger.reserve({ subject, action, estimate: 1 });
+          await ledger.commit(response.reservationId as string);
+        }
+      },
+    },
+    {
+      name: "… + linking its two audit events (proxy)",
+      run: async () => {
+        for (let i = 0; i < pairs; i++) {
+          const response = await ledger.reserve({ subject, action, estimate: 1 });
+          chainHead = headOf(linkEvent("acme", chainHead, events[i % perRound]));
+          await ledger.commit(response.reservationId as string);
+          chainHead = headOf(linkEvent("acme", chainHead, { ...events[i % perRound], type: "commit", amount: 1 }));
+        }
+      },
+    },
+    pairs,
+  );
+  await ledger.close();
+  lines.push(formatMeasurement(plain), formatMeasurement(chained), ratio("chaining proxy / plain", chained, plain));
 
   const total = Number(process.env.TOLLGATE_BENCH_VERIFY_EVENTS ?? verifyEventsDefault);
   gc();
