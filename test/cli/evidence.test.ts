@@ -144,20 +144,21 @@ describe("tollgate audit verify --from", () => {
     expect(unsigned.stdout).toMatch(/signatures not checked \(no --jwks\)/);
   });
 
-  it.each(tamperings(generateSigningKey("unused"), generateSigningKey("attacker")).map((t) => [t.name, t]))(
-    "%s: exit 1, the right seq and kind",
-    async (_name, tampering) => {
-      // Tamperings that re-sign need the real key id: rebuild them around the generated key.
-      const real = tamperings(key, generateSigningKey("attacker")).find((t) => t.name === tampering.name);
-      if (!real) throw new Error("no such tampering");
-      const file = writeExport(`${real.seq}-${real.kind.replace(/ /g, "-")}.jsonl`, real.apply(buildChain(key)));
-      const result = await run(["audit", "verify", "--from", file, "--jwks", jwks]);
-      expect(result.code).toBe(1);
-      expect(result.stdout).toContain(`Tenant acme: BROKEN at seq ${real.seq}: ${real.kind}: `);
-      const json = await run(["audit", "verify", "--from", file, "--jwks", jwks, "--json"]);
-      expect(JSON.parse(json.stdout).problems[0]).toMatchObject({ seq: real.seq, kind: real.kind });
-    },
-  );
+  // The table is built per test: the tamperings that re-sign need the key generated in beforeAll.
+  const names = tamperings(generateSigningKey("table"), generateSigningKey("table-attacker")).map((t) => t.name);
+  it.each(names)("%s: exit 1, the right seq and kind", async (name) => {
+    const tampering = tamperings(key, generateSigningKey("attacker")).find((t) => t.name === name);
+    if (!tampering) throw new Error(`no tampering "${name}"`);
+    const file = writeExport(
+      `${tampering.seq}-${tampering.kind.replace(/ /g, "-")}.jsonl`,
+      tampering.apply(buildChain(key)),
+    );
+    const result = await run(["audit", "verify", "--from", file, "--jwks", jwks]);
+    expect(result.code).toBe(1);
+    expect(result.stdout).toContain(`Tenant acme: BROKEN at seq ${tampering.seq}: ${tampering.kind}: `);
+    const json = await run(["audit", "verify", "--from", file, "--jwks", jwks, "--json"]);
+    expect(JSON.parse(json.stdout).problems[0]).toMatchObject({ seq: tampering.seq, kind: tampering.kind });
+  });
 
   it("a line that is not evidence is an error naming its line", async () => {
     const file = join(dir, "mixed.jsonl");
