@@ -1,3 +1,4 @@
+import { benchEvidence } from "./evidence.js";
 import { benchGlob } from "./glob.js";
 import { benchGraph } from "./graph.js";
 import { benchLedger } from "./ledger.js";
@@ -9,6 +10,7 @@ const sections: [string, () => Promise<string[]>][] = [
   ["graph", benchGraph],
   ["middleware", () => benchMiddleware()],
   ["glob", benchGlob],
+  ["evidence", benchEvidence],
   ["redis", async () => (await import("./redis.js")).benchRedis()],
 ];
 const only = process.argv.slice(2);

@@ -14,6 +14,7 @@ const subpathEntries: Record<string, string> = {
   "/langchain": "src/integrations/langchain/index.ts",
   "/langgraph": "src/integrations/langgraph/index.ts",
   "/redis": "src/store/redis/index.ts",
+  "/evidence": "src/evidence/index.ts",
 };
 const root = fileURLToPath(new URL("..", import.meta.url));
 const readme = readFileSync(join(root, "README.md"), "utf8");

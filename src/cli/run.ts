@@ -1,9 +1,11 @@
 import { TollgateError, ValidationError } from "../core/errors.js";
 import { type Command, commandHelp, parseCommandArgs } from "./command.js";
 import { audit } from "./commands/audit.js";
+import { auditVerify } from "./commands/audit-verify.js";
 import { balance } from "./commands/balance.js";
 import { budgetLs, budgetRm, budgetSet } from "./commands/budget.js";
 import { init } from "./commands/init.js";
+import { keysGenerate } from "./commands/keys.js";
 import { policyApply, policyCheck, policyDiff } from "./commands/policy.js";
 import { report } from "./commands/report.js";
 import { toolsCheck } from "./commands/tools.js";
@@ -22,11 +24,13 @@ export const commands: readonly Command[] = [
   policyApply,
   toolsCheck,
   audit,
+  auditVerify,
+  keysGenerate,
   report,
 ];
 
 const sharedOptions = { ...redisOptions, ...policySourceOption, ...auditFileOption };
-const groups = ["budget", "policy", "tools"];
+const groups = ["budget", "policy", "tools", "keys"];
 
 export function mainHelp(): string {
   const width = Math.max(...commands.map((command) => command.name.length));
@@ -85,7 +89,10 @@ export async function runCli(argv: readonly string[], io: CliIo): Promise<number
       if (!command) throw new UsageError(`unknown command "${first} ${sub}"`, first);
       args.shift();
     } else {
-      command = commands.find((candidate) => candidate.name === first);
+      // A command that also has subcommands: `tollgate audit` and `tollgate audit verify`.
+      const nested = args[0] === undefined ? undefined : commands.find((c) => c.name === `${first} ${args[0]}`);
+      if (nested) args.shift();
+      command = nested ?? commands.find((candidate) => candidate.name === first);
       if (!command) throw new UsageError(`unknown command "${first}"${suggestion(first)}`);
     }
     const { options, positionals } = parseCommandArgs(command, args);

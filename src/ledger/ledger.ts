@@ -99,6 +99,11 @@ interface ReserveResponseFields {
   shadow?: { decision: Decision; reasonCode?: ReasonCode; deniedScope?: string };
   /** This answer replays an earlier call with the same idempotency key. */
   replayed?: boolean;
+  /**
+   * The sequence number of this decision's audit event in its tenant's evidence chain, when the
+   * store reports it: the join key between a trace and the evidence. Not set by the stores yet.
+   */
+  auditSeq?: number;
 }
 
 /** An ALLOW or ALLOW_WITH_CAPS: go ahead. */

@@ -63,7 +63,7 @@ export function telemetryReady(): Promise<void> {
  * The tracer when an SDK is registered, else undefined. Re-checked on every call (two reads), so
  * an SDK registered after the ledger was created is picked up; the tracer is cached per provider.
  */
-function activeTracer(): Tracer | undefined {
+export function activeTracer(): Tracer | undefined {
   if (!otel) return undefined;
   const global = otel.trace.getTracerProvider() as { getDelegate?: () => unknown };
   const provider = typeof global.getDelegate === "function" ? global.getDelegate() : global;
@@ -75,6 +75,11 @@ function activeTracer(): Tracer | undefined {
     tracer = isNoop ? undefined : otel.trace.getTracer(tracerName);
   }
   return tracer;
+}
+
+/** The OpenTelemetry API once loaded (undefined while loading, null when not installed). */
+export function loadedOtelApi(): OtelApi | null | undefined {
+  return otel;
 }
 
 /** What the decision was about, as the ledger parsed it. */

@@ -166,6 +166,7 @@ console.log(JSON.stringify({ names, oneModule: root.createLedger === ledger.crea
       "tollgate/policy",
       "tollgate/redis",
       "tollgate/report",
+      "tollgate/evidence",
     ]);
     expect(output.names).toEqual(expected);
     expect(output.oneModule).toBe(true);

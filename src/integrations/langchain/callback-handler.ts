@@ -167,6 +167,7 @@ export class TollgateCallbackHandler extends BaseCallbackHandler {
     const admission = await this.gate.admit(binding, charge, call);
     if (admission.kind === "denied") throw deniedError(admission);
     if (admission.hold.reservationId) this.remember(runId, { kind: "tool", hold: admission.hold });
+    else await this.gate.settle(this.ledger, admission.hold, undefined); // nothing held: ends its span
   }
 
   override async handleToolEnd(output: unknown, runId: string): Promise<void> {
@@ -174,9 +175,9 @@ export class TollgateCallbackHandler extends BaseCallbackHandler {
     if (run?.kind === "tool") await this.gate.settle(this.ledger, run.hold, output);
   }
 
-  override async handleToolError(_error: unknown, runId: string): Promise<void> {
+  override async handleToolError(error: unknown, runId: string): Promise<void> {
     const run = this.take(runId);
-    if (run?.kind === "tool") await this.gate.release(this.ledger, run.hold, "the tool threw");
+    if (run?.kind === "tool") await this.gate.release(this.ledger, run.hold, "the tool threw", { error });
   }
 
   override async handleChatModelStart(

@@ -175,7 +175,7 @@ export class PermissionedToolNode extends ToolNode {
 
   private notAllowed(step: Step, call: ToolCall, why: string, charge?: ReturnType<Gate["chargeOf"]>): TollgateDenial {
     const action = charge?.covered ? safeAction(charge.spec, call) : undefined;
-    return { ...this.gate.deny(step.binding, call, action, "TOOL_NOT_ALLOWED"), detail: why };
+    return this.gate.refuse(step.binding, call, action, "TOOL_NOT_ALLOWED", why);
   }
 
   /**

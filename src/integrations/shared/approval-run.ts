@@ -89,7 +89,15 @@ export async function applyApproval<T>(request: ApprovalRun<T>): Promise<Approva
       grantAmount: decision.grantAmount,
       approver,
     },
-    (action, reservationId) => request.run(call, { reservationId, spec, action, args: call.args, actor: approver }),
+    (action, reservationId) =>
+      request.run(call, {
+        reservationId,
+        spec,
+        action,
+        args: call.args,
+        actor: approver,
+        call: { name: call.name, id: call.id },
+      }),
   );
   if (charge.kind === "already-run")
     return { kind: "answered", resolution: alreadyRunAnswer(denial, status, approver) };

@@ -1,6 +1,7 @@
 import { ToolMessage } from "@langchain/core/messages";
 import type { ToolCall } from "@langchain/core/messages/tool";
 import type { RunnableConfig } from "@langchain/core/runnables";
+import type { Span } from "@opentelemetry/api";
 import { z } from "zod";
 import { ValidationError } from "../../core/errors.js";
 import { actionNameLengthMax, runIdLengthMax } from "../../core/limits.js";
@@ -23,6 +24,7 @@ import { rememberedApprovalActor, reserveOnRememberedGrant } from "./approval-gr
 import { reserveAction, reserveInputOf, resultOfToolOutput } from "./charge.js";
 import { type ResolvedBinding, resolveBinding, type TollgateBinding } from "./context.js";
 import { type DenialStatus, newDenial, type TollgateDenial } from "./denial.js";
+import { endToolSpan, recordAnswer, recordDenial, startToolSpan, toolSpanAttributes, withSpan } from "./tool-span.js";
 
 /**
  * The one gate every integration goes through (guard/guardTool, the callback handler, the tool
@@ -38,7 +40,9 @@ import { type DenialStatus, newDenial, type TollgateDenial } from "./denial.js";
  *   `actual()` that throws commits the estimate, then its error surfaces); a settle fault after
  *   the tool ran never discards the result: it goes to `onSettleError` (the hold left behind
  *   expires on its own, and the ledger audits that);
- * - on DENY, one denial record, worded by `explainDenial`.
+ * - on DENY, one denial record, worded by `explainDenial`;
+ * - one OpenTelemetry `execute_tool` span per call (GenAI semantic conventions, tool-span.ts), from
+ *   before the reserve until the hold is settled or the call denied.
  */
 
 /** How to charge a tool nothing else names; setting it opts out of TOOL_NOT_COVERED. */
@@ -86,6 +90,10 @@ export interface Hold {
   args: unknown;
   /** The audit actor of the commit (an approver, or the remembered-approval actor). */
   actor?: string;
+  /** The call's execute_tool span while it is open (only with an OpenTelemetry SDK registered). */
+  span?: Span;
+  /** The tool call, for a span started when the hold was made elsewhere (an approval). */
+  call?: Pick<ToolCall, "name" | "id">;
 }
 
 export type Admission =
@@ -172,7 +180,7 @@ export class Gate {
    * always); a store that is down is never asked for grants. Never throws a DENY.
    */
   async admit(binding: ResolvedBinding, charge: ToolCharge, call: ToolCall): Promise<Admission> {
-    if (!charge.covered) return { kind: "denied", denial: this.deny(binding, call, undefined, "TOOL_NOT_COVERED") };
+    if (!charge.covered) return { kind: "denied", denial: this.refuse(binding, call, undefined, "TOOL_NOT_COVERED") };
     const action = resolveAction(charge.spec, call.name, call.args);
     return this.admitAction(binding, charge.spec, action, call);
   }
@@ -185,16 +193,18 @@ export class Gate {
     call: ToolCall,
   ): Promise<Admission> {
     const { ledger, subject, runId } = binding;
-    const response = await reserveAction(ledger, subject, action, runId);
+    const span = startToolSpan(call);
+    const response = await withSpan(span, () => reserveAction(ledger, subject, action, runId));
     if (response.decision !== "DENY") {
+      if (span) recordAnswer(span, response, action, runId);
       return {
         kind: "allowed",
-        hold: { reservationId: response.reservationId, spec, action, args: call.args },
+        hold: { reservationId: response.reservationId, spec, action, args: call.args, ...(span ? { span } : {}) },
         response,
       };
     }
     if (response.reasonCode !== "LEDGER_UNAVAILABLE") {
-      const granted = await reserveOnRememberedGrant(ledger, subject, action, runId);
+      const granted = await withSpan(span, () => reserveOnRememberedGrant(ledger, subject, action, runId));
       if (granted) {
         const hold: Hold = {
           reservationId: granted.response.reservationId,
@@ -203,10 +213,20 @@ export class Gate {
           args: call.args,
           actor: rememberedApprovalActor,
         };
+        if (span) {
+          recordAnswer(span, granted.response, granted.action, runId);
+          span.setAttribute(toolSpanAttributes.approvedBy, rememberedApprovalActor);
+          hold.span = span;
+        }
         return { kind: "allowed", hold, response: granted.response };
       }
     }
     const denial = this.deny(binding, call, action, response.reasonCode, response.deniedScope);
+    if (span) {
+      recordDenial(span, denial);
+      recordAnswer(span, response, action, runId); // the ledger's scope and balances win
+      endToolSpan(span);
+    }
     return { kind: "denied", denial, response, action };
   }
 
@@ -249,15 +269,49 @@ export class Gate {
   }
 
   /**
+   * A denial decided here without asking the ledger (not covered, not allowed in this step): the
+   * record, and its execute_tool span.
+   */
+  refuse(
+    binding: ResolvedBinding | undefined,
+    call: ToolCall,
+    action: ResolvedAction | undefined,
+    reasonCode: TollgateDenial["reasonCode"],
+    detail?: string,
+  ): TollgateDenial {
+    const denial = this.deny(binding, call, action, reasonCode);
+    if (detail !== undefined) denial.detail = detail;
+    const span = startToolSpan(call);
+    if (span) {
+      recordDenial(span, denial);
+      endToolSpan(span);
+    }
+    return denial;
+  }
+
+  /**
    * Runs the held action and settles its hold exactly once: a throw releases (and rethrows), an
    * error ToolMessage releases, anything else commits what `actual()` reports.
    */
   async runHeld<T>(ledger: Ledger, hold: Hold, run: () => Promise<T>): Promise<T> {
+    // A hold made outside admit (an approval) gets its span here.
+    if (!hold.span && hold.call) {
+      const span = startToolSpan(hold.call);
+      if (span) {
+        span.setAttribute(toolSpanAttributes.decision, "ALLOW");
+        span.setAttribute(toolSpanAttributes.tool, hold.action.name);
+        span.setAttribute(toolSpanAttributes.tier, hold.action.tier);
+        span.setAttribute(toolSpanAttributes.estimate, hold.action.estimate);
+        if (hold.reservationId) span.setAttribute(toolSpanAttributes.reservationId, hold.reservationId);
+        if (hold.actor) span.setAttribute(toolSpanAttributes.approvedBy, hold.actor);
+        hold.span = span;
+      }
+    }
     let result: T;
     try {
-      result = await run();
+      result = await withSpan(hold.span, run);
     } catch (error) {
-      await this.release(ledger, hold, "the tool threw");
+      await this.release(ledger, hold, "the tool threw", { error });
       throw error;
     }
     await this.settle(ledger, hold, result);
@@ -267,11 +321,16 @@ export class Gate {
   /** Settles after the action returned: an error ToolMessage releases, a result commits. */
   async settle(ledger: Ledger, hold: Hold, result: unknown): Promise<void> {
     if (ToolMessage.isInstance(result) && result.status === "error") {
-      await this.release(ledger, hold, "the tool answered with an error");
+      await this.release(ledger, hold, "the tool answered with an error", {
+        message: "the tool answered with an error",
+      });
       return;
     }
     const reservationId = hold.reservationId;
-    if (!reservationId) return;
+    if (!reservationId) {
+      this.endSpan(hold);
+      return;
+    }
     let actual: number | undefined;
     let actualError: unknown;
     try {
@@ -281,23 +340,43 @@ export class Gate {
       actualError = error;
     }
     try {
-      await ledger.commit(reservationId, {
-        ...(actual !== undefined ? { actual } : {}),
-        ...(hold.actor ? { actor: hold.actor } : {}),
-      });
+      await withSpan(hold.span, () =>
+        ledger.commit(reservationId, {
+          ...(actual !== undefined ? { actual } : {}),
+          ...(hold.actor ? { actor: hold.actor } : {}),
+        }),
+      );
     } catch (error) {
       this.onSettleError(error, reservationId);
     }
+    this.endSpan(hold);
     if (actualError !== undefined) throw actualError;
   }
 
-  async release(ledger: Ledger, hold: Hold, reason: string): Promise<void> {
-    if (!hold.reservationId) return;
-    try {
-      await ledger.release(hold.reservationId, { reason });
-    } catch (error) {
-      this.onSettleError(error, hold.reservationId);
+  /** Releases the hold; `failure` says how the call failed, for its span. */
+  async release(
+    ledger: Ledger,
+    hold: Hold,
+    reason: string,
+    failure: { error?: unknown; message?: string } = { message: reason },
+  ): Promise<void> {
+    if (hold.reservationId) {
+      const reservationId = hold.reservationId;
+      try {
+        await withSpan(hold.span, () => ledger.release(reservationId, { reason }));
+      } catch (error) {
+        this.onSettleError(error, reservationId);
+      }
     }
+    this.endSpan(hold, failure);
+  }
+
+  /** Ends the call's span once, however many ways the hold is settled. */
+  private endSpan(hold: Hold, failure?: { error?: unknown; message?: string }): void {
+    const span = hold.span;
+    if (!span) return;
+    hold.span = undefined;
+    endToolSpan(span, failure);
   }
 }
 
