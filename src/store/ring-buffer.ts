@@ -48,14 +48,25 @@ export class RingBuffer<T> {
   }
 }
 
+/** One tenant's log, linked into the list of logs in order of last write. */
+interface TenantLog<T> {
+  tenant: string;
+  events: RingBuffer<T>;
+  newer: TenantLog<T> | undefined;
+  older: TenantLog<T> | undefined;
+}
+
 /**
  * Audit retention per tenant: each tenant keeps its newest `perTenantMax` events, so one tenant's
  * flood never erases another's trail; all tenants together keep at most `totalMax`, the oldest
- * events of the tenant written to longest ago going first.
+ * events of the tenant written to longest ago going first. The order of last write is a linked
+ * list, so a write costs O(1) however many tenants there are (a Map reordered on every write
+ * leaves deleted entries its iteration has to step over).
  */
 export class TenantLogs<T extends { seq: number }> {
-  /** In order of last write: the first is the tenant written to longest ago. */
-  private readonly logs = new Map<string, RingBuffer<T>>();
+  private readonly logs = new Map<string, TenantLog<T>>();
+  private newest: TenantLog<T> | undefined;
+  private oldest: TenantLog<T> | undefined;
   private total = 0;
 
   constructor(
@@ -70,24 +81,49 @@ export class TenantLogs<T extends { seq: number }> {
   }
 
   push(tenant: string, item: T): void {
-    let log = this.logs.get(tenant);
-    if (log) this.logs.delete(tenant);
-    else log = new RingBuffer<T>(this.perTenantMax);
-    this.logs.set(tenant, log);
-    if (log.push(item) === undefined) this.total++;
-    while (this.total > this.totalMax) {
-      const [oldestTenant, oldestLog] = this.logs.entries().next().value as [string, RingBuffer<T>];
-      oldestLog.shift();
+    let log = this.newest?.tenant === tenant ? this.newest : this.logs.get(tenant);
+    if (!log) {
+      log = { tenant, events: new RingBuffer<T>(this.perTenantMax), newer: undefined, older: undefined };
+      this.logs.set(tenant, log);
+      this.linkNewest(log);
+    } else if (log !== this.newest) {
+      this.unlink(log);
+      this.linkNewest(log);
+    }
+    if (log.events.push(item) === undefined) this.total++;
+    while (this.total > this.totalMax && this.oldest) {
+      const victim = this.oldest;
+      victim.events.shift();
       this.total--;
-      if (oldestLog.size === 0) this.logs.delete(oldestTenant);
+      if (victim.events.size === 0) {
+        this.unlink(victim);
+        this.logs.delete(victim.tenant);
+      }
     }
   }
 
   /** One tenant's events, or every tenant's merged, oldest first (by seq). */
   toArray(tenant?: string): T[] {
-    if (tenant !== undefined) return this.logs.get(tenant)?.toArray() ?? [];
+    if (tenant !== undefined) return this.logs.get(tenant)?.events.toArray() ?? [];
     const all: T[] = [];
-    for (const log of this.logs.values()) for (const item of log.toArray()) all.push(item);
+    for (const log of this.logs.values()) for (const item of log.events.toArray()) all.push(item);
     return all.sort((a, b) => a.seq - b.seq);
+  }
+
+  private linkNewest(log: TenantLog<T>): void {
+    log.older = this.newest;
+    log.newer = undefined;
+    if (this.newest) this.newest.newer = log;
+    this.newest = log;
+    if (!this.oldest) this.oldest = log;
+  }
+
+  private unlink(log: TenantLog<T>): void {
+    if (log.newer) log.newer.older = log.older;
+    else this.newest = log.older;
+    if (log.older) log.older.newer = log.newer;
+    else this.oldest = log.newer;
+    log.newer = undefined;
+    log.older = undefined;
   }
 }

@@ -194,14 +194,17 @@ export class Gate {
   ): Promise<Admission> {
     const { ledger, subject, runId } = binding;
     const span = startToolSpan(call);
-    const response = await withSpan(span, () => reserveAction(ledger, subject, action, runId));
+    // Without an SDK there is no span, and the hot path takes no closure for one.
+    const response = span
+      ? await withSpan(span, () => reserveAction(ledger, subject, action, runId))
+      : await reserveAction(ledger, subject, action, runId);
     if (response.decision !== "DENY") {
-      if (span) recordAnswer(span, response, action, runId);
-      return {
-        kind: "allowed",
-        hold: { reservationId: response.reservationId, spec, action, args: call.args, ...(span ? { span } : {}) },
-        response,
-      };
+      const hold: Hold = { reservationId: response.reservationId, spec, action, args: call.args };
+      if (span) {
+        recordAnswer(span, response, action, runId);
+        hold.span = span;
+      }
+      return { kind: "allowed", hold, response };
     }
     if (response.reasonCode !== "LEDGER_UNAVAILABLE") {
       const granted = await withSpan(span, () => reserveOnRememberedGrant(ledger, subject, action, runId));
@@ -309,7 +312,7 @@ export class Gate {
     }
     let result: T;
     try {
-      result = await withSpan(hold.span, run);
+      result = hold.span ? await withSpan(hold.span, run) : await run();
     } catch (error) {
       await this.release(ledger, hold, "the tool threw", { error });
       throw error;
