@@ -32,7 +32,7 @@ export interface ResolvedToolRule {
   estimate: number;
   toolset: string;
   actionKind?: string;
-  /** Index of the rule that matched, or -1 for the default. */
+  /** Index of the rule that matched. */
   ruleIndex: number;
 }
 
@@ -113,12 +113,8 @@ export function validateToolRules(rules: readonly ToolRule[], path = "rules"): T
   return rules.map(copyRule);
 }
 
-/** The first rule matching the tool, else the fallback when one is given, else undefined (not covered). */
-export function resolveToolRule(
-  rules: readonly ToolRule[],
-  tool: ToolDescriptor,
-  fallback?: Omit<ToolRule, "match" | "tag" | "server" | "annotations">,
-): ResolvedToolRule | undefined {
+/** The first rule matching the tool, else undefined (no rule covers it). */
+export function resolveToolRule(rules: readonly ToolRule[], tool: ToolDescriptor): ResolvedToolRule | undefined {
   for (let index = 0; index < rules.length; index++) {
     const rule = rules[index];
     const nameMatches = rule.match === undefined || matchGlob(rule.match, tool.name);
@@ -127,7 +123,7 @@ export function resolveToolRule(
       return resolved(rule, tool.name, index);
     }
   }
-  return fallback ? resolved(fallback, tool.name, -1) : undefined;
+  return undefined;
 }
 
 function serverMatches(rule: ToolRule, tool: ToolDescriptor): boolean {

@@ -23,13 +23,14 @@ describe("tool rules", () => {
     expect(resolveToolRule(rules, { name: "github_comment" })).toMatchObject({ tier: "write-external", estimate: 20 });
   });
 
-  it("names no charge for a tool no rule matches (not covered), unless given a default", () => {
+  it("names no charge for a tool no rule matches (not covered)", () => {
     expect(resolveToolRule(rules, { name: "mcp:weird tool" })).toBeUndefined();
-    expect(resolveToolRule(rules, { name: "mcp:weird tool" }, { tier: "execution" })).toMatchObject({
+    // A rule without a toolset charges the tool's own name, made scope-safe.
+    expect(resolveToolRule([{ match: "*", tier: "execution" }], { name: "mcp:weird tool" })).toMatchObject({
       tier: "execution",
       estimate: 50,
       toolset: "mcp-weird-tool",
-      ruleIndex: -1,
+      ruleIndex: 0,
     });
   });
 

@@ -16,6 +16,7 @@ import {
   type GateOptions,
   type Hold,
   parseAdapterOptions,
+  warnSettleError,
 } from "../shared/gate.js";
 import {
   estimateModelTokens,
@@ -368,9 +369,4 @@ function denied(response: DenyResponse, action: DeniedAction): BudgetExceededErr
     balances: response.balances,
     action,
   });
-}
-
-function warnSettleError(error: unknown, reservationId: string): void {
-  const message = error instanceof Error ? error.message : String(error);
-  console.warn(`tollgate: settling reservation ${reservationId} failed after the action ran: ${message}`);
 }

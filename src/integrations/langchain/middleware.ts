@@ -23,7 +23,7 @@ import {
   type GateOptions,
   parseAdapterOptions,
 } from "../shared/gate.js";
-import { configOfRuntime, type RuntimeLike, withheldNote } from "./middleware-charges.js";
+import { configOfRuntime, withheldNote } from "./middleware-charges.js";
 import { askForApproval } from "./middleware-denial.js";
 
 export type OnDeny = "error-message" | "interrupt";
@@ -138,7 +138,8 @@ export function tollgateMiddleware(options: TollgateMiddlewareOptions = {}): Age
     fresh: TollgateDenial,
   ) {
     const call = request.toolCall;
-    const denial = { ...fresh, atMs: firstAsked(`${fresh.runId ?? ""}\u0000${call.id ?? ""}`, fresh.atMs) };
+    const askedKey = `${fresh.runId ?? ""}\u0000${call.id ?? ""}`;
+    const denial = { ...fresh, atMs: firstAsked(askedKey, fresh.atMs) };
     const decision = await askForApproval(
       approvalRequestOf([{ denial, call }], allowedDecisions, parsed.approvalTimeoutMs),
       allowedDecisions,
@@ -163,7 +164,7 @@ export function tollgateMiddleware(options: TollgateMiddlewareOptions = {}): Age
         return gate.runHeld(binding.ledger, hold, async () => handler(markedAsReserved(next)));
       },
     });
-    forget(`${fresh.runId ?? ""}\u0000${call.id ?? ""}`);
+    firstAskedAtMs.delete(askedKey);
     return outcome.kind === "ran" ? outcome.value : outcome.resolution.message;
   }
 
@@ -175,10 +176,6 @@ export function tollgateMiddleware(options: TollgateMiddlewareOptions = {}): Age
     }
     firstAskedAtMs.set(key, nowMs);
     return nowMs;
-  }
-
-  function forget(key: string): void {
-    firstAskedAtMs.delete(key);
   }
 
   const middleware = {
@@ -231,5 +228,3 @@ function toolChoiceAfter(
 function appendNote(systemPrompt: string | undefined, note: string): string {
   return systemPrompt ? `${systemPrompt}\n\n${note}` : note;
 }
-
-export type { RuntimeLike };

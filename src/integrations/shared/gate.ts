@@ -100,8 +100,8 @@ export type Admission =
   | { kind: "allowed"; hold: Hold; response: ReserveResponse }
   | { kind: "denied"; denial: TollgateDenial; response?: DenyResponse; action?: ResolvedAction };
 
-/** The wording of a settle fault, for the default `onSettleError`. */
-function warnSettleError(error: unknown, reservationId: string): void {
+/** The default `onSettleError` of every adapter: a warning; the action's result is kept. */
+export function warnSettleError(error: unknown, reservationId: string): void {
   const message = error instanceof Error ? error.message : String(error);
   console.warn(`tollgate: settling reservation ${reservationId} failed after the action ran: ${message}`);
 }
