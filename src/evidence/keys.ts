@@ -64,6 +64,14 @@ export function signingKeyFromPem(pem: string, keyId?: string): SigningKey {
   return signingKeyOf(privateKey, createPublicKey(privateKey), keyId);
 }
 
+/** A signing key from a node:crypto private KeyObject (it must be Ed25519). */
+export function signingKeyOfPrivate(privateKey: KeyObject, keyId?: string): SigningKey {
+  if (privateKey.type !== "private" || privateKey.asymmetricKeyType !== "ed25519") {
+    throw new ValidationError([{ code: "invalid_key", path: "privateKey", message: "must be an Ed25519 private key" }]);
+  }
+  return signingKeyOf(privateKey, createPublicKey(privateKey), keyId);
+}
+
 export function privateKeyPem(key: SigningKey): string {
   return key.privateKey.export({ format: "pem", type: "pkcs8" }).toString();
 }
