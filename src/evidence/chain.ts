@@ -140,6 +140,8 @@ export interface TenantChainSummary {
   checkpoints: number;
   /** The highest checkpoint seq whose signature verified (0: none). */
   signedThroughSeq: number;
+  /** Where retention cut the chain (the unsigned anchor the first record follows); 0 when it starts at seq 1. */
+  trimmedThroughSeq: number;
   /** Records after the last verified checkpoint: intact as far as hashes go, but not yet signed. */
   unsignedTail: number;
 }
@@ -223,9 +225,19 @@ function verifyTenant(
   }
 
   // 3. Checkpoints: signature, then whether the chain agrees with what was signed.
+  const sortedSeqs = [...bySeq.keys()].sort((a, b) => a - b);
+  const firstSeq = sortedSeqs[0] ?? 0;
+  const lastSeq = sortedSeqs.at(-1) ?? 0;
   let signedThroughSeq = 0;
+  let trimmedThroughSeq = 0;
   const trusted: Checkpoint[] = [];
   for (const checkpoint of checkpoints) {
+    if (keys !== undefined && isRetentionAnchor(checkpoint, firstSeq)) {
+      // Where retention cut the chain. It vouches for nothing: the signed checkpoints after it
+      // cover the records from it on, and dropping the oldest records is what retention does.
+      trusted.push(checkpoint);
+      continue;
+    }
     if (keys !== undefined) {
       const check = checkCheckpointSignature(checkpoint, keys);
       if (check !== "ok") {
@@ -242,9 +254,9 @@ function verifyTenant(
     }
     trusted.push(checkpoint);
   }
-  const sortedSeqs = [...bySeq.keys()].sort((a, b) => a - b);
-  const firstSeq = sortedSeqs[0] ?? 0;
-  const lastSeq = sortedSeqs.at(-1) ?? 0;
+  if (trusted.some((checkpoint) => checkpoint.seq === firstSeq - 1)) {
+    trimmedThroughSeq = firstSeq - 1;
+  }
   const trustedSeqs = trusted.map((checkpoint) => checkpoint.seq).sort((a, b) => a - b);
   const checkpointBelow = (seq: number) => trustedSeqs.filter((candidate) => candidate < seq).at(-1) ?? 0;
   for (const checkpoint of trusted) {
@@ -302,9 +314,15 @@ function verifyTenant(
     lastSeq,
     checkpoints: checkpoints.length,
     signedThroughSeq,
+    trimmedThroughSeq,
     unsignedTail: Math.max(0, lastSeq - Math.max(signedThroughSeq, firstSeq - 1)),
   };
   return { problems, summary };
+}
+
+/** The unsigned checkpoint just before a chain's first record: the anchor a retention trim leaves. */
+function isRetentionAnchor(checkpoint: Checkpoint, firstSeq: number): boolean {
+  return checkpoint.keyId === "" && checkpoint.signature === "" && firstSeq > 1 && checkpoint.seq === firstSeq - 1;
 }
 
 /** A chain record from outside (an export line): shape checked, hashes not (that is verifyChain's job). */

@@ -9,6 +9,7 @@ import {
   recordHashOf,
   signCheckpoint,
   trimChain,
+  unsignedCheckpoint,
   verifyChain,
 } from "../../src/evidence/chain.js";
 import { generateSigningKey, jwksOf, KeySet, parseJwks } from "../../src/evidence/keys.js";
@@ -45,7 +46,16 @@ describe("verifyChain", () => {
     expect(verified.problems).toEqual([]);
     expect(verified.ok).toBe(true);
     expect(verified.tenants).toEqual([
-      { tenant: "acme", records: 23, firstSeq: 1, lastSeq: 23, checkpoints: 4, signedThroughSeq: 20, unsignedTail: 3 },
+      {
+        tenant: "acme",
+        records: 23,
+        firstSeq: 1,
+        lastSeq: 23,
+        checkpoints: 4,
+        signedThroughSeq: 20,
+        trimmedThroughSeq: 0,
+        unsignedTail: 3,
+      },
     ]);
   });
 
@@ -90,19 +100,32 @@ describe("verifyChain", () => {
     expect(verifyChain(trimmed.records, [wrong], keys).problems[0]).toMatchObject({ seq: 13, kind: "edited" });
   });
 
-  it("retention without a key keeps an unsigned anchor: the rest verifies unsigned, not against a key set", () => {
-    const records = buildChain(key, { count: 10, every: 100 }).records;
+  it("retention keeps an unsigned anchor: what remains verifies, and the signed checkpoints after it cover it", () => {
+    const { records, checkpoints } = buildChain(key, { count: 20, every: 10 });
     const trimmed = trimChain(records, 4, undefined, 1);
     expect(trimmed.checkpoint).toMatchObject({ seq: 4, keyId: "", signature: "" });
     expect(verifyChain(trimmed.records, [trimmed.checkpoint], undefined)).toMatchObject({ ok: true });
     expect(verifyChain(trimmed.records, [], undefined).problems[0]).toMatchObject({ seq: 1, kind: "deleted" });
-    // Against a key set the anchor is no authority: records 1-4 are gone with nothing signed for them.
-    const strict = verifyChain(trimmed.records, [trimmed.checkpoint], keys);
-    expect(strict.problems.map(({ seq, kind }) => ({ seq, kind }))).toEqual([
-      { seq: 1, kind: "deleted" },
-      { seq: 4, kind: "unknown key" },
-    ]);
-    expect(strict.problems[1].detail).toMatch(/unsigned/);
+    // Against a key set too: the anchor only says where the chain was cut.
+    const kept = [trimmed.checkpoint, ...checkpoints];
+    const strict = verifyChain(trimmed.records, kept, keys);
+    expect(strict.problems).toEqual([]);
+    expect(strict.tenants[0]).toMatchObject({ firstSeq: 5, trimmedThroughSeq: 4, signedThroughSeq: 20 });
+    // It vouches for nothing: a rewrite of the records after it, every hash recomputed, breaks the
+    // signed checkpoint at 10.
+    const rewritten: ChainRecord[] = [];
+    let head = { seq: 4, hash: genesisHash };
+    for (const record of trimmed.records.slice(0, 6)) {
+      const forged = linkEvent("acme", head, { ...record.event, estimate: 0 });
+      rewritten.push(forged);
+      head = headOf(forged);
+    }
+    const forgedAnchor = unsignedCheckpoint("acme", { seq: 4, hash: genesisHash }, 1);
+    const attacked = verifyChain([...rewritten, ...trimmed.records.slice(6)], [forgedAnchor, ...checkpoints], keys);
+    expect(attacked.problems[0]).toMatchObject({ seq: 5, kind: "edited" });
+    // An unsigned checkpoint anywhere else is no authority against a key set.
+    const loose = unsignedCheckpoint("acme", headOf(records[14]), 1);
+    expect(verifyChain(records, [loose], keys).problems[0]).toMatchObject({ seq: 15, kind: "unknown key" });
   });
 
   it("key rotation: checkpoints signed before the rotation verify against the kid they name", () => {
