@@ -111,9 +111,9 @@ afterAll(() => {
 });
 
 describe("the packed tarball", () => {
-  it("ships dist, the README and package.json, and nothing of the repository besides", () => {
+  it("ships dist, the README, the license and package.json, and nothing of the repository besides", () => {
     const topLevel = [...new Set(tarballFiles.map((file) => file.split("/")[0]))];
-    expect(topLevel).toEqual(["README.md", "dist", "package.json"]);
+    expect(topLevel).toEqual(["LICENSE", "README.md", "dist", "package.json"]);
     expect(tarballFiles.filter((file) => !/\.(js|js\.map|d\.ts)$/.test(file) && file.startsWith("dist/"))).toEqual([]);
     for (const [, target] of codeEntries) {
       expect(tarballFiles).toContain(target.default.slice(2));
