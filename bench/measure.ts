@@ -1,4 +1,21 @@
-/** Tiny benchmark helpers: warm up, then take the median of several timed rounds. */
+/**
+ * Benchmark helpers. The original pair (`measure`, `measurePair`, `formatMeasurement`, `ratio`, `gc`)
+ * stays as it was; beside it:
+ *   - `interleave`: any number of variants timed round by round in turn (the starting variant rotates
+ *     each round, so none always runs first after a pause), each with median, IQR and range, and
+ *     `interleavedRatio` for the per-round ratio of two of them (both saw the same load);
+ *   - targets (`target`, in ./targets.ts): record a figure against its limit, printed met / not met;
+ *   - memory (./memory.ts): bytes allocated per operation, heap growth over many operations,
+ *     bytes retained per idle object;
+ *   - one process per sample (./process-sample.ts).
+ * Everything is re-exported here, so a section imports from "./measure.js" only.
+ */
+import { pairwiseRatios, type Stats, summarize } from "./stats.js";
+
+export * from "./memory.js";
+export * from "./process-sample.js";
+export * from "./stats.js";
+export * from "./targets.js";
 
 export interface Measurement {
   name: string;
@@ -63,4 +80,55 @@ export function ratio(label: string, numerator: Measurement, denominator: Measur
 
 export function gc(): void {
   (globalThis as { gc?: () => void }).gc?.();
+}
+
+export interface Variant {
+  name: string;
+  run: () => Promise<void> | void;
+}
+
+export interface InterleavedResult {
+  name: string;
+  /** Time per operation over the rounds, in microseconds. */
+  perOpUs: Stats;
+  /** Each round's time per operation, in round order (µs). */
+  roundsUs: number[];
+}
+
+export interface InterleaveOptions {
+  /** Operations one call of `run` performs, to turn round time into time per operation. */
+  opsPerRound: number;
+  rounds?: number;
+  /** Untimed rounds of every variant first (JIT, caches). */
+  warmupRounds?: number;
+}
+
+/**
+ * Variants timed in turn, round by round: round r runs variant (r mod k) first, then the others in
+ * order, so drift and a neighbour's burst land on all of them alike.
+ */
+export async function interleave(
+  variants: readonly Variant[],
+  { opsPerRound, rounds = 9, warmupRounds = 1 }: InterleaveOptions,
+): Promise<InterleavedResult[]> {
+  for (let round = 0; round < warmupRounds; round++) for (const variant of variants) await variant.run();
+  const roundsUs: number[][] = variants.map(() => []);
+  for (let round = 0; round < rounds; round++) {
+    for (let offset = 0; offset < variants.length; offset++) {
+      const index = (round + offset) % variants.length;
+      const startNs = process.hrtime.bigint();
+      await variants[index].run();
+      roundsUs[index].push(Number(process.hrtime.bigint() - startNs) / 1_000 / opsPerRound);
+    }
+  }
+  return variants.map((variant, index) => ({
+    name: variant.name,
+    perOpUs: summarize(roundsUs[index]),
+    roundsUs: roundsUs[index],
+  }));
+}
+
+/** numerator / denominator per round: median and spread of the ratio itself. */
+export function interleavedRatio(numerator: InterleavedResult, denominator: InterleavedResult): Stats {
+  return summarize(pairwiseRatios(numerator.roundsUs, denominator.roundsUs));
 }
