@@ -12,8 +12,8 @@ import { z } from "zod";
 import { createLedger } from "../src/ledger/create-ledger.js";
 import { interleave, interleavedRatio } from "./measure.js";
 import { allocatedBytesPerOp, heapCheckpoints, heapGrowthPerOp, retainedBytesPerObject } from "./memory.js";
-import { alternateProcesses, checkoutRoot, field } from "./process-sample.js";
-import { formatNumber, formatStats, pairwiseRatios, summarize } from "./stats.js";
+import { alternatedRatio, alternateProcesses, checkoutRoot, field } from "./process-sample.js";
+import { formatNumber, formatStats, summarize } from "./stats.js";
 import { target } from "./targets.js";
 
 const subject = {
@@ -75,6 +75,16 @@ export async function benchDemo(): Promise<string[]> {
       method: "interleaved rounds in one process, median of per-round ratios",
     }),
   );
+  const pairCpuRatio = interleavedRatio(pair, bare, "cpu");
+  lines.push(
+    target({
+      name: "reserve + commit / bare tool.invoke, in process, CPU time",
+      value: pairCpuRatio.median,
+      spread: pairCpuRatio,
+      unit: "×",
+      comparison: "report",
+    }),
+  );
   const decideRatio = interleavedRatio(decide, bare);
   lines.push(
     target({
@@ -102,7 +112,7 @@ export async function benchDemo(): Promise<string[]> {
   const bareUs = summarize(field(bareProcesses, "perOpUs"));
   const pairUs = summarize(field(pairProcesses, "perOpUs"));
   lines.push(`one process per sample: bare ${formatStats(bareUs, "µs")}, pair ${formatStats(pairUs, "µs")}`);
-  const processRatio = summarize(pairwiseRatios(field(pairProcesses, "perOpUs"), field(bareProcesses, "perOpUs")));
+  const processRatio = alternatedRatio(pairProcesses, bareProcesses);
   lines.push(
     target({
       name: "reserve + commit / bare tool.invoke, one process per sample",

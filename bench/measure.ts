@@ -89,10 +89,16 @@ export interface Variant {
 
 export interface InterleavedResult {
   name: string;
-  /** Time per operation over the rounds, in microseconds. */
+  /** Wall time per operation over the rounds, in microseconds. */
   perOpUs: Stats;
-  /** Each round's time per operation, in round order (µs). */
+  /** Each round's wall time per operation, in round order (µs). */
   roundsUs: number[];
+  /**
+   * CPU time (user + system, every thread of this process) per operation over the rounds (µs): a
+   * neighbour that takes the CPU away lengthens wall time, not this.
+   */
+  cpuPerOpUs: Stats;
+  roundsCpuUs: number[];
 }
 
 export interface InterleaveOptions {
@@ -113,22 +119,45 @@ export async function interleave(
 ): Promise<InterleavedResult[]> {
   for (let round = 0; round < warmupRounds; round++) for (const variant of variants) await variant.run();
   const roundsUs: number[][] = variants.map(() => []);
+  const roundsCpuUs: number[][] = variants.map(() => []);
   for (let round = 0; round < rounds; round++) {
     for (let offset = 0; offset < variants.length; offset++) {
       const index = (round + offset) % variants.length;
+      const cpuBefore = process.cpuUsage();
       const startNs = process.hrtime.bigint();
       await variants[index].run();
-      roundsUs[index].push(Number(process.hrtime.bigint() - startNs) / 1_000 / opsPerRound);
+      const wallNs = process.hrtime.bigint() - startNs;
+      const cpu = process.cpuUsage(cpuBefore);
+      roundsUs[index].push(Number(wallNs) / 1_000 / opsPerRound);
+      roundsCpuUs[index].push((cpu.user + cpu.system) / opsPerRound);
     }
   }
   return variants.map((variant, index) => ({
     name: variant.name,
     perOpUs: summarize(roundsUs[index]),
     roundsUs: roundsUs[index],
+    cpuPerOpUs: summarize(roundsCpuUs[index]),
+    roundsCpuUs: roundsCpuUs[index],
   }));
 }
 
-/** numerator / denominator per round: median and spread of the ratio itself. */
-export function interleavedRatio(numerator: InterleavedResult, denominator: InterleavedResult): Stats {
-  return summarize(pairwiseRatios(numerator.roundsUs, denominator.roundsUs));
+/** numerator / denominator per round (wall time, or CPU time): median and spread of the ratio itself. */
+export function interleavedRatio(
+  numerator: InterleavedResult,
+  denominator: InterleavedResult,
+  clock: "wall" | "cpu" = "wall",
+): Stats {
+  return clock === "wall"
+    ? summarize(pairwiseRatios(numerator.roundsUs, denominator.roundsUs))
+    : summarize(pairwiseRatios(numerator.roundsCpuUs, denominator.roundsCpuUs));
+}
+
+/** One variant's rounds (after one untimed round): `interleave` of one. */
+export async function timeRounds(
+  opsPerRound: number,
+  rounds: number,
+  loop: () => Promise<void> | void,
+): Promise<InterleavedResult> {
+  const [result] = await interleave([{ name: "", run: loop }], { opsPerRound, rounds });
+  return result;
 }

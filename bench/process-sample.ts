@@ -15,6 +15,7 @@
 import { execFile } from "node:child_process";
 import { dirname, isAbsolute, resolve } from "node:path";
 import { fileURLToPath, pathToFileURL } from "node:url";
+import { pairwiseRatios, type Stats, summarize } from "./stats.js";
 
 export type SampleResult = Record<string, number>;
 export type SampleFunction = (args: Record<string, unknown>) => Promise<SampleResult>;
@@ -113,4 +114,9 @@ export async function alternateProcesses(
 /** One field of every sample of a variant, in round order. */
 export function field(samples: AlternatedSamples, key: string): number[] {
   return samples.samples.map((sample) => sample[key] ?? Number.NaN);
+}
+
+/** numerator / denominator of one field, round by round (both ran back to back), summarized. */
+export function alternatedRatio(numerator: AlternatedSamples, denominator: AlternatedSamples, key = "perOpUs"): Stats {
+  return summarize(pairwiseRatios(field(numerator, key), field(denominator, key)));
 }

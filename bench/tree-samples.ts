@@ -6,6 +6,7 @@
  * this tree's for both.
  *
  *   embeddedPairs  reserve + commit on the embedded ledger: 6-level subject, 3 budgets on its path
+ *   embeddedPairsInterleaved  the same for two checkouts in one process, rounds in turn
  *   redisPairs     a fresh redis-server; PING p50 and reserve + commit p50 from one caller (depth 4,
  *                  budgets on every level), then pairs/s from 8 concurrent callers with the
  *                  redis-server's CPU time per pair
@@ -13,10 +14,11 @@
  */
 import { join } from "node:path";
 import { pathToFileURL } from "node:url";
+import { type InterleavedResult, interleave, interleavedRatio, timeRounds } from "./measure.js";
 import { allocatedBytesPerOp } from "./memory.js";
 import type { SampleResult } from "./process-sample.js";
 import { latenciesUs, processCpuMicros, redisServerPid, throughput } from "./redis-probe.js";
-import { quantileOfSorted, summarize } from "./stats.js";
+import { quantileOfSorted } from "./stats.js";
 
 /** What these samples use of a ledger; kept structural so an older checkout's ledger fits. */
 interface MinimalLedger {
@@ -54,29 +56,67 @@ async function pair(ledger: MinimalLedger, subject: Record<string, string>, acti
   await ledger.commit(response.reservationId);
 }
 
+/** Medians of a sample's rounds: wall time (with its min and max) and CPU time, µs per operation. */
+function perOp(timed: InterleavedResult): SampleResult {
+  return {
+    perOpUs: timed.perOpUs.median,
+    minUs: timed.perOpUs.min,
+    maxUs: timed.perOpUs.max,
+    cpuPerOpUs: timed.cpuPerOpUs.median,
+  };
+}
+
 const numberArg = (value: unknown, fallback: number) => (typeof value === "number" ? value : fallback);
 
-/** µs per reserve + commit (median of rounds, with min and max) and bytes allocated per pair. */
-export async function embeddedPairs(args: Record<string, unknown>): Promise<SampleResult> {
-  const createLedger = await createLedgerOf(args.root);
-  const opsPerRound = numberArg(args.opsPerRound, 20_000);
-  const rounds = numberArg(args.rounds, 7);
+/** A ledger of that checkout with the 6-level subject's 3 budgets, and a loop of `count` pairs on it. */
+async function embeddedSetup(root: unknown, count: number) {
+  const createLedger = await createLedgerOf(root);
   const ledger = createLedger({ sweepIntervalMs: 0 });
   for (const scope of sixLevelBudgets) await ledger.setBudget({ scope, limit: Number.MAX_SAFE_INTEGER });
   const loop = async () => {
-    for (let index = 0; index < opsPerRound; index++) await pair(ledger, sixLevels);
+    for (let index = 0; index < count; index++) await pair(ledger, sixLevels);
   };
-  await loop();
-  const roundsUs: number[] = [];
-  for (let round = 0; round < rounds; round++) {
-    const startNs = process.hrtime.bigint();
-    await loop();
-    roundsUs.push(Number(process.hrtime.bigint() - startNs) / 1_000 / opsPerRound);
-  }
+  return { ledger, loop };
+}
+
+/** µs per reserve + commit (median of rounds, with min and max) and bytes allocated per pair. */
+export async function embeddedPairs(args: Record<string, unknown>): Promise<SampleResult> {
+  const opsPerRound = numberArg(args.opsPerRound, 20_000);
+  const { ledger, loop } = await embeddedSetup(args.root, opsPerRound);
+  const timed = await timeRounds(opsPerRound, numberArg(args.rounds, 7), loop);
   const allocatedBytesPerPair = await allocatedBytesPerOp(opsPerRound, loop, { warmup: false });
   await ledger.close();
-  const stats = summarize(roundsUs);
-  return { perOpUs: stats.median, minUs: stats.min, maxUs: stats.max, allocatedBytesPerPair };
+  return { ...perOp(timed), allocatedBytesPerPair };
+}
+
+/**
+ * Two checkouts' embedded ledgers in one process, rounds in turn (`args.roots`: [before, now]):
+ * the median of the per-round ratios now / before, with its range, and each one's median.
+ */
+export async function embeddedPairsInterleaved(args: Record<string, unknown>): Promise<SampleResult> {
+  const roots = args.roots as unknown[];
+  const opsPerRound = numberArg(args.opsPerRound, 10_000);
+  const before = await embeddedSetup(roots[0], opsPerRound);
+  const now = await embeddedSetup(roots[1], opsPerRound);
+  const [beforeResult, nowResult] = await interleave(
+    [
+      { name: "before", run: before.loop },
+      { name: "now", run: now.loop },
+    ],
+    { opsPerRound, rounds: numberArg(args.rounds, 11) },
+  );
+  await before.ledger.close();
+  await now.ledger.close();
+  const ratio = interleavedRatio(nowResult, beforeResult);
+  const cpuRatio = interleavedRatio(nowResult, beforeResult, "cpu");
+  return {
+    ratio: ratio.median,
+    ratioMin: ratio.min,
+    ratioMax: ratio.max,
+    cpuRatio: cpuRatio.median,
+    beforeUs: beforeResult.perOpUs.median,
+    nowUs: nowResult.perOpUs.median,
+  };
 }
 
 /** µs per bare tool.invoke of a trivial LangChain tool (median of rounds, with min and max). */
@@ -84,24 +124,15 @@ export async function bareToolInvoke(args: Record<string, unknown>): Promise<Sam
   const { tool } = await import("@langchain/core/tools");
   const { z } = await import("zod");
   const opsPerRound = numberArg(args.opsPerRound, 5_000);
-  const rounds = numberArg(args.rounds, 7);
   const echo = tool(async ({ text }: { text: string }) => text, {
     name: "echo",
     description: "returns its input",
     schema: z.object({ text: z.string() }),
   });
-  const loop = async () => {
+  const timed = await timeRounds(opsPerRound, numberArg(args.rounds, 7), async () => {
     for (let index = 0; index < opsPerRound; index++) await echo.invoke({ text: "hi" });
-  };
-  await loop();
-  const roundsUs: number[] = [];
-  for (let round = 0; round < rounds; round++) {
-    const startNs = process.hrtime.bigint();
-    await loop();
-    roundsUs.push(Number(process.hrtime.bigint() - startNs) / 1_000 / opsPerRound);
-  }
-  const stats = summarize(roundsUs);
-  return { perOpUs: stats.median, minUs: stats.min, maxUs: stats.max };
+  });
+  return perOp(timed);
 }
 
 /** One fresh redis-server per call; see the file's comment. */
