@@ -1,6 +1,6 @@
 import { afterEach, describe, expect, it } from "vitest";
 import { benchCompareBase } from "../../bench/compare-base.js";
-import { interleave } from "../../bench/measure.js";
+import { interleave, interleavedRatio, summarize } from "../../bench/measure.js";
 import { allocatedBytesPerOp, heapGrowthPerOp } from "../../bench/memory.js";
 import { parseBenchArgs } from "../../bench/options.js";
 
@@ -10,11 +10,27 @@ describe("interleaved rounds", () => {
     const variant = (name: string) => ({ name, run: () => void order.push(name) });
     const results = await interleave([variant("a"), variant("b"), variant("c")], { opsPerRound: 1, rounds: 3 });
     expect(order.join("")).toBe("abc" + "abc" + "bca" + "cab");
-    expect(results.map((result) => [result.name, result.roundsUs.length, result.perOpUs.n])).toEqual([
-      ["a", 3, 3],
-      ["b", 3, 3],
-      ["c", 3, 3],
+    expect(
+      results.map((result) => [result.name, result.roundsUs.length, result.perOpUs.n, result.roundsCpuUs.length]),
+    ).toEqual([
+      ["a", 3, 3, 3],
+      ["b", 3, 3, 3],
+      ["c", 3, 3, 3],
     ]);
+  });
+
+  it("takes a ratio round by round, on wall time or CPU time", () => {
+    const result = (roundsUs: number[], roundsCpuUs: number[]) => ({
+      name: "",
+      roundsUs,
+      roundsCpuUs,
+      perOpUs: summarize(roundsUs),
+      cpuPerOpUs: summarize(roundsCpuUs),
+    });
+    const pair = result([2, 4, 30], [1, 2, 3]);
+    const bare = result([20, 20, 100], [10, 10, 10]);
+    expect(interleavedRatio(pair, bare)).toMatchObject({ median: 0.2, min: 0.1, max: 0.3 });
+    expect(interleavedRatio(pair, bare, "cpu")).toMatchObject({ median: 0.2, min: 0.1, max: 0.3 });
   });
 });
 
