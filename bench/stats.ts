@@ -68,3 +68,14 @@ export function formatStats(stats: Stats, unit = ""): string {
   const f = formatNumber;
   return `${f(stats.median)}${suffix} (IQR ${f(stats.q1)}–${f(stats.q3)}, range ${f(stats.min)}–${f(stats.max)}, n ${stats.n})`;
 }
+
+/**
+ * How far a cost grows beyond linear in a size (scope depth, say): the largest
+ * (cost / first cost) / (size / first size) over the points. At most 1 is at most linear (1.6× the
+ * cost for 6× the levels gives 0.27 at depth 6); flat in the size is cost / first cost near 1.
+ */
+export function worstOverLinear(points: readonly { size: number; cost: number }[]): number {
+  if (points.length < 2) return Number.NaN;
+  const [first] = points;
+  return Math.max(...points.slice(1).map((point) => point.cost / first.cost / (point.size / first.size)));
+}

@@ -1,5 +1,13 @@
 import { describe, expect, it } from "vitest";
-import { formatNumber, formatStats, pairwiseRatios, quantileOfSorted, summarize, withUnit } from "../../bench/stats.js";
+import {
+  formatNumber,
+  formatStats,
+  pairwiseRatios,
+  quantileOfSorted,
+  summarize,
+  withUnit,
+  worstOverLinear,
+} from "../../bench/stats.js";
 
 describe("bench statistics", () => {
   it("takes the median, quartiles and range of an odd count", () => {
@@ -31,6 +39,23 @@ describe("bench statistics", () => {
 
   it("divides round by round, up to the shorter list", () => {
     expect(pairwiseRatios([2, 9, 4], [1, 3])).toEqual([2, 3]);
+  });
+
+  it("measures growth beyond linear against the first point", () => {
+    expect(
+      worstOverLinear([
+        { size: 1, cost: 72 },
+        { size: 3, cost: 90 },
+        { size: 6, cost: 115 },
+      ]),
+    ).toBeCloseTo(90 / 72 / 3, 9);
+    expect(
+      worstOverLinear([
+        { size: 1, cost: 10 },
+        { size: 2, cost: 30 },
+      ]),
+    ).toBe(1.5);
+    expect(worstOverLinear([{ size: 1, cost: 10 }])).toBeNaN();
   });
 
   it("prints about three significant figures and units in their place", () => {
