@@ -50,9 +50,11 @@ try {
   console.error(`bench: ${(error as Error).message}`);
   process.exit(2);
 }
-const chosen = sections.filter((section) =>
-  options.sections.length > 0 ? options.sections.includes(section.name) : section.byDefault,
-);
+// Named sections run in the order given; a bare run takes the default ones in table order.
+const chosen =
+  options.sections.length > 0
+    ? options.sections.map((name) => sections.find((section) => section.name === name) as Section)
+    : sections.filter((section) => section.byDefault);
 
 const start = conditionsAtStart(checkoutRoot);
 console.log(`tollgate benchmarks: ${chosen.map((section) => section.name).join(", ")}; ${options.runs} run(s)`);
