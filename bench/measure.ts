@@ -1,6 +1,6 @@
 /**
- * Benchmark helpers. The original pair (`measure`, `measurePair`, `formatMeasurement`, `ratio`, `gc`)
- * stays as it was; beside it:
+ * Benchmark helpers. `measure` (one variant) and `measurePair` (two, in turn) keep their shape and
+ * now run on `interleave`; `formatMeasurement`, `ratio` and `gc` are as they were. Beside them:
  *   - `interleave`: any number of variants timed round by round in turn (the starting variant rotates
  *     each round, so none always runs first after a pause), each with median, IQR and range, and
  *     `interleavedRatio` for the per-round ratio of two of them (both saw the same load);
@@ -22,52 +22,39 @@ export interface Measurement {
   /** Median time per operation, in microseconds. */
   perOpUs: number;
   opsPerSecond: number;
+  /** The rounds' time per operation (µs): median, IQR, range (optional: sections build their own too). */
+  spread?: Stats;
 }
 
+function toMeasurement(result: InterleavedResult): Measurement {
+  return {
+    name: result.name,
+    perOpUs: result.perOpUs.median,
+    opsPerSecond: 1_000_000 / result.perOpUs.median,
+    spread: result.perOpUs,
+  };
+}
+
+/** One variant: one untimed round, then the median of `rounds` timed ones. */
 export async function measure(
   name: string,
   opsPerRound: number,
   run: () => Promise<void>,
   rounds = 7,
 ): Promise<Measurement> {
-  await run();
-  const samples: number[] = [];
-  for (let round = 0; round < rounds; round++) {
-    const startNs = process.hrtime.bigint();
-    await run();
-    samples.push(Number(process.hrtime.bigint() - startNs) / 1_000 / opsPerRound);
-  }
-  samples.sort((a, b) => a - b);
-  const perOpUs = samples[Math.floor(samples.length / 2)];
-  return { name, perOpUs, opsPerSecond: 1_000_000 / perOpUs };
+  const result = await timeRounds(opsPerRound, rounds, run);
+  return toMeasurement({ ...result, name });
 }
 
-/**
- * Two variants measured round by round in turn (A, B, A, B, ...), so a noisy neighbour slows both
- * alike; each gets the median of its rounds.
- */
+/** Two variants measured round by round in turn (`interleave` of two); each gets the median of its rounds. */
 export async function measurePair(
   a: { name: string; run: () => Promise<void> },
   b: { name: string; run: () => Promise<void> },
   opsPerRound: number,
   rounds = 9,
 ): Promise<[Measurement, Measurement]> {
-  await a.run();
-  await b.run();
-  const samples: [number[], number[]] = [[], []];
-  for (let round = 0; round < rounds; round++) {
-    for (const [index, variant] of [a, b].entries()) {
-      const startNs = process.hrtime.bigint();
-      await variant.run();
-      samples[index].push(Number(process.hrtime.bigint() - startNs) / 1_000 / opsPerRound);
-    }
-  }
-  const median = (values: number[]) => [...values].sort((x, y) => x - y)[Math.floor(values.length / 2)];
-  const toMeasurement = (name: string, values: number[]): Measurement => {
-    const perOpUs = median(values);
-    return { name, perOpUs, opsPerSecond: 1_000_000 / perOpUs };
-  };
-  return [toMeasurement(a.name, samples[0]), toMeasurement(b.name, samples[1])];
+  const [first, second] = await interleave([a, b], { opsPerRound, rounds });
+  return [toMeasurement(first), toMeasurement(second)];
 }
 
 export function formatMeasurement(measurement: Measurement): string {
