@@ -88,12 +88,18 @@ function compare(
   );
 }
 
+/** A numeric setting from the environment, clamped to [min, max]; the default when unset or not a number. */
+function boundedSetting(text: string | undefined, fallback: number, min: number, max: number): number {
+  const value = Number(text ?? fallback);
+  return Number.isFinite(value) ? Math.min(max, Math.max(min, value)) : fallback;
+}
+
 export async function benchCompareBase(): Promise<string[]> {
   const baseDir = process.env.BENCH_BASE_DIR ? resolve(process.env.BENCH_BASE_DIR) : undefined;
   const reason = baseUnavailableReason(baseDir);
   if (reason || !baseDir) return [`compare-base: skipped, ${reason}`];
-  const rounds = Math.max(3, Number(process.env.BENCH_BASE_ROUNDS ?? 3));
-  const seconds = Number(process.env.BENCH_SECONDS ?? 3);
+  const rounds = boundedSetting(process.env.BENCH_BASE_ROUNDS, 3, 3, 50);
+  const seconds = boundedSetting(process.env.BENCH_SECONDS, 3, 0.5, 120);
   const base = runnableBase(baseDir);
   const lines = [
     `## Before / after: ${baseDir} (${gitCommit(baseDir)}) vs this tree (${gitCommit(checkoutRoot)}), ${rounds} alternations, one process per sample`,
