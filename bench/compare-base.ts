@@ -98,7 +98,7 @@ export async function benchCompareBase(): Promise<string[]> {
   const baseDir = process.env.BENCH_BASE_DIR ? resolve(process.env.BENCH_BASE_DIR) : undefined;
   const reason = baseUnavailableReason(baseDir);
   if (reason || !baseDir) return [`compare-base: skipped, ${reason}`];
-  const rounds = boundedSetting(process.env.BENCH_BASE_ROUNDS, 3, 3, 50);
+  const rounds = Math.floor(boundedSetting(process.env.BENCH_BASE_ROUNDS, 3, 3, 50));
   const seconds = boundedSetting(process.env.BENCH_SECONDS, 3, 0.5, 120);
   const base = runnableBase(baseDir);
   const lines = [
