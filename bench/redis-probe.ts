@@ -1,0 +1,76 @@
+/**
+ * Measuring against a Redis server, shared by the Redis figures: latency samples (µs) with a
+ * warm-up, throughput from N concurrent callers, a process's CPU time from /proc/PID/stat (the
+ * server's CPU per operation, which other load disturbs less than wall time), and
+ * `redis-benchmark -t ping` on the same server as the reference the targets are ratios of.
+ */
+import { execFile } from "node:child_process";
+import { readFileSync } from "node:fs";
+import { promisify } from "node:util";
+
+const run = promisify(execFile);
+
+/** Latency of `fn` in microseconds, `count` samples after `warmup` untimed calls, in call order. */
+export async function latenciesUs(count: number, fn: () => Promise<unknown>, warmup = 500): Promise<number[]> {
+  for (let index = 0; index < warmup; index++) await fn();
+  const out: number[] = [];
+  for (let index = 0; index < count; index++) {
+    const startedAt = performance.now();
+    await fn();
+    out.push((performance.now() - startedAt) * 1_000);
+  }
+  return out;
+}
+
+/** `callers` concurrent loops of `fn` for `seconds`: operations done and the time taken. */
+export async function throughput(
+  callers: number,
+  seconds: number,
+  fn: () => Promise<unknown>,
+): Promise<{ done: number; seconds: number; perSecond: number }> {
+  let done = 0;
+  const startedAt = performance.now();
+  const deadline = startedAt + seconds * 1_000;
+  await Promise.all(
+    Array.from({ length: callers }, async () => {
+      while (performance.now() < deadline) {
+        await fn();
+        done++;
+      }
+    }),
+  );
+  const elapsed = (performance.now() - startedAt) / 1_000;
+  return { done, seconds: elapsed, perSecond: done / elapsed };
+}
+
+/** user + system CPU time of a process, in µs (clock ticks of 10 ms: measure over seconds, not calls). */
+export function processCpuMicros(pid: number): number {
+  const fields = readFileSync(`/proc/${pid}/stat`, "utf8").split(") ")[1].split(" ");
+  return ((Number(fields[11]) + Number(fields[12])) * 1_000_000) / 100;
+}
+
+/** The server's process id, from INFO server. */
+export async function redisServerPid(client: { sendCommand(args: string[]): Promise<unknown> }): Promise<number> {
+  const info = String(await client.sendCommand(["INFO", "server"]));
+  return Number(/process_id:(\d+)/.exec(info)?.[1]);
+}
+
+/** `redis-benchmark -t ping -c <clients>` against the server: PING_MBULK requests/s and p50 (µs). */
+export async function redisBenchmarkPing(
+  port: number,
+  clients: number,
+  requests = 100_000,
+): Promise<{ requestsPerSecond: number; p50Us: number }> {
+  const { stdout } = await run(
+    "redis-benchmark",
+    ["-h", "127.0.0.1", "-p", String(port), "-t", "ping", "-n", String(requests), "-c", String(clients), "--csv"],
+    { timeout: 120_000 },
+  );
+  // "PING_INLINE",... then "PING_MBULK",...: rps, avg, min, p50, p95, p99, max (latencies in ms).
+  const row = stdout
+    .split("\n")
+    .find((line) => line.startsWith('"PING_MBULK"'))
+    ?.split(",")
+    .map((cell) => cell.replaceAll('"', ""));
+  return { requestsPerSecond: Number(row?.[1]), p50Us: Number(row?.[4]) * 1_000 };
+}
