@@ -67,7 +67,7 @@ function readReserveInput(input: unknown): { input: ReserveInput; scopeId: strin
     if (!isScopeValue(toolset)) return undefined;
     scopeId += `/toolset:${toolset}`;
   }
-  for (const key in levels) if (!scopeLevels.has(key) && levels[key] !== undefined) return undefined;
+  for (const key in levels) if (!scopeLevels.has(key)) return undefined;
   for (const key in action) if (!actionKeys.has(key)) return undefined;
   const { name, tier, kind } = action as Record<string, unknown>;
   if (!isShortString(name, actionNameLengthMax) || !isTier(tier)) return undefined;

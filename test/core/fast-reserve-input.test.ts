@@ -49,6 +49,16 @@ describe("fastReserveInput", () => {
     );
   });
 
+  it("refuses an unknown subject key even when its value is undefined, as the schema does", () => {
+    const candidate = {
+      subject: { tenant: "acme", team: undefined },
+      action: { name: "x", tier: "read" },
+      estimate: 1,
+    };
+    expect(reserveSchema.safeParse(candidate).success).toBe(false);
+    expect(fastReserveInput(candidate)).toBeUndefined();
+  });
+
   it("takes the common, well-formed request", () => {
     const fast = fastReserveInput({
       subject: { tenant: "acme", workspace: "production", agent: "resolver", toolset: "send-email" },
