@@ -31,8 +31,9 @@ local recordEvent = ARGV[17]
 local firstScope = 18
 
 -- Before the first write (expireDue writes): a number that is not a safe integer is never held.
-invariant(estimate ~= nil and estimate >= 0 and estimate <= 9007199254740991 and estimate == math.floor(estimate),
-  'estimate is a safe integer >= 0 (got ' .. string.sub(ARGV[7], 1, 32) .. ')')
+if not (estimate ~= nil and estimate >= 0 and estimate <= 9007199254740991 and estimate == math.floor(estimate)) then
+  violated('estimate is a safe integer >= 0 (got ' .. string.sub(ARGV[7], 1, 32) .. ')')
+end
 invariant(ttlMs ~= nil and ttlMs >= 1 and ttlMs == math.floor(ttlMs), 'ttlMs is a positive integer')
 
 expireDue()
@@ -86,13 +87,13 @@ end
 local heldId, expiresAtMs, hint = '', 0, 0
 if allowed or shadow then
   local key = reservationKey(id)
-  invariant(redis.call('EXISTS', key) == 0, 'reservation id ' .. id .. ' reused')
+  if redis.call('EXISTS', key) == 1 then violated('reservation id ' .. id .. ' reused') end
   local holds = {}
   if allowed then
     for i, b in ipairs(checked) do
       b.c.reserved = b.c.reserved + estimate
       assertCounters(b)
-      invariant(remainingOf(b) >= 0, 'remaining >= 0 after a hold on ' .. b.scope)
+      if remainingOf(b) < 0 then violated('remaining >= 0 after a hold on ' .. b.scope) end
       holds[i] = holdOf(b)
     end
     saveCounters(checked)

@@ -27,8 +27,9 @@ local idemKey = ARGV[8]
 local idemFingerprint = ARGV[9]
 if actualArg ~= '' then
   local actual = tonumber(actualArg)
-  invariant(actual ~= nil and actual >= 0 and actual <= 9007199254740991 and actual == math.floor(actual),
-    'actual is a safe integer >= 0 (got ' .. string.sub(actualArg, 1, 32) .. ')')
+  if not (actual ~= nil and actual >= 0 and actual <= 9007199254740991 and actual == math.floor(actual)) then
+    violated('actual is a safe integer >= 0 (got ' .. string.sub(actualArg, 1, 32) .. ')')
+  end
 end
 local lostReserve = ARGV[10] == '1'
 local lostReserveKey = ARGV[11] or ''
