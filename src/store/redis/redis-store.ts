@@ -44,7 +44,7 @@ import { readAudit } from "./audit-reader.js";
 import type { RedisConnection } from "./connection.js";
 import type { KeySpace } from "./keys.js";
 import { amountOf, arrayReply, checkBalance, jsonReply, okOutcome, oneOf, type Reply, textOf } from "./replies.js";
-import { type LuaScript, scripts } from "./scripts.js";
+import { librarySource, type StoreFunction, scripts } from "./scripts.js";
 
 export interface RedisStoreLimits {
   /** Cap of each tenant's audit stream (approximate trimming keeps it within ~100 entries of this). */
@@ -260,7 +260,7 @@ export class RedisLedgerStore implements LedgerStore {
     ]);
   }
 
-  private async settle(script: LuaScript, reservationId: string, args: string[]): Promise<SettleOutcome> {
+  private async settle(script: StoreFunction, reservationId: string, args: string[]): Promise<SettleOutcome> {
     const raw = await this.runTenant(script, tenantOfReservation(reservationId), [reservationId, ...args]);
     return settleOutcomeOf(arrayReply(raw, script.name, 2), reservationId, script.name);
   }
@@ -382,7 +382,7 @@ export class RedisLedgerStore implements LedgerStore {
 
   // ---------------------------------------------------------------- internals
 
-  private runTenant(script: LuaScript, tenant: string, args: string[]): Promise<unknown> {
+  private runTenant(script: StoreFunction, tenant: string, args: string[]): Promise<unknown> {
     const keys = this.keys;
     return this.run(script, keys.tenantRoutingKey(tenant), [
       keys.tenantBase(tenant),
@@ -392,23 +392,41 @@ export class RedisLedgerStore implements LedgerStore {
     ]);
   }
 
-  /** EVALSHA; on NOSCRIPT (a restarted server, a new cluster node) EVAL once, which caches it again. */
-  private async run(script: LuaScript, key: string, args: string[]): Promise<unknown> {
-    const tail = ["1", key, ...args];
+  /**
+   * FCALL; a server without the library (a restart without persistence, FUNCTION FLUSH, a new cluster
+   * primary) answers "Function not found": the library is loaded on the node the key routes to, once
+   * for all the calls that found it missing at the same time, and the call is made again.
+   */
+  private async run(script: StoreFunction, key: string, args: string[]): Promise<unknown> {
+    const command = ["FCALL", script.fn, "1", key, ...args];
     try {
-      return await this.connection.send(key, ["EVALSHA", script.sha, ...tail]);
+      return await this.connection.send(key, command);
     } catch (error) {
-      if (!(error as Error).message?.startsWith("NOSCRIPT")) throw error;
-      return this.connection.send(key, ["EVAL", script.source, ...tail]);
+      if (!isFunctionMissing(error)) throw error;
+      await this.loadLibrary(key);
+      return this.connection.send(key, command);
     }
   }
 
-  /** Loads every script into the server's cache ahead of the first call (standalone servers). */
+  private libraryLoads = new Map<string | undefined, Promise<unknown>>();
+
+  private loadLibrary(key: string | undefined): Promise<unknown> {
+    // Standalone: one load serves every key. Cluster: per routing key (the load goes to its node).
+    const slot = this.connection.kind === "client" ? undefined : key;
+    let loading = this.libraryLoads.get(slot);
+    if (!loading) {
+      loading = this.connection
+        .send(key, ["FUNCTION", "LOAD", "REPLACE", librarySource])
+        .finally(() => this.libraryLoads.delete(slot));
+      this.libraryLoads.set(slot, loading);
+    }
+    return loading;
+  }
+
+  /** Loads the library ahead of the first call (standalone servers). */
   async preload(): Promise<void> {
     if (this.connection.kind !== "client") return;
-    await Promise.all(
-      Object.values(scripts).map((item) => this.connection.send(undefined, ["SCRIPT", "LOAD", item.source])),
-    );
+    await this.loadLibrary(undefined);
   }
 
   /** Registers a tenant so audit queries and listings across tenants find it. Awaited for budgets. */
@@ -480,6 +498,10 @@ export class RedisLedgerStore implements LedgerStore {
     }
     return [...tenants];
   }
+}
+
+function isFunctionMissing(error: unknown): boolean {
+  return /Function not found/i.test((error as Error)?.message ?? "");
 }
 
 function budgetField(scope: string, unit: string): string {

@@ -9,34 +9,59 @@ import { reserveLua } from "./lua/reserve.js";
 import { commitLua, releaseLua } from "./lua/settle.js";
 import { sweepDueLua, sweepNoteLua } from "./lua/sweep-index.js";
 
-/** A Lua script run by EVALSHA; its SHA-1 is computed here, so loading it is only ever a fallback. */
-export interface LuaScript {
+/**
+ * Every operation is a function of one Redis Functions library (FUNCTION LOAD, FCALL; Redis 7+ and
+ * Valkey both have them). The shared Lua (clock, keys, counters, the decision rule, audit) runs once,
+ * when the library is loaded, instead of on every call as a prelude of each EVAL script did (~9 µs of
+ * server time per call). The library's name and its functions' names carry a hash of its source, so
+ * processes of two versions sharing a server each call their own code; a server that does not have
+ * it (a restart without persistence, a FUNCTION FLUSH, a new cluster primary) answers "Function not
+ * found" and gets it by one FUNCTION LOAD.
+ */
+export interface StoreFunction {
   readonly name: string;
-  readonly source: string;
-  readonly sha: string;
+  /** The name FCALL takes. */
+  readonly fn: string;
 }
 
-function script(name: string, source: string): LuaScript {
-  return { name, source, sha: createHash("sha1").update(source).digest("hex") };
-}
-
-const tenantScript = (name: string, body: string) => script(name, `-- tollgate:${name}\n${preludeLua}\n${body}`);
-
-/** One script per operation. Tenant scripts touch only the keys of one tenant: one cluster slot. */
-export const scripts = {
-  reserve: tenantScript("reserve", reserveLua),
-  commit: tenantScript("commit", commitLua),
-  release: tenantScript("release", releaseLua),
-  extend: tenantScript("extend", extendLua),
-  expire: tenantScript("expire", expireLua),
-  budgetSet: tenantScript("budget.set", budgetSetLua),
-  budgetRemove: tenantScript("budget.remove", budgetRemoveLua),
-  repayDebt: tenantScript("debt.repay", repayDebtLua),
-  balance: tenantScript("balance", balanceLua),
-  reservation: tenantScript("reservation", reservationLua),
-  recordEvent: tenantScript("event.record", recordEventLua),
-  sweepDue: script("sweep.due", `-- tollgate:sweep.due\n${sweepDueLua}`),
-  sweepNote: script("sweep.note", `-- tollgate:sweep.note\n${sweepNoteLua}`),
+const operations = {
+  reserve: { name: "reserve", tenant: true, body: reserveLua },
+  commit: { name: "commit", tenant: true, body: commitLua },
+  release: { name: "release", tenant: true, body: releaseLua },
+  extend: { name: "extend", tenant: true, body: extendLua },
+  expire: { name: "expire", tenant: true, body: expireLua },
+  budgetSet: { name: "budget.set", tenant: true, body: budgetSetLua },
+  budgetRemove: { name: "budget.remove", tenant: true, body: budgetRemoveLua },
+  repayDebt: { name: "debt.repay", tenant: true, body: repayDebtLua },
+  balance: { name: "balance", tenant: true, body: balanceLua },
+  reservation: { name: "reservation", tenant: true, body: reservationLua },
+  recordEvent: { name: "event.record", tenant: true, body: recordEventLua },
+  sweepDue: { name: "sweep.due", tenant: false, body: sweepDueLua },
+  sweepNote: { name: "sweep.note", tenant: false, body: sweepNoteLua },
 } as const;
 
-export type ScriptName = keyof typeof scripts;
+export type ScriptName = keyof typeof operations;
+
+const luaName = (name: string) => name.replace(/\./g, "_");
+
+function libraryBody(version: string): string {
+  const parts = [preludeLua];
+  for (const { name, tenant, body } of Object.values(operations)) {
+    // A tenant function's per-call state comes from begin(); a sweep function reads only its own ARGV.
+    const start = tenant ? "begin(keys, args)" : "KEYS, ARGV = keys, args";
+    parts.push(
+      `-- ${name}\nredis.register_function('tg_${version}_${luaName(name)}', function(keys, args)\n${start}\n${body}\nend)\n`,
+    );
+  }
+  return parts.join("\n");
+}
+
+// The version is the hash of the library with a placeholder in its names, so it names exactly this code.
+const version = createHash("sha1").update(libraryBody("VERSION")).digest("hex").slice(0, 12);
+
+/** The library FUNCTION LOAD takes: a shebang naming it, then the Lua. */
+export const librarySource = `#!lua name=tollgate_${version}\n${libraryBody(version)}`;
+
+export const scripts = Object.fromEntries(
+  Object.entries(operations).map(([key, { name }]) => [key, { name, fn: `tg_${version}_${luaName(name)}` }]),
+) as { readonly [K in ScriptName]: StoreFunction };

@@ -1,9 +1,10 @@
 /**
- * Lua shared by every tenant script: clock, key layout, definitions, counters, the decision rule,
- * idempotency, audit and expiry. Each script is this prelude plus its own body, so one EVALSHA runs
- * one operation atomically on one tenant (one cluster slot).
+ * Lua shared by every tenant function: clock, key layout, definitions, counters, the decision rule,
+ * idempotency, audit and expiry. It is the top of the functions library (scripts.ts): it runs once,
+ * when the library is loaded, and each operation is a function that calls begin() and then does its
+ * own work, atomically on one tenant (one cluster slot).
  *
- * ARGV layout shared by every tenant script (see `runTenant` in redis-store.ts):
+ * ARGV layout shared by every tenant function (see `runTenant` in redis-store.ts):
  *   1 base: key prefix ending in the tenant hash tag, e.g. "tollgate:{tenant:acme}:"
  *   2 clock offset in ms added to the server's TIME ("0" outside tests)
  *   3 limits, comma-separated: auditEventsMax (approximate stream cap), settledReservationRetentionMs,
@@ -25,32 +26,53 @@
  * before the first write of an operation.
  */
 export const preludeLua = `
-local base = ARGV[1]
-local limits = {}
-for limit in string.gmatch(ARGV[3], '[^,]+') do limits[#limits + 1] = limit end
-local auditEventsMax = limits[1]
-local settledRetentionMs = limits[2]
-local idempotencyRetentionMs = limits[3]
-local runCountersRetentionMs = tonumber(limits[4])
-local expireBatchMax = tonumber(limits[5])
-local settledReservationsMax = tonumber(limits[6])
-local idempotencyKeysMax = tonumber(limits[7])
-local unknownTenantRetentionMs = limits[8]
+-- Per-call state, set by begin() at the start of every function: the library's top level runs once,
+-- when it is loaded, so nothing here may depend on a call.
+local KEYS, ARGV
+local base, now, nowUs
+local budgetsKey, metaKey, holdsKey, auditKey, settledKey, idempotencyIndexKey, countersKey, countersIdleKey
+local auditEventsMax, settledRetentionMs, idempotencyRetentionMs, runCountersRetentionMs, expireBatchMax
+local settledReservationsMax, idempotencyKeysMax, unknownTenantRetentionMs
+local tenantKnown = nil
+local dueBacklog = false
+-- The limits and key names only change with the store's options and the tenant: parsed again only then.
+local limitsText, baseText
 
-local time = redis.call('TIME')
-local now = tonumber(time[1]) * 1000 + math.floor(tonumber(time[2]) / 1000) + tonumber(ARGV[2])
--- Server microseconds, to order events of different tenants that share a millisecond.
-local nowUs = time[1] .. string.format('%06d', tonumber(time[2]))
+local function begin(keys, args)
+  KEYS, ARGV = keys, args
+  tenantKnown, dueBacklog = nil, false
+  if args[3] ~= limitsText then
+    local limits = {}
+    for limit in string.gmatch(args[3], '[^,]+') do limits[#limits + 1] = limit end
+    auditEventsMax = limits[1]
+    settledRetentionMs = limits[2]
+    idempotencyRetentionMs = limits[3]
+    runCountersRetentionMs = tonumber(limits[4])
+    expireBatchMax = tonumber(limits[5])
+    settledReservationsMax = tonumber(limits[6])
+    idempotencyKeysMax = tonumber(limits[7])
+    unknownTenantRetentionMs = limits[8]
+    limitsText = args[3]
+  end
+  base = args[1]
+  if base ~= baseText then
+    budgetsKey = base .. 'budgets'
+    metaKey = base .. 'meta'
+    holdsKey = base .. 'holds'
+    auditKey = base .. 'audit'
+    settledKey = base .. 'settled'
+    idempotencyIndexKey = base .. 'idempotency'
+    countersKey = base .. 'counters'
+    countersIdleKey = base .. 'counters-idle'
+    baseText = base
+  end
+  local time = redis.call('TIME')
+  now = tonumber(time[1]) * 1000 + math.floor(tonumber(time[2]) / 1000) + tonumber(args[2])
+  -- Server microseconds, to order events of different tenants that share a millisecond.
+  nowUs = time[1] .. string.format('%06d', tonumber(time[2]))
+end
 
-local budgetsKey = base .. 'budgets'
-local metaKey = base .. 'meta'
-local holdsKey = base .. 'holds'
-local auditKey = base .. 'audit'
-local settledKey = base .. 'settled'
-local idempotencyIndexKey = base .. 'idempotency'
 local function reservationKey(id) return base .. 'r:' .. id end
-local countersKey = base .. 'counters'
-local countersIdleKey = base .. 'counters-idle'
 local function idempotencyKey(op, key) return base .. 'i:' .. op .. ':' .. key end
 
 local function int(n) return string.format('%d', n) end
@@ -74,7 +96,6 @@ end
 -- its audit stream, sequence and indexes live unknownTenantRetentionMs after its last write. Scripts
 -- that saw one of the tenant's budgets set tenantKnown; others look it up once, when they write.
 -- "gen" in meta marks a tenant that had budgets once: its generations must never restart.
-local tenantKnown = nil
 local function expireUnlessKnown(key1, key2)
   if tenantKnown == nil then
     tenantKnown = redis.call('EXISTS', budgetsKey) == 1 or redis.call('HEXISTS', metaKey, 'gen') == 1
@@ -257,7 +278,6 @@ end
 -- slots and the chains of budgets (which the operator defines), never by the overdue holds. A folded
 -- entry is deleted: the hold's own expiry later finds it below 0 and leaves those counters alone.
 local dueSlotsFoldMax = 1024
-local dueBacklog = false
 local function dueKeys(deadline)
   local slot = int(deadline)
   return base .. 'due:' .. slot, base .. 'due-run:' .. slot
