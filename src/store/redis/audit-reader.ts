@@ -47,8 +47,9 @@ async function readTenant(
       string,
       string[],
     ][];
-    for (const [, fields] of entries) {
-      const event = JSON.parse(fields[1]) as StoredEvent;
+    for (const [id, fields] of entries) {
+      // The stream id "0-<seq>" is the tenant's sequence number (see appendAudit in lua/prelude.ts).
+      const event = { seq: Number(id.slice(2)), ...JSON.parse(fields[1]) } as StoredEvent;
       // Sequence numbers only grow within a tenant: nothing older can match.
       if (query.afterSeq !== undefined && event.seq <= query.afterSeq) return newestFirst.reverse();
       if (!auditEventMatches(event, query)) continue;

@@ -35,12 +35,14 @@ local auditEventsMax, settledRetentionMs, idempotencyRetentionMs, runCountersRet
 local settledReservationsMax, idempotencyKeysMax, unknownTenantRetentionMs
 local tenantKnown = nil
 local dueBacklog = false
+-- The earliest deadline in the holds index as expireDue found it (0: none), or false once unknown.
+local earliestHold = false
 -- The limits and key names only change with the store's options and the tenant: parsed again only then.
 local limitsText, baseText
 
 local function begin(keys, args)
   KEYS, ARGV = keys, args
-  tenantKnown, dueBacklog = nil, false
+  tenantKnown, dueBacklog, earliestHold = nil, false, false
   if args[3] ~= limitsText then
     local limits = {}
     for limit in string.gmatch(args[3], '[^,]+') do limits[#limits + 1] = limit end
@@ -599,19 +601,21 @@ end
 
 -- body: the event's fields after seq and atMs, e.g. '"type":"reserve","scope":...'; either one
 -- string or a list of strings, concatenated once.
+-- The event's sequence is its stream id: "0-*" has the stream number its entries 0-1, 0-2, ... (the
+-- stream keeps its last id when trimmed), so no counter is read or written for it; the reader puts
+-- seq in front of the stored fields.
 local function appendAudit(body)
-  local seq = redis.call('HINCRBY', metaKey, 'seq', 1)
   local event
   if type(body) == 'table' then
     -- Strings are hashed whole when made: build the event once, not body first and event after.
-    table.insert(body, 1, '{"seq":' .. int(seq) .. ',"atMs":' .. int(now) .. ',"_us":' .. nowUs .. ',')
+    table.insert(body, 1, '{"atMs":' .. int(now) .. ',"_us":' .. nowUs .. ',')
     body[#body + 1] = '}'
     event = table.concat(body)
   else
-    event = '{"seq":' .. int(seq) .. ',"atMs":' .. int(now) .. ',"_us":' .. nowUs .. ',' .. body .. '}'
+    event = '{"atMs":' .. int(now) .. ',"_us":' .. nowUs .. ',' .. body .. '}'
   end
-  redis.call('XADD', auditKey, 'MAXLEN', '~', auditEventsMax, '*', 'e', event)
-  expireUnlessKnown(auditKey, metaKey)
+  redis.call('XADD', auditKey, 'MAXLEN', '~', auditEventsMax, '0-*', 'e', event)
+  expireUnlessKnown(auditKey)
 end
 
 -- ------------------------------------------------------------------ expiry (server clock)
@@ -664,6 +668,17 @@ end
 -- Expires this tenant's overdue holds one by one, at most expireBatchMax per call (each writes its
 -- audit event). When that leaves some behind, foldDue makes what the call reads exact all the same.
 local function expireDue()
+  -- The earliest hold first: when it is not due (the common case) that is the only call, and it is
+  -- what nextDeadline answers.
+  local first = redis.call('ZRANGE', holdsKey, 0, 0, 'WITHSCORES')
+  if #first == 0 then
+    earliestHold = 0
+    return 0
+  end
+  if tonumber(first[2]) > now then
+    earliestHold = tonumber(first[2])
+    return 0
+  end
   local due = redis.call('ZRANGEBYSCORE', holdsKey, '-inf', now, 'LIMIT', 0, expireBatchMax)
   local expired = 0
   for _, id in ipairs(due) do
@@ -682,6 +697,7 @@ end
 
 -- The earliest deadline left, or 0: tells the sweep index when to come back for this tenant.
 local function nextDeadline()
+  if earliestHold then return earliestHold end
   local first = redis.call('ZRANGE', holdsKey, 0, 0, 'WITHSCORES')
   if #first == 0 then return 0 end
   return tonumber(first[2])
