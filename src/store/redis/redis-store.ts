@@ -641,19 +641,13 @@ function definitionText(definition: BudgetDefinition | PutBudgetCommand["definit
   return `${definition.limit};${definition.overdraftLimit};${definition.window};${bands}`;
 }
 
-/** A stored definition is "<text>\n<json>" (or JSON only, from an older version). */
+/** A stored definition is "<text>\n<json>". */
 function definitionJsonOf(stored: string): string {
-  return stored.startsWith("{") ? stored : stored.slice(stored.indexOf("\n") + 1);
+  return stored.slice(stored.indexOf("\n") + 1);
 }
 
-/** A reservation's holds: "<gen> <L | R | instance> <scope>" joined by ";" (or JSON, from an older version). */
+/** A reservation's holds: "<gen> <L | R | instance> <scope>" joined by ";". */
 function holdsOf(stored: string, runId: string): { scope: string; instance: string }[] {
-  if (stored.startsWith("[")) {
-    return (JSON.parse(stored) as { scope: string; instance: string }[]).map(({ scope, instance }) => ({
-      scope,
-      instance,
-    }));
-  }
   if (stored === "") return [];
   return stored.split(";").map((hold) => {
     const [, code, scope] = hold.split(" ");

@@ -115,24 +115,25 @@ local TIER_DIGIT = { read = '1', ['write-local'] = '2', ['write-external'] = '3'
 -- A stored definition is "<gen>;<limit>;<overdraftLimit>;<window>;<bands>\\n<definition json>": the
 -- scripts read the text before the newline, listings the JSON after it. <bands> is
 -- "<from>:<disabled tier digits>,..." (read = 1 ... execution = 5), empty without narrowing.
--- A value that is JSON only (written by an older version) is still read.
-local function parseDef(raw)
-  if string.byte(raw, 1) == 123 then
-    local d = cjson.decode(raw)
-    local bands = {}
-    if d.narrowing ~= nil and d.narrowing ~= cjson.null then
-      for i, band in ipairs(d.narrowing) do
-        local digits = {}
-        for j, tier in ipairs(band.disabledTiers) do digits[j] = TIER_DIGIT[tier] end
-        bands[i] = tostring(band.from) .. ':' .. table.concat(digits)
-      end
-    end
-    return { gen = int(d.gen), limit = d.limit, limitText = int(d.limit), overdraftLimit = d.overdraftLimit,
-      window = d.window, bands = table.concat(bands, ',') }
-  end
+local function parseDefText(raw)
   local gen, limit, overdraft, window, bands = string.match(raw, '^(%d+);(%d+);(%d+);([%a]+);([^\\n]*)')
   return { gen = gen, limit = tonumber(limit), limitText = limit, overdraftLimit = tonumber(overdraft),
     window = window, bands = bands }
+end
+
+-- Parsed definitions by their stored text, across calls: a definition is parsed once, not on every
+-- reserve and settle. Keyed by the whole stored value (generation included), so a changed budget is
+-- a new entry; never mutated by callers; dropped whole at defCacheMax entries.
+local defCacheMax = 10000
+local defCache, defCacheSize = {}, 0
+local function parseDef(raw)
+  local def = defCache[raw]
+  if def then return def end
+  def = parseDefText(raw)
+  if defCacheSize >= defCacheMax then defCache, defCacheSize = {}, 0 end
+  defCache[raw] = def
+  defCacheSize = defCacheSize + 1
+  return def
 end
 
 -- ------------------------------------------------------------------ windows and counters
@@ -244,13 +245,6 @@ end
 
 local function holdsOf(holdsText, runId)
   local holds = {}
-  if string.byte(holdsText, 1) == 91 then
-    -- JSON written by an older version.
-    for i, hold in ipairs(cjson.decode(holdsText)) do
-      holds[i] = { gen = int(hold.gen), instance = hold.instance, scope = hold.scope }
-    end
-    return holds
-  end
   for item in string.gmatch(holdsText, '[^;]+') do
     local gen, code, scope = string.match(item, '^(%d+) (%S+) (.+)$')
     local instance = code
@@ -474,24 +468,6 @@ local function pushBalances(out, list, lead)
   return out
 end
 
--- Appends ',"balances":[...]' of an audit event to parts.
-local function pushAuditBalances(parts, list)
-  local n = #parts
-  parts[n + 1] = ',"balances":['
-  n = n + 1
-  for i, b in ipairs(list) do
-    local sep = ','
-    if i == 1 then sep = '' end
-    parts[n + 1] = sep .. '{"scope":"'
-    parts[n + 2] = b.scope
-    parts[n + 3] = '","allocated":'
-    parts[n + 4] = b.def.limitText
-    parts[n + 5] = ',"remaining":' .. int(remainingOf(b)) .. '}'
-    n = n + 5
-  end
-  parts[n + 1] = ']'
-end
-
 -- ------------------------------------------------------------------ the decision rule (core/decision.ts)
 
 -- The tier digits a budget's narrowing disables at this use ('' for none).
@@ -600,11 +576,15 @@ local function keepSettled(id)
 end
 
 -- body: the event's fields after seq and atMs, e.g. '"type":"reserve","scope":...'; either one
--- string or a list of strings, concatenated once.
+-- string or a list of strings, concatenated once. balances (optional): the budgets whose balances
+-- the event reports.
+--
 -- The event's sequence is its stream id: "0-*" has the stream number its entries 0-1, 0-2, ... (the
--- stream keeps its last id when trimmed), so no counter is read or written for it; the reader puts
--- seq in front of the stored fields.
-local function appendAudit(body)
+-- stream keeps its last id when trimmed), so no counter is read or written for it. Balances are
+-- stream fields, not JSON: "b" the scopes (space-separated), then per budget "a" allocated and "r"
+-- remaining, passed as Lua numbers, which Redis formats exactly (every integer below 2^53) without a
+-- Lua string being made. The reader (audit-reader.ts) puts seq first and rebuilds "balances".
+local function appendAudit(body, balances)
   local event
   if type(body) == 'table' then
     -- Strings are hashed whole when made: build the event once, not body first and event after.
@@ -614,28 +594,39 @@ local function appendAudit(body)
   else
     event = '{"atMs":' .. int(now) .. ',"_us":' .. nowUs .. ',' .. body .. '}'
   end
-  redis.call('XADD', auditKey, 'MAXLEN', '~', auditEventsMax, '0-*', 'e', event)
+  if balances == nil then
+    redis.call('XADD', auditKey, 'MAXLEN', '~', auditEventsMax, '0-*', 'e', event)
+  else
+    local args = { auditKey, 'MAXLEN', '~', auditEventsMax, '0-*', 'e', event, 'b', '' }
+    local scopes = {}
+    local n = 9
+    for i, b in ipairs(balances) do
+      scopes[i] = b.scope
+      args[n + 1], args[n + 2], args[n + 3], args[n + 4] = 'a', b.def.limit, 'r', remainingOf(b)
+      n = n + 4
+    end
+    args[9] = table.concat(scopes, ' ')
+    redis.call('XADD', unpack(args))
+  end
   expireUnlessKnown(auditKey)
 end
 
 -- ------------------------------------------------------------------ expiry (server clock)
 
--- A record's deadline; one written before deadline slots ("dv" absent) kept TTL + grace exactly.
-local function recordDeadline(expiresAtText, graceText, slotted)
-  local expiresAtMs, graceMs = tonumber(expiresAtText), tonumber(graceText)
-  if slotted then return deadlineOf(expiresAtMs, graceMs) end
-  return expiresAtMs + graceMs
+-- A record's deadline, from its text fields.
+local function recordDeadline(expiresAtText, graceText)
+  return deadlineOf(tonumber(expiresAtText), tonumber(graceText))
 end
 
 local function expireOne(id)
   local key = reservationKey(id)
-  local r = redis.call('HMGET', key, 'st', 'x', 'g', 'e', 'u', 'h', 'ev', 'sd', 'ri', 'dv')
+  local r = redis.call('HMGET', key, 'st', 'x', 'g', 'e', 'u', 'h', 'ev', 'sd', 'ri')
   if r[1] ~= 'held' then
     -- Settled meanwhile or aged out: the index entry is stale.
     redis.call('ZREM', holdsKey, id)
     return false
   end
-  local deadline = recordDeadline(r[2], r[3], r[10])
+  local deadline = recordDeadline(r[2], r[3])
   if deadline > now then return false end
   local estimate = tonumber(r[4])
   local runFields = {}
@@ -643,7 +634,7 @@ local function expireOne(id)
   redis.call('ZREM', holdsKey, id)
   -- What a fold moved into the counters already is not taken out again.
   local chainCounted, runCounted = true, nil
-  if r[10] and estimate > 0 then chainCounted, runCounted = removeDue(deadline, r[5], r[6], runFields, estimate) end
+  if estimate > 0 then chainCounted, runCounted = removeDue(deadline, r[5], r[6], runFields, estimate) end
   local changed = {}
   for _, b in ipairs(held) do
     local counted = chainCounted
@@ -660,8 +651,7 @@ local function expireOne(id)
   local amount = estimate
   if r[8] == '1' then amount = 0 end
   local parts = { '"type":"expire",', r[7], ',"estimate":', int(estimate), ',"amount":', int(amount) }
-  pushAuditBalances(parts, held)
-  appendAudit(parts)
+  appendAudit(parts, held)
   return true
 end
 
@@ -690,8 +680,8 @@ end
 
 -- A held reservation past its deadline that expireDue has not reached yet is expired now, before a
 -- settle, extend or read looks at it. Returns true when it was.
-local function expireIfOverdue(id, status, expiresAtText, graceText, slotted)
-  if status ~= 'held' or recordDeadline(expiresAtText, graceText, slotted) > now then return false end
+local function expireIfOverdue(id, status, expiresAtText, graceText)
+  if status ~= 'held' or recordDeadline(expiresAtText, graceText) > now then return false end
   return expireOne(id)
 end
 

@@ -20,7 +20,7 @@ return balanceJson(b, string.match(budgetField, '|(.*)$'))
 /** reservation. ARGV[4]: reservationId. Returns the record's fields ev, h, st, sd, c, x, ch, e, p, g, ri (nil when unknown). */
 export const reservationLua = `
 expireDue()
-local due = redis.call('HMGET', reservationKey(ARGV[4]), 'st', 'x', 'g', 'dv')
-expireIfOverdue(ARGV[4], due[1], due[2], due[3], due[4])
+local due = redis.call('HMGET', reservationKey(ARGV[4]), 'st', 'x', 'g')
+expireIfOverdue(ARGV[4], due[1], due[2], due[3])
 return redis.call('HMGET', reservationKey(ARGV[4]), 'ev', 'h', 'st', 'sd', 'c', 'x', 'ch', 'e', 'p', 'g', 'ri')
 `;

@@ -107,7 +107,7 @@ if allowed or shadow then
   local holdsText = table.concat(holds, ';')
   redis.call('HSET', key, 'ev', recordEvent, 'h', holdsText, 'ri', runId,
     'u', unit, 'e', ARGV[7], 'g', graceMs, 'p', overagePolicy, 'st', 'held', 'sd', shadowDenied,
-    'c', int(now), 'x', int(expiresAtMs), 'ch', '0', 'dv', '1')
+    'c', int(now), 'x', int(expiresAtMs), 'ch', '0')
   redis.call('ZADD', holdsKey, deadline, id)
   if allowed then addDue(deadline, unit, holdsText, runFieldsOf(checked), estimate) end
   heldId = id
@@ -123,8 +123,7 @@ if shadowReason ~= '' then
   parts[#parts + 1] = ',"shadow":{"decision":"DENY","reasonCode":"' .. shadowReason .. '"'
     .. field('deniedScope', shadowScope ~= '' and quoted(shadowScope) or nil) .. '}'
 end
-pushAuditBalances(parts, checked)
-appendAudit(parts)
+appendAudit(parts, checked)
 local reply = pushBalances({ decision, reasonCode or '', deniedScope or '', caps or '', heldId, expiresAtMs, hint,
   shadowReason, shadowScope, '' }, checked, indexOf)
 rememberArray('reserve', idemKey, idemFingerprint, reply)
