@@ -41,10 +41,11 @@ import type {
   SettleOutcome,
 } from "../types.js";
 import { readAudit } from "./audit-reader.js";
+import { CallBatcher } from "./call-batcher.js";
 import type { RedisConnection } from "./connection.js";
 import type { KeySpace } from "./keys.js";
 import { amountOf, arrayReply, checkBalance, jsonReply, okOutcome, oneOf, type Reply, textOf } from "./replies.js";
-import { librarySource, type StoreFunction, scripts } from "./scripts.js";
+import { batchFunction, librarySource, type StoreFunction, scripts } from "./scripts.js";
 
 export interface RedisStoreLimits {
   /** Cap of each tenant's audit stream (approximate trimming keeps it within ~100 entries of this). */
@@ -106,6 +107,8 @@ export class RedisLedgerStore implements LedgerStore {
   private readonly unknownTenantRetentionMs: number;
   private readonly knownTenants = new Set<string>();
   private readonly notedDeadlines = new Map<string, { deadlineMs: number; notedAtMs: number }>();
+  /** Tenant calls of the same tick go as one FCALL per tenant. */
+  private readonly batcher = new CallBatcher(batchFunction, (fn, key, args) => this.run(fn, key, [...args]));
 
   constructor(parts: RedisStoreParts) {
     this.connection = parts.connection;
@@ -384,7 +387,7 @@ export class RedisLedgerStore implements LedgerStore {
 
   private runTenant(script: StoreFunction, tenant: string, args: string[]): Promise<unknown> {
     const keys = this.keys;
-    return this.run(script, keys.tenantRoutingKey(tenant), [
+    return this.batcher.send(script, keys.tenantRoutingKey(tenant), [
       keys.tenantBase(tenant),
       String(this.timeOffsetMs()),
       this.limitsArg,

@@ -22,6 +22,8 @@ export interface StoreFunction {
   readonly name: string;
   /** The name FCALL takes. */
   readonly fn: string;
+  /** Its name inside the library, which a batch names it by. */
+  readonly op: string;
 }
 
 const operations = {
@@ -44,15 +46,51 @@ export type ScriptName = keyof typeof operations;
 
 const luaName = (name: string) => name.replace(/\./g, "_");
 
+/**
+ * The batch function: several operations on one tenant in one FCALL (the calls a process makes in
+ * the same tick, see call-batcher.ts). ARGV: the count, then per operation its name, its argument
+ * count and its arguments. Each runs as if called alone, under pcall so that one failing does not
+ * stop the others; the reply has per operation { 1, reply } or { 0, error message }.
+ */
+const batchLua = `
+redis.register_function('tg_VERSION_batch', function(keys, args)
+  local out = {}
+  local at = 2
+  for i = 1, tonumber(args[1]) do
+    local name, count = args[at], tonumber(args[at + 1])
+    local op = ops[name]
+    local opArgs = {}
+    for j = 1, count do opArgs[j] = args[at + 1 + j] end
+    at = at + 2 + count
+    local ok, result
+    if op then
+      ok, result = pcall(op, keys, opArgs)
+    else
+      ok, result = false, 'unknown operation ' .. tostring(name)
+    end
+    if ok then
+      out[i] = { 1, result }
+    elseif type(result) == 'table' and result.err then
+      out[i] = { 0, result.err }
+    else
+      out[i] = { 0, tostring(result) }
+    end
+  end
+  return out
+end)
+`;
+
 function libraryBody(version: string): string {
-  const parts = [preludeLua];
+  const parts = [preludeLua, "local ops = {}"];
   for (const { name, tenant, body } of Object.values(operations)) {
     // A tenant function's per-call state comes from begin(); a sweep function reads only its own ARGV.
     const start = tenant ? "begin(keys, args)" : "KEYS, ARGV = keys, args";
+    const op = luaName(name);
     parts.push(
-      `-- ${name}\nredis.register_function('tg_${version}_${luaName(name)}', function(keys, args)\n${start}\n${body}\nend)\n`,
+      `-- ${name}\nops['${op}'] = function(keys, args)\n${start}\n${body}\nend\nredis.register_function('tg_${version}_${op}', ops['${op}'])\n`,
     );
   }
+  parts.push(batchLua.replace("VERSION", version));
   return parts.join("\n");
 }
 
@@ -63,5 +101,10 @@ const version = createHash("sha1").update(libraryBody("VERSION")).digest("hex").
 export const librarySource = `#!lua name=tollgate_${version}\n${libraryBody(version)}`;
 
 export const scripts = Object.fromEntries(
-  Object.entries(operations).map(([key, { name }]) => [key, { name, fn: `tg_${version}_${luaName(name)}` }]),
+  Object.entries(operations).map(([key, { name }]) => [
+    key,
+    { name, fn: `tg_${version}_${luaName(name)}`, op: luaName(name) },
+  ]),
 ) as { readonly [K in ScriptName]: StoreFunction };
+
+export const batchFunction: StoreFunction = { name: "batch", fn: `tg_${version}_batch`, op: "batch" };
