@@ -91,8 +91,9 @@ const knownTenantsMax = 100_000;
 const sweepNoteRefreshMs = 1_000;
 
 /**
- * The distributed store: every mutation is one Lua script on one tenant's keys (one cluster slot),
- * run by EVALSHA, on the server's clock. Any number of processes may share it.
+ * The distributed store: every mutation is one Lua function call on one tenant's keys (one cluster
+ * slot), run by FCALL (calls of the same tick batched per tenant), on the server's clock. Any number
+ * of processes may share it.
  */
 export class RedisLedgerStore implements LedgerStore {
   readonly name = "redis";
