@@ -41,6 +41,7 @@ import type {
   SettleOutcome,
 } from "../types.js";
 import { readAudit } from "./audit-reader.js";
+import { BudgetShapes, type TenantShapes } from "./budget-shapes.js";
 import { CallBatcher } from "./call-batcher.js";
 import type { RedisConnection } from "./connection.js";
 import type { KeySpace } from "./keys.js";
@@ -110,6 +111,13 @@ export class RedisLedgerStore implements LedgerStore {
   private readonly notedDeadlines = new Map<string, { deadlineMs: number; notedAtMs: number }>();
   /** Tenant calls of the same tick go as one FCALL per tenant. */
   private readonly batcher = new CallBatcher(batchFunction, (fn, key, args) => this.run(fn, key, [...args]));
+  /** Per tenant, the budget shapes that exist: a reserve sends only the candidate scopes of those. */
+  private readonly shapes = new BudgetShapes(async (tenant) => {
+    const [generation, ...fields] = arrayReply(await this.runTenant(scripts.shapes, tenant, []), "shapes", 1).map(
+      (item) => textOf(item, "shapes", "field"),
+    );
+    return { generation, fields };
+  });
 
   constructor(parts: RedisStoreParts) {
     this.connection = parts.connection;
@@ -192,6 +200,7 @@ export class RedisLedgerStore implements LedgerStore {
         0,
       ) as string[];
       for (let index = 1; index < flat.length; index += 2) {
+        if (flat[index - 1].startsWith("~")) continue; // the generation of the set of budgets
         const definition = publicDefinition(JSON.parse(definitionJsonOf(flat[index])) as BudgetDefinition);
         if (prefix !== undefined && definition.scope !== prefix && !definition.scope.startsWith(`${prefix}/`)) {
           continue;
@@ -216,23 +225,37 @@ export class RedisLedgerStore implements LedgerStore {
       invariant(false, `ttlMs is a positive integer (got ${command.ttlMs})`);
     }
     const { subjectScope: scope, unit, action, runId, actor, estimate, reservationId } = command;
-    const scopes = applicableScopes(scope);
-    const raw = await this.runTenant(scripts.reserve, tenant, [
-      reservationId,
-      unit,
-      action.tier,
-      String(estimate),
-      runId ?? "",
-      String(command.ttlMs),
-      String(command.graceMs),
-      command.overagePolicy,
-      command.dryRun ? "1" : "0",
-      command.shadow ? "1" : "0",
-      ...idempotencyArgs(command.dryRun ? undefined : command.idempotency),
-      jsonFields({ scope, unit, action, runId, actor, estimate }),
-      jsonFields({ scope, unit, reservationId, action, runId }),
-      ...scopes,
-    ]);
+    const all = applicableScopes(scope);
+    let shapes: TenantShapes | undefined = this.shapes.get(tenant);
+    const known = shapes !== undefined;
+    let scopes = all;
+    let raw: unknown;
+    // At most three calls: filtered, filtered again after a refresh, then all candidates.
+    for (let attempt = 0; ; attempt++) {
+      scopes = shapes ? shapes.candidates(scope, unit, all) : all;
+      raw = await this.runTenant(scripts.reserve, tenant, [
+        reservationId,
+        unit,
+        action.tier,
+        String(estimate),
+        runId ?? "",
+        String(command.ttlMs),
+        String(command.graceMs),
+        command.overagePolicy,
+        command.dryRun ? "1" : "0",
+        command.shadow ? "1" : "0",
+        ...idempotencyArgs(command.dryRun ? undefined : command.idempotency),
+        jsonFields({ scope, unit, action, runId, actor, estimate }),
+        jsonFields({ scope, unit, reservationId, action, runId }),
+        shapes?.generation ?? "",
+        ...scopes,
+      ]);
+      if (!(Array.isArray(raw) && raw[0] === "!" && raw[1] === "SHAPES_CHANGED")) break;
+      // The tenant's budgets changed since the snapshot: nothing was decided; refresh and ask again.
+      shapes = attempt === 0 ? await this.shapes.refresh(tenant) : undefined;
+    }
+    // First reserve of a tenant in this process: learn its shapes for the next ones, off the hot path.
+    if (!known && !shapes) this.shapes.refresh(tenant).catch(() => undefined);
     if (Array.isArray(raw) && raw[0] === "!" && raw[1] === "IDEMPOTENCY_CONFLICT") {
       return { ok: false, error: "IDEMPOTENCY_CONFLICT" };
     }

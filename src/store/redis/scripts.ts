@@ -3,7 +3,7 @@ import { budgetRemoveLua, budgetSetLua, repayDebtLua } from "./lua/budgets.js";
 import { expireLua } from "./lua/expire.js";
 import { extendLua } from "./lua/extend.js";
 import { preludeLua } from "./lua/prelude.js";
-import { balanceLua, reservationLua } from "./lua/reads.js";
+import { balanceLua, reservationLua, shapesLua } from "./lua/reads.js";
 import { recordEventLua } from "./lua/record-event.js";
 import { reserveLua } from "./lua/reserve.js";
 import { commitLua, releaseLua } from "./lua/settle.js";
@@ -37,6 +37,7 @@ const operations = {
   repayDebt: { name: "debt.repay", tenant: true, body: repayDebtLua },
   balance: { name: "balance", tenant: true, body: balanceLua },
   reservation: { name: "reservation", tenant: true, body: reservationLua },
+  shapes: { name: "shapes", tenant: true, body: shapesLua },
   recordEvent: { name: "event.record", tenant: true, body: recordEventLua },
   sweepDue: { name: "sweep.due", tenant: false, body: sweepDueLua },
   sweepNote: { name: "sweep.note", tenant: false, body: sweepNoteLua },

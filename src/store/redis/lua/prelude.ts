@@ -74,6 +74,10 @@ local function begin(keys, args)
   nowUs = time[1] .. string.format('%06d', tonumber(time[2]))
 end
 
+-- A field of the budgets hash that is no budget: the generation of the set of budget fields, bumped
+-- whenever a budget is created or removed (see shapesLua in lua/reads.ts and the reserve).
+local shapeGenField = '~gen'
+
 local function reservationKey(id) return base .. 'r:' .. id end
 local function idempotencyKey(op, key) return base .. 'i:' .. op .. ':' .. key end
 

@@ -5,13 +5,15 @@
  * dryRun ("1"/"0"), shadow ("1"/"0"), idempotency key ("" for none), fingerprint,
  * reserveEvent (JSON fields of the audit event known up front), recordEvent (JSON fields every later
  * event of this reservation repeats; with the numeric fields it is also the record's fixed part),
- * then the candidate scopes, outermost first.
+ * the generation of the tenant's set of budgets the client filtered the candidates by ("" when it
+ * sends them all), then the candidate scopes, outermost first.
  *
  * Returns a flat array (see `reserveOutcomeOf` in redis-store.ts): decision, reasonCode, deniedScope,
  * disabled tiers (comma-separated), reservationId, expiresAtMs, deadline to note in the sweep index,
  * shadow reasonCode, shadow deniedScope, replayed ("" or "1"), then per checked budget its candidate
  * index, window, instance, allocated, spent, reserved, debt. "" and 0 stand for absent. On an
- * idempotency conflict: { "!", "IDEMPOTENCY_CONFLICT" }.
+ * idempotency conflict: { "!", "IDEMPOTENCY_CONFLICT" }; when the set of budgets changed since the
+ * client's filter: { "!", "SHAPES_CHANGED", current generation }.
  */
 export const reserveLua = `
 local id = ARGV[4]
@@ -28,7 +30,8 @@ local idemKey = ARGV[14]
 local idemFingerprint = ARGV[15]
 local reserveEvent = ARGV[16]
 local recordEvent = ARGV[17]
-local firstScope = 18
+local shapeGen = ARGV[18]
+local firstScope = 19
 
 -- Before the first write (expireDue writes): a number that is not a safe integer is never held.
 if not (estimate ~= nil and estimate >= 0 and estimate <= 9007199254740991 and estimate == math.floor(estimate)) then
@@ -53,9 +56,16 @@ end
 
 local fields = {}
 for i = firstScope, #ARGV do fields[#fields + 1] = ARGV[i] .. '|' .. unit end
+local scopeCount = #fields
+fields[scopeCount + 1] = shapeGenField
 local defs = redis.call('HMGET', budgetsKey, unpack(fields))
+-- The client left out the scopes whose shape had no budget when the set of budgets was at
+-- generation shapeGen: valid only while it still is. Otherwise it refreshes and asks again.
+local currentGen = defs[scopeCount + 1] or '0'
+if shapeGen ~= '' and shapeGen ~= currentGen then return { '!', 'SHAPES_CHANGED', currentGen } end
 local checked = {}
-for i, raw in ipairs(defs) do
+for i = 1, scopeCount do
+  local raw = defs[i]
   if raw then
     local def = parseDef(raw)
     local b = budgetAt(def, ARGV[firstScope + i - 1], fields[i], instanceOf(def.window, runId))
