@@ -4,7 +4,8 @@ import { ValidationError } from "../../core/errors.js";
  * Key layout. Every key of a tenant carries the tenant scope as its hash tag, so a tenant's whole
  * hierarchy lives in one Redis Cluster slot, each script touches one slot, and tenants shard.
  *
- *   <prefix>:{tenant:acme}:budgets         hash   "<scope>|<unit>" → "<gen>;<limit>;<overdraftLimit>;<window>;<bands>\n<JSON>"
+ *   <prefix>:{tenant:acme}:budgets         hash   "<scope>|<unit>" → "<gen>;<limit>;<overdraftLimit>;<window>;<bands>\n<JSON>",
+ *                                                 and "~gen": the generation of the set of budget fields (create, remove)
  *   <prefix>:{tenant:acme}:meta            hash   gen (budget generations)
  *   <prefix>:{tenant:acme}:counters        hash   "<gen>:<scope>|<unit>|<instance>" → "spent:reserved:debt";
  *                                                 one hash so a chain of any depth is one HMGET / HSET
