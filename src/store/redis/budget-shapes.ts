@@ -12,6 +12,8 @@
 export class BudgetShapes {
   private readonly tenants = new Map<string, TenantShapes>();
   private readonly refreshing = new Map<string, Promise<TenantShapes | undefined>>();
+  /** Tenants seen without a snapshot, and how often: a snapshot is read for those that come back. */
+  private readonly misses = new Map<string, number>();
 
   constructor(
     /** Reads the tenant's budget fields and their generation (the shapes function). */
@@ -23,6 +25,18 @@ export class BudgetShapes {
     return this.tenants.get(tenant);
   }
 
+  /**
+   * A reserve went out without a snapshot of this tenant: true from its second time on, when the
+   * snapshot is worth a read (a tenant seen once, like most of many tenants touched in turn, costs
+   * nothing extra).
+   */
+  missed(tenant: string): boolean {
+    const count = (this.misses.get(tenant) ?? 0) + 1;
+    if (this.misses.size >= this.tenantsMax) this.misses.clear();
+    this.misses.set(tenant, count);
+    return count >= 2;
+  }
+
   /** Reads the tenant's shapes again; concurrent refreshes of one tenant share one read. */
   refresh(tenant: string): Promise<TenantShapes | undefined> {
     let pending = this.refreshing.get(tenant);
@@ -32,6 +46,7 @@ export class BudgetShapes {
           const shapes = new TenantShapes(generation, fields);
           if (this.tenants.size >= this.tenantsMax) this.tenants.clear();
           this.tenants.set(tenant, shapes);
+          this.misses.delete(tenant);
           return shapes;
         })
         .finally(() => this.refreshing.delete(tenant));

@@ -254,8 +254,8 @@ export class RedisLedgerStore implements LedgerStore {
       // The tenant's budgets changed since the snapshot: nothing was decided; refresh and ask again.
       shapes = attempt === 0 ? await this.shapes.refresh(tenant) : undefined;
     }
-    // First reserve of a tenant in this process: learn its shapes for the next ones, off the hot path.
-    if (!known && !shapes) this.shapes.refresh(tenant).catch(() => undefined);
+    // A tenant that comes back without a snapshot: learn its shapes for the next ones, off the hot path.
+    if (!known && !shapes && this.shapes.missed(tenant)) this.shapes.refresh(tenant).catch(() => undefined);
     if (Array.isArray(raw) && raw[0] === "!" && raw[1] === "IDEMPOTENCY_CONFLICT") {
       return { ok: false, error: "IDEMPOTENCY_CONFLICT" };
     }

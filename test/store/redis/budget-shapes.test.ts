@@ -1,6 +1,6 @@
 import { expect, it } from "vitest";
 import { StoreLedger } from "../../../src/ledger/ledger.js";
-import { shapeOf } from "../../../src/store/redis/budget-shapes.js";
+import { BudgetShapes, shapeOf } from "../../../src/store/redis/budget-shapes.js";
 import { createRedisStore } from "../../../src/store/redis/index.js";
 import { describeRedis, uniquePrefix, useRedisServer } from "./support.js";
 
@@ -45,6 +45,23 @@ describeRedis("redis store: a reserve sends only the candidate scopes whose shap
 
   it("names a scope's levels as its shape", () => {
     expect(shapeOf("tenant:acme/agent:a.b-c")).toBe("tenant/agent");
+  });
+
+  it("reads a tenant's shapes only once it comes back, then keeps them", async () => {
+    let reads = 0;
+    const shapes = new BudgetShapes(async () => {
+      reads++;
+      return { generation: "3", fields: ["tenant:acme/toolset:x|RISK_POINTS"] };
+    });
+    expect(shapes.missed("tenant:acme")).toBe(false);
+    expect(shapes.missed("tenant:acme")).toBe(true);
+    await Promise.all([shapes.refresh("tenant:acme"), shapes.refresh("tenant:acme")]);
+    expect(reads).toBe(1);
+    const all = ["tenant:acme", "tenant:acme/agent:a", "tenant:acme/toolset:x", "tenant:acme/agent:a/toolset:x"];
+    expect(shapes.get("tenant:acme")?.candidates("tenant:acme/agent:a/toolset:x", "RISK_POINTS", all)).toEqual([
+      "tenant:acme/toolset:x",
+    ]);
+    expect(shapes.get("tenant:acme")?.candidates("tenant:acme/agent:a/toolset:x", "TOKENS", all)).toEqual([]);
   });
 
   it("filters by what exists, and a budget another process adds or removes is never missed", async () => {
