@@ -47,8 +47,8 @@ async function readTenant(
       string,
       string[],
     ][];
-    for (const [, fields] of entries) {
-      const event = JSON.parse(fields[1]) as StoredEvent;
+    for (const [id, fields] of entries) {
+      const event = storedEvent(id, fields);
       // Sequence numbers only grow within a tenant: nothing older can match.
       if (query.afterSeq !== undefined && event.seq <= query.afterSeq) return newestFirst.reverse();
       if (!auditEventMatches(event, query)) continue;
@@ -58,6 +58,44 @@ async function readTenant(
     if (entries.length < pageSize) return newestFirst.reverse();
     end = `(${entries[entries.length - 1][0]}`;
   }
+}
+
+/**
+ * An entry as appendAudit (lua/prelude.ts) writes it: id "0-<seq>" (the tenant's sequence number),
+ * "e" the event's JSON without seq and balances, and for events with balances "b" their scopes
+ * (space-separated) followed by "a" allocated and "r" remaining per budget, in order.
+ */
+function storedEvent(id: string, fields: readonly string[]): StoredEvent {
+  let json = "{}";
+  let scopes: string[] | undefined;
+  const allocated: number[] = [];
+  const remaining: number[] = [];
+  for (let at = 0; at + 1 < fields.length; at += 2) {
+    const value = fields[at + 1];
+    switch (fields[at]) {
+      case "e":
+        json = value;
+        break;
+      case "b":
+        scopes = value === "" ? [] : value.split(" ");
+        break;
+      case "a":
+        allocated.push(Number(value));
+        break;
+      case "r":
+        remaining.push(Number(value));
+        break;
+    }
+  }
+  const event = { seq: Number(id.slice(id.indexOf("-") + 1)), ...JSON.parse(json) } as StoredEvent;
+  if (scopes) {
+    event.balances = scopes.map((scope, index) => ({
+      scope,
+      allocated: allocated[index],
+      remaining: remaining[index],
+    }));
+  }
+  return event;
 }
 
 function byTime(a: StoredEvent, b: StoredEvent): number {

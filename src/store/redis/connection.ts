@@ -172,9 +172,10 @@ export function asStoreError(error: unknown): Error {
   if (message.includes("INVARIANT_VIOLATED")) {
     return new InvariantError(message.slice(message.indexOf("INVARIANT_VIOLATED") + 19).split(" script:")[0]);
   }
-  if (message.startsWith("NOSCRIPT") || error instanceof RedisUnavailableError) return error as Error;
+  // A server without the functions library: the store loads it and calls again.
+  if (/Function not found/i.test(message) || error instanceof RedisUnavailableError) return error as Error;
   // A script that failed at run time is a bug, not a fault to retry: its writes before the error stay.
-  if (/user_script|Error running script|Error compiling script/.test(message)) {
+  if (/user_function|user_script|Error running script|Error compiling script/.test(message)) {
     return new InvariantError(`a Redis script failed: ${message}`);
   }
   return new RedisUnavailableError(`Redis store: ${message}`, { cause: error });

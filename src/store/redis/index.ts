@@ -38,7 +38,7 @@ export async function createRedisStore(options: RedisStoreOptions): Promise<Ledg
     readyWaitMs: options.readyWaitMs ?? readyWaitMsDefault,
   });
   const store = new RedisLedgerStore({ ...options, connection, keys });
-  // Load the scripts ahead of the first call; if Redis is not there yet, EVALSHA falls back later.
+  // Load the functions ahead of the first call; if Redis is not there yet, the first FCALL loads them.
   store.preload().catch(() => undefined);
   return store;
 }

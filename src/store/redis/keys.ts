@@ -4,8 +4,9 @@ import { ValidationError } from "../../core/errors.js";
  * Key layout. Every key of a tenant carries the tenant scope as its hash tag, so a tenant's whole
  * hierarchy lives in one Redis Cluster slot, each script touches one slot, and tenants shard.
  *
- *   <prefix>:{tenant:acme}:budgets         hash   "<scope>|<unit>" → "<gen>;<limit>;<overdraftLimit>;<window>;<bands>\n<JSON>"
- *   <prefix>:{tenant:acme}:meta            hash   seq (audit sequence), gen (budget generations)
+ *   <prefix>:{tenant:acme}:budgets         hash   "<scope>|<unit>" → "<gen>;<limit>;<overdraftLimit>;<window>;<bands>\n<JSON>",
+ *                                                 and "~gen": the generation of the set of budget fields (create, remove)
+ *   <prefix>:{tenant:acme}:meta            hash   gen (budget generations)
  *   <prefix>:{tenant:acme}:counters        hash   "<gen>:<scope>|<unit>|<instance>" → "spent:reserved:debt";
  *                                                 one hash so a chain of any depth is one HMGET / HSET
  *   <prefix>:{tenant:acme}:counters-idle   zset   window counter field → when it may be dropped if idle
@@ -15,13 +16,17 @@ import { ValidationError } from "../../core/errors.js";
  *   <prefix>:{tenant:acme}:i:<op>:<key>    string idempotency record "<fingerprint>\n<outcome>", PX retention
  *   <prefix>:{tenant:acme}:idempotency     list   idempotency record keys, newest first: caps their count
  *   <prefix>:{tenant:acme}:settled         list   settled reservation ids, newest first: caps their count
- *   <prefix>:{tenant:acme}:audit           stream capped (MAXLEN ~ auditEventsMax), one JSON event per entry
+ *   <prefix>:{tenant:acme}:audit           stream capped (MAXLEN ~ auditEventsMax); id "0-<seq>" (XADD 0-*), fields
+ *                                                 e (event JSON), b / a / r (balances: scopes, allocated, remaining)
  *   <prefix>:tenants                       set    tenants with budgets, for listings and audit queries across tenants
  *   <prefix>:tenants-recent                zset   tenants without budgets seen lately → when (client ms), capped
  *   <prefix>:sweep                         zset   tenant → deadline hint for the expiry sweep
  *
  * The last three are indexes outside any tenant's slot; they are written by separate commands and
  * are never needed for a decision to be right.
+ *
+ * Layouts of earlier builds (JSON-only definitions and holds, reservation records without deadline
+ * slots, audit stream ids from the clock with seq kept in meta) are not read: none was released.
  */
 export interface KeySpace {
   /** "<prefix>:{tenant:acme}:" — what tenant scripts get as ARGV[1]. */

@@ -41,10 +41,12 @@ import type {
   SettleOutcome,
 } from "../types.js";
 import { readAudit } from "./audit-reader.js";
+import { BudgetShapes, type TenantShapes } from "./budget-shapes.js";
+import { CallBatcher } from "./call-batcher.js";
 import type { RedisConnection } from "./connection.js";
 import type { KeySpace } from "./keys.js";
 import { amountOf, arrayReply, checkBalance, jsonReply, okOutcome, oneOf, type Reply, textOf } from "./replies.js";
-import { type LuaScript, scripts } from "./scripts.js";
+import { batchFunction, librarySource, type StoreFunction, scripts } from "./scripts.js";
 
 export interface RedisStoreLimits {
   /** Cap of each tenant's audit stream (approximate trimming keeps it within ~100 entries of this). */
@@ -90,8 +92,9 @@ const knownTenantsMax = 100_000;
 const sweepNoteRefreshMs = 1_000;
 
 /**
- * The distributed store: every mutation is one Lua script on one tenant's keys (one cluster slot),
- * run by EVALSHA, on the server's clock. Any number of processes may share it.
+ * The distributed store: every mutation is one Lua function call on one tenant's keys (one cluster
+ * slot), run by FCALL (calls of the same tick batched per tenant), on the server's clock. Any number
+ * of processes may share it.
  */
 export class RedisLedgerStore implements LedgerStore {
   readonly name = "redis";
@@ -106,6 +109,15 @@ export class RedisLedgerStore implements LedgerStore {
   private readonly unknownTenantRetentionMs: number;
   private readonly knownTenants = new Set<string>();
   private readonly notedDeadlines = new Map<string, { deadlineMs: number; notedAtMs: number }>();
+  /** Tenant calls of the same tick go as one FCALL per tenant. */
+  private readonly batcher = new CallBatcher(batchFunction, (fn, key, args) => this.run(fn, key, [...args]));
+  /** Per tenant, the budget shapes that exist: a reserve sends only the candidate scopes of those. */
+  private readonly shapes = new BudgetShapes(async (tenant) => {
+    const [generation, ...fields] = arrayReply(await this.runTenant(scripts.shapes, tenant, []), "shapes", 1).map(
+      (item) => textOf(item, "shapes", "field"),
+    );
+    return { generation, fields };
+  });
 
   constructor(parts: RedisStoreParts) {
     this.connection = parts.connection;
@@ -188,6 +200,7 @@ export class RedisLedgerStore implements LedgerStore {
         0,
       ) as string[];
       for (let index = 1; index < flat.length; index += 2) {
+        if (flat[index - 1].startsWith("~")) continue; // the generation of the set of budgets
         const definition = publicDefinition(JSON.parse(definitionJsonOf(flat[index])) as BudgetDefinition);
         if (prefix !== undefined && definition.scope !== prefix && !definition.scope.startsWith(`${prefix}/`)) {
           continue;
@@ -212,23 +225,37 @@ export class RedisLedgerStore implements LedgerStore {
       invariant(false, `ttlMs is a positive integer (got ${command.ttlMs})`);
     }
     const { subjectScope: scope, unit, action, runId, actor, estimate, reservationId } = command;
-    const scopes = applicableScopes(scope);
-    const raw = await this.runTenant(scripts.reserve, tenant, [
-      reservationId,
-      unit,
-      action.tier,
-      String(estimate),
-      runId ?? "",
-      String(command.ttlMs),
-      String(command.graceMs),
-      command.overagePolicy,
-      command.dryRun ? "1" : "0",
-      command.shadow ? "1" : "0",
-      ...idempotencyArgs(command.dryRun ? undefined : command.idempotency),
-      jsonFields({ scope, unit, action, runId, actor, estimate }),
-      jsonFields({ scope, unit, reservationId, action, runId }),
-      ...scopes,
-    ]);
+    const all = applicableScopes(scope);
+    let shapes: TenantShapes | undefined = this.shapes.get(tenant);
+    const known = shapes !== undefined;
+    let scopes = all;
+    let raw: unknown;
+    // At most three calls: filtered, filtered again after a refresh, then all candidates.
+    for (let attempt = 0; ; attempt++) {
+      scopes = shapes ? shapes.candidates(scope, unit, all) : all;
+      raw = await this.runTenant(scripts.reserve, tenant, [
+        reservationId,
+        unit,
+        action.tier,
+        String(estimate),
+        runId ?? "",
+        String(command.ttlMs),
+        String(command.graceMs),
+        command.overagePolicy,
+        command.dryRun ? "1" : "0",
+        command.shadow ? "1" : "0",
+        ...idempotencyArgs(command.dryRun ? undefined : command.idempotency),
+        jsonFields({ scope, unit, action, runId, actor, estimate }),
+        jsonFields({ scope, unit, reservationId, action, runId }),
+        shapes?.generation ?? "",
+        ...scopes,
+      ]);
+      if (!(Array.isArray(raw) && raw[0] === "!" && raw[1] === "SHAPES_CHANGED")) break;
+      // The tenant's budgets changed since the snapshot: nothing was decided; refresh and ask again.
+      shapes = attempt === 0 ? await this.shapes.refresh(tenant) : undefined;
+    }
+    // A tenant that comes back without a snapshot: learn its shapes for the next ones, off the hot path.
+    if (!known && !shapes && this.shapes.missed(tenant)) this.shapes.refresh(tenant).catch(() => undefined);
     if (Array.isArray(raw) && raw[0] === "!" && raw[1] === "IDEMPOTENCY_CONFLICT") {
       return { ok: false, error: "IDEMPOTENCY_CONFLICT" };
     }
@@ -260,7 +287,7 @@ export class RedisLedgerStore implements LedgerStore {
     ]);
   }
 
-  private async settle(script: LuaScript, reservationId: string, args: string[]): Promise<SettleOutcome> {
+  private async settle(script: StoreFunction, reservationId: string, args: string[]): Promise<SettleOutcome> {
     const raw = await this.runTenant(script, tenantOfReservation(reservationId), [reservationId, ...args]);
     return settleOutcomeOf(arrayReply(raw, script.name, 2), reservationId, script.name);
   }
@@ -382,9 +409,9 @@ export class RedisLedgerStore implements LedgerStore {
 
   // ---------------------------------------------------------------- internals
 
-  private runTenant(script: LuaScript, tenant: string, args: string[]): Promise<unknown> {
+  private runTenant(script: StoreFunction, tenant: string, args: string[]): Promise<unknown> {
     const keys = this.keys;
-    return this.run(script, keys.tenantRoutingKey(tenant), [
+    return this.batcher.send(script, keys.tenantRoutingKey(tenant), [
       keys.tenantBase(tenant),
       String(this.timeOffsetMs()),
       this.limitsArg,
@@ -392,23 +419,41 @@ export class RedisLedgerStore implements LedgerStore {
     ]);
   }
 
-  /** EVALSHA; on NOSCRIPT (a restarted server, a new cluster node) EVAL once, which caches it again. */
-  private async run(script: LuaScript, key: string, args: string[]): Promise<unknown> {
-    const tail = ["1", key, ...args];
+  /**
+   * FCALL; a server without the library (a restart without persistence, FUNCTION FLUSH, a new cluster
+   * primary) answers "Function not found": the library is loaded on the node the key routes to, once
+   * for all the calls that found it missing at the same time, and the call is made again.
+   */
+  private async run(script: StoreFunction, key: string, args: string[]): Promise<unknown> {
+    const command = ["FCALL", script.fn, "1", key, ...args];
     try {
-      return await this.connection.send(key, ["EVALSHA", script.sha, ...tail]);
+      return await this.connection.send(key, command);
     } catch (error) {
-      if (!(error as Error).message?.startsWith("NOSCRIPT")) throw error;
-      return this.connection.send(key, ["EVAL", script.source, ...tail]);
+      if (!isFunctionMissing(error)) throw error;
+      await this.loadLibrary(key);
+      return this.connection.send(key, command);
     }
   }
 
-  /** Loads every script into the server's cache ahead of the first call (standalone servers). */
+  private libraryLoads = new Map<string | undefined, Promise<unknown>>();
+
+  private loadLibrary(key: string | undefined): Promise<unknown> {
+    // Standalone: one load serves every key. Cluster: per routing key (the load goes to its node).
+    const slot = this.connection.kind === "client" ? undefined : key;
+    let loading = this.libraryLoads.get(slot);
+    if (!loading) {
+      loading = this.connection
+        .send(key, ["FUNCTION", "LOAD", "REPLACE", librarySource])
+        .finally(() => this.libraryLoads.delete(slot));
+      this.libraryLoads.set(slot, loading);
+    }
+    return loading;
+  }
+
+  /** Loads the library ahead of the first call (standalone servers). */
   async preload(): Promise<void> {
     if (this.connection.kind !== "client") return;
-    await Promise.all(
-      Object.values(scripts).map((item) => this.connection.send(undefined, ["SCRIPT", "LOAD", item.source])),
-    );
+    await this.loadLibrary(undefined);
   }
 
   /** Registers a tenant so audit queries and listings across tenants find it. Awaited for budgets. */
@@ -480,6 +525,10 @@ export class RedisLedgerStore implements LedgerStore {
     }
     return [...tenants];
   }
+}
+
+function isFunctionMissing(error: unknown): boolean {
+  return /Function not found/i.test((error as Error)?.message ?? "");
 }
 
 function budgetField(scope: string, unit: string): string {
@@ -619,19 +668,13 @@ function definitionText(definition: BudgetDefinition | PutBudgetCommand["definit
   return `${definition.limit};${definition.overdraftLimit};${definition.window};${bands}`;
 }
 
-/** A stored definition is "<text>\n<json>" (or JSON only, from an older version). */
+/** A stored definition is "<text>\n<json>". */
 function definitionJsonOf(stored: string): string {
-  return stored.startsWith("{") ? stored : stored.slice(stored.indexOf("\n") + 1);
+  return stored.slice(stored.indexOf("\n") + 1);
 }
 
-/** A reservation's holds: "<gen> <L | R | instance> <scope>" joined by ";" (or JSON, from an older version). */
+/** A reservation's holds: "<gen> <L | R | instance> <scope>" joined by ";". */
 function holdsOf(stored: string, runId: string): { scope: string; instance: string }[] {
-  if (stored.startsWith("[")) {
-    return (JSON.parse(stored) as { scope: string; instance: string }[]).map(({ scope, instance }) => ({
-      scope,
-      instance,
-    }));
-  }
   if (stored === "") return [];
   return stored.split(";").map((hold) => {
     const [, code, scope] = hold.split(" ");

@@ -243,15 +243,17 @@ describeRedis(
         await client.close();
       });
 
-      it("reloads its scripts when the server forgot them (NOSCRIPT)", async () => {
+      it("loads its functions again when the server forgot them (FUNCTION FLUSH, a restart without persistence)", async () => {
         const client = createClient({ url: server.url });
         await client.connect();
         const ledger = createLedger({ redis: client, redisPrefix: uniquePrefix("noscript"), sweepIntervalMs: 0 });
         await ledger.setBudget({ scope: "tenant:acme", limit: 10 });
-        await client.sendCommand(["SCRIPT", "FLUSH"]);
-        expect((await ledger.reserve({ subject, action: read, estimate: 3 })).decision).toBe("ALLOW");
-        const scriptsCached = await client.sendCommand(["INFO", "memory"]);
-        expect(String(scriptsCached)).toMatch(/number_of_cached_scripts:[1-9]/);
+        await client.sendCommand(["FUNCTION", "FLUSH"]);
+        const reserves = await Promise.all(
+          Array.from({ length: 4 }, () => ledger.reserve({ subject, action: read, estimate: 2 })),
+        );
+        expect(reserves.map((reserve) => reserve.decision)).toEqual(["ALLOW", "ALLOW", "ALLOW", "ALLOW"]);
+        expect(String(await client.sendCommand(["FUNCTION", "LIST"]))).toMatch(/tollgate_/);
         await ledger.close();
         await client.close();
       });

@@ -110,6 +110,10 @@ describeRedis(
       expect(committed).toMatchObject({ charged: max - 1, released: 0 });
       expect(committed.balances[0]).toMatchObject({ allocated: max, spent: max - 1, reserved: 0, remaining: 1 });
       expect(await ledger.getBalance({ scope: "tenant:acme" })).toMatchObject({ allocated: max, spent: max - 1 });
+      // The audit's balances travel as stream fields formatted by Redis, not JSON built in Lua: exact too.
+      const [reserveEvent, commitEvent] = (await ledger.audit({ scope: "tenant:acme" })).slice(-2);
+      expect(reserveEvent.balances).toEqual([{ scope: "tenant:acme", allocated: max, remaining: 2 }]);
+      expect(commitEvent.balances).toEqual([{ scope: "tenant:acme", allocated: max, remaining: 1 }]);
       await ledger.close();
     });
 

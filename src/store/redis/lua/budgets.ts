@@ -32,8 +32,10 @@ else
 end
 local stored = string.sub(definitionJson, 1, -2) .. ',"updatedAtMs":' .. int(now) .. ',"gen":' .. gen .. '}'
 redis.call('HSET', budgetsKey, budgetField, gen .. ';' .. definitionText .. '\\n' .. stored)
+-- A new budget changes which budgets exist: clients that filter candidate scopes refresh.
+if not previous then redis.call('HINCRBY', budgetsKey, shapeGenField, 1) end
 tenantKnown = true
-if not previous and redis.call('HLEN', budgetsKey) == 1 then
+if not previous and gen == '1' then
   -- The tenant's first budget: what it wrote while unknown stays from now on.
   redis.call('PERSIST', metaKey)
   redis.call('PERSIST', auditKey)
@@ -67,6 +69,7 @@ if previous then
   removed = 'true'
   tenantKnown = true
   redis.call('HDEL', budgetsKey, budgetField)
+  redis.call('HINCRBY', budgetsKey, shapeGenField, 1)
   redis.call('HDEL', countersKey, parseDef(previous).gen .. ':' .. budgetField .. '|life')
   appendAudit('"type":"budget.remove",' .. eventFields)
 end

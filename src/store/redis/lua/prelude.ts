@@ -1,9 +1,10 @@
 /**
- * Lua shared by every tenant script: clock, key layout, definitions, counters, the decision rule,
- * idempotency, audit and expiry. Each script is this prelude plus its own body, so one EVALSHA runs
- * one operation atomically on one tenant (one cluster slot).
+ * Lua shared by every tenant function: clock, key layout, definitions, counters, the decision rule,
+ * idempotency, audit and expiry. It is the top of the functions library (scripts.ts): it runs once,
+ * when the library is loaded, and each operation is a function that calls begin() and then does its
+ * own work, atomically on one tenant (one cluster slot).
  *
- * ARGV layout shared by every tenant script (see `runTenant` in redis-store.ts):
+ * ARGV layout shared by every tenant function (see `runTenant` in redis-store.ts):
  *   1 base: key prefix ending in the tenant hash tag, e.g. "tollgate:{tenant:acme}:"
  *   2 clock offset in ms added to the server's TIME ("0" outside tests)
  *   3 limits, comma-separated: auditEventsMax (approximate stream cap), settledReservationRetentionMs,
@@ -25,32 +26,59 @@
  * before the first write of an operation.
  */
 export const preludeLua = `
-local base = ARGV[1]
-local limits = {}
-for limit in string.gmatch(ARGV[3], '[^,]+') do limits[#limits + 1] = limit end
-local auditEventsMax = limits[1]
-local settledRetentionMs = limits[2]
-local idempotencyRetentionMs = limits[3]
-local runCountersRetentionMs = tonumber(limits[4])
-local expireBatchMax = tonumber(limits[5])
-local settledReservationsMax = tonumber(limits[6])
-local idempotencyKeysMax = tonumber(limits[7])
-local unknownTenantRetentionMs = limits[8]
+-- Per-call state, set by begin() at the start of every function: the library's top level runs once,
+-- when it is loaded, so nothing here may depend on a call.
+local KEYS, ARGV
+local base, now, nowUs
+local budgetsKey, metaKey, holdsKey, auditKey, settledKey, idempotencyIndexKey, countersKey, countersIdleKey
+local auditEventsMax, settledRetentionMs, idempotencyRetentionMs, runCountersRetentionMs, expireBatchMax
+local settledReservationsMax, idempotencyKeysMax, unknownTenantRetentionMs
+local tenantKnown = nil
+local dueBacklog = false
+-- The earliest deadline in the holds index as expireDue found it (0: none), or false once unknown.
+local earliestHold = false
+-- The limits and key names only change with the store's options and the tenant: parsed again only then.
+local limitsText, baseText
 
-local time = redis.call('TIME')
-local now = tonumber(time[1]) * 1000 + math.floor(tonumber(time[2]) / 1000) + tonumber(ARGV[2])
--- Server microseconds, to order events of different tenants that share a millisecond.
-local nowUs = time[1] .. string.format('%06d', tonumber(time[2]))
+local function begin(keys, args)
+  KEYS, ARGV = keys, args
+  tenantKnown, dueBacklog, earliestHold = nil, false, false
+  if args[3] ~= limitsText then
+    local limits = {}
+    for limit in string.gmatch(args[3], '[^,]+') do limits[#limits + 1] = limit end
+    auditEventsMax = limits[1]
+    settledRetentionMs = limits[2]
+    idempotencyRetentionMs = limits[3]
+    runCountersRetentionMs = tonumber(limits[4])
+    expireBatchMax = tonumber(limits[5])
+    settledReservationsMax = tonumber(limits[6])
+    idempotencyKeysMax = tonumber(limits[7])
+    unknownTenantRetentionMs = limits[8]
+    limitsText = args[3]
+  end
+  base = args[1]
+  if base ~= baseText then
+    budgetsKey = base .. 'budgets'
+    metaKey = base .. 'meta'
+    holdsKey = base .. 'holds'
+    auditKey = base .. 'audit'
+    settledKey = base .. 'settled'
+    idempotencyIndexKey = base .. 'idempotency'
+    countersKey = base .. 'counters'
+    countersIdleKey = base .. 'counters-idle'
+    baseText = base
+  end
+  local time = redis.call('TIME')
+  now = tonumber(time[1]) * 1000 + math.floor(tonumber(time[2]) / 1000) + tonumber(args[2])
+  -- Server microseconds, to order events of different tenants that share a millisecond.
+  nowUs = time[1] .. string.format('%06d', tonumber(time[2]))
+end
 
-local budgetsKey = base .. 'budgets'
-local metaKey = base .. 'meta'
-local holdsKey = base .. 'holds'
-local auditKey = base .. 'audit'
-local settledKey = base .. 'settled'
-local idempotencyIndexKey = base .. 'idempotency'
+-- A field of the budgets hash that is no budget: the generation of the set of budget fields, bumped
+-- whenever a budget is created or removed (see shapesLua in lua/reads.ts and the reserve).
+local shapeGenField = '~gen'
+
 local function reservationKey(id) return base .. 'r:' .. id end
-local countersKey = base .. 'counters'
-local countersIdleKey = base .. 'counters-idle'
 local function idempotencyKey(op, key) return base .. 'i:' .. op .. ':' .. key end
 
 local function int(n) return string.format('%d', n) end
@@ -61,15 +89,19 @@ local function field(name, json)
   if json == nil then return '' end
   return ',"' .. name .. '":' .. json
 end
+-- Callers test the condition themselves and call this only when it fails: a message built on
+-- every call (string.format, concatenation, interning) cost more than the rest of a reserve.
+local function violated(message)
+  error('INVARIANT_VIOLATED ' .. message)
+end
 local function invariant(ok, message)
-  if not ok then error('INVARIANT_VIOLATED ' .. message) end
+  if not ok then violated(message) end
 end
 
 -- A tenant that never had a budget (a random id from a hostile caller) leaves only keys that expire:
 -- its audit stream, sequence and indexes live unknownTenantRetentionMs after its last write. Scripts
 -- that saw one of the tenant's budgets set tenantKnown; others look it up once, when they write.
 -- "gen" in meta marks a tenant that had budgets once: its generations must never restart.
-local tenantKnown = nil
 local function expireUnlessKnown(key1, key2)
   if tenantKnown == nil then
     tenantKnown = redis.call('EXISTS', budgetsKey) == 1 or redis.call('HEXISTS', metaKey, 'gen') == 1
@@ -87,24 +119,25 @@ local TIER_DIGIT = { read = '1', ['write-local'] = '2', ['write-external'] = '3'
 -- A stored definition is "<gen>;<limit>;<overdraftLimit>;<window>;<bands>\\n<definition json>": the
 -- scripts read the text before the newline, listings the JSON after it. <bands> is
 -- "<from>:<disabled tier digits>,..." (read = 1 ... execution = 5), empty without narrowing.
--- A value that is JSON only (written by an older version) is still read.
-local function parseDef(raw)
-  if string.byte(raw, 1) == 123 then
-    local d = cjson.decode(raw)
-    local bands = {}
-    if d.narrowing ~= nil and d.narrowing ~= cjson.null then
-      for i, band in ipairs(d.narrowing) do
-        local digits = {}
-        for j, tier in ipairs(band.disabledTiers) do digits[j] = TIER_DIGIT[tier] end
-        bands[i] = tostring(band.from) .. ':' .. table.concat(digits)
-      end
-    end
-    return { gen = int(d.gen), limit = d.limit, limitText = int(d.limit), overdraftLimit = d.overdraftLimit,
-      window = d.window, bands = table.concat(bands, ',') }
-  end
+local function parseDefText(raw)
   local gen, limit, overdraft, window, bands = string.match(raw, '^(%d+);(%d+);(%d+);([%a]+);([^\\n]*)')
   return { gen = gen, limit = tonumber(limit), limitText = limit, overdraftLimit = tonumber(overdraft),
     window = window, bands = bands }
+end
+
+-- Parsed definitions by their stored text, across calls: a definition is parsed once, not on every
+-- reserve and settle. Keyed by the whole stored value (generation included), so a changed budget is
+-- a new entry; never mutated by callers; dropped whole at defCacheMax entries.
+local defCacheMax = 10000
+local defCache, defCacheSize = {}, 0
+local function parseDef(raw)
+  local def = defCache[raw]
+  if def then return def end
+  def = parseDefText(raw)
+  if defCacheSize >= defCacheMax then defCache, defCacheSize = {}, 0 end
+  defCache[raw] = def
+  defCacheSize = defCacheSize + 1
+  return def
 end
 
 -- ------------------------------------------------------------------ windows and counters
@@ -124,9 +157,11 @@ local function remainingOf(b)
 end
 
 local function assertCounters(b)
-  invariant(b.c.reserved >= 0, 'reserved >= 0 on ' .. b.scope .. ' (got ' .. int(b.c.reserved) .. ')')
-  invariant(b.c.spent >= 0, 'spent >= 0 on ' .. b.scope .. ' (got ' .. int(b.c.spent) .. ')')
-  invariant(b.c.debt >= 0, 'debt >= 0 on ' .. b.scope .. ' (got ' .. int(b.c.debt) .. ')')
+  local c = b.c
+  if c.reserved >= 0 and c.spent >= 0 and c.debt >= 0 then return end
+  for _, name in ipairs({ 'reserved', 'spent', 'debt' }) do
+    if c[name] < 0 then violated(name .. ' >= 0 on ' .. b.scope .. ' (got ' .. int(c[name]) .. ')') end
+  end
 end
 
 -- A budget on the action's path and its window instance; counters come from loadCounters.
@@ -141,9 +176,11 @@ local function loadCounters(list)
   if #list == 0 then return end
   local function storedCount(text, name, b, value)
     local n = tonumber(text)
-    invariant(n ~= nil and n >= 0, name .. ' >= 0 on ' .. b.scope .. ' (stored ' .. string.sub(value, 1, 64) .. ')')
-    invariant(n <= 9007199254740991, name .. ' is a safe integer on ' .. b.scope .. ' (stored ' .. string.sub(value, 1, 64) .. ')')
-    return n
+    if n ~= nil and n >= 0 and n <= 9007199254740991 then return n end
+    if n ~= nil and n >= 0 then
+      violated(name .. ' is a safe integer on ' .. b.scope .. ' (stored ' .. string.sub(value, 1, 64) .. ')')
+    end
+    violated(name .. ' >= 0 on ' .. b.scope .. ' (stored ' .. string.sub(value, 1, 64) .. ')')
   end
   local fields = {}
   for i, b in ipairs(list) do fields[i] = b.field end
@@ -152,7 +189,7 @@ local function loadCounters(list)
     local value = values[i]
     if value then
       local s, r, d = string.match(value, '^(%-?%d+):(%-?%d+):(%-?%d+)$')
-      invariant(s ~= nil, 'counters of ' .. b.scope .. ' are three integers (stored ' .. string.sub(value, 1, 64) .. ')')
+      if s == nil then violated('counters of ' .. b.scope .. ' are three integers (stored ' .. string.sub(value, 1, 64) .. ')') end
       b.c = { spent = storedCount(s, 'spent', b, value), reserved = storedCount(r, 'reserved', b, value),
         debt = storedCount(d, 'debt', b, value), found = true }
     else
@@ -212,13 +249,6 @@ end
 
 local function holdsOf(holdsText, runId)
   local holds = {}
-  if string.byte(holdsText, 1) == 91 then
-    -- JSON written by an older version.
-    for i, hold in ipairs(cjson.decode(holdsText)) do
-      holds[i] = { gen = int(hold.gen), instance = hold.instance, scope = hold.scope }
-    end
-    return holds
-  end
   for item in string.gmatch(holdsText, '[^;]+') do
     local gen, code, scope = string.match(item, '^(%d+) (%S+) (.+)$')
     local instance = code
@@ -248,7 +278,6 @@ end
 -- slots and the chains of budgets (which the operator defines), never by the overdue holds. A folded
 -- entry is deleted: the hold's own expiry later finds it below 0 and leaves those counters alone.
 local dueSlotsFoldMax = 1024
-local dueBacklog = false
 local function dueKeys(deadline)
   local slot = int(deadline)
   return base .. 'due:' .. slot, base .. 'due-run:' .. slot
@@ -443,24 +472,6 @@ local function pushBalances(out, list, lead)
   return out
 end
 
--- Appends ',"balances":[...]' of an audit event to parts.
-local function pushAuditBalances(parts, list)
-  local n = #parts
-  parts[n + 1] = ',"balances":['
-  n = n + 1
-  for i, b in ipairs(list) do
-    local sep = ','
-    if i == 1 then sep = '' end
-    parts[n + 1] = sep .. '{"scope":"'
-    parts[n + 2] = b.scope
-    parts[n + 3] = '","allocated":'
-    parts[n + 4] = b.def.limitText
-    parts[n + 5] = ',"remaining":' .. int(remainingOf(b)) .. '}'
-    n = n + 5
-  end
-  parts[n + 1] = ']'
-end
-
 -- ------------------------------------------------------------------ the decision rule (core/decision.ts)
 
 -- The tier digits a budget's narrowing disables at this use ('' for none).
@@ -569,40 +580,57 @@ local function keepSettled(id)
 end
 
 -- body: the event's fields after seq and atMs, e.g. '"type":"reserve","scope":...'; either one
--- string or a list of strings, concatenated once.
-local function appendAudit(body)
-  local seq = redis.call('HINCRBY', metaKey, 'seq', 1)
+-- string or a list of strings, concatenated once. balances (optional): the budgets whose balances
+-- the event reports.
+--
+-- The event's sequence is its stream id: "0-*" has the stream number its entries 0-1, 0-2, ... (the
+-- stream keeps its last id when trimmed), so no counter is read or written for it. Balances are
+-- stream fields, not JSON: "b" the scopes (space-separated), then per budget "a" allocated and "r"
+-- remaining, passed as Lua numbers, which Redis formats exactly (every integer below 2^53) without a
+-- Lua string being made. The reader (audit-reader.ts) puts seq first and rebuilds "balances".
+local function appendAudit(body, balances)
   local event
   if type(body) == 'table' then
     -- Strings are hashed whole when made: build the event once, not body first and event after.
-    table.insert(body, 1, '{"seq":' .. int(seq) .. ',"atMs":' .. int(now) .. ',"_us":' .. nowUs .. ',')
+    table.insert(body, 1, '{"atMs":' .. int(now) .. ',"_us":' .. nowUs .. ',')
     body[#body + 1] = '}'
     event = table.concat(body)
   else
-    event = '{"seq":' .. int(seq) .. ',"atMs":' .. int(now) .. ',"_us":' .. nowUs .. ',' .. body .. '}'
+    event = '{"atMs":' .. int(now) .. ',"_us":' .. nowUs .. ',' .. body .. '}'
   end
-  redis.call('XADD', auditKey, 'MAXLEN', '~', auditEventsMax, '*', 'e', event)
-  expireUnlessKnown(auditKey, metaKey)
+  if balances == nil then
+    redis.call('XADD', auditKey, 'MAXLEN', '~', auditEventsMax, '0-*', 'e', event)
+  else
+    local args = { auditKey, 'MAXLEN', '~', auditEventsMax, '0-*', 'e', event, 'b', '' }
+    local scopes = {}
+    local n = 9
+    for i, b in ipairs(balances) do
+      scopes[i] = b.scope
+      args[n + 1], args[n + 2], args[n + 3], args[n + 4] = 'a', b.def.limit, 'r', remainingOf(b)
+      n = n + 4
+    end
+    args[9] = table.concat(scopes, ' ')
+    redis.call('XADD', unpack(args))
+  end
+  expireUnlessKnown(auditKey)
 end
 
 -- ------------------------------------------------------------------ expiry (server clock)
 
--- A record's deadline; one written before deadline slots ("dv" absent) kept TTL + grace exactly.
-local function recordDeadline(expiresAtText, graceText, slotted)
-  local expiresAtMs, graceMs = tonumber(expiresAtText), tonumber(graceText)
-  if slotted then return deadlineOf(expiresAtMs, graceMs) end
-  return expiresAtMs + graceMs
+-- A record's deadline, from its text fields.
+local function recordDeadline(expiresAtText, graceText)
+  return deadlineOf(tonumber(expiresAtText), tonumber(graceText))
 end
 
 local function expireOne(id)
   local key = reservationKey(id)
-  local r = redis.call('HMGET', key, 'st', 'x', 'g', 'e', 'u', 'h', 'ev', 'sd', 'ri', 'dv')
+  local r = redis.call('HMGET', key, 'st', 'x', 'g', 'e', 'u', 'h', 'ev', 'sd', 'ri')
   if r[1] ~= 'held' then
     -- Settled meanwhile or aged out: the index entry is stale.
     redis.call('ZREM', holdsKey, id)
     return false
   end
-  local deadline = recordDeadline(r[2], r[3], r[10])
+  local deadline = recordDeadline(r[2], r[3])
   if deadline > now then return false end
   local estimate = tonumber(r[4])
   local runFields = {}
@@ -610,7 +638,7 @@ local function expireOne(id)
   redis.call('ZREM', holdsKey, id)
   -- What a fold moved into the counters already is not taken out again.
   local chainCounted, runCounted = true, nil
-  if r[10] and estimate > 0 then chainCounted, runCounted = removeDue(deadline, r[5], r[6], runFields, estimate) end
+  if estimate > 0 then chainCounted, runCounted = removeDue(deadline, r[5], r[6], runFields, estimate) end
   local changed = {}
   for _, b in ipairs(held) do
     local counted = chainCounted
@@ -627,14 +655,24 @@ local function expireOne(id)
   local amount = estimate
   if r[8] == '1' then amount = 0 end
   local parts = { '"type":"expire",', r[7], ',"estimate":', int(estimate), ',"amount":', int(amount) }
-  pushAuditBalances(parts, held)
-  appendAudit(parts)
+  appendAudit(parts, held)
   return true
 end
 
 -- Expires this tenant's overdue holds one by one, at most expireBatchMax per call (each writes its
 -- audit event). When that leaves some behind, foldDue makes what the call reads exact all the same.
 local function expireDue()
+  -- The earliest hold first: when it is not due (the common case) that is the only call, and it is
+  -- what nextDeadline answers.
+  local first = redis.call('ZRANGE', holdsKey, 0, 0, 'WITHSCORES')
+  if #first == 0 then
+    earliestHold = 0
+    return 0
+  end
+  if tonumber(first[2]) > now then
+    earliestHold = tonumber(first[2])
+    return 0
+  end
   local due = redis.call('ZRANGEBYSCORE', holdsKey, '-inf', now, 'LIMIT', 0, expireBatchMax)
   local expired = 0
   for _, id in ipairs(due) do
@@ -646,13 +684,14 @@ end
 
 -- A held reservation past its deadline that expireDue has not reached yet is expired now, before a
 -- settle, extend or read looks at it. Returns true when it was.
-local function expireIfOverdue(id, status, expiresAtText, graceText, slotted)
-  if status ~= 'held' or recordDeadline(expiresAtText, graceText, slotted) > now then return false end
+local function expireIfOverdue(id, status, expiresAtText, graceText)
+  if status ~= 'held' or recordDeadline(expiresAtText, graceText) > now then return false end
   return expireOne(id)
 end
 
 -- The earliest deadline left, or 0: tells the sweep index when to come back for this tenant.
 local function nextDeadline()
+  if earliestHold then return earliestHold end
   local first = redis.call('ZRANGE', holdsKey, 0, 0, 'WITHSCORES')
   if #first == 0 then return 0 end
   return tonumber(first[2])

@@ -20,7 +20,21 @@ return balanceJson(b, string.match(budgetField, '|(.*)$'))
 /** reservation. ARGV[4]: reservationId. Returns the record's fields ev, h, st, sd, c, x, ch, e, p, g, ri (nil when unknown). */
 export const reservationLua = `
 expireDue()
-local due = redis.call('HMGET', reservationKey(ARGV[4]), 'st', 'x', 'g', 'dv')
-expireIfOverdue(ARGV[4], due[1], due[2], due[3], due[4])
+local due = redis.call('HMGET', reservationKey(ARGV[4]), 'st', 'x', 'g')
+expireIfOverdue(ARGV[4], due[1], due[2], due[3])
 return redis.call('HMGET', reservationKey(ARGV[4]), 'ev', 'h', 'st', 'sd', 'c', 'x', 'ch', 'e', 'p', 'g', 'ri')
+`;
+
+/**
+ * shapes: the tenant's budget fields ("<scope>|<unit>") and the generation of that set, read
+ * together, for a client that sends a reserve only the candidate scopes whose shape has a budget.
+ * Returns { generation, field... }.
+ */
+export const shapesLua = `
+local fields = redis.call('HKEYS', budgetsKey)
+local out = { redis.call('HGET', budgetsKey, shapeGenField) or '0' }
+for _, budgetField in ipairs(fields) do
+  if budgetField ~= shapeGenField then out[#out + 1] = budgetField end
+end
+return out
 `;

@@ -5,13 +5,15 @@
  * dryRun ("1"/"0"), shadow ("1"/"0"), idempotency key ("" for none), fingerprint,
  * reserveEvent (JSON fields of the audit event known up front), recordEvent (JSON fields every later
  * event of this reservation repeats; with the numeric fields it is also the record's fixed part),
- * then the candidate scopes, outermost first.
+ * the generation of the tenant's set of budgets the client filtered the candidates by ("" when it
+ * sends them all), then the candidate scopes, outermost first.
  *
  * Returns a flat array (see `reserveOutcomeOf` in redis-store.ts): decision, reasonCode, deniedScope,
  * disabled tiers (comma-separated), reservationId, expiresAtMs, deadline to note in the sweep index,
  * shadow reasonCode, shadow deniedScope, replayed ("" or "1"), then per checked budget its candidate
  * index, window, instance, allocated, spent, reserved, debt. "" and 0 stand for absent. On an
- * idempotency conflict: { "!", "IDEMPOTENCY_CONFLICT" }.
+ * idempotency conflict: { "!", "IDEMPOTENCY_CONFLICT" }; when the set of budgets changed since the
+ * client's filter: { "!", "SHAPES_CHANGED", current generation }.
  */
 export const reserveLua = `
 local id = ARGV[4]
@@ -28,11 +30,13 @@ local idemKey = ARGV[14]
 local idemFingerprint = ARGV[15]
 local reserveEvent = ARGV[16]
 local recordEvent = ARGV[17]
-local firstScope = 18
+local shapeGen = ARGV[18]
+local firstScope = 19
 
 -- Before the first write (expireDue writes): a number that is not a safe integer is never held.
-invariant(estimate ~= nil and estimate >= 0 and estimate <= 9007199254740991 and estimate == math.floor(estimate),
-  'estimate is a safe integer >= 0 (got ' .. string.sub(ARGV[7], 1, 32) .. ')')
+if not (estimate ~= nil and estimate >= 0 and estimate <= 9007199254740991 and estimate == math.floor(estimate)) then
+  violated('estimate is a safe integer >= 0 (got ' .. string.sub(ARGV[7], 1, 32) .. ')')
+end
 invariant(ttlMs ~= nil and ttlMs >= 1 and ttlMs == math.floor(ttlMs), 'ttlMs is a positive integer')
 
 expireDue()
@@ -52,9 +56,16 @@ end
 
 local fields = {}
 for i = firstScope, #ARGV do fields[#fields + 1] = ARGV[i] .. '|' .. unit end
+local scopeCount = #fields
+fields[scopeCount + 1] = shapeGenField
 local defs = redis.call('HMGET', budgetsKey, unpack(fields))
+-- The client left out the scopes whose shape had no budget when the set of budgets was at
+-- generation shapeGen: valid only while it still is. Otherwise it refreshes and asks again.
+local currentGen = defs[scopeCount + 1] or '0'
+if shapeGen ~= '' and shapeGen ~= currentGen then return { '!', 'SHAPES_CHANGED', currentGen } end
 local checked = {}
-for i, raw in ipairs(defs) do
+for i = 1, scopeCount do
+  local raw = defs[i]
   if raw then
     local def = parseDef(raw)
     local b = budgetAt(def, ARGV[firstScope + i - 1], fields[i], instanceOf(def.window, runId))
@@ -86,13 +97,13 @@ end
 local heldId, expiresAtMs, hint = '', 0, 0
 if allowed or shadow then
   local key = reservationKey(id)
-  invariant(redis.call('EXISTS', key) == 0, 'reservation id ' .. id .. ' reused')
+  if redis.call('EXISTS', key) == 1 then violated('reservation id ' .. id .. ' reused') end
   local holds = {}
   if allowed then
     for i, b in ipairs(checked) do
       b.c.reserved = b.c.reserved + estimate
       assertCounters(b)
-      invariant(remainingOf(b) >= 0, 'remaining >= 0 after a hold on ' .. b.scope)
+      if remainingOf(b) < 0 then violated('remaining >= 0 after a hold on ' .. b.scope) end
       holds[i] = holdOf(b)
     end
     saveCounters(checked)
@@ -106,7 +117,7 @@ if allowed or shadow then
   local holdsText = table.concat(holds, ';')
   redis.call('HSET', key, 'ev', recordEvent, 'h', holdsText, 'ri', runId,
     'u', unit, 'e', ARGV[7], 'g', graceMs, 'p', overagePolicy, 'st', 'held', 'sd', shadowDenied,
-    'c', int(now), 'x', int(expiresAtMs), 'ch', '0', 'dv', '1')
+    'c', int(now), 'x', int(expiresAtMs), 'ch', '0')
   redis.call('ZADD', holdsKey, deadline, id)
   if allowed then addDue(deadline, unit, holdsText, runFieldsOf(checked), estimate) end
   heldId = id
@@ -122,8 +133,7 @@ if shadowReason ~= '' then
   parts[#parts + 1] = ',"shadow":{"decision":"DENY","reasonCode":"' .. shadowReason .. '"'
     .. field('deniedScope', shadowScope ~= '' and quoted(shadowScope) or nil) .. '}'
 end
-pushAuditBalances(parts, checked)
-appendAudit(parts)
+appendAudit(parts, checked)
 local reply = pushBalances({ decision, reasonCode or '', deniedScope or '', caps or '', heldId, expiresAtMs, hint,
   shadowReason, shadowScope, '' }, checked, indexOf)
 rememberArray('reserve', idemKey, idemFingerprint, reply)

@@ -27,8 +27,9 @@ local idemKey = ARGV[8]
 local idemFingerprint = ARGV[9]
 if actualArg ~= '' then
   local actual = tonumber(actualArg)
-  invariant(actual ~= nil and actual >= 0 and actual <= 9007199254740991 and actual == math.floor(actual),
-    'actual is a safe integer >= 0 (got ' .. string.sub(actualArg, 1, 32) .. ')')
+  if not (actual ~= nil and actual >= 0 and actual <= 9007199254740991 and actual == math.floor(actual)) then
+    violated('actual is a safe integer >= 0 (got ' .. string.sub(actualArg, 1, 32) .. ')')
+  end
 end
 local lostReserve = ARGV[10] == '1'
 local lostReserveKey = ARGV[11] or ''
@@ -44,11 +45,11 @@ if replayed then
 end
 
 local key = reservationKey(id)
-local r = redis.call('HMGET', key, 'st', 'sd', 'e', 'p', 'u', 'h', 'ev', 'ri', 'sf', 'sk', 'x', 'g', 'dv', 'cl')
+local r = redis.call('HMGET', key, 'st', 'sd', 'e', 'p', 'u', 'h', 'ev', 'ri', 'sf', 'sk', 'x', 'g', 'cl')
 if not r[1] then return { '!', 'RESERVATION_NOT_FOUND', '' } end
-if expireIfOverdue(id, r[1], r[11], r[12], r[13]) then return { '!', 'RESERVATION_EXPIRED', '' } end
+if expireIfOverdue(id, r[1], r[11], r[12]) then return { '!', 'RESERVATION_EXPIRED', '' } end
 -- A replay handed this reservation to a caller since its reserve's answer was lost: it is theirs.
-if lostReserve and r[14] then return { '!', 'RESERVATION_FINALIZED', 'handed to a caller by a replay' } end
+if lostReserve and r[13] then return { '!', 'RESERVATION_FINALIZED', 'handed to a caller by a replay' } end
 if r[1] ~= 'held' and idemFingerprint ~= '' and r[10] == idemKey and (r[9] == idemFingerprint or idemKey ~= '') then
   if r[9] ~= idemFingerprint then return { '!', 'IDEMPOTENCY_CONFLICT', '' } end
   -- A retry of the settle that finalized this reservation (its reply was lost): the same numbers.
@@ -128,18 +129,17 @@ redis.call('HSET', key, 'st', status, 'ch', int(charged), 'so', int(debtAdded) .
   'sf', idemFingerprint, 'sk', idemKey)
 keepSettled(id)
 redis.call('ZREM', holdsKey, id)
-if r[13] then removeDue(recordDeadline(r[11], r[12], true), r[5], r[6], runFields, estimate) end
+removeDue(recordDeadline(r[11], r[12]), r[5], r[6], runFields, estimate)
 
 local parts = { '"type":"' .. kind .. '",', r[7] }
 if actorJson ~= '' then parts[#parts + 1] = ',"actor":' .. actorJson end
 parts[#parts + 1] = ',"estimate":' .. int(estimate) .. ',"amount":' .. int(amount)
-pushAuditBalances(parts, held)
 if reasonJson ~= '' then
   parts[#parts + 1] = ',"detail":' .. reasonJson
 elseif uncharged > 0 then
   parts[#parts + 1] = ',"detail":"uncharged overage ' .. int(uncharged) .. '"'
 end
-appendAudit(parts)
+appendAudit(parts, held)
 if lostReserve and lostReserveKey ~= '' then
   -- The caller was told the reserve failed: a retry with its key is decided afresh, not replayed.
   local recordKey = idempotencyKey('reserve', lostReserveKey)

@@ -1,0 +1,146 @@
+/**
+ * A minimal reserve + commit on Redis with the store's essential features, for comparison with the
+ * real store in the same run (`bench/redis.ts` calls it; `npx tsx bench/redis-prototype.ts` runs it
+ * alone on its own redis-server). One functions library, loaded once:
+ *   reserve: server TIME; one HMGET of the chain's limits and one of its counters (integer fields);
+ *            check; HINCRBY reserved on each; a 5-field reservation record; ZADD into the holds index;
+ *            a compact XADD (the stream id is the sequence); overdue holds looked up first.
+ *   commit:  TIME; the record; HINCRBY reserved/spent on each; status + PEXPIRE; ZREM; compact XADD.
+ * What it leaves out: idempotency, windows, narrowing bands, overage policies, debt, shadow mode,
+ * overdue-slot sums, unknown-tenant expiry, reply checking on the client.
+ */
+import { execFile } from "node:child_process";
+import { readFileSync } from "node:fs";
+import { pathToFileURL } from "node:url";
+import { promisify } from "node:util";
+import { createClient } from "@redis/client";
+import { startRedisServer } from "../test/helpers/redis-server.js";
+
+const library = `#!lua name=tollgate_prototype
+local function clock()
+  local t = redis.call('TIME')
+  return tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)
+end
+
+-- ARGV: base, reservation id, estimate, ttlMs, then the chain's budget names.
+redis.register_function('proto_reserve', function(keys, args)
+  local base, id, estimate, ttlMs = args[1], args[2], tonumber(args[3]), tonumber(args[4])
+  local now = clock()
+  local holds = base .. 'holds'
+  local due = redis.call('ZRANGEBYSCORE', holds, '-inf', now, 'LIMIT', 0, 100)
+  if #due > 0 then return { 'BUSY' } end
+  local names, reservedFields, spentFields = {}, {}, {}
+  for i = 5, #args do
+    names[#names + 1] = args[i]
+    reservedFields[#reservedFields + 1] = args[i] .. ':r'
+    spentFields[#spentFields + 1] = args[i] .. ':s'
+  end
+  local limits = redis.call('HMGET', base .. 'limits', unpack(names))
+  local reserved = redis.call('HMGET', base .. 'counters', unpack(reservedFields))
+  local spent = redis.call('HMGET', base .. 'counters', unpack(spentFields))
+  local reply = { 'ALLOW', now + ttlMs }
+  for i = 1, #names do
+    local remaining = tonumber(limits[i]) - tonumber(reserved[i] or 0) - tonumber(spent[i] or 0)
+    if remaining < estimate then return { 'DENY', 0 } end
+    reply[#reply + 1] = remaining - estimate
+  end
+  for i = 1, #names do redis.call('HINCRBY', base .. 'counters', reservedFields[i], estimate) end
+  redis.call('HSET', base .. 'r:' .. id, 'st', 'held', 'e', args[3], 'x', now + ttlMs, 'n', #names, 'h', table.concat(names, ' '))
+  redis.call('ZADD', holds, now + ttlMs + 5000, id)
+  redis.call('XADD', base .. 'audit', 'MAXLEN', '~', 10000, '0-*', 't', 'reserve', 'id', id, 'd', 'ALLOW', 'e', args[3])
+  return reply
+end)
+
+-- ARGV: base, reservation id.
+redis.register_function('proto_commit', function(keys, args)
+  local base, id = args[1], args[2]
+  local now = clock()
+  local key = base .. 'r:' .. id
+  local r = redis.call('HMGET', key, 'st', 'e', 'h')
+  if r[1] ~= 'held' then return { 'FINALIZED' } end
+  local estimate = tonumber(r[2])
+  for name in string.gmatch(r[3], '%S+') do
+    redis.call('HINCRBY', base .. 'counters', name .. ':r', -estimate)
+    redis.call('HINCRBY', base .. 'counters', name .. ':s', estimate)
+  end
+  redis.call('HSET', key, 'st', 'committed')
+  redis.call('PEXPIRE', key, 3600000)
+  redis.call('ZREM', base .. 'holds', id)
+  redis.call('XADD', base .. 'audit', 'MAXLEN', '~', 10000, '0-*', 't', 'commit', 'id', id, 'a', r[2])
+  return { 'ok', now }
+end)
+`;
+
+type Client = { sendCommand(args: string[]): Promise<unknown> };
+
+export interface PrototypeFigures {
+  pairP50Us: number;
+  pairsPerSecond8: number;
+  serverCpuUsPerPair: number;
+}
+
+function cpuMicrosOf(pid: number): number {
+  const fields = readFileSync(`/proc/${pid}/stat`, "utf8").split(") ")[1].split(" ");
+  return ((Number(fields[11]) + Number(fields[12])) * 1_000_000) / 100;
+}
+
+/** Runs the prototype pair on the server `url` (process `pid`): one-caller p50, 8-caller pairs/s, server CPU. */
+export async function benchPrototype(url: string, pid: number, depth = 4, seconds = 3): Promise<PrototypeFigures> {
+  const node = createClient({ url });
+  await node.connect();
+  const client = node as unknown as Client;
+  try {
+    await client.sendCommand(["FUNCTION", "LOAD", "REPLACE", library]);
+    const base = "proto:{tenant:proto}:";
+    const names = Array.from({ length: depth }, (_, index) => `b${index}`);
+    for (const name of names)
+      await client.sendCommand(["HSET", `${base}limits`, name, String(Number.MAX_SAFE_INTEGER)]);
+    let next = 0;
+    const pair = async () => {
+      const id = `p${next++}`;
+      await client.sendCommand(["FCALL", "proto_reserve", "1", `${base}limits`, base, id, "1", "60000", ...names]);
+      await client.sendCommand(["FCALL", "proto_commit", "1", `${base}limits`, base, id]);
+    };
+    for (let index = 0; index < 1_000; index++) await pair();
+    const latencies: number[] = [];
+    for (let index = 0; index < 3_000; index++) {
+      const startedAt = performance.now();
+      await pair();
+      latencies.push((performance.now() - startedAt) * 1_000);
+    }
+    latencies.sort((a, b) => a - b);
+    const cpuBefore = cpuMicrosOf(pid);
+    let done = 0;
+    const startedAt = performance.now();
+    const deadline = startedAt + seconds * 1_000;
+    await Promise.all(
+      Array.from({ length: 8 }, async () => {
+        while (performance.now() < deadline) {
+          await pair();
+          done++;
+        }
+      }),
+    );
+    const elapsedS = (performance.now() - startedAt) / 1_000;
+    return {
+      pairP50Us: latencies[Math.floor(latencies.length / 2)],
+      pairsPerSecond8: done / elapsedS,
+      serverCpuUsPerPair: (cpuMicrosOf(pid) - cpuBefore) / done,
+    };
+  } finally {
+    await node.close();
+  }
+}
+
+if (import.meta.url === pathToFileURL(process.argv[1] ?? "").href) {
+  const server = await startRedisServer({ needsOwnServer: true });
+  try {
+    const { stdout } = await promisify(execFile)("redis-cli", ["-p", String(server.port), "INFO", "server"]);
+    const figures = await benchPrototype(server.url, Number(/process_id:(\d+)/.exec(stdout)?.[1]));
+    console.log(
+      `prototype reserve + commit (depth 4): p50 ${figures.pairP50Us.toFixed(0)} µs, 8 callers ${figures.pairsPerSecond8.toFixed(0)} pairs/s, redis-server CPU ${figures.serverCpuUsPerPair.toFixed(0)} µs per pair`,
+    );
+  } finally {
+    await server.stop();
+  }
+}
