@@ -113,7 +113,16 @@ export function tollgateMiddleware(options: TollgateMiddlewareOptions = {}): Age
     });
   }
 
-  async function tollgateWrapToolCall(request: ToolCallRequest, handler: ToolCallHandler) {
+  function tollgateWrapToolCall(request: ToolCallRequest, handler: ToolCallHandler) {
+    // Not async (a throw still arrives as a rejection): the gate's step is the only promise layer.
+    try {
+      return enforce(request, handler);
+    } catch (error) {
+      return Promise.reject(error);
+    }
+  }
+
+  function enforce(request: ToolCallRequest, handler: ToolCallHandler) {
     const config = configOfRuntime(request.runtime);
     const binding = gate.bind(config);
     const call = request.toolCall;
@@ -123,8 +132,10 @@ export function tollgateMiddleware(options: TollgateMiddlewareOptions = {}): Age
       onDeny === "error-message" || !isApprovable(admission.denial)
         ? denialMessage({ ...admission.denial, status: "denied" })
         : runIfApproved(request, handler, config, admission.denial);
-    if (!charge.covered) return await onDenied({ denial: gate.refuse(binding, call, undefined, "TOOL_NOT_COVERED") });
-    return await gate.runAction(
+    if (!charge.covered) {
+      return Promise.resolve(onDenied({ denial: gate.refuse(binding, call, undefined, "TOOL_NOT_COVERED") }));
+    }
+    return gate.runAction(
       binding,
       charge.spec,
       resolveAction(charge.spec, call.name, call.args),

@@ -94,9 +94,19 @@ export class PermissionedToolNode extends ToolNode {
   }
 
   // biome-ignore lint/suspicious/noExplicitAny: ToolNode's run returns its state type
-  protected override async run(input: unknown, config: LangGraphRunnableConfig): Promise<any> {
+  protected override run(input: unknown, config: LangGraphRunnableConfig): Promise<any> {
+    // Not async (a throw still arrives as a rejection): the only promise layers of a step are
+    // ToolNode's own and the gate's one per call.
+    try {
+      return this.runStep(input, config);
+    } catch (error) {
+      return Promise.reject(error);
+    }
+  }
+
+  private runStep(input: unknown, config: LangGraphRunnableConfig): Promise<Command | unknown[]> {
     const { calls, state, sent } = callsOf(input);
-    if (calls === undefined) return new Command({ goto: this.next });
+    if (calls === undefined) return Promise.resolve(new Command({ goto: this.next }));
     const tollgate = tollgateStateOf(state);
     // A state without the channel would lose every denial record and mode switch without a word
     // (LangGraph drops writes to undeclared channels), so nothing runs. A Send carries the state
@@ -125,15 +135,22 @@ export class PermissionedToolNode extends ToolNode {
     // the callback handler only ever see calls this node reserved, and do not charge them again.
     const stepConfig = withReservedCalls(config, marks) as LangGraphRunnableConfig;
     this.steps.set(stepConfig, step);
-    const output = await super.run(input, stepConfig);
-    return this.routed(output, step);
+    return super.run(input, stepConfig).then((output: unknown) => this.routed(output, step));
   }
 
-  protected override async runTool(
+  protected override runTool(
     call: ToolCall,
     config: LangGraphRunnableConfig,
     state: unknown,
   ): Promise<ToolMessage | Command> {
+    try {
+      return this.gatedTool(call, config, state);
+    } catch (error) {
+      return Promise.reject(error);
+    }
+  }
+
+  private gatedTool(call: ToolCall, config: LangGraphRunnableConfig, state: unknown): Promise<ToolMessage | Command> {
     const step = this.steps.get(config);
     if (!step) return super.runTool(call, config, state);
     // Numbered before the first await: ToolNode starts every call in order, so this is call order.
@@ -142,22 +159,22 @@ export class PermissionedToolNode extends ToolNode {
     const withId: ToolCall =
       id !== undefined ? { ...call, id } : call.id ? call : { ...call, id: call.id ?? `call-${index}` };
     if (index >= toolCallsPerStepMax) {
-      return denied(step, index, this.notAllowed(step, withId, "too many tool calls in one step"));
+      return deniedNow(step, index, this.notAllowed(step, withId, "too many tool calls in one step"));
     }
     const tool = this.tools.find((candidate) => candidate.name === withId.name);
-    if (!tool) return denied(step, index, this.notAllowed(step, withId, "not one of this node's tools"));
+    if (!tool) return deniedNow(step, index, this.notAllowed(step, withId, "not one of this node's tools"));
     const charge = this.gate.chargeOf(tool, withId.name, step.binding.ledger);
     const tollgate = step.tollgate;
     if (tollgate?.offeredTools && !tollgate.offeredTools.includes(withId.name)) {
-      return denied(step, index, this.notAllowed(step, withId, "not offered to the model", charge));
+      return deniedNow(step, index, this.notAllowed(step, withId, "not offered to the model", charge));
     }
     if (tollgate?.mode === "read-only" && (!charge.covered || charge.spec.tier !== "read")) {
-      return denied(step, index, this.notAllowed(step, withId, "the run is in read-only mode", charge));
+      return deniedNow(step, index, this.notAllowed(step, withId, "the run is in read-only mode", charge));
     }
     if (!charge.covered) {
-      return denied(step, index, this.gate.refuse(step.binding, withId, undefined, "TOOL_NOT_COVERED"));
+      return deniedNow(step, index, this.gate.refuse(step.binding, withId, undefined, "TOOL_NOT_COVERED"));
     }
-    return await this.gate.runAction(
+    return this.gate.runAction(
       step.binding,
       charge.spec,
       resolveAction(charge.spec, withId.name, withId.args),
@@ -221,6 +238,10 @@ function denied(step: Step, index: number, denial: TollgateDenial): ToolMessage 
   step.denials ??= [];
   step.denials.push({ index, denial });
   return denialMessage(denial);
+}
+
+function deniedNow(step: Step, index: number, denial: TollgateDenial): Promise<ToolMessage> {
+  return Promise.resolve(denied(step, index, denial));
 }
 
 /** Adds the ledger's caps for one call to the step's union of disabled tiers. */

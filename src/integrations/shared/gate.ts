@@ -270,7 +270,21 @@ export class Gate {
       await this.release(ledger, hold, "the tool threw", { error });
       throw error;
     }
-    await this.settle(ledger, hold, result);
+    // The commit is awaited here rather than through settle(): one promise less per call.
+    const commit = this.commitOf(hold, result);
+    if (!commit) {
+      await this.settle(ledger, hold, result);
+      return result;
+    }
+    const reservationId = hold.reservationId as string;
+    try {
+      await (hold.span
+        ? withSpan(hold.span, () => ledger.commit(reservationId, commit.input))
+        : ledger.commit(reservationId, commit.input));
+    } catch (error) {
+      this.onSettleError(error, reservationId);
+    }
+    this.afterSettle(hold, commit.actualError);
     return result;
   }
 
@@ -311,7 +325,10 @@ export class Gate {
     if (!charge.covered) return "TOOL_NOT_COVERED";
     let action = this.probes.get(charge);
     if (!action) {
-      action = { ...resolveAction({ ...charge.spec, estimate: 0 }, tool.name, {}), estimate: probeEstimate(charge.spec) };
+      action = {
+        ...resolveAction({ ...charge.spec, estimate: 0 }, tool.name, {}),
+        estimate: probeEstimate(charge.spec),
+      };
       this.probes.set(charge, action);
     }
     const { ledger, subject, runId } = binding;
@@ -396,17 +413,7 @@ export class Gate {
       this.endSpan(hold);
       return settledPromise;
     }
-    const input: CommitOptions = {};
-    let actualError: unknown;
-    try {
-      input.actual = hold.spec.actual
-        ? actualOf(hold.spec, hold.args, resultOfToolOutput(result), hold.action.estimate)
-        : hold.action.estimate;
-    } catch (error) {
-      // The work happened: the estimate is committed, then the broken `actual()` surfaces.
-      actualError = error;
-    }
-    if (hold.actor) input.actor = hold.actor;
+    const { input, actualError } = this.commitOf(hold, result) as NonNullable<ReturnType<Gate["commitOf"]>>;
     const span = hold.span;
     let committed: Promise<unknown>;
     try {
@@ -423,6 +430,27 @@ export class Gate {
         this.afterSettle(hold, actualError);
       },
     );
+  }
+
+  /**
+   * What committing a hold after `result` sends (the actual, the approver), and the error of a
+   * broken `actual()` to surface once the estimate is committed; undefined when the result is not
+   * committed (an error ToolMessage releases) or nothing was held.
+   */
+  private commitOf(hold: Hold, result: unknown): { input: CommitOptions; actualError: unknown } | undefined {
+    if (!hold.reservationId || (ToolMessage.isInstance(result) && result.status === "error")) return undefined;
+    const input: CommitOptions = {};
+    let actualError: unknown;
+    try {
+      input.actual = hold.spec.actual
+        ? actualOf(hold.spec, hold.args, resultOfToolOutput(result), hold.action.estimate)
+        : hold.action.estimate;
+    } catch (error) {
+      // The work happened: the estimate is committed, then the broken `actual()` surfaces.
+      actualError = error;
+    }
+    if (hold.actor) input.actor = hold.actor;
+    return { input, actualError };
   }
 
   private afterSettle(hold: Hold, actualError: unknown): void {
