@@ -3,7 +3,7 @@
  * ≤ 1.10×), over the embedded ledger and over an instant stub ledger; a pass-through middleware
  * and langchain's toolCallLimitMiddleware for scale. The same scripted model everywhere.
  *
- *   npx tsx bench/middleware.ts [invokesPerRound=100] [rounds=9]
+ *   npx tsx bench/middleware.ts [invokesPerRound=40] [rounds=15]
  *
  * Each invoke makes 3 model calls and 3 tool calls (two of them in parallel).
  */
@@ -15,8 +15,8 @@ import { tool } from "@langchain/core/tools";
 import { type AgentMiddleware, createAgent, toolCallLimitMiddleware } from "langchain";
 import { z } from "zod";
 import { tollgateMiddleware } from "../src/integrations/langchain/middleware.js";
-import { embeddedLedger, instantLedger, targetLine } from "./graph.js";
-import { formatMeasurement, measurePair } from "./measure.js";
+import { embeddedLedger, instantLedger, measuredPair, scaleLine, targetLine } from "./graph.js";
+import { formatMeasurement } from "./measure.js";
 
 const toolCallsPerInvoke = 3;
 const modelCallsPerInvoke = 3;
@@ -89,7 +89,7 @@ export const passThroughMiddleware = {
  * stub ledger (the middleware's own cost), beside a pass-through middleware (langchain's share) and
  * langchain's toolCallLimitMiddleware for scale.
  */
-export async function benchMiddleware(invokesPerRound = 100, rounds = 9): Promise<string[]> {
+export async function benchMiddleware(invokesPerRound = 40, rounds = 15): Promise<string[]> {
   const ledger = await embeddedLedger(["send_email"]);
   const plain = agentWith([]);
   const loop = (run: () => Promise<unknown>) => async () => {
@@ -114,18 +114,18 @@ export async function benchMiddleware(invokesPerRound = 100, rounds = 9): Promis
   ];
   const verdicts: string[] = [];
   for (const [name, run, max] of pairs) {
-    const [base, gated] = await measurePair(
+    const pair = await measuredPair(
       { name: "createAgent, no middleware", run: loop(plain) },
       { name: `createAgent ${name}`, run: loop(run) },
       invokesPerRound,
       rounds,
     );
-    lines.push(formatMeasurement(base), formatMeasurement(gated));
-    if (max !== undefined) verdicts.push(targetLine({ label: `createAgent ${name} / without`, base, gated, max }));
-    else
-      verdicts.push(
-        `${`createAgent ${name} / without (for scale)`.padEnd(70)} ${(gated.perOpUs / base.perOpUs).toFixed(3)}×`,
-      );
+    lines.push(formatMeasurement(pair.base), formatMeasurement(pair.gated));
+    verdicts.push(
+      max !== undefined
+        ? targetLine({ label: `createAgent ${name} / without`, pair, max })
+        : scaleLine(`createAgent ${name} / without (for scale)`, pair),
+    );
   }
   await ledger.close();
   return [...lines, "", ...verdicts];
