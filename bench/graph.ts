@@ -69,6 +69,99 @@ export function instantLedger(): Ledger {
   };
 }
 
+/**
+ * A minimal prototype of the ledger's hot path, outside the project's ledger: plain objects, the
+ * same work per call (every scope the subject falls under built and looked up, the
+ * estimate held on each, a balance per budget in the answer, the hold settled once). It stands for
+ * what a lean core costs, so the gate's figures over it say what the targets come to once the
+ * ledger is lean.
+ */
+export function leanLedger(limits: Record<string, number>): Ledger {
+  interface LeanBudget {
+    scope: string;
+    allocated: number;
+    spent: number;
+    reserved: number;
+  }
+  const budgets = new Map<string, LeanBudget>();
+  for (const [scope, limit] of Object.entries(limits))
+    budgets.set(scope, { scope, allocated: limit, spent: 0, reserved: 0 });
+  const holds = new Map<string, { estimate: number; held: LeanBudget[] }>();
+  let next = 0;
+  const levels = ["tenant", "workspace", "app", "workflow", "agent", "toolset"] as const;
+  const balanceOf = (budget: LeanBudget) => ({
+    scope: budget.scope,
+    unit: "RISK_POINTS" as const,
+    window: "lifetime" as const,
+    instance: "life",
+    allocated: budget.allocated,
+    spent: budget.spent,
+    reserved: budget.reserved,
+    debt: 0,
+    remaining: budget.allocated - budget.spent - budget.reserved,
+  });
+  const answer = (input: Parameters<Ledger["reserve"]>[0], hold: boolean): ReserveResponse => {
+    // A budget may sit on any scope the subject falls under: the tenant with any subset of the
+    // levels below it, in level order (tenant:acme/toolset:lookup covers every agent's lookups).
+    const subject = input.subject as Record<string, string | undefined>;
+    const below: string[] = [];
+    for (const level of levels.slice(1)) {
+      const value = subject[level];
+      if (value !== undefined) below.push(`/${level}:${value}`);
+    }
+    const tenantScope = `tenant:${subject.tenant}`;
+    const checked: LeanBudget[] = [];
+    for (let mask = 0; mask < 1 << below.length; mask++) {
+      let candidate = tenantScope;
+      for (let index = 0; index < below.length; index++) if (mask & (1 << index)) candidate += below[index];
+      const budget = budgets.get(candidate);
+      if (budget) checked.push(budget);
+    }
+    const scope = tenantScope + below.join("");
+    const estimate = input.estimate;
+    const base = { scope, unit: "RISK_POINTS" as const, estimate };
+    for (const budget of checked) {
+      if (budget.allocated - budget.spent - budget.reserved < estimate) {
+        return { ...base, decision: "DENY", reasonCode: "BUDGET_EXCEEDED", balances: checked.map(balanceOf) };
+      }
+    }
+    if (checked.length === 0) return { ...base, decision: "DENY", reasonCode: "BUDGET_NOT_FOUND", balances: [] };
+    if (!hold) return { ...base, decision: "ALLOW", balances: checked.map(balanceOf) };
+    for (const budget of checked) budget.reserved += estimate;
+    const reservationId = `r${next++}`;
+    holds.set(reservationId, { estimate, held: checked });
+    return { ...base, decision: "ALLOW", balances: checked.map(balanceOf), reservationId };
+  };
+  const settle = (reservationId: string, actual: number | undefined, status: "committed" | "released") => {
+    const hold = holds.get(reservationId);
+    if (!hold) return Promise.reject(new Error(`leanLedger: no hold ${reservationId}`));
+    holds.delete(reservationId);
+    const charged = status === "committed" ? (actual ?? hold.estimate) : 0;
+    for (const budget of hold.held) {
+      budget.reserved -= hold.estimate;
+      budget.spent += charged;
+    }
+    const settled: SettleResponse = {
+      ok: true,
+      reservationId,
+      status,
+      charged,
+      debtAdded: 0,
+      uncharged: 0,
+      released: hold.estimate - charged,
+      balances: hold.held.map(balanceOf),
+    };
+    return Promise.resolve(settled);
+  };
+  return {
+    ...instantLedger(),
+    reserve: async (input) => answer(input, true),
+    decide: async (input) => answer(input, false),
+    commit: (reservationId, input) => settle(reservationId, input?.actual, "committed"),
+    release: (reservationId) => settle(reservationId, undefined, "released"),
+  };
+}
+
 /** The embedded ledger with budgets far above what a benchmark spends: every call takes the full path. */
 export async function embeddedLedger(toolsets: readonly string[]): Promise<Ledger> {
   const ledger = createLedger({ sweepIntervalMs: 0 });
@@ -169,8 +262,10 @@ export async function benchGraph(invokes = 300, rounds = 21): Promise<string[]> 
     runId: undefined,
   };
   let ledgerShare = "";
+  const leanLimits = { "tenant:acme": Number.MAX_SAFE_INTEGER, "tenant:acme/toolset:lookup": Number.MAX_SAFE_INTEGER };
   for (const [ledgerName, ledger] of [
     ["embedded ledger", await embeddedLedger(["lookup"])],
+    ["lean prototype ledger", leanLedger(leanLimits)],
     ["instant stub ledger", instantLedger()],
   ] as const) {
     const gatedNode = new PermissionedToolNode([lookup], { ledger, subject, rules, next: END });

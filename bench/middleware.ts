@@ -15,7 +15,7 @@ import { tool } from "@langchain/core/tools";
 import { type AgentMiddleware, createAgent, toolCallLimitMiddleware } from "langchain";
 import { z } from "zod";
 import { tollgateMiddleware } from "../src/integrations/langchain/middleware.js";
-import { embeddedLedger, instantLedger, measuredPair, scaleLine, targetLine } from "./graph.js";
+import { embeddedLedger, instantLedger, leanLedger, measuredPair, scaleLine, targetLine } from "./graph.js";
 import { formatMeasurement } from "./measure.js";
 
 const toolCallsPerInvoke = 3;
@@ -85,18 +85,27 @@ export const passThroughMiddleware = {
 
 /**
  * Each target as a pair, interleaved round by round (measurePair): createAgent without middleware
- * against the same agent with tollgateMiddleware, over the embedded ledger and over the instant
- * stub ledger (the middleware's own cost), beside a pass-through middleware (langchain's share) and
- * langchain's toolCallLimitMiddleware for scale.
+ * against the same agent with tollgateMiddleware, over the embedded ledger, a lean prototype of
+ * the ledger's hot path and the instant stub ledger (the middleware's own cost), beside a
+ * pass-through middleware (langchain's share) and langchain's toolCallLimitMiddleware for scale.
  */
 export async function benchMiddleware(invokesPerRound = 40, rounds = 15): Promise<string[]> {
   const ledger = await embeddedLedger(["send_email"]);
+  const leanLimits = {
+    "tenant:acme": Number.MAX_SAFE_INTEGER,
+    "tenant:acme/toolset:send_email": Number.MAX_SAFE_INTEGER,
+  };
   const plain = agentWith([]);
   const loop = (run: () => Promise<unknown>) => async () => {
     for (let index = 0; index < invokesPerRound; index++) await run();
   };
   const pairs: [string, () => Promise<unknown>, number | undefined][] = [
     ["+ tollgateMiddleware, embedded ledger", agentWith([tollgateMiddleware({ ledger, subject, rules })]), 1.1],
+    [
+      "+ tollgateMiddleware, lean prototype ledger",
+      agentWith([tollgateMiddleware({ ledger: leanLedger(leanLimits), subject, rules })]),
+      1.1,
+    ],
     [
       "+ tollgateMiddleware, instant stub ledger",
       agentWith([tollgateMiddleware({ ledger: instantLedger(), subject, rules })]),
