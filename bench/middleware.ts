@@ -1,11 +1,11 @@
 /**
- * The cost of tollgateMiddleware in a createAgent run, next to langchain's toolCallLimitMiddleware
- * and no middleware at all: the same agent, the same scripted model, side by side in one process.
+ * The cost of tollgateMiddleware in a createAgent run against the same agent without it (target
+ * ≤ 1.10×), over the embedded ledger and over an instant stub ledger; a pass-through middleware
+ * and langchain's toolCallLimitMiddleware for scale. The same scripted model everywhere.
  *
- *   npx tsx bench/middleware.ts [invokesPerRound=200] [rounds=7]
+ *   npx tsx bench/middleware.ts [invokesPerRound=40] [rounds=15]
  *
- * Each invoke makes 3 model calls and 3 tool calls (two of them in parallel). The variants take
- * turns invoke by invoke, so drift (JIT, GC, a busy machine) spreads over all of them alike.
+ * Each invoke makes 3 model calls and 3 tool calls (two of them in parallel).
  */
 import { pathToFileURL } from "node:url";
 import { BaseChatModel, type BindToolsInput } from "@langchain/core/language_models/chat_models";
@@ -14,14 +14,15 @@ import type { ChatResult } from "@langchain/core/outputs";
 import { tool } from "@langchain/core/tools";
 import { type AgentMiddleware, createAgent, toolCallLimitMiddleware } from "langchain";
 import { z } from "zod";
-import { createLedger } from "../src/index.js";
 import { tollgateMiddleware } from "../src/integrations/langchain/middleware.js";
+import { embeddedLedger, instantLedger, leanLedger, measuredPair, scaleLine, targetLine } from "./graph.js";
+import { formatMeasurement } from "./measure.js";
 
 const toolCallsPerInvoke = 3;
 const modelCallsPerInvoke = 3;
 
 /** Answers by how far the conversation got: no timers, no network, the same for every variant. */
-class ScriptedBenchModel extends BaseChatModel {
+export class ScriptedBenchModel extends BaseChatModel {
   _llmType(): string {
     return "scripted-bench";
   }
@@ -46,7 +47,7 @@ class ScriptedBenchModel extends BaseChatModel {
   }
 }
 
-const tools = [
+export const tools = [
   tool(async ({ query }) => `found ${query}`, {
     name: "lookup",
     description: "Look something up",
@@ -59,97 +60,84 @@ const tools = [
   }),
 ];
 
-interface Variant {
-  name: string;
-  invoke: () => Promise<unknown>;
-  samplesMs: number[];
-}
+export const rules = [
+  { match: "lookup", tier: "read" as const, estimate: 2 },
+  { match: "send_email", tier: "write-external" as const, estimate: 20 },
+];
+export const subject = { tenant: "acme", agent: "bench" };
 
-async function variants(): Promise<Variant[]> {
-  // Budgets far above what the benchmark spends: every call is allowed, the full path is timed.
-  const ledger = createLedger({ sweepIntervalMs: 0 });
-  await ledger.setBudget({ scope: "tenant:acme", limit: Number.MAX_SAFE_INTEGER });
-  await ledger.setBudget({ scope: "tenant:acme/toolset:send_email", limit: Number.MAX_SAFE_INTEGER });
-  const make = (name: string, middleware: AgentMiddleware[]): Variant => {
-    const agent = createAgent({ model: new ScriptedBenchModel({}), tools, middleware });
-    const input = { messages: [{ role: "user", content: "help" }] };
-    return { name, invoke: () => agent.invoke(input), samplesMs: [] };
-  };
-  return [
-    make("(a) createAgent, no middleware", []),
-    make("(b) + toolCallLimitMiddleware({ runLimit: 1000 })", [toolCallLimitMiddleware({ runLimit: 1_000 })]),
-    make("(c) + tollgateMiddleware (keyv in-memory ledger)", [
-      tollgateMiddleware({
-        ledger,
-        subject: { tenant: "acme", agent: "bench" },
-        rules: [
-          { match: "lookup", tier: "read", estimate: 2 },
-          { match: "send_email", tier: "write-external", estimate: 20 },
-        ],
-      }),
-    ]),
-  ];
-}
-
-function mean(values: readonly number[]): number {
-  return values.reduce((sum, value) => sum + value, 0) / values.length;
-}
-
-function median(values: readonly number[]): number {
-  const sorted = [...values].sort((a, b) => a - b);
-  return sorted[Math.floor(sorted.length / 2)];
+export function agentWith(middleware: AgentMiddleware[]): () => Promise<unknown> {
+  const agent = createAgent({ model: new ScriptedBenchModel({}), tools, middleware });
+  const input = { messages: [{ role: "user", content: "help" }] };
+  return () => agent.invoke(input);
 }
 
 /**
- * Invokes are interleaved one by one (a, b, c, then b, c, a, ...), so a burst of load on a shared
- * machine lands on every variant alike. Means are reported as asked; medians beside them resist outliers.
+ * What langchain charges for any middleware with both hooks: one that only passes each call
+ * through. tollgateMiddleware cannot cost less than this.
  */
-export async function benchMiddleware(invokesPerRound = 200, rounds = 7): Promise<string[]> {
-  const all = await variants();
-  // Warm-up: compile every path before timing.
-  for (const variant of all) for (let index = 0; index < 100; index++) await variant.invoke();
-  for (let round = 0; round < rounds; round++) {
-    for (let index = 0; index < invokesPerRound; index++) {
-      for (let turn = 0; turn < all.length; turn++) {
-        const variant = all[(index + turn) % all.length];
-        const startNs = process.hrtime.bigint();
-        await variant.invoke();
-        variant.samplesMs.push(Number(process.hrtime.bigint() - startNs) / 1e6);
-      }
-    }
-  }
-  const [plain, limit, tollgate] = all.map((variant) => ({
-    ...variant,
-    meanMs: mean(variant.samplesMs),
-    medianMs: median(variant.samplesMs),
-  }));
-  const perToolCallUs = ((tollgate.meanMs - plain.meanMs) * 1_000) / toolCallsPerInvoke;
-  const line = (label: string, value: string) => `${label.padEnd(52)} ${value}`;
-  return [
-    `createAgent middleware overhead — ${rounds * invokesPerRound} interleaved invokes per variant; ${modelCallsPerInvoke} model calls and ${toolCallsPerInvoke} tool calls per invoke`,
-    ...[plain, limit, tollgate].map((variant) =>
-      line(
-        variant.name,
-        `mean ${(variant.meanMs * 1_000).toFixed(0).padStart(6)} µs/invoke   median ${(variant.medianMs * 1_000).toFixed(0).padStart(6)} µs`,
-      ),
-    ),
-    line(
-      "ratio (b) / (a)",
-      `mean ${(limit.meanMs / plain.meanMs).toFixed(3)}×   median ${(limit.medianMs / plain.medianMs).toFixed(3)}×`,
-    ),
-    line(
-      "ratio (c) / (a)",
-      `mean ${(tollgate.meanMs / plain.meanMs).toFixed(3)}×   median ${(tollgate.medianMs / plain.medianMs).toFixed(3)}×`,
-    ),
-    line(
-      "ratio (c) / (b)",
-      `mean ${(tollgate.meanMs / limit.meanMs).toFixed(3)}×   median ${(tollgate.medianMs / limit.medianMs).toFixed(3)}×`,
-    ),
-    line(
-      "tollgate cost per tool call over (a), by means",
-      `${perToolCallUs.toFixed(0)} µs (reserve + commit per call, plus a dry run per offered tool per model call)`,
-    ),
+export const passThroughMiddleware = {
+  [Symbol.for("AgentMiddleware")]: true,
+  name: "PassThrough",
+  wrapModelCall: (request: unknown, handler: (request: unknown) => unknown) => handler(request),
+  wrapToolCall: (request: unknown, handler: (request: unknown) => unknown) => handler(request),
+} as unknown as AgentMiddleware;
+
+/**
+ * Each target as a pair, interleaved round by round (measurePair): createAgent without middleware
+ * against the same agent with tollgateMiddleware, over the embedded ledger, a lean prototype of
+ * the ledger's hot path and the instant stub ledger (the middleware's own cost), beside a
+ * pass-through middleware (langchain's share) and langchain's toolCallLimitMiddleware for scale.
+ */
+export async function benchMiddleware(invokesPerRound = 40, rounds = 15): Promise<string[]> {
+  const ledger = await embeddedLedger(["send_email"]);
+  const leanLimits = {
+    "tenant:acme": Number.MAX_SAFE_INTEGER,
+    "tenant:acme/toolset:send_email": Number.MAX_SAFE_INTEGER,
+  };
+  const plain = agentWith([]);
+  const loop = (run: () => Promise<unknown>) => async () => {
+    for (let index = 0; index < invokesPerRound; index++) await run();
+  };
+  const pairs: [string, () => Promise<unknown>, number | undefined][] = [
+    ["+ tollgateMiddleware, embedded ledger", agentWith([tollgateMiddleware({ ledger, subject, rules })]), 1.1],
+    [
+      "+ tollgateMiddleware, lean prototype ledger",
+      agentWith([tollgateMiddleware({ ledger: leanLedger(leanLimits), subject, rules })]),
+      1.1,
+    ],
+    [
+      "+ tollgateMiddleware, instant stub ledger",
+      agentWith([tollgateMiddleware({ ledger: instantLedger(), subject, rules })]),
+      1.1,
+    ],
+    ["+ a pass-through middleware (both hooks)", agentWith([passThroughMiddleware]), undefined],
+    [
+      "+ toolCallLimitMiddleware({ runLimit: 1000 })",
+      agentWith([toolCallLimitMiddleware({ runLimit: 1_000 })]),
+      undefined,
+    ],
   ];
+  const lines = [
+    `## createAgent middleware, ${rounds} rounds of ${invokesPerRound} invokes per variant, pairs interleaved round by round; ${modelCallsPerInvoke} model calls and ${toolCallsPerInvoke} tool calls per invoke`,
+  ];
+  const verdicts: string[] = [];
+  for (const [name, run, max] of pairs) {
+    const pair = await measuredPair(
+      { name: "createAgent, no middleware", run: loop(plain) },
+      { name: `createAgent ${name}`, run: loop(run) },
+      invokesPerRound,
+      rounds,
+    );
+    lines.push(formatMeasurement(pair.base), formatMeasurement(pair.gated));
+    verdicts.push(
+      max !== undefined
+        ? targetLine({ label: `createAgent ${name} / without`, pair, max })
+        : scaleLine(`createAgent ${name} / without (for scale)`, pair),
+    );
+  }
+  await ledger.close();
+  return [...lines, "", ...verdicts];
 }
 
 if (process.argv[1] && import.meta.url === pathToFileURL(process.argv[1]).href) {

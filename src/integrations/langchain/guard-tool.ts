@@ -1,11 +1,11 @@
-import type { RunnableConfig } from "@langchain/core/runnables";
+import type { ToolCall } from "@langchain/core/messages/tool";
 import { StructuredTool, type StructuredToolInterface, type ToolRunnableConfig } from "@langchain/core/tools";
 import { invariant } from "../../core/errors.js";
 import { type ActionSpec, actionSpecSymbol } from "../shared/action-spec.js";
 import { isReservedCall, withReservedCall } from "../shared/context.js";
-import { denialMessage } from "../shared/denial.js";
+import { denialMessage, type TollgateDenial } from "../shared/denial.js";
 import type { Gate } from "../shared/gate.js";
-import { isToolCall, toolCallIdOf } from "../shared/run-config.js";
+import { isToolCall, runConfigOf, toolCallIdOf } from "../shared/run-config.js";
 import { type BoundSpec, gateOfSpec, runGuarded } from "./guarded-run.js";
 
 /** A tool's charge, plus where to charge it when not taken from the run. */
@@ -19,9 +19,10 @@ export interface GuardToolSpec<Args = any, Result = any> extends ActionSpec<Args
 type AnyToolInput = any;
 
 /**
- * The wrapped tool: same name, description, schema and tags, and every invoke is guarded.
- * Invoking goes through `call`, so overriding it covers `invoke`, `call` and tool nodes alike.
- * The inner tool does the parsing, callbacks and ToolMessage formatting exactly as before.
+ * The wrapped tool: same name, description, schema and tags, and every invoke is guarded. It
+ * overrides `invoke` itself (and `call`, for callers of the old API), so the gate sits directly in
+ * front of the inner tool's `invoke`: no second Runnable layer re-merges the config or opens a run
+ * of its own. The inner tool does the parsing, callbacks and ToolMessage formatting exactly as before.
  */
 export class GuardedTool extends StructuredTool {
   name: string;
@@ -30,6 +31,8 @@ export class GuardedTool extends StructuredTool {
   readonly inner: StructuredToolInterface;
   readonly [actionSpecSymbol]: ActionSpec;
   private readonly gate: Gate;
+  /** Whether the inner tool charges calls itself unless told they are paid for. */
+  private readonly innerIsGuarded: boolean;
 
   constructor(inner: StructuredToolInterface, spec: GuardToolSpec) {
     const { gate, spec: charge } = gateOfSpec(spec, `guardTool(${inner?.name})`);
@@ -46,43 +49,63 @@ export class GuardedTool extends StructuredTool {
     this.returnDirect = inner.returnDirect;
     this.inner = inner;
     this.gate = gate;
+    this.innerIsGuarded = inner instanceof GuardedTool;
     this[actionSpecSymbol] = charge;
   }
 
-  override async call(arg: AnyToolInput, configArg?: AnyToolInput, _tags?: string[]): Promise<AnyToolInput> {
-    const config = configArg as ToolRunnableConfig | undefined;
-    const toolCallId = toolCallIdOf(arg, config);
+  override invoke(input: AnyToolInput, config?: AnyToolInput): Promise<AnyToolInput> {
+    try {
+      return this.guarded(input, config);
+    } catch (error) {
+      return Promise.reject(error);
+    }
+  }
+
+  override call(arg: AnyToolInput, configArg?: AnyToolInput, _tags?: string[]): Promise<AnyToolInput> {
+    return this.invoke(arg, configArg);
+  }
+
+  /** Not async: the gate's step is the only promise layer between the caller and the inner tool. */
+  private guarded(input: unknown, given: ToolRunnableConfig | undefined): Promise<AnyToolInput> {
+    // What the call runs under: the config given, completed by the run it happens in (the inner
+    // tool's invoke merges the same two the same way).
+    const config = runConfigOf(given);
+    const inputCall = isToolCall(input) ? input : undefined;
+    const configCall = (config as { toolCall?: unknown } | undefined)?.toolCall;
+    const toolCallId = toolCallIdOf(input, config);
     // An outer layer (a tool node, the callback handler) already paid for this call: run as is.
-    if (isReservedCall(config?.metadata, this.name, toolCallId)) return this.inner.invoke(arg, config);
+    if (isReservedCall(config?.metadata, this.name, toolCallId)) return this.inner.invoke(input, given);
     // The mark is for whoever could charge this call again: callback handlers (they only exist when
     // the run has callbacks) and a guarded tool inside. Without either, the metadata is pure cost.
-    const needsMark = hasCallbacks(config) || this.inner instanceof GuardedTool;
-    const markedConfig = needsMark
-      ? ({ ...config, ...withReservedCall(config, this.name, toolCallId) } as ToolRunnableConfig)
-      : config;
-    // StructuredTool.invoke hands a tool call's args to call() and keeps the call on the config.
-    const asToolCall = isToolCall(arg) || isToolCall((config as { toolCall?: unknown } | undefined)?.toolCall);
-    return runGuarded({
-      gate: this.gate,
-      spec: this[actionSpecSymbol],
-      toolName: this.name,
-      call: {
+    const innerConfig =
+      hasCallbacks(config) || this.innerIsGuarded
+        ? (withReservedCall(config, this.name, toolCallId) as ToolRunnableConfig)
+        : given;
+    return runGuarded(
+      this.gate,
+      this[actionSpecSymbol],
+      this.name,
+      {
         name: this.name,
-        args: isToolCall(arg) ? arg.args : arg,
-        id: toolCallIdOf(arg, config),
+        args: (inputCall ? inputCall.args : input) as ToolCall["args"],
+        id: toolCallId,
         type: "tool_call",
       },
-      config: config as RunnableConfig | undefined,
-      run: () => this.inner.invoke(arg, markedConfig),
+      config,
+      () => this.inner.invoke(input, innerConfig),
       // Invoked with a tool call (a stock ToolNode, createAgent): answer it, so the model is told not
       // to retry, instead of an error ToolNode words as "please fix your mistakes".
-      onDeny: asToolCall ? (denial) => denialMessage({ ...denial, status: "denied" }) : undefined,
-    });
+      inputCall || isToolCall(configCall) ? answerDenial : undefined,
+    );
   }
 
   protected async _call(): Promise<never> {
-    invariant(false, "GuardedTool._call is never reached: call() delegates to the wrapped tool");
+    invariant(false, "GuardedTool._call is never reached: invoke() delegates to the wrapped tool");
   }
+}
+
+function answerDenial({ denial }: { denial: TollgateDenial }) {
+  return denialMessage({ ...denial, status: "denied" });
 }
 
 /**

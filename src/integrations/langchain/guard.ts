@@ -35,14 +35,14 @@ export function guard<Args, Result>(
   }
   const name = spec.actionName ?? (fn.name || spec.toolset);
   const { gate, spec: charge } = gateOfSpec(spec, `guard(${name})`);
-  return async function guardedCall(args: Args, config?: RunnableConfig): Promise<Result> {
-    return runGuarded({
+  return function guardedCall(args: Args, config?: RunnableConfig): Promise<Result> {
+    return runGuarded(
       gate,
-      spec: charge,
-      toolName: name,
-      call: { name, args: args as Record<string, unknown>, id: undefined, type: "tool_call" },
-      config: currentRunConfig(config),
-      run: async () => fn(args, config),
-    });
+      charge,
+      name,
+      { name, args: args as Record<string, unknown>, id: undefined, type: "tool_call" },
+      currentRunConfig(config),
+      async () => fn(args, config),
+    );
   };
 }

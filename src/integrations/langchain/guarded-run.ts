@@ -5,7 +5,6 @@ import type { Ledger } from "../../ledger/ledger.js";
 import { BudgetExceededError } from "../errors.js";
 import { type ActionSpec, resolveAction, validateActionSpec } from "../shared/action-spec.js";
 import type { SubjectSource } from "../shared/context.js";
-import type { TollgateDenial } from "../shared/denial.js";
 import { type Admission, adapterOptionsSchema, Gate, type GateOptions, parseAdapterOptions } from "../shared/gate.js";
 
 /** A spec with where to charge it: guard() and guardTool() take one. */
@@ -35,30 +34,33 @@ export function gateOfSpec(spec: BoundSpec, where: string): { gate: Gate; spec: 
   return { gate: new Gate(binding, where), spec: { ...charge } };
 }
 
-export interface GuardedRunRequest<Result> {
-  gate: Gate;
-  spec: ActionSpec;
-  toolName: string;
-  /** The call as the ledger and the denial record see it. */
-  call: ToolCall;
-  config: RunnableConfig | undefined;
-  /** Runs the guarded work; only called when the ledger did not deny. */
-  run: () => Promise<Result>;
-  /** What a denial becomes; default: BudgetExceededError is thrown. */
-  onDeny?: (denial: TollgateDenial, admission: Extract<Admission, { kind: "denied" }>) => Result;
+/**
+ * Reserve → run → settle through the gate, for the action `toolName` with `call` (the call as the
+ * ledger and the denial record see it). A DENY throws BudgetExceededError, or answers with
+ * `onDeny`, and `run` is never called. Not async itself: the gate's step is the only promise layer.
+ */
+export function runGuarded<Result>(
+  gate: Gate,
+  spec: ActionSpec,
+  toolName: string,
+  call: ToolCall,
+  config: RunnableConfig | undefined,
+  run: () => Promise<Result>,
+  onDeny: (admission: DeniedAdmission) => Result = throwDenied,
+): Promise<Result> {
+  try {
+    const binding = gate.bind(config);
+    const action = resolveAction(spec, toolName, call.args);
+    return gate.runAction(binding, spec, action, call, run, onDeny);
+  } catch (error) {
+    return Promise.reject(error);
+  }
 }
 
-/** Reserve → run → settle through the gate. A DENY throws BudgetExceededError (or `onDeny`) and nothing runs. */
-export async function runGuarded<Result>(request: GuardedRunRequest<Result>): Promise<Result> {
-  const { gate, spec, call } = request;
-  const binding = gate.bind(request.config);
-  const action = resolveAction(spec, request.toolName, call.args);
-  const admission = await gate.admitAction(binding, spec, action, call);
-  if (admission.kind === "denied") {
-    if (request.onDeny) return request.onDeny(admission.denial, admission);
-    throw deniedError(admission);
-  }
-  return gate.runHeld(binding.ledger, admission.hold, request.run);
+type DeniedAdmission = Extract<Admission, { kind: "denied" }>;
+
+function throwDenied(admission: DeniedAdmission): never {
+  throw deniedError(admission);
 }
 
 /** The DENY as the error that stops the call before it runs, carrying the whole decision. */

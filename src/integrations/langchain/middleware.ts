@@ -6,6 +6,7 @@ import type { AgentMiddleware, WrapModelCallHook, WrapToolCallHook } from "langc
 import { z } from "zod";
 import type { ReasonCode } from "../../core/decision.js";
 import { approvalOptionsShape, approverOf } from "../langgraph/human-approval-fallback.js";
+import { resolveAction } from "../shared/action-spec.js";
 import {
   type ApprovalDecisionType,
   approvalDecisionTypes,
@@ -23,6 +24,7 @@ import {
   type GateOptions,
   parseAdapterOptions,
 } from "../shared/gate.js";
+import { toolCallIdOf } from "../shared/run-config.js";
 import { configOfRuntime, withheldNote } from "./middleware-charges.js";
 import { askForApproval } from "./middleware-denial.js";
 
@@ -111,19 +113,37 @@ export function tollgateMiddleware(options: TollgateMiddlewareOptions = {}): Age
     });
   }
 
-  async function tollgateWrapToolCall(request: ToolCallRequest, handler: ToolCallHandler) {
+  function tollgateWrapToolCall(request: ToolCallRequest, handler: ToolCallHandler) {
+    // Not async (a throw still arrives as a rejection): the gate's step is the only promise layer.
+    try {
+      return enforce(request, handler);
+    } catch (error) {
+      return Promise.reject(error);
+    }
+  }
+
+  function enforce(request: ToolCallRequest, handler: ToolCallHandler) {
     const config = configOfRuntime(request.runtime);
     const binding = gate.bind(config);
     const call = request.toolCall;
     const tool = isNamedTool(request.tool) ? request.tool : undefined;
-    const admission = await gate.admit(binding, gate.chargeOf(tool, call.name, binding.ledger), call);
-    if (admission.kind === "allowed") {
-      return gate.runHeld(binding.ledger, admission.hold, async () => handler(markedAsReserved(request)));
+    const charge = gate.chargeOf(tool, call.name, binding.ledger);
+    const onDenied = (admission: { denial: TollgateDenial }) =>
+      onDeny === "error-message" || !isApprovable(admission.denial)
+        ? denialMessage({ ...admission.denial, status: "denied" })
+        : runIfApproved(request, handler, config, admission.denial);
+    if (!charge.covered) {
+      return Promise.resolve(onDenied({ denial: gate.refuse(binding, call, undefined, "TOOL_NOT_COVERED") }));
     }
-    if (onDeny === "error-message" || !isApprovable(admission.denial)) {
-      return denialMessage({ ...admission.denial, status: "denied" });
-    }
-    return runIfApproved(request, handler, config, admission.denial);
+    return gate.runAction(
+      binding,
+      charge.spec,
+      resolveAction(charge.spec, call.name, call.args),
+      call,
+      // A promise already (langchain's tool node handler is async), so this makes no new one.
+      () => Promise.resolve(handler(markedAsReserved(request))),
+      onDenied,
+    );
   }
 
   /**
@@ -201,18 +221,31 @@ function isNamedTool(
 
 /**
  * The request with its tool wrapped so the call's config says it is paid for: a guardTool or the
- * callback handler further in then stands aside (one reservation per tool call).
+ * callback handler further in then stands aside (one reservation per tool call). One wrapper per
+ * tool object, made once: it marks whichever call it is invoked with.
  */
 function markedAsReserved(request: ToolCallRequest): ToolCallRequest {
   const tool = request.tool;
   if (!isNamedTool(tool)) return request;
-  const { name, id } = request.toolCall;
+  return { ...request, tool: markedToolOf(tool) as ToolCallRequest["tool"] };
+}
+
+type InvokableTool = ChargeableTool & { invoke: (input: unknown, config?: RunnableConfig) => Promise<unknown> };
+
+const markedTools = new WeakMap<object, InvokableTool>();
+
+function markedToolOf(tool: InvokableTool): InvokableTool {
+  const known = markedTools.get(tool);
+  if (known) return known;
+  const name = tool.name;
   const marked = Object.create(tool, {
     invoke: {
-      value: (input: unknown, config?: RunnableConfig) => tool.invoke(input, withReservedCall(config, name, id)),
+      value: (input: unknown, config?: RunnableConfig) =>
+        tool.invoke(input, withReservedCall(config, name, toolCallIdOf(input, config))),
     },
-  });
-  return { ...request, tool: marked };
+  }) as InvokableTool;
+  markedTools.set(tool, marked);
+  return marked;
 }
 
 function toolChoiceAfter(

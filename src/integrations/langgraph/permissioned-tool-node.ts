@@ -9,8 +9,7 @@ import { sortTiers } from "../../core/narrowing.js";
 import { type FallbackTarget, fallbackTargetSchema } from "../../core/policy.js";
 import type { Tier } from "../../core/tiers.js";
 import { resolveAction } from "../shared/action-spec.js";
-import type { ResolvedBinding } from "../shared/context.js";
-import { withReservedCall } from "../shared/context.js";
+import { type ResolvedBinding, reservedCallKey, withReservedCalls } from "../shared/context.js";
 import { denialMessage, type TollgateDenial } from "../shared/denial.js";
 import { adapterOptionsSchema, Gate, type GateOptions, parseAdapterOptions } from "../shared/gate.js";
 import { unansweredToolCalls } from "./denial-messages.js";
@@ -49,12 +48,13 @@ export const toolCallsPerStepMax = 128;
 interface Step {
   binding: ResolvedBinding;
   tollgate: TollgateState | undefined;
-  /** The id each call of this step goes by (calls sent without an id get `call-<index>`). */
-  ids: Map<ToolCall, string>;
+  /** The id of each call sent without one (`call-<index>`); undefined when every call has its own. */
+  ids: Map<ToolCall, string> | undefined;
   started: number;
-  denials: { index: number; denial: TollgateDenial }[];
-  /** The ledger's caps, one entry per call the ledger was asked about. */
-  caps: Caps[];
+  denials: { index: number; denial: TollgateDenial }[] | undefined;
+  /** Whether the ledger was asked about any call, and the tiers its answers disabled. */
+  asked: boolean;
+  disabled: Set<Tier> | undefined;
 }
 
 /**
@@ -94,77 +94,113 @@ export class PermissionedToolNode extends ToolNode {
   }
 
   // biome-ignore lint/suspicious/noExplicitAny: ToolNode's run returns its state type
-  protected override async run(input: unknown, config: LangGraphRunnableConfig): Promise<any> {
+  protected override run(input: unknown, config: LangGraphRunnableConfig): Promise<any> {
+    // Not async (a throw still arrives as a rejection): the only promise layers of a step are
+    // ToolNode's own and the gate's one per call.
+    try {
+      return this.runStep(input, config);
+    } catch (error) {
+      return Promise.reject(error);
+    }
+  }
+
+  private runStep(input: unknown, config: LangGraphRunnableConfig): Promise<Command | unknown[]> {
     const { calls, state, sent } = callsOf(input);
-    if (calls.length === 0) return new Command({ goto: this.next });
+    if (calls === undefined) return Promise.resolve(new Command({ goto: this.next }));
+    const tollgate = tollgateStateOf(state);
     // A state without the channel would lose every denial record and mode switch without a word
     // (LangGraph drops writes to undeclared channels), so nothing runs. A Send carries the state
     // its sender chose, which says nothing about the graph's channels.
-    if (!sent && tollgateStateOf(state) === undefined) throw missingChannelError();
-    const ids = new Map<ToolCall, string>();
-    for (const call of calls) ids.set(call.original, call.id);
+    if (!sent && tollgate === undefined) throw missingChannelError();
+    let ids: Map<ToolCall, string> | undefined;
+    const marks: string[] = [];
+    for (const { original, id } of calls) {
+      if (id !== original.id) {
+        ids ??= new Map();
+        ids.set(original, id);
+      }
+      marks.push(reservedCallKey(original.name, id));
+    }
     const step: Step = {
       binding: this.gate.bind(config),
-      tollgate: tollgateStateOf(state),
+      tollgate,
       ids,
       started: 0,
-      denials: [],
-      caps: [],
+      denials: undefined,
+      asked: false,
+      disabled: undefined,
     };
-    // A config of this step's own, so each runTool finds the step it belongs to.
-    const stepConfig = { ...config };
+    // A config of this step's own, so each runTool finds the step it belongs to. It marks every call
+    // of the step as paid for, once: a call the node denies never runs, so a guardTool inside and
+    // the callback handler only ever see calls this node reserved, and do not charge them again.
+    const stepConfig = withReservedCalls(config, marks) as LangGraphRunnableConfig;
     this.steps.set(stepConfig, step);
-    const output = await super.run(input, stepConfig);
-    return this.routed(output, step);
+    return super.run(input, stepConfig).then((output: unknown) => this.routed(output, step));
   }
 
-  protected override async runTool(
+  protected override runTool(
     call: ToolCall,
     config: LangGraphRunnableConfig,
     state: unknown,
   ): Promise<ToolMessage | Command> {
+    try {
+      return this.gatedTool(call, config, state);
+    } catch (error) {
+      return Promise.reject(error);
+    }
+  }
+
+  private gatedTool(call: ToolCall, config: LangGraphRunnableConfig, state: unknown): Promise<ToolMessage | Command> {
     const step = this.steps.get(config);
     if (!step) return super.runTool(call, config, state);
     // Numbered before the first await: ToolNode starts every call in order, so this is call order.
     const index = step.started++;
-    const withId: ToolCall = { ...call, id: step.ids.get(call) ?? call.id ?? `call-${index}` };
-    const denied = (denial: TollgateDenial) => {
-      step.denials.push({ index, denial });
-      return denialMessage(denial);
-    };
-    if (index >= toolCallsPerStepMax) return denied(this.notAllowed(step, withId, "too many tool calls in one step"));
+    const id = step.ids?.get(call);
+    const withId: ToolCall =
+      id !== undefined ? { ...call, id } : call.id ? call : { ...call, id: call.id ?? `call-${index}` };
+    if (index >= toolCallsPerStepMax) {
+      return deniedNow(step, index, this.notAllowed(step, withId, "too many tool calls in one step"));
+    }
     const tool = this.tools.find((candidate) => candidate.name === withId.name);
-    if (!tool) return denied(this.notAllowed(step, withId, "not one of this node's tools"));
-    const { ledger } = step.binding;
-    const charge = this.gate.chargeOf(tool, withId.name, ledger);
+    if (!tool) return deniedNow(step, index, this.notAllowed(step, withId, "not one of this node's tools"));
+    const charge = this.gate.chargeOf(tool, withId.name, step.binding.ledger);
     const tollgate = step.tollgate;
     if (tollgate?.offeredTools && !tollgate.offeredTools.includes(withId.name)) {
-      return denied(this.notAllowed(step, withId, "not offered to the model", charge));
+      return deniedNow(step, index, this.notAllowed(step, withId, "not offered to the model", charge));
     }
     if (tollgate?.mode === "read-only" && (!charge.covered || charge.spec.tier !== "read")) {
-      return denied(this.notAllowed(step, withId, "the run is in read-only mode", charge));
+      return deniedNow(step, index, this.notAllowed(step, withId, "the run is in read-only mode", charge));
     }
-    const admission = await this.gate.admit(step.binding, charge, withId);
-    if (admission.kind === "denied") {
-      if (admission.response) step.caps.push(admission.response.caps ?? { disabledTiers: [] });
-      return denied(admission.denial);
+    if (!charge.covered) {
+      return deniedNow(step, index, this.gate.refuse(step.binding, withId, undefined, "TOOL_NOT_COVERED"));
     }
-    step.caps.push(admission.response.caps ?? { disabledTiers: [] });
-    // Marked as paid for, so a guardTool inside and the callback handler do not charge it again.
-    const marked = withReservedCall(config, tool.name, withId.id) as LangGraphRunnableConfig;
-    return this.gate.runHeld(ledger, admission.hold, () => super.runTool(withId, marked, state));
+    return this.gate.runAction(
+      step.binding,
+      charge.spec,
+      resolveAction(charge.spec, withId.name, withId.args),
+      withId,
+      () => super.runTool(withId, config, state),
+      (admission) => denied(step, index, admission.denial),
+      (admission) => {
+        if (admission.response) noteCaps(step, admission.response.caps);
+      },
+    );
   }
 
   /** The step's output as one Command: the tool results, the channel update, and where to go. */
   private routed(output: unknown, step: Step): Command | unknown[] {
-    const denials = step.denials.sort((a, b) => a.index - b.index).map((entry) => entry.denial);
+    const entries = step.denials;
+    if (entries && entries.length > 1) entries.sort((a, b) => a.index - b.index);
+    const denials = entries ? entries.map((entry) => entry.denial) : [];
     const caps = this.capsOf(step);
     // Write the channel only when something changed: every channel write is work for LangGraph.
     const capsChanged = caps !== undefined && !sameCaps(caps, step.tollgate?.caps ?? null);
     const written: Partial<TollgateState> | undefined =
       denials.length > 0 || capsChanged ? (capsChanged ? { caps, denials } : { denials }) : undefined;
-    const fallback = this.fallback ?? step.binding.ledger.policy?.fallbacks;
-    const goto = denials.length > 0 ? (routeOfDenials(fallback, denials) ?? this.next) : this.next;
+    const goto =
+      denials.length > 0
+        ? (routeOfDenials(this.fallback ?? step.binding.ledger.policy?.fallbacks, denials) ?? this.next)
+        : this.next;
     if (!Array.isArray(output)) {
       const messages = (output as { messages: BaseMessage[] }).messages;
       return new Command({ update: written ? { messages, tollgate: written } : { messages }, goto });
@@ -183,10 +219,10 @@ export class PermissionedToolNode extends ToolNode {
    * they rule out. Undefined (state left as it was) when the ledger was not asked at all.
    */
   private capsOf(step: Step): Caps | undefined {
-    if (step.caps.length === 0) return undefined;
-    const disabled = new Set<Tier>(step.caps.flatMap((caps) => caps.disabledTiers));
+    if (!step.asked) return undefined;
+    const disabled = step.disabled;
+    if (!disabled) return { disabledTiers: [] };
     const disabledTiers = sortTiers(disabled);
-    if (disabled.size === 0) return { disabledTiers };
     const toolDenylist = this.tools
       .filter((tool) => {
         const charge = this.gate.chargeOf(tool, tool.name, step.binding.ledger);
@@ -195,6 +231,25 @@ export class PermissionedToolNode extends ToolNode {
       .map((tool) => tool.name);
     return toolDenylist.length > 0 ? { disabledTiers, toolDenylist } : { disabledTiers };
   }
+}
+
+/** Records a denial of the step (in call order, for the channel) and answers the call with it. */
+function denied(step: Step, index: number, denial: TollgateDenial): ToolMessage {
+  step.denials ??= [];
+  step.denials.push({ index, denial });
+  return denialMessage(denial);
+}
+
+function deniedNow(step: Step, index: number, denial: TollgateDenial): Promise<ToolMessage> {
+  return Promise.resolve(denied(step, index, denial));
+}
+
+/** Adds the ledger's caps for one call to the step's union of disabled tiers. */
+function noteCaps(step: Step, caps: Caps | undefined): void {
+  step.asked = true;
+  if (!caps || caps.disabledTiers.length === 0) return;
+  step.disabled ??= new Set();
+  for (const tier of caps.disabledTiers) step.disabled.add(tier);
 }
 
 /** The action of a call for its denial record; an estimate that throws is recorded as the tier's default. */
@@ -231,8 +286,15 @@ function missingChannelError(): ValidationError {
   ]);
 }
 
-/** The calls ToolNode will run (one from a Send, else the unanswered calls of the last AI message). */
-function callsOf(input: unknown): { calls: { original: ToolCall; id: string }[]; state: unknown; sent: boolean } {
+/**
+ * The calls ToolNode will run (one from a Send, else the unanswered calls of the last AI message),
+ * each with the id it goes by; undefined when there are none.
+ */
+function callsOf(input: unknown): {
+  calls: { original: ToolCall; id: string }[] | undefined;
+  state: unknown;
+  sent: boolean;
+} {
   if (input !== null && typeof input === "object" && "lg_tool_call" in input) {
     const { lg_tool_call: call, ...state } = input as { lg_tool_call: ToolCall };
     return { calls: [{ original: call, id: call.id && call.id.length > 0 ? call.id : "call-0" }], state, sent: true };
@@ -243,5 +305,6 @@ function callsOf(input: unknown): { calls: { original: ToolCall; id: string }[];
       { code: "invalid_type", path: "state.messages", message: "PermissionedToolNode needs a state with messages" },
     ]);
   }
-  return { calls: unansweredToolCalls(messages as BaseMessage[]), state: input, sent: false };
+  const calls = unansweredToolCalls(messages as BaseMessage[]);
+  return { calls: calls.length > 0 ? calls : undefined, state: input, sent: false };
 }

@@ -1,6 +1,9 @@
 import { ToolMessage } from "@langchain/core/messages";
 import type { Subject } from "../../core/scope.js";
 import type { Ledger, ReserveResponse } from "../../ledger/ledger.js";
+
+type ReserveInput = Parameters<Ledger["reserve"]>[0];
+
 import type { ResolvedAction } from "./action-spec.js";
 
 // What the gate and the approval grants ask of the ledger for one action, and what a tool's
@@ -8,14 +11,17 @@ import type { ResolvedAction } from "./action-spec.js";
 
 /** The reserve / decide input for an action on a subject (the action's toolset completes the scope). */
 export function reserveInputOf(subject: Subject, action: ResolvedAction, runId: string | undefined) {
-  return {
+  const input: ReserveInput = {
     subject: { ...subject, toolset: action.toolset },
-    action: { name: action.name, tier: action.tier, ...(action.kind ? { kind: action.kind } : {}) },
+    action: action.kind
+      ? { name: action.name, tier: action.tier, kind: action.kind }
+      : { name: action.name, tier: action.tier },
     estimate: action.estimate,
     unit: action.unit,
     runId,
-    ...(action.ttlMs ? { ttlMs: action.ttlMs } : {}),
   };
+  if (action.ttlMs) input.ttlMs = action.ttlMs;
+  return input;
 }
 
 export function reserveAction(
@@ -23,9 +29,11 @@ export function reserveAction(
   subject: Subject,
   action: ResolvedAction,
   runId: string | undefined,
-  extra: { idempotencyKey?: string; actor?: string } = {},
+  extra?: { idempotencyKey?: string; actor?: string },
 ): Promise<ReserveResponse> {
-  return ledger.reserve({ ...reserveInputOf(subject, action, runId), ...extra });
+  const input = reserveInputOf(subject, action, runId);
+  if (extra) Object.assign(input, extra);
+  return ledger.reserve(input);
 }
 
 /** What a spec's `actual(args, result)` sees: a tool's ToolMessage is reduced to its artifact or content. */

@@ -85,11 +85,16 @@ export function withReservedCall(
   toolName: string,
   toolCallId: string | undefined,
 ): RunnableConfig {
+  return withReservedCalls(config, [reservedCallKey(toolName, toolCallId)]);
+}
+
+/** A copy of the config whose metadata records these calls (`reservedCallKey`s) as already reserved. */
+export function withReservedCalls(config: RunnableConfig | undefined, keys: readonly string[]): RunnableConfig {
   const metadata = config?.metadata ?? {};
-  const previous = (metadata[reservedCallsMetadataKey] as string[] | undefined) ?? [];
+  const previous = metadata[reservedCallsMetadataKey] as string[] | undefined;
   return {
     ...config,
-    metadata: { ...metadata, [reservedCallsMetadataKey]: [...previous, reservedCallKey(toolName, toolCallId)] },
+    metadata: { ...metadata, [reservedCallsMetadataKey]: previous ? [...previous, ...keys] : [...keys] },
   };
 }
 

@@ -68,6 +68,12 @@ export interface GateOptions extends TollgateBinding {
 
 export const toolSpecsMax = 1_000;
 
+const noRules: readonly ToolRule[] = Object.freeze([]);
+
+type CommitOptions = NonNullable<Parameters<Ledger["commit"]>[1]>;
+
+const settledPromise: Promise<void> = Promise.resolve();
+
 /** A tool as far as charging cares: tools discovered at run time may have nothing but a name. */
 export interface ChargeableTool {
   name: string;
@@ -114,6 +120,10 @@ export class Gate {
   private readonly onSettleError: (error: unknown, reservationId: string) => void;
   /** Who the gate works for, in messages: `PermissionedToolNode`, `guard(send_email)`. */
   readonly where: string;
+  /** Each tool object's charge under the rules it was resolved with. */
+  private readonly charges = new WeakMap<object, { rules: readonly ToolRule[]; charge: ToolCharge }>();
+  /** The dry run's action for each charge (a charge is one tool's, so its name is fixed). */
+  private readonly probes = new WeakMap<ToolCharge, ResolvedAction>();
 
   /** Takes options parsed by `parseAdapterOptions` (or built by the library) and copies what it keeps. */
   constructor(options: GateOptions, where: string) {
@@ -149,12 +159,30 @@ export class Gate {
    * otherwise it is read from a `server__` name prefix.
    */
   chargeOf(tool: ChargeableTool | undefined, name: string, ledger: Ledger, server?: string): ToolCharge {
+    const rules = this.rules ?? ledger.policy?.toolRules ?? noRules;
+    // A tool object is read once per rule set: its charge cannot change between calls, and a tool
+    // object that changes its tags or metadata afterwards is not read again.
+    const cacheable = tool !== undefined && typeof tool === "object" && server === undefined && tool.name === name;
+    if (cacheable) {
+      const known = this.charges.get(tool);
+      if (known && known.rules === rules) return known.charge;
+    }
+    const charge = this.resolveCharge(tool, name, rules, server);
+    if (cacheable) this.charges.set(tool, { rules, charge });
+    return charge;
+  }
+
+  private resolveCharge(
+    tool: ChargeableTool | undefined,
+    name: string,
+    rules: readonly ToolRule[],
+    server: string | undefined,
+  ): ToolCharge {
     const explicit = this.toolSpecs?.[name];
     if (explicit) return { covered: true, source: "toolSpecs", spec: explicit };
     const own = actionSpecOf(tool);
     if (own) return { covered: true, source: "guardTool", spec: own };
     const descriptor = descriptorOf(tool, name, server);
-    const rules = this.rules ?? ledger.policy?.toolRules ?? [];
     const rule = resolveToolRule(rules, descriptor);
     if (rule) {
       const spec: ActionSpec = { tier: rule.tier, estimate: rule.estimate, toolset: rule.toolset };
@@ -179,10 +207,16 @@ export class Gate {
    * Reserves one call: on the subject's own budgets, else on a standing approval grant (run, then
    * always); a store that is down is never asked for grants. Never throws a DENY.
    */
-  async admit(binding: ResolvedBinding, charge: ToolCharge, call: ToolCall): Promise<Admission> {
-    if (!charge.covered) return { kind: "denied", denial: this.refuse(binding, call, undefined, "TOOL_NOT_COVERED") };
-    const action = resolveAction(charge.spec, call.name, call.args);
-    return this.admitAction(binding, charge.spec, action, call);
+  admit(binding: ResolvedBinding, charge: ToolCharge, call: ToolCall): Promise<Admission> {
+    // Not async: one promise layer less per call; a throw still arrives as a rejection.
+    try {
+      if (!charge.covered) {
+        return Promise.resolve({ kind: "denied", denial: this.refuse(binding, call, undefined, "TOOL_NOT_COVERED") });
+      }
+      return this.admitAction(binding, charge.spec, resolveAction(charge.spec, call.name, call.args), call);
+    } catch (error) {
+      return Promise.reject(error);
+    }
   }
 
   /** `admit` for an action already resolved (guard, an approval that re-points the action at a grant). */
@@ -192,36 +226,85 @@ export class Gate {
     action: ResolvedAction,
     call: ToolCall,
   ): Promise<Admission> {
-    const { ledger, subject, runId } = binding;
     const span = startToolSpan(call);
     // Without an SDK there is no span, and the hot path takes no closure for one.
-    const response = span
-      ? await withSpan(span, () => reserveAction(ledger, subject, action, runId))
-      : await reserveAction(ledger, subject, action, runId);
-    if (response.decision !== "DENY") {
-      const hold: Hold = { reservationId: response.reservationId, spec, action, args: call.args };
-      if (span) {
-        recordAnswer(span, response, action, runId);
-        hold.span = span;
-      }
-      return { kind: "allowed", hold, response };
+    const response = await (span
+      ? withSpan(span, () => reserveAction(binding.ledger, binding.subject, action, binding.runId))
+      : reserveAction(binding.ledger, binding.subject, action, binding.runId));
+    return response.decision !== "DENY"
+      ? allowed(spec, action, call, response, span, binding.runId)
+      : await this.afterDeny(binding, spec, action, call, response, span);
+  }
+
+  /**
+   * The whole gated call in one step, for the adapters' hot path: reserve, run what is allowed,
+   * settle once (as `admitAction` then `runHeld`, with no promise layers between them).
+   * `onAdmission` sees every answer (the tool node collects caps from it); `onDeny` answers a
+   * denied call instead of running it.
+   */
+  async runAction<T>(
+    binding: ResolvedBinding,
+    spec: ActionSpec,
+    action: ResolvedAction,
+    call: ToolCall,
+    run: () => Promise<T>,
+    onDeny: (admission: Extract<Admission, { kind: "denied" }>) => T | Promise<T>,
+    onAdmission?: (admission: Admission) => void,
+  ): Promise<T> {
+    const span = startToolSpan(call);
+    const { ledger } = binding;
+    const response = await (span
+      ? withSpan(span, () => reserveAction(ledger, binding.subject, action, binding.runId))
+      : reserveAction(ledger, binding.subject, action, binding.runId));
+    const admission =
+      response.decision !== "DENY"
+        ? allowed(spec, action, call, response, span, binding.runId)
+        : await this.afterDeny(binding, spec, action, call, response, span);
+    onAdmission?.(admission);
+    if (admission.kind === "denied") return await onDeny(admission);
+    const hold = admission.hold;
+    let result: T;
+    try {
+      result = hold.span ? await withSpan(hold.span, run) : await run();
+    } catch (error) {
+      await this.release(ledger, hold, "the tool threw", { error });
+      throw error;
     }
+    // The commit is awaited here rather than through settle(): one promise less per call.
+    const commit = this.commitOf(hold, result);
+    if (!commit) {
+      await this.settle(ledger, hold, result);
+      return result;
+    }
+    const reservationId = hold.reservationId as string;
+    try {
+      await (hold.span
+        ? withSpan(hold.span, () => ledger.commit(reservationId, commit.input))
+        : ledger.commit(reservationId, commit.input));
+    } catch (error) {
+      this.onSettleError(error, reservationId);
+    }
+    this.afterSettle(hold, commit.actualError);
+    return result;
+  }
+
+  /** After a DENY: a standing approval grant (run, then always) may still allow it; else the denial. */
+  private async afterDeny(
+    binding: ResolvedBinding,
+    spec: ActionSpec,
+    action: ResolvedAction,
+    call: ToolCall,
+    response: DenyResponse,
+    span: Span | undefined,
+  ): Promise<Admission> {
+    const { ledger, subject, runId } = binding;
     if (response.reasonCode !== "LEDGER_UNAVAILABLE") {
       const granted = await withSpan(span, () => reserveOnRememberedGrant(ledger, subject, action, runId));
       if (granted) {
-        const hold: Hold = {
-          reservationId: granted.response.reservationId,
-          spec,
-          action: granted.action,
-          args: call.args,
-          actor: rememberedApprovalActor,
-        };
-        if (span) {
-          recordAnswer(span, granted.response, granted.action, runId);
-          span.setAttribute(toolSpanAttributes.approvedBy, rememberedApprovalActor);
-          hold.span = span;
-        }
-        return { kind: "allowed", hold, response: granted.response };
+        const admission = allowed(spec, granted.action, call, granted.response, span, runId);
+        admission.hold.actor = rememberedApprovalActor;
+        span?.setAttribute(toolSpanAttributes.approvedBy, rememberedApprovalActor);
+        return admission;
       }
     }
     const denial = this.deny(binding, call, action, response.reasonCode, response.deniedScope);
@@ -240,10 +323,14 @@ export class Gate {
   async wouldAdmit(binding: ResolvedBinding, tool: ChargeableTool): Promise<ReserveResponse | "TOOL_NOT_COVERED"> {
     const charge = this.chargeOf(tool, tool.name, binding.ledger);
     if (!charge.covered) return "TOOL_NOT_COVERED";
-    const action = {
-      ...resolveAction({ ...charge.spec, estimate: 0 }, tool.name, {}),
-      estimate: probeEstimate(charge.spec),
-    };
+    let action = this.probes.get(charge);
+    if (!action) {
+      action = {
+        ...resolveAction({ ...charge.spec, estimate: 0 }, tool.name, {}),
+        estimate: probeEstimate(charge.spec),
+      };
+      this.probes.set(charge, action);
+    }
     const { ledger, subject, runId } = binding;
     const response = await ledger.decide(reserveInputOf(subject, action, runId));
     if (response.decision !== "DENY" || response.reasonCode === "LEDGER_UNAVAILABLE") return response;
@@ -298,18 +385,7 @@ export class Gate {
    */
   async runHeld<T>(ledger: Ledger, hold: Hold, run: () => Promise<T>): Promise<T> {
     // A hold made outside admit (an approval) gets its span here.
-    if (!hold.span && hold.call) {
-      const span = startToolSpan(hold.call);
-      if (span) {
-        span.setAttribute(toolSpanAttributes.decision, "ALLOW");
-        span.setAttribute(toolSpanAttributes.tool, hold.action.name);
-        span.setAttribute(toolSpanAttributes.tier, hold.action.tier);
-        span.setAttribute(toolSpanAttributes.estimate, hold.action.estimate);
-        if (hold.reservationId) span.setAttribute(toolSpanAttributes.reservationId, hold.reservationId);
-        if (hold.actor) span.setAttribute(toolSpanAttributes.approvedBy, hold.actor);
-        hold.span = span;
-      }
-    }
+    if (!hold.span && hold.call) startHeldSpan(hold, hold.call);
     let result: T;
     try {
       result = hold.span ? await withSpan(hold.span, run) : await run();
@@ -321,37 +397,63 @@ export class Gate {
     return result;
   }
 
-  /** Settles after the action returned: an error ToolMessage releases, a result commits. */
-  async settle(ledger: Ledger, hold: Hold, result: unknown): Promise<void> {
+  /**
+   * Settles after the action returned: an error ToolMessage releases, a result commits. Not async:
+   * the commit's own promise is the only one made, and a broken `actual()` surfaces as a rejection
+   * once the estimate is committed.
+   */
+  settle(ledger: Ledger, hold: Hold, result: unknown): Promise<void> {
     if (ToolMessage.isInstance(result) && result.status === "error") {
-      await this.release(ledger, hold, "the tool answered with an error", {
+      return this.release(ledger, hold, "the tool answered with an error", {
         message: "the tool answered with an error",
       });
-      return;
     }
     const reservationId = hold.reservationId;
     if (!reservationId) {
       this.endSpan(hold);
-      return;
+      return settledPromise;
     }
-    let actual: number | undefined;
+    const { input, actualError } = this.commitOf(hold, result) as NonNullable<ReturnType<Gate["commitOf"]>>;
+    const span = hold.span;
+    let committed: Promise<unknown>;
+    try {
+      committed = span
+        ? withSpan(span, () => ledger.commit(reservationId, input))
+        : ledger.commit(reservationId, input);
+    } catch (error) {
+      committed = Promise.reject(error);
+    }
+    return committed.then(
+      () => this.afterSettle(hold, actualError),
+      (error: unknown) => {
+        this.onSettleError(error, reservationId);
+        this.afterSettle(hold, actualError);
+      },
+    );
+  }
+
+  /**
+   * What committing a hold after `result` sends (the actual, the approver), and the error of a
+   * broken `actual()` to surface once the estimate is committed; undefined when the result is not
+   * committed (an error ToolMessage releases) or nothing was held.
+   */
+  private commitOf(hold: Hold, result: unknown): { input: CommitOptions; actualError: unknown } | undefined {
+    if (!hold.reservationId || (ToolMessage.isInstance(result) && result.status === "error")) return undefined;
+    const input: CommitOptions = {};
     let actualError: unknown;
     try {
-      actual = actualOf(hold.spec, hold.args, resultOfToolOutput(result), hold.action.estimate);
+      input.actual = hold.spec.actual
+        ? actualOf(hold.spec, hold.args, resultOfToolOutput(result), hold.action.estimate)
+        : hold.action.estimate;
     } catch (error) {
       // The work happened: the estimate is committed, then the broken `actual()` surfaces.
       actualError = error;
     }
-    try {
-      await withSpan(hold.span, () =>
-        ledger.commit(reservationId, {
-          ...(actual !== undefined ? { actual } : {}),
-          ...(hold.actor ? { actor: hold.actor } : {}),
-        }),
-      );
-    } catch (error) {
-      this.onSettleError(error, reservationId);
-    }
+    if (hold.actor) input.actor = hold.actor;
+    return { input, actualError };
+  }
+
+  private afterSettle(hold: Hold, actualError: unknown): void {
     this.endSpan(hold);
     if (actualError !== undefined) throw actualError;
   }
@@ -366,7 +468,9 @@ export class Gate {
     if (hold.reservationId) {
       const reservationId = hold.reservationId;
       try {
-        await withSpan(hold.span, () => ledger.release(reservationId, { reason }));
+        await (hold.span
+          ? withSpan(hold.span, () => ledger.release(reservationId, { reason }))
+          : ledger.release(reservationId, { reason }));
       } catch (error) {
         this.onSettleError(error, reservationId);
       }
@@ -381,6 +485,36 @@ export class Gate {
     hold.span = undefined;
     endToolSpan(span, failure);
   }
+}
+
+/** An allowed call's admission: the hold to settle, with its span once the answer is on it. */
+function allowed(
+  spec: ActionSpec,
+  action: ResolvedAction,
+  call: ToolCall,
+  response: ReserveResponse,
+  span: Span | undefined,
+  runId: string | undefined,
+): Extract<Admission, { kind: "allowed" }> {
+  const hold: Hold = { reservationId: response.reservationId, spec, action, args: call.args };
+  if (span) {
+    recordAnswer(span, response, action, runId);
+    hold.span = span;
+  }
+  return { kind: "allowed", hold, response };
+}
+
+/** The execute_tool span of a hold made outside admit (an approval), when an SDK is registered. */
+function startHeldSpan(hold: Hold, call: Pick<ToolCall, "name" | "id">): void {
+  const span = startToolSpan(call);
+  if (!span) return;
+  span.setAttribute(toolSpanAttributes.decision, "ALLOW");
+  span.setAttribute(toolSpanAttributes.tool, hold.action.name);
+  span.setAttribute(toolSpanAttributes.tier, hold.action.tier);
+  span.setAttribute(toolSpanAttributes.estimate, hold.action.estimate);
+  if (hold.reservationId) span.setAttribute(toolSpanAttributes.reservationId, hold.reservationId);
+  if (hold.actor) span.setAttribute(toolSpanAttributes.approvedBy, hold.actor);
+  hold.span = span;
 }
 
 /** The smallest sensible estimate for a tool before its arguments are known (at least one unit). */

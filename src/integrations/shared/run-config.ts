@@ -12,6 +12,26 @@ export function currentRunConfig(explicit?: RunnableConfig): RunnableConfig | un
   return implicit ?? undefined;
 }
 
+/**
+ * The config a runnable invoked with `config` runs under: `config` over the run it is called in,
+ * key by key, as LangChain's `ensureConfig` merges them (the run's own id and name excepted).
+ * Read only: the caller's config is returned as is when the run adds nothing to it.
+ */
+export function runConfigOf(config: RunnableConfig | undefined): RunnableConfig | undefined {
+  const implicit = AsyncLocalStorageProviderSingleton.getRunnableConfig() as RunnableConfig | undefined;
+  if (!implicit) return config;
+  const { runId: _runId, runName: _runName, ...inherited } = implicit;
+  if (!config) return inherited;
+  let merged: Record<string, unknown> | undefined;
+  for (const key of Object.keys(inherited)) {
+    const value = (inherited as Record<string, unknown>)[key];
+    if (value === undefined || (config as Record<string, unknown>)[key] !== undefined) continue;
+    merged ??= { ...config };
+    merged[key] = value;
+  }
+  return (merged as RunnableConfig | undefined) ?? config;
+}
+
 /** A tool call as LangChain passes it to `tool.invoke` (type "tool_call"). */
 export function isToolCall(value: unknown): value is ToolCall {
   return (

@@ -1,4 +1,5 @@
 import { ToolMessage } from "@langchain/core/messages";
+import { RunnableLambda } from "@langchain/core/runnables";
 import { tool } from "@langchain/core/tools";
 import { afterEach, describe, expect, it } from "vitest";
 import { z } from "zod";
@@ -154,6 +155,24 @@ describe("guardTool(tool, spec)", () => {
     await expect(guarded.invoke({ to: ["d"] })).rejects.toBeInstanceOf(BudgetExceededError);
     expect(counter.sent).toBe(2);
     expect(await ledger.getBalance({ scope: emailScope })).toMatchObject({ spent: 60, reserved: 0 });
+  });
+
+  it("takes the binding from the run it is invoked in, under a config that names only some keys", async () => {
+    await ledgerWithEmailBudget(40);
+    const counter = { sent: 0 };
+    const guarded = guardTool(emailTool(counter), { toolset: "send-email", tier: "write-external", estimate: 20 });
+    // Invoked inside a run whose configurable carries the binding, with a config of its own that
+    // says nothing about it: the run's configurable still applies, as LangChain merges them. (The
+    // run is found through async local storage, which LangGraph sets up in Node.)
+    await import("@langchain/langgraph");
+    const step = RunnableLambda.from(async (to: string) => guarded.invoke({ to: [to] }, { tags: ["inner"] }));
+    const config = { configurable: { tollgate: { ledger, subject }, thread_id: "t-run" } };
+    await expect(step.invoke("a", config)).resolves.toBe("sent to a");
+    await expect(step.invoke("b", config)).resolves.toBe("sent to b");
+    await expect(step.invoke("c", config)).rejects.toBeInstanceOf(BudgetExceededError);
+    expect(counter.sent).toBe(2);
+    const reserves = (await ledger.audit({ scope: "tenant:acme" })).filter((event) => event.type === "reserve");
+    expect(reserves.map((event) => event.runId)).toEqual(["t-run", "t-run", "t-run"]);
   });
 
   it("does not charge a call an outer layer already reserved", async () => {
