@@ -132,7 +132,7 @@ export async function benchMiddleware(invokesPerRound = 40, rounds = 15): Promis
     lines.push(formatMeasurement(pair.base), formatMeasurement(pair.gated));
     verdicts.push(
       max !== undefined
-        ? targetLine({ label: `createAgent ${name} / without`, pair, max })
+        ? targetLine({ label: `createAgent ${name} / without`, pair, max, forScale: !name.includes("embedded") })
         : scaleLine(`createAgent ${name} / without (for scale)`, pair),
     );
   }
