@@ -143,9 +143,13 @@ function perProcess(kinds: SampleKind[], rounds = 3): number[] {
   const samples: number[][] = kinds.map(() => []);
   for (let round = 0; round < rounds; round++) {
     for (const [index, kind] of kinds.entries()) {
-      const child = spawnSync(process.execPath, [...process.execArgv, fileURLToPath(import.meta.url), sampleFlag, kind], {
-        encoding: "utf8",
-      });
+      const child = spawnSync(
+        process.execPath,
+        [...process.execArgv, fileURLToPath(import.meta.url), sampleFlag, kind],
+        {
+          encoding: "utf8",
+        },
+      );
       const value = Number(child.stdout.trim().split("\n").pop());
       if (!Number.isFinite(value)) throw new Error(`sample ${kind} failed: ${child.stderr}`);
       samples[index].push(value);
@@ -240,7 +244,12 @@ export async function benchLedger(): Promise<string[]> {
     row("reserve + commit / bare tool.invoke, in one process", `${inProcess.toFixed(3)}×`, "≤ 0.10×", inProcess <= 0.1),
   );
   lines.push(
-    row("reserve + commit / bare tool.invoke, one process per sample", `${sampled.toFixed(3)}×`, "≤ 0.10×", sampled <= 0.1),
+    row(
+      "reserve + commit / bare tool.invoke, one process per sample",
+      `${sampled.toFixed(3)}×`,
+      "≤ 0.10×",
+      sampled <= 0.1,
+    ),
   );
   lines.push(
     row(
@@ -257,7 +266,12 @@ export async function benchLedger(): Promise<string[]> {
   );
   const spread = manyUs / pairUs;
   lines.push(
-    row("reserve + commit, 100,000 tenants / 1 tenant", `${spread.toFixed(2)}×`, "≤ 1.3×", spread <= targets.manyTenantsPerOne),
+    row(
+      "reserve + commit, 100,000 tenants / 1 tenant",
+      `${spread.toFixed(2)}×`,
+      "≤ 1.3×",
+      spread <= targets.manyTenantsPerOne,
+    ),
   );
   lines.push(
     row(

@@ -270,10 +270,11 @@ export class StoreLedger implements Ledger {
     const parsed = fast ? fast.input : parseInput(reserveSchema, input);
     const subjectScope = fast ? fast.scopeId : scopeIdOf(parsed.subject as Subject);
     const unit = parsed.unit ?? unitDefault;
-    const reservationId = `${parsed.subject.tenant}:${randomUUID()}`;
+    let reservationId = "";
     let outcome: ReserveOutcome | { ok: false; error: "IDEMPOTENCY_CONFLICT" };
     try {
       const store = this.readyStore() ?? (await this.getStore());
+      if (!store.assignsReservationIds) reservationId = `${parsed.subject.tenant}:${randomUUID()}`;
       outcome = await this.withTimeout(
         store.reserve({
           reservationId,
@@ -295,7 +296,10 @@ export class StoreLedger implements Ledger {
       if (error instanceof ValidationError) throw error;
       // The store may have made the hold before its answer was lost: release it once the store answers.
       // (A store that never opened was never asked.)
-      if (!dryRun && this.resolvedStore && !this.closed) this.releaseLost(reservationId, parsed.idempotencyKey);
+      // (A store that names its reservations answered nothing, so there is no id to release.)
+      if (!dryRun && reservationId && this.resolvedStore && !this.closed) {
+        this.releaseLost(reservationId, parsed.idempotencyKey);
+      }
       // Fail closed: an unreachable ledger never turns into an accidental ALLOW (unless told so for a tier).
       const decision = this.failOpenTiers.has(parsed.action.tier) ? "ALLOW" : "DENY";
       const unavailable = {

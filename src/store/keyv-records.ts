@@ -21,13 +21,12 @@ export interface HeldBudget {
 /**
  * Hot-path shortcuts kept on the objects themselves under symbols (JSON and structuredClone skip
  * symbol keys, so nothing persisted or returned carries them): a definition's lifetime counters,
- * whether it was replaced or removed, and a held reservation's resolved budgets. Weak maps would do
+ * and whether it was replaced or removed. Weak maps would do
  * the same, at a garbage-collection cost that grows with the number of budgets.
  */
 export const lifetimeCounters = Symbol("lifetimeCounters");
 export const retired = Symbol("retired");
-export const heldBudgets = Symbol("heldBudgets");
-export type Hot<T> = T & { [lifetimeCounters]?: Counters; [retired]?: boolean; [heldBudgets]?: HeldBudget[] };
+export type Hot<T> = T & { [lifetimeCounters]?: Counters; [retired]?: boolean };
 
 export const lifetimeInstance = "life";
 export const lifetimeCounterSuffix = `|${lifetimeInstance}`;

@@ -15,6 +15,11 @@ export interface LedgerStore {
   readonly name: string;
   /** True when several processes may share this store safely. */
   readonly distributed: boolean;
+  /**
+   * True when the store names reservations itself: the ledger then sends `reservationId: ""` and
+   * takes the id from the answer. Absent (false): the ledger chooses every id.
+   */
+  readonly assignsReservationIds?: boolean;
   putBudget(command: PutBudgetCommand): Promise<PutBudgetOutcome>;
   removeBudget(command: RemoveBudgetCommand): Promise<RemoveBudgetOutcome>;
   listBudgets(query: { scopePrefix?: string }): Promise<BudgetDefinition[]>;
@@ -86,7 +91,10 @@ export interface RemoveBudgetCommand {
 export type RemoveBudgetOutcome = { ok: true; removed: boolean } | IdempotencyConflict;
 
 export interface ReserveCommand {
-  /** Chosen by the ledger; `<tenant value>:<uuid>` so a store can route by tenant. */
+  /**
+   * Chosen by the ledger; `<tenant value>:<uuid>` so a store can route by tenant. Empty when the store
+   * assignsReservationIds: it then names the reservation `<tenant value>:<36 characters>` itself.
+   */
   reservationId: string;
   /**
    * Canonical scope id of the subject. The store checks every budget whose scope carries only

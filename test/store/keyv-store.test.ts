@@ -201,3 +201,43 @@ describe("keyv store: its own regressions", () => {
     await ledger.close();
   });
 });
+
+describe("keyv store: reservation ids name a slot and its generation", () => {
+  const subject = { tenant: "acme" };
+  const action = { name: "a", tier: "read" as const };
+
+  it("a stale id (its slot reused by a later reservation) or a forged one settles nothing", async () => {
+    const ledger = createLedger({ sweepIntervalMs: 0, settledReservationsMax: 1 });
+    await ledger.setBudget({ scope: "tenant:acme", limit: 100 });
+    const first = (await ledger.reserve({ subject, action, estimate: 1 })).reservationId as string;
+    expect(first).toMatch(/^acme:[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/);
+    await ledger.commit(first);
+    // One more settles, so the first is forgotten and its slot is the next one taken.
+    await ledger.release((await ledger.reserve({ subject, action, estimate: 1 })).reservationId as string);
+    const live = (await ledger.reserve({ subject, action, estimate: 5 })).reservationId as string;
+    expect(live.slice(0, 14)).toBe(first.slice(0, 14));
+    await expect(ledger.commit(first)).rejects.toMatchObject({ code: "RESERVATION_NOT_FOUND" });
+    const forged = `${live.slice(0, -1)}${live.endsWith("0") ? "1" : "0"}`;
+    await expect(ledger.release(forged)).rejects.toMatchObject({ code: "RESERVATION_NOT_FOUND" });
+    await expect(ledger.release(`other:${live.slice(5)}`)).rejects.toMatchObject({ code: "RESERVATION_NOT_FOUND" });
+    expect(await ledger.getBalance({ scope: "tenant:acme" })).toMatchObject({ spent: 1, reserved: 5 });
+    expect(await ledger.getReservation(live)).toMatchObject({ id: live, status: "held", estimate: 5 });
+  });
+
+  it("an id survives a restart from a keyv adapter and still settles exactly once", async () => {
+    const backing = new Map<string, unknown>();
+    const open = () => createLedger({ store: new Keyv({ store: backing }), writeThrough: true, sweepIntervalMs: 0 });
+    const first = open();
+    await first.setBudget({ scope: "tenant:acme", limit: 100 });
+    const id = (await first.reserve({ subject, action, estimate: 7 })).reservationId as string;
+    await first.close();
+    const second = open();
+    // A new reservation after the restart never takes the restored one's slot.
+    const other = (await second.reserve({ subject, action, estimate: 1 })).reservationId as string;
+    expect(other).not.toBe(id);
+    await second.commit(id, { actual: 3 });
+    await expect(second.commit(id)).rejects.toMatchObject({ code: "RESERVATION_FINALIZED" });
+    expect(await second.getBalance({ scope: "tenant:acme" })).toMatchObject({ spent: 3, reserved: 1 });
+    await second.close();
+  });
+});
