@@ -1,7 +1,7 @@
 import { invariant } from "../core/errors.js";
 import { isAmount } from "../core/units.js";
 import type { BudgetWindow } from "../core/windows.js";
-import type { AuditEvent, Balance, BudgetDefinition, ReservationRecord } from "./types.js";
+import type { Balance, BudgetDefinition, ReservationRecord } from "./types.js";
 
 // The embedded store's in-memory records and the pure helpers that read and check them.
 
@@ -49,30 +49,6 @@ export function copyOfDefinition(definition: BudgetDefinition): BudgetDefinition
     overdraftLimit: definition.overdraftLimit,
     updatedAtMs: definition.updatedAtMs,
   };
-}
-
-export type StoredAuditEvent = Omit<AuditEvent, "balances"> & { balances?: (string | number)[] };
-
-export function auditBalances(
-  balances: readonly { scope: string; allocated: number; remaining: number }[],
-): (string | number)[] {
-  const flat: (string | number)[] = [];
-  for (const balance of balances) flat.push(balance.scope, balance.allocated, balance.remaining);
-  return flat;
-}
-
-export function publicAuditEvent(stored: StoredAuditEvent): AuditEvent {
-  const { balances: flat, ...rest } = stored;
-  if (!flat) return rest;
-  const balances: NonNullable<AuditEvent["balances"]> = [];
-  for (let index = 0; index < flat.length; index += 3) {
-    balances.push({
-      scope: flat[index] as string,
-      allocated: flat[index + 1] as number,
-      remaining: flat[index + 2] as number,
-    });
-  }
-  return { ...rest, balances };
 }
 
 export function balanceOf(definition: BudgetDefinition, instance: string, counters: Counters): Balance {

@@ -53,7 +53,8 @@ export function parseReservationId(
   const colon = id.length - reservationIdSuffixLength - 1;
   if (colon < 1 || id.charCodeAt(colon) !== 58) return undefined;
   const at = colon + 1;
-  for (const dash of [8, 13, 18, 23]) if (id.charCodeAt(at + dash) !== 45) return undefined;
+  if (id.charCodeAt(at + 8) !== 45 || id.charCodeAt(at + 13) !== 45) return undefined;
+  if (id.charCodeAt(at + 18) !== 45 || id.charCodeAt(at + 23) !== 45) return undefined;
   const slot = hexAt(id, at, 8);
   const genHi = hexAt(id, at + 9, 4);
   const genLo = hexAt(id, at + 14, 4);
@@ -91,8 +92,8 @@ const noHolds: HeldBudget[] = [];
 export class ReservationSlots {
   private capacity = 0;
   gen = new Uint32Array(0);
-  private tagHi = new Uint32Array(0);
-  private tagLo = new Uint32Array(0);
+  tagHi = new Uint32Array(0);
+  tagLo = new Uint32Array(0);
   status = new Uint8Array(0);
   private shadow = new Uint8Array(0);
   private overage = new Uint8Array(0);
@@ -201,11 +202,6 @@ export class ReservationSlots {
 
   overagePolicy(slot: number): OveragePolicy {
     return overagePolicies[this.overage[slot]];
-  }
-
-  /** The numbers an audit event needs to name this slot's reservation again later. */
-  idNumbers(slot: number): [number, number, number, number] {
-    return [slot, this.gen[slot], this.tagHi[slot], this.tagLo[slot]];
   }
 
   isForeign(slot: number): boolean {

@@ -14,6 +14,7 @@ import { tenantScopeOf } from "../core/scope.js";
 import { assertAmount, type Unit } from "../core/units.js";
 import { windowInstanceOf, windowLengthMs } from "../core/windows.js";
 import { filterAuditEvents } from "./audit-filter.js";
+import { AuditColumns, type AuditInput } from "./keyv-audit.js";
 import { HoldDeadlines } from "./keyv-deadlines.js";
 import {
   assertCounters,
@@ -21,7 +22,6 @@ import {
   assertStoredCounters,
   assertStoredDefinition,
   assertStoredReservation,
-  auditBalances,
   balanceOf,
   budgetKeyOfCounterKey,
   type Counters,
@@ -31,14 +31,11 @@ import {
   lifetimeCounterSuffix,
   lifetimeCounters,
   lifetimeInstance,
-  publicAuditEvent,
   retired,
-  type StoredAuditEvent,
   tenantOfReservation,
 } from "./keyv-records.js";
 import { ReservationSlots, slotHeld } from "./keyv-reservations.js";
 import { KeyvWriteThrough } from "./keyv-write-through.js";
-import { TenantLogs } from "./ring-buffer.js";
 import { budgetKey, TenantBudgetIndex } from "./tenant-budget-index.js";
 import type {
   AuditEvent,
@@ -135,8 +132,8 @@ export class KeyvSingleProcessStore implements LedgerStore {
    * so they never evict the records of tenants with budgets. Oldest first.
    */
   private readonly unknownIdempotency = new Map<string, IdempotencyRecord>();
-  /** Events as stored: balances flattened to [scope, allocated, remaining, ...] (one array, not one object each). */
-  private readonly audits: TenantLogs<StoredAuditEvent>;
+  /** The audit trail as numbers and interned strings; events are objects only when read. */
+  private readonly audits: AuditColumns;
   private auditSeq = 0;
   private readonly idempotencyKeysMax: number;
   private readonly idempotencyRetentionMs: number;
@@ -162,16 +159,17 @@ export class KeyvSingleProcessStore implements LedgerStore {
       },
     );
     this.clock = options.clock ?? Date.now;
-    this.audits = new TenantLogs(
-      options.auditEventsMax ?? auditEventsMaxDefault,
-      options.auditEventsTotalMax ?? auditEventsTotalMaxDefault,
-    );
-    this.idempotencyKeysMax = options.idempotencyKeysMax ?? idempotencyKeysMaxDefault;
-    this.idempotencyRetentionMs = options.idempotencyRetentionMs ?? idempotencyRetentionMsDefault;
     this.slots = new ReservationSlots(
       options.settledReservationsMax ?? settledReservationsMaxDefault,
       options.settledReservationRetentionMs ?? settledReservationRetentionMsDefault,
     );
+    this.audits = new AuditColumns(
+      options.auditEventsMax ?? auditEventsMaxDefault,
+      options.auditEventsTotalMax ?? auditEventsTotalMaxDefault,
+      this.slots,
+    );
+    this.idempotencyKeysMax = options.idempotencyKeysMax ?? idempotencyKeysMaxDefault;
+    this.idempotencyRetentionMs = options.idempotencyRetentionMs ?? idempotencyRetentionMsDefault;
     this.windowCountersRetentionMs = options.windowCountersRetentionMs ?? windowCountersRetentionMsDefault;
     this.ready = this.restore().then(() => {
       this.restored = true;
@@ -438,7 +436,7 @@ export class KeyvSingleProcessStore implements LedgerStore {
       deniedScope: outcome.deniedScope,
       caps: outcome.caps,
       shadow: outcome.shadow,
-      balances: auditBalances(outcome.balances),
+      balances: outcome.balances,
     });
     this.remember(tenant, "reserve", command.idempotency, outcome, now);
     if (this.writes.enabled) await this.writes.flush();
@@ -547,7 +545,7 @@ export class KeyvSingleProcessStore implements LedgerStore {
       actor: command.actor,
       estimate,
       amount: kind === "commit" ? charged : released,
-      balances: auditBalances(balances),
+      balances,
       detail: command.reason ?? (uncharged > 0 ? `uncharged overage ${uncharged}` : undefined),
     });
     this.markSettled(slot, settledAs, now);
@@ -642,7 +640,7 @@ export class KeyvSingleProcessStore implements LedgerStore {
 
   async recordEvent(event: RecordedEvent): Promise<void> {
     if (!this.restored) await this.ready;
-    this.appendAudit({ ...event, balances: event.balances && auditBalances(event.balances), atMs: this.clock() });
+    this.appendAudit({ ...event, atMs: this.clock() });
   }
 
   // ---------------------------------------------------------------- reads
@@ -675,8 +673,10 @@ export class KeyvSingleProcessStore implements LedgerStore {
 
   async audit(query: AuditLookup): Promise<AuditEvent[]> {
     if (!this.restored) await this.ready;
-    const events = this.audits.toArray(query.scope === undefined ? undefined : tenantScopeOf(query.scope));
-    return filterAuditEvents(events.map(publicAuditEvent), query);
+    return filterAuditEvents(
+      this.audits.events(query.scope === undefined ? undefined : tenantScopeOf(query.scope)),
+      query,
+    );
   }
 
   async sweep(): Promise<number> {
@@ -722,9 +722,7 @@ export class KeyvSingleProcessStore implements LedgerStore {
       runId: this.slots.runId[slot],
       estimate,
       amount: this.slots.isShadowDenied(slot) ? 0 : estimate,
-      balances: auditBalances(
-        held.map(({ definition, instance, counters }) => balanceOf(definition, instance, counters)),
-      ),
+      balances: held.map(({ definition, instance, counters }) => balanceOf(definition, instance, counters)),
     });
     this.markSettled(slot, "expired", now);
   }
@@ -867,6 +865,8 @@ export class KeyvSingleProcessStore implements LedgerStore {
   }
 
   private appendToBudgetIndex(key: string): void {
+    // The persisted index exists only in keyv; without write-through nothing reads it.
+    if (!this.writes.enabled) return;
     if (this.budgetIndexChunk.keys.length >= budgetIndexChunkSize) {
       this.budgetIndexChunk = { number: this.budgetIndexChunk.number + 1, keys: [] };
     }
@@ -931,9 +931,10 @@ export class KeyvSingleProcessStore implements LedgerStore {
     }
   }
 
-  private appendAudit(event: Omit<StoredAuditEvent, "seq">): void {
+  /** The columns copy what they keep: `event` is never retained. */
+  private appendAudit(event: Omit<AuditInput, "seq">): void {
     this.auditSeq++;
-    (event as StoredAuditEvent).seq = this.auditSeq;
-    this.audits.push(tenantScopeOf(event.scope), event as StoredAuditEvent);
+    (event as AuditInput).seq = this.auditSeq;
+    this.audits.append(tenantScopeOf(event.scope), event as AuditInput);
   }
 }

@@ -20,16 +20,39 @@ export function budgetKey(scope: string, unit: Unit): string {
   return `${scope}|${unit}`;
 }
 
+/** Bumped by every change to a tenant's budgets: resolutions cached before it are stale. */
+interface TenantEpoch {
+  version: number;
+}
+
+/** A subject path's applicable budgets in one unit, resolved once, valid while its tenant's epoch holds. */
+interface ResolvedPath {
+  epoch: TenantEpoch;
+  version: number;
+  unit: Unit;
+  definitions: readonly BudgetDefinition[];
+  /** The same path in another unit (rare: most deployments budget one unit). */
+  other: ResolvedPath | undefined;
+}
+
+/** Subject paths remembered at most; past it the cache starts over (it is only a cache). */
+export const resolvedPathsMax = 131_072;
+
+const noBudgets: readonly BudgetDefinition[] = Object.freeze([]);
+
 /**
  * Budget definitions by scope and unit, plus, per tenant and unit, the distinct shapes (sets of
  * levels) its budgets have. An action's applicable budgets are found by trying only those shapes
  * (usually a handful) instead of all 32 subsets of a six-level subject, so a decision costs the same
- * however many tenants are provisioned, and a tenant costs one small array.
+ * however many tenants are provisioned, and a tenant costs one small array. The answer per subject
+ * path is cached until setBudget or removeBudget changes that tenant's budgets.
  */
 export class TenantBudgetIndex {
   private readonly byKey = new Map<string, BudgetDefinition>();
   /** `<tenant>|<unit>` → [shape, count, shape, count, ...], shapes in scope-listing order. */
   private readonly shapesByTenant = new Map<string, number[]>();
+  private readonly epochs = new Map<string, TenantEpoch>();
+  private readonly resolved = new Map<string, ResolvedPath>();
 
   get size(): number {
     return this.byKey.size;
@@ -53,6 +76,7 @@ export class TenantBudgetIndex {
     const previous = this.byKey.get(key);
     this.byKey.set(key, definition);
     if (!previous) this.countShape(definition, 1);
+    this.touchTenant(tenantScopeOf(definition.scope), true);
     return previous;
   }
 
@@ -63,6 +87,8 @@ export class TenantBudgetIndex {
     if (!previous) return undefined;
     this.byKey.delete(key);
     this.countShape(previous, -1);
+    const tenant = tenantScopeOf(scope);
+    this.touchTenant(tenant, this.hasTenant(tenant));
     return previous;
   }
 
@@ -72,9 +98,33 @@ export class TenantBudgetIndex {
     return false;
   }
 
-  /** The budgets an action of this subject draws on in this unit, outermost first. */
-  applicable(subjectScope: string, unit: Unit): BudgetDefinition[] {
+  /** The budgets an action of this subject draws on in this unit, outermost first. Shared: never mutate it. */
+  applicable(subjectScope: string, unit: Unit): readonly BudgetDefinition[] {
+    const cached = this.resolved.get(subjectScope);
+    for (let path = cached; path !== undefined; path = path.other) {
+      if (path.unit === unit && path.version === path.epoch.version) return path.definitions;
+    }
     const tenant = tenantScopeOf(subjectScope);
+    const epoch = this.epochs.get(tenant);
+    // A tenant without budgets is not cached: random tenant ids must not fill the cache.
+    if (!epoch) return noBudgets;
+    const definitions = Object.freeze(this.resolve(tenant, subjectScope, unit));
+    const fresh = cached && cached.version === cached.epoch.version ? cached : undefined;
+    if (!fresh && this.resolved.size >= resolvedPathsMax) this.resolved.clear();
+    const path: ResolvedPath = { epoch, version: epoch.version, unit, definitions, other: fresh };
+    this.resolved.set(subjectScope, path);
+    return definitions;
+  }
+
+  /** Marks the tenant's cached resolutions stale; `keep`: the tenant still has budgets. */
+  private touchTenant(tenant: string, keep: boolean): void {
+    const epoch = this.epochs.get(tenant);
+    if (epoch) epoch.version++;
+    if (!keep) this.epochs.delete(tenant);
+    else if (!epoch) this.epochs.set(tenant, { version: 0 });
+  }
+
+  private resolve(tenant: string, subjectScope: string, unit: Unit): BudgetDefinition[] {
     const shapes = this.shapesByTenant.get(`${tenant}|${unit}`);
     if (!shapes) return [];
     const segments = subjectScope.split("/");

@@ -241,3 +241,45 @@ describe("keyv store: reservation ids name a slot and its generation", () => {
     await second.close();
   });
 });
+
+describe("keyv store: the audit trail kept as columns", () => {
+  it("reads back what did not fit the columns exactly: six balances, rich caps, a caller's id, a caller's later edits", async () => {
+    const store = new KeyvSingleProcessStore({ clock: () => 1_000 });
+    const ledger = createLedger({ store, sweepIntervalMs: 0 });
+    const subject = { tenant: "acme", workspace: "w", app: "a", workflow: "f", agent: "g", toolset: "t" };
+    const scopes = [
+      "tenant:acme",
+      "tenant:acme/workspace:w",
+      "tenant:acme/app:a",
+      "tenant:acme/workflow:f",
+      "tenant:acme/agent:g",
+      "tenant:acme/toolset:t",
+    ];
+    for (const scope of scopes) await ledger.setBudget({ scope, limit: 50 });
+    await ledger.reserve({ subject, action: { name: "x", tier: "read", kind: "tool.x" }, estimate: 5, runId: "r-1" });
+    const event = {
+      type: "approval" as const,
+      scope: "tenant:acme/agent:g",
+      unit: "RISK_POINTS" as const,
+      reservationId: "acme:not-one-of-ours",
+      caps: { disabledTiers: ["execution" as const], toolDenylist: ["deploy"] },
+      decision: "DENY" as const,
+    };
+    await store.recordEvent(event);
+    event.caps.toolDenylist.push("later");
+    const [reserve, approval] = (await ledger.audit({ scope: "tenant:acme" })).slice(-2);
+    expect(reserve).toMatchObject({
+      type: "reserve",
+      action: { name: "x", tier: "read", kind: "tool.x" },
+      runId: "r-1",
+      estimate: 5,
+      decision: "ALLOW",
+    });
+    expect(reserve.balances).toEqual(scopes.map((scope) => ({ scope, allocated: 50, remaining: 45 })));
+    expect(reserve.reservationId).toMatch(/^acme:[0-9a-f-]{36}$/);
+    expect(approval).toMatchObject({
+      reservationId: "acme:not-one-of-ours",
+      caps: { disabledTiers: ["execution"], toolDenylist: ["deploy"] },
+    });
+  });
+});
