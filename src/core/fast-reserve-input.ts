@@ -1,5 +1,5 @@
 import { actionNameLengthMax, idempotencyKeyLengthMax, reservationTtlMsMax, runIdLengthMax } from "./limits.js";
-import { overagePolicies, type ReserveInput } from "./schemas.js";
+import { type CommitInput, overagePolicies, type ReleaseInput, type ReserveInput } from "./schemas.js";
 import { SCOPE_LEVELS, scopeValueLengthMax, scopeValuePattern } from "./scope.js";
 import { isTier } from "./tiers.js";
 import { isAmount, isUnit } from "./units.js";
@@ -104,4 +104,48 @@ function isScopeValue(value: unknown): value is string {
 
 function isShortString(value: unknown, lengthMax: number): value is string {
   return typeof value === "string" && value.length >= 1 && value.length <= lengthMax;
+}
+
+const commitKeys = new Set(["actual", "idempotencyKey", "actor"]);
+const releaseKeys = new Set(["idempotencyKey", "reason", "actor"]);
+const releaseReasonLengthMax = 256;
+
+/** commitSchema's rules by hand, for the settle hot path; undefined on anything unusual (then zod). */
+export function fastCommitInput(input: unknown): CommitInput | undefined {
+  try {
+    const candidate = plainRecord(input, commitKeys);
+    if (!candidate) return undefined;
+    const { actual, idempotencyKey, actor } = candidate;
+    if (actual !== undefined && !isAmount(actual)) return undefined;
+    if (idempotencyKey !== undefined && !isShortString(idempotencyKey, idempotencyKeyLengthMax)) return undefined;
+    if (actor !== undefined && !isShortString(actor, actionNameLengthMax)) return undefined;
+    return { actual, idempotencyKey, actor } as CommitInput;
+  } catch {
+    return undefined;
+  }
+}
+
+/** releaseSchema's rules by hand, likewise. */
+export function fastReleaseInput(input: unknown): ReleaseInput | undefined {
+  try {
+    const candidate = plainRecord(input, releaseKeys);
+    if (!candidate) return undefined;
+    const { idempotencyKey, reason, actor } = candidate;
+    if (idempotencyKey !== undefined && !isShortString(idempotencyKey, idempotencyKeyLengthMax)) return undefined;
+    if (reason !== undefined && !(typeof reason === "string" && reason.length <= releaseReasonLengthMax)) {
+      return undefined;
+    }
+    if (actor !== undefined && !isShortString(actor, actionNameLengthMax)) return undefined;
+    return { idempotencyKey, reason, actor } as ReleaseInput;
+  } catch {
+    return undefined;
+  }
+}
+
+function plainRecord(input: unknown, keys: ReadonlySet<string>): Record<string, unknown> | undefined {
+  if (typeof input !== "object" || input === null || Array.isArray(input)) return undefined;
+  if (Object.getPrototypeOf(input) !== Object.prototype) return undefined;
+  const candidate = input as Record<string, unknown>;
+  for (const key in candidate) if (!keys.has(key)) return undefined;
+  return candidate;
 }

@@ -26,7 +26,9 @@ export interface HeldBudget {
  */
 export const lifetimeCounters = Symbol("lifetimeCounters");
 export const retired = Symbol("retired");
-export type Hot<T> = T & { [lifetimeCounters]?: Counters; [retired]?: boolean };
+/** A lifetime budget's hold reference, shared by every hold on it (see heldRef in keyv-store.ts). */
+export const lifetimeHold = Symbol("lifetimeHold");
+export type Hot<T> = T & { [lifetimeCounters]?: Counters; [retired]?: boolean; [lifetimeHold]?: HeldBudget };
 
 export const lifetimeInstance = "life";
 export const lifetimeCounterSuffix = `|${lifetimeInstance}`;

@@ -30,6 +30,7 @@ import {
   type Hot,
   lifetimeCounterSuffix,
   lifetimeCounters,
+  lifetimeHold,
   lifetimeInstance,
   retired,
   tenantOfReservation,
@@ -101,6 +102,7 @@ const budgetIndexChunkCountKey = "index:budgets:chunks";
 const budgetIndexChunkSize = 1_024;
 const indexHoldsKey = "index:holds";
 const tenantPrefixLength = "tenant:".length;
+const noHolds: HeldBudget[] = [];
 
 /**
  * The embedded store: state lives in this process's memory and is written through to a keyv
@@ -124,6 +126,7 @@ export class KeyvSingleProcessStore implements LedgerStore {
   private readonly counterKeysByBudget = new Map<string, Set<string>>();
   private readonly slots: ReservationSlots;
   private readonly deadlines = new HoldDeadlines();
+  private readonly views: BudgetView[][] = [];
   /** Ids of open holds, kept only when writing through: the persisted index. */
   private readonly heldIds = new Set<string>();
   private readonly idempotency = new Map<string, IdempotencyRecord>();
@@ -308,12 +311,15 @@ export class KeyvSingleProcessStore implements LedgerStore {
 
   // ---------------------------------------------------------------- reserve
 
+  /**
+   * The synchronous core's answer now, when nothing has to be loaded or written through first (the
+   * store is open and keeps its state in memory only); undefined otherwise: call reserve().
+   */
+  reserveNow(command: ReserveCommand): ReserveResult | undefined {
+    return this.restored && !this.writes.enabled ? this.reserveCore(command) : undefined;
+  }
+
   async reserve(command: ReserveCommand): Promise<ReserveResult> {
-    // The ledger validated these; a store never holds a number it did not check itself either.
-    assertAmount(command.estimate, "estimate");
-    if (!(Number.isSafeInteger(command.ttlMs) && command.ttlMs > 0)) {
-      invariant(false, `ttlMs is a positive integer (got ${command.ttlMs})`);
-    }
     if (!this.restored) await this.ready;
     const tenant = tenantScopeOf(command.subjectScope);
     if (this.writes.enabled) {
@@ -327,6 +333,19 @@ export class KeyvSingleProcessStore implements LedgerStore {
         await this.writes.load(missing);
       }
     }
+    const outcome = this.reserveCore(command);
+    if (this.writes.enabled) await this.writes.flush();
+    return outcome;
+  }
+
+  /** One critical section: decide, hold, audit, remember. Never awaits. */
+  private reserveCore(command: ReserveCommand): ReserveResult {
+    // The ledger validated these; a store never holds a number it did not check itself either.
+    assertAmount(command.estimate, "estimate");
+    if (!(Number.isSafeInteger(command.ttlMs) && command.ttlMs > 0)) {
+      invariant(false, `ttlMs is a positive integer (got ${command.ttlMs})`);
+    }
+    const tenant = tenantScopeOf(command.subjectScope);
     const now = this.clock();
     this.expireDue(now);
     if (!command.dryRun && command.idempotency) {
@@ -335,26 +354,25 @@ export class KeyvSingleProcessStore implements LedgerStore {
     }
 
     const definitions = this.budgetIndex.applicable(command.subjectScope, command.unit);
-    // One object per budget serves as the decision's view (its counts are a snapshot taken now) and as
-    // the hold's reference (settling reads `counters`, never the snapshot).
-    const checked: (HeldBudget & BudgetView)[] = [];
-    for (const definition of definitions) {
+    // The budgets as held (settling reads `counters`), and the decision's views of them: snapshots
+    // taken now in objects reused from call to call (the decision keeps none of them).
+    const checked: HeldBudget[] = [];
+    const views = this.viewsOf(definitions.length);
+    for (let index = 0; index < definitions.length; index++) {
+      const definition = definitions[index];
       const instance =
         definition.window === "lifetime" ? lifetimeInstance : windowInstanceOf(definition.window, now, command.runId);
       const counters = this.countersOf(definition, instance, now);
-      checked.push({
-        definition,
-        instance,
-        counters,
-        scope: definition.scope,
-        allocated: definition.limit,
-        spent: counters.spent,
-        reserved: counters.reserved,
-        debt: counters.debt,
-        narrowing: definition.narrowing,
-      });
+      checked.push(this.heldRef(definition, instance, counters));
+      const view = views[index];
+      view.scope = definition.scope;
+      view.allocated = definition.limit;
+      view.spent = counters.spent;
+      view.reserved = counters.reserved;
+      view.debt = counters.debt;
+      view.narrowing = definition.narrowing;
     }
-    const evaluation = evaluate(checked, command.action.tier, command.estimate);
+    const evaluation = evaluate(views, command.action.tier, command.estimate);
     const allowed = evaluation.decision !== "DENY";
 
     if (command.dryRun) {
@@ -384,16 +402,15 @@ export class KeyvSingleProcessStore implements LedgerStore {
     if (allowed || command.shadow) {
       const givenId = command.reservationId;
       if (givenId && this.slots.slotOf(givenId) >= 0) invariant(false, `reservation id ${givenId} reused`);
-      const holds: HeldBudget[] = [];
       if (allowed) {
         for (const { definition, instance, counters } of checked) {
           counters.reserved += command.estimate;
           assertHeld(definition, counters);
           counters.touchedAtMs = now;
           this.persistCounters(definition, instance, counters);
-          holds.push({ definition, instance, counters });
         }
       }
+      const holds = allowed ? checked : noHolds;
       const slot = this.slots.open(
         {
           tenantValue: tenant.slice(tenantPrefixLength),
@@ -439,8 +456,35 @@ export class KeyvSingleProcessStore implements LedgerStore {
       balances: outcome.balances,
     });
     this.remember(tenant, "reserve", command.idempotency, outcome, now);
-    if (this.writes.enabled) await this.writes.flush();
     return outcome;
+  }
+
+  /** Reusable decision views, one array per budget count (at most 32 budgets apply to a subject). */
+  private viewsOf(count: number): BudgetView[] {
+    let views = this.views[count];
+    if (!views) {
+      views = Array.from({ length: count }, () => ({
+        scope: "",
+        allocated: 0,
+        spent: 0,
+        reserved: 0,
+        debt: 0,
+        narrowing: null,
+      }));
+      if (count <= 64) this.views[count] = views;
+    }
+    return views;
+  }
+
+  /** A hold's reference to a budget; a lifetime budget's is made once and kept on its definition. */
+  private heldRef(definition: BudgetDefinition, instance: string, counters: Counters): HeldBudget {
+    if (instance !== lifetimeInstance) return { definition, instance, counters };
+    const hot = definition as Hot<BudgetDefinition>;
+    const cached = hot[lifetimeHold];
+    if (cached?.counters === counters) return cached;
+    const made = { definition, instance, counters };
+    hot[lifetimeHold] = made;
+    return made;
   }
 
   // ---------------------------------------------------------------- settle
@@ -453,12 +497,30 @@ export class KeyvSingleProcessStore implements LedgerStore {
     return this.settle(command, "release");
   }
 
+  /** Like reserveNow: the synchronous core's answer, or undefined when it must wait (call commit()). */
+  commitNow(command: CommitCommand): SettleOutcome | undefined {
+    return this.restored && !this.writes.enabled ? this.settleCore(command, "commit") : undefined;
+  }
+
+  releaseNow(command: ReleaseCommand): SettleOutcome | undefined {
+    return this.restored && !this.writes.enabled ? this.settleCore(command, "release") : undefined;
+  }
+
   private async settle(command: CommitCommand & ReleaseCommand, kind: "commit" | "release"): Promise<SettleOutcome> {
-    if (command.actual !== undefined) assertAmount(command.actual, "actual");
     if (!this.restored) await this.ready;
-    const tenant = tenantOfReservation(command.reservationId);
     // Held reservations and their counters are all in memory (restore loaded them).
-    if (this.writes.enabled) await this.writes.load(this.idempotencyKeys(tenant, kind, command.idempotency));
+    if (this.writes.enabled) {
+      const tenant = tenantOfReservation(command.reservationId);
+      await this.writes.load(this.idempotencyKeys(tenant, kind, command.idempotency));
+    }
+    const outcome = this.settleCore(command, kind);
+    if (this.writes.enabled) await this.writes.flush();
+    return outcome;
+  }
+
+  private settleCore(command: CommitCommand & ReleaseCommand, kind: "commit" | "release"): SettleOutcome {
+    if (command.actual !== undefined) assertAmount(command.actual, "actual");
+    const tenant = tenantOfReservation(command.reservationId);
     const now = this.clock();
     this.expireDue(now);
     const replay = this.replay<SettleOutcome>(tenant, kind, command.idempotency);
@@ -563,7 +625,6 @@ export class KeyvSingleProcessStore implements LedgerStore {
     if (command.lostReserve?.idempotencyKey !== undefined) {
       this.forgetReserve(tenant, command.lostReserve.idempotencyKey, command.reservationId);
     }
-    if (this.writes.enabled) await this.writes.flush();
     return outcome;
   }
 
@@ -727,6 +788,10 @@ export class KeyvSingleProcessStore implements LedgerStore {
     this.markSettled(slot, "expired", now);
   }
 
+  /** Whether a deadline entry still stands for its slot's open hold (made once: no closure per push). */
+  private readonly isLiveDeadline = (deadline: number, slot: number): boolean =>
+    this.slots.status[slot] === slotHeld && this.deadlineOf(slot) === deadline;
+
   private deadlineOf(slot: number): number {
     return holdDeadlineMs(this.slots.expiresAtMs[slot], this.slots.graceMs[slot]);
   }
@@ -770,10 +835,7 @@ export class KeyvSingleProcessStore implements LedgerStore {
   private pushDeadline(slot: number, ttlMs: number): void {
     // Holds made with the same TTL and grace come due in the order they were made: one lane.
     this.deadlines.push(ttlMs + this.slots.graceMs[slot], this.deadlineOf(slot), slot);
-    this.deadlines.compactIfStale(
-      this.slots.heldCount,
-      (deadline, entry) => this.slots.status[entry] === slotHeld && this.deadlineOf(entry) === deadline,
-    );
+    this.deadlines.compactIfStale(this.slots.heldCount, this.isLiveDeadline);
   }
 
   private evictRetained(now: number): void {

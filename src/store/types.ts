@@ -26,6 +26,14 @@ export interface LedgerStore {
   reserve(command: ReserveCommand): Promise<ReserveResult>;
   commit(command: CommitCommand): Promise<SettleOutcome>;
   release(command: ReleaseCommand): Promise<SettleOutcome>;
+  /**
+   * Optional, for an in-process store: the same operation answered synchronously, or undefined when
+   * it has to wait (still opening, loading, writing through); the caller then uses the async method.
+   * Faults throw. The ledger's hot path takes these when present, with no promise in between.
+   */
+  reserveNow?(command: ReserveCommand): ReserveResult | undefined;
+  commitNow?(command: CommitCommand): SettleOutcome | undefined;
+  releaseNow?(command: ReleaseCommand): SettleOutcome | undefined;
   extend(command: ExtendCommand): Promise<ExtendOutcome>;
   repayDebt(command: RepayDebtCommand): Promise<RepayDebtOutcome>;
   /** Appends an event that settles nothing (a person's approval decision) to the audit log. */
