@@ -5,6 +5,7 @@ import { tool } from "@langchain/core/tools";
 import { z } from "zod";
 import { createLedger } from "../src/ledger/create-ledger.js";
 import type { Ledger } from "../src/ledger/ledger.js";
+import { PrototypeLedger } from "./embedded-prototype.js";
 
 /**
  * The embedded ledger's targets, each printed with met / not met: reserve + commit on a six-level
@@ -43,7 +44,16 @@ async function provision(ledger: Ledger, tenant: string): Promise<void> {
 
 type Loop = (count: number) => Promise<void>;
 
-function pairLoop(ledger: Ledger, tenants: readonly string[]): Loop {
+/** What the loops call: the ledger, or the minimal prototype of the same work. */
+interface Reserving {
+  reserve(input: { subject: ReturnType<typeof levels>; action: typeof action; estimate: number }): Promise<{
+    reservationId?: string;
+  }>;
+  decide(input: { subject: ReturnType<typeof levels>; action: typeof action; estimate: number }): Promise<unknown>;
+  commit(reservationId: string): Promise<unknown>;
+}
+
+function pairLoop(ledger: Reserving, tenants: readonly string[]): Loop {
   return async (count) => {
     for (let i = 0; i < count; i++) {
       const response = await ledger.reserve({ subject: levels(tenants[i % tenants.length]), action, estimate: 1 });
@@ -52,7 +62,7 @@ function pairLoop(ledger: Ledger, tenants: readonly string[]): Loop {
   };
 }
 
-function decideLoop(ledger: Ledger): Loop {
+function decideLoop(ledger: Reserving): Loop {
   return async (count) => {
     for (let i = 0; i < count; i++) await ledger.decide({ subject: levels("t0"), action, estimate: 1 });
   };
@@ -67,6 +77,12 @@ function toolLoop(): Loop {
   return async (count) => {
     for (let i = 0; i < count; i++) await trivialTool.invoke({ text: "hi" });
   };
+}
+
+async function prototypeLedger(): Promise<PrototypeLedger> {
+  const prototype = new PrototypeLedger();
+  await provision(prototype as unknown as Ledger, "t0");
+  return prototype;
 }
 
 async function oneTenantLedger(): Promise<Ledger> {
@@ -124,13 +140,19 @@ function row(label: string, value: string, target: string, met: boolean): string
 // ---------------------------------------------------------------- one process per sample
 
 const sampleFlag = "--ledger-sample";
-const sampleOps = { tool: 20_000, pair: 50_000, decide: 50_000 } as const;
+const sampleOps = { tool: 20_000, pair: 50_000, decide: 50_000, prototype: 50_000 } as const;
 type SampleKind = keyof typeof sampleOps;
 
 /** In a child: warm up, then time one batch of `kind` in a fresh process, and print µs per op. */
 async function runSample(kind: SampleKind): Promise<void> {
-  const loop = kind === "tool" ? toolLoop() : kind === "pair" ? pairLoop(await oneTenantLedger(), ["t0"]) : undefined;
-  const run = loop ?? decideLoop(await oneTenantLedger());
+  const run =
+    kind === "tool"
+      ? toolLoop()
+      : kind === "pair"
+        ? pairLoop(await oneTenantLedger(), ["t0"])
+        : kind === "prototype"
+          ? pairLoop(await prototypeLedger(), ["t0"])
+          : decideLoop(await oneTenantLedger());
   const ops = sampleOps[kind];
   await run(ops);
   const startNs = process.hrtime.bigint();
@@ -212,9 +234,17 @@ export async function benchLedger(): Promise<string[]> {
   // Tenants in a shuffled order, so caches see the spread of a real multi-tenant load.
   const shuffled = [...tenants].sort(() => Math.random() - 0.5);
 
-  const [toolUs, pairUs, decideUs, manyUs] = await interleaved(
-    [toolLoop(), pairLoop(one, ["t0"]), decideLoop(one), pairLoop(many, shuffled)],
-    [5_000, 20_000, 20_000, 20_000],
+  const prototype = await prototypeLedger();
+  const [toolUs, pairUs, decideUs, manyUs, prototypePairUs, prototypeDecideUs] = await interleaved(
+    [
+      toolLoop(),
+      pairLoop(one, ["t0"]),
+      decideLoop(one),
+      pairLoop(many, shuffled),
+      pairLoop(prototype, ["t0"]),
+      decideLoop(prototype),
+    ],
+    [5_000, 20_000, 20_000, 20_000, 20_000, 20_000],
   );
   await many.close();
   lines.push("in one process, rounds interleaved (median of 7):");
@@ -222,15 +252,26 @@ export async function benchLedger(): Promise<string[]> {
   lines.push(`  reserve + commit, 6 levels, 3 budgets, 1 tenant    ${pairUs.toFixed(2).padStart(8)} µs`);
   lines.push(`  decide (dry run), same                             ${decideUs.toFixed(2).padStart(8)} µs`);
   lines.push(`  reserve + commit over 100,000 tenants              ${manyUs.toFixed(2).padStart(8)} µs`);
+  lines.push(`  prototype (bench/embedded-prototype.ts) pair       ${prototypePairUs.toFixed(2).padStart(8)} µs`);
+  lines.push(`  prototype decide                                   ${prototypeDecideUs.toFixed(2).padStart(8)} µs`);
 
-  const [toolSampleUs, pairSampleUs] = perProcess(["tool", "pair"]);
+  const [toolSampleUs, pairSampleUs, prototypeSampleUs] = perProcess(["tool", "pair", "prototype"]);
   lines.push("one process per sample, alternating (median of 3 each):");
   lines.push(`  bare LangChain tool.invoke                         ${toolSampleUs.toFixed(2).padStart(8)} µs`);
   lines.push(`  reserve + commit                                   ${pairSampleUs.toFixed(2).padStart(8)} µs`);
+  lines.push(`  prototype reserve + commit                         ${prototypeSampleUs.toFixed(2).padStart(8)} µs`);
 
   const pairsCounted = 20_000;
   const bytesPerPair = (await allocatedBytes(() => pairLoop(one, ["t0"])(pairsCounted))) / pairsCounted;
   const bytesPerDecide = (await allocatedBytes(() => decideLoop(one)(pairsCounted))) / pairsCounted;
+  const prototypeBytes = (await allocatedBytes(() => pairLoop(prototype, ["t0"])(pairsCounted))) / pairsCounted;
+  // What the loop itself allocates (the caller's input objects and its awaits), so the rest is the ledger's.
+  const idle: Reserving = {
+    reserve: async () => ({ reservationId: "t0:x" }),
+    decide: async () => undefined,
+    commit: async () => undefined,
+  };
+  const loopBytes = (await allocatedBytes(() => pairLoop(idle, ["t0"])(pairsCounted))) / pairsCounted;
   await one.close();
   const idleBytes = await heapPerIdleBudget();
   const heapMiB = await heapOverPairs(1_000_000);
@@ -259,7 +300,9 @@ export async function benchLedger(): Promise<string[]> {
       bytesPerPair <= targets.bytesPerPair,
     ),
   );
-  lines.push(`  (decide alone: ${bytesPerDecide.toFixed(0)} B)`);
+  lines.push(
+    `  (decide alone: ${bytesPerDecide.toFixed(0)} B; the loop's own input objects and awaits: ${loopBytes.toFixed(0)} B; prototype pair: ${prototypeBytes.toFixed(0)} B)`,
+  );
   const decideRatio = decideUs / toolUs;
   lines.push(
     row("decide / bare tool.invoke", `${decideRatio.toFixed(3)}×`, "≤ 0.05×", decideRatio <= targets.decidePerTool),
@@ -283,6 +326,9 @@ export async function benchLedger(): Promise<string[]> {
   );
   lines.push(
     row("heap kept per idle budget", `${idleBytes.toFixed(0)} B`, "< 1 KiB", idleBytes < targets.idleBudgetBytes),
+  );
+  lines.push(
+    `prototype of the same work: pair ${(prototypePairUs / toolUs).toFixed(3)}× a bare tool.invoke in one process, ${(prototypeSampleUs / toolSampleUs).toFixed(3)}× one process per sample; decide ${(prototypeDecideUs / toolUs).toFixed(3)}×; ours / prototype ${(pairUs / prototypePairUs).toFixed(2)}×`,
   );
   return lines;
 }

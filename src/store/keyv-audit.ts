@@ -44,9 +44,6 @@ const balancesAbsent = 255;
 const balancesInExtra = 254;
 const capsPresent = 128;
 const absent = -1;
-const notInterned = -2;
-/** Distinct strings the table keeps at most; past it, strings are kept on the event's overflow record. */
-const internedMax = 65_536;
 
 /** One tenant's events: a chain through the pool, linked into the list of tenants in order of last write. */
 interface TenantChain {
@@ -67,7 +64,8 @@ interface TenantChain {
  * tenant keeps its newest `perTenantMax`; all together keep `totalMax`, the oldest events of the
  * tenant written to longest ago going first (a linked list, so a write is O(1) however many tenants).
  * What does not fit the columns (a foreign reservation id, caps beyond disabled tiers, more than four
- * balances, a string past the table's bound) goes on a per-event overflow record, merged on read.
+ * balances) goes on a per-event overflow record, merged on read. The string table counts uses, so
+ * it holds only what the retained events name.
  */
 export class AuditColumns {
   private capacity = 0;
@@ -82,8 +80,11 @@ export class AuditColumns {
   private extra: (Partial<AuditEvent> | undefined)[] = [];
   private free = new Int32Array(0);
   private freeCount = 0;
-  private readonly strings: string[] = [];
+  /** Interned strings, counted by the events that use them: one no event uses any more is let go. */
+  private readonly strings: (string | undefined)[] = [];
   private readonly stringIds = new Map<string, number>();
+  private stringRefs = new Int32Array(1_024);
+  private readonly freeStringIds: number[] = [];
   private readonly chains = new Map<string, TenantChain>();
   private newest: TenantChain | undefined;
   private oldest: TenantChain | undefined;
@@ -190,12 +191,11 @@ export class AuditColumns {
       this.rid[r + 3] = this.reservations.tagLo[slot];
     }
     const balances = event.balances;
-    let inline = balances !== undefined && balances.length <= inlineBalances;
+    const inline = balances !== undefined && balances.length <= inlineBalances;
     if (balances && inline) {
       for (let index = 0; index < balances.length; index++) {
         const b = at * inlineBalances + index;
         this.balanceScopes[b] = this.intern(balances[index].scope);
-        if (this.balanceScopes[b] < 0) inline = false;
         this.balanceNumbers[2 * b] = balances[index].allocated;
         this.balanceNumbers[2 * b + 1] = balances[index].remaining;
       }
@@ -207,7 +207,6 @@ export class AuditColumns {
   /** Whether every field of the event is in the columns (the rule for this store's own events). */
   private fitsColumns(at: number, event: AuditInput, ownId: boolean): boolean {
     const c = at * codeFields;
-    const s = at * strFields;
     if (this.code[c] === 0 || this.code[c + 1] === 0) return false;
     if (event.action && this.code[c + 2] === 0) return false;
     if (event.decision !== undefined && this.code[c + 3] === 0) return false;
@@ -217,34 +216,21 @@ export class AuditColumns {
     }
     if (event.caps && this.code[c + 7] === 0) return false;
     if (event.reservationId !== undefined && !ownId) return false;
-    if (this.balanceCount[at] === balancesInExtra) return false;
-    for (let field = 0; field < strFields; field++) if (this.str[s + field] === notInterned) return false;
-    return true;
+    return this.balanceCount[at] !== balancesInExtra;
   }
 
   /** What the columns could not hold, copied whole; read() lays it over the decoded fields. */
   private overflow(at: number, event: AuditInput, ownId: boolean): Partial<AuditEvent> {
     const c = at * codeFields;
-    const s = at * strFields;
     const extra: Partial<AuditEvent> = {};
     if (this.code[c] === 0) extra.type = event.type;
     if (this.code[c + 1] === 0) extra.unit = event.unit;
-    if (this.str[s] === notInterned) extra.scope = event.scope;
-    if (
-      event.action &&
-      (this.code[c + 2] === 0 || this.str[s + 1] === notInterned || this.str[s + 2] === notInterned)
-    ) {
-      extra.action = { ...event.action };
-    }
+    if (event.action && this.code[c + 2] === 0) extra.action = { ...event.action };
     if (event.decision !== undefined && this.code[c + 3] === 0) extra.decision = event.decision;
     if (event.reasonCode !== undefined && this.code[c + 4] === 0) extra.reasonCode = event.reasonCode;
     if (event.shadow) extra.shadow = { ...event.shadow };
     if (event.caps && this.code[c + 7] === 0) extra.caps = structuredClone(event.caps);
     if (event.reservationId !== undefined && !ownId) extra.reservationId = event.reservationId;
-    if (this.str[s + 3] === notInterned) extra.runId = event.runId;
-    if (this.str[s + 4] === notInterned) extra.actor = event.actor;
-    if (this.str[s + 5] === notInterned) extra.detail = event.detail;
-    if (this.str[s + 6] === notInterned) extra.deniedScope = event.deniedScope;
     if (event.balances && this.balanceCount[at] === balancesInExtra) {
       extra.balances = event.balances.map(({ scope, allocated, remaining }) => ({ scope, allocated, remaining }));
     }
@@ -301,7 +287,7 @@ export class AuditColumns {
       for (let index = 0; index < count; index++) {
         const b = at * inlineBalances + index;
         event.balances.push({
-          scope: this.strings[this.balanceScopes[b]],
+          scope: this.strings[this.balanceScopes[b]] as string,
           allocated: this.balanceNumbers[2 * b],
           remaining: this.balanceNumbers[2 * b + 1],
         });
@@ -332,14 +318,30 @@ export class AuditColumns {
     return mask;
   }
 
+  /** The string's id, counting one more use; the table holds only strings live events use. */
   private intern(value: string | undefined): number {
     if (value === undefined) return absent;
-    const known = this.stringIds.get(value);
-    if (known !== undefined) return known;
-    if (this.strings.length >= internedMax) return notInterned;
-    this.stringIds.set(value, this.strings.length);
-    this.strings.push(value);
-    return this.strings.length - 1;
+    let id = this.stringIds.get(value);
+    if (id === undefined) {
+      id = this.freeStringIds.pop() ?? this.strings.length;
+      if (id === this.strings.length) this.strings.push(value);
+      else this.strings[id] = value;
+      this.stringIds.set(value, id);
+      if (id >= this.stringRefs.length) {
+        const refs = new Int32Array(this.stringRefs.length * 2);
+        refs.set(this.stringRefs);
+        this.stringRefs = refs;
+      }
+    }
+    this.stringRefs[id]++;
+    return id;
+  }
+
+  private releaseString(id: number): void {
+    if (id < 0 || --this.stringRefs[id] > 0) return;
+    this.stringIds.delete(this.strings[id] as string);
+    this.strings[id] = undefined;
+    this.freeStringIds.push(id);
   }
 
   private dropOldest(chain: TenantChain): void {
@@ -349,6 +351,11 @@ export class AuditColumns {
     chain.count--;
     this.total--;
     this.extra[at] = undefined;
+    for (let field = 0; field < strFields; field++) this.releaseString(this.str[at * strFields + field]);
+    const count = this.balanceCount[at];
+    if (count <= inlineBalances) {
+      for (let index = 0; index < count; index++) this.releaseString(this.balanceScopes[at * inlineBalances + index]);
+    }
     this.free[this.freeCount++] = at;
     if (chain.count === 0) {
       this.unlink(chain);

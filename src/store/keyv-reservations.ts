@@ -18,20 +18,26 @@ const overagePolicies: OveragePolicy[] = ["REJECT", "ALLOW_IF_AVAILABLE", "ALLOW
  * random bits) is never taken for another reservation.
  */
 export const reservationIdSuffixLength = 36;
-const hexDigits = "0123456789abcdef";
-const byteHex = Array.from({ length: 256 }, (_, byte) => hexDigits[byte >> 4] + hexDigits[byte & 15]);
+const hexCodes = Buffer.from("0123456789abcdef", "latin1");
+/** The suffix is written into these bytes and read out as one string: no concatenation per digit. */
+const suffixBytes = Buffer.alloc(reservationIdSuffixLength, "-".charCodeAt(0));
 
-function hex32(value: number): string {
-  return byteHex[value >>> 24] + byteHex[(value >>> 16) & 255] + byteHex[(value >>> 8) & 255] + byteHex[value & 255];
-}
-
-function hex16(value: number): string {
-  return byteHex[(value >>> 8) & 255] + byteHex[value & 255];
+function writeHex(value: number, at: number, digits: number): void {
+  for (let index = digits - 1; index >= 0; index--) {
+    suffixBytes[at + index] = hexCodes[value & 15];
+    value >>>= 4;
+  }
 }
 
 /** The id of a slot's generation: `<tenant value>:<suffix>`. */
 export function formatReservationId(tenantValue: string, slot: number, gen: number, tagHi: number, tagLo: number) {
-  return `${tenantValue}:${hex32(slot)}-${hex16(gen >>> 16)}-${hex16(gen)}-${hex16(tagHi >>> 16)}-${hex16(tagHi)}${hex32(tagLo)}`;
+  writeHex(slot, 0, 8);
+  writeHex(gen >>> 16, 9, 4);
+  writeHex(gen & 0xffff, 14, 4);
+  writeHex(tagHi >>> 16, 19, 4);
+  writeHex(tagHi & 0xffff, 24, 4);
+  writeHex(tagLo, 28, 8);
+  return `${tenantValue}:${suffixBytes.toString("latin1")}`;
 }
 
 /** Parses `count` hex digits of `text` at `from` without allocating; -1 on anything else. */

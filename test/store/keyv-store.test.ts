@@ -1,6 +1,8 @@
 import Keyv from "keyv";
 import { describe, expect, it } from "vitest";
 import { createLedger } from "../../src/ledger/create-ledger.js";
+import { AuditColumns } from "../../src/store/keyv-audit.js";
+import { ReservationSlots } from "../../src/store/keyv-reservations.js";
 import { KeyvSingleProcessStore } from "../../src/store/keyv-store.js";
 import { testLedgerStore } from "./conformance.js";
 import { testStoreHardening } from "./hardening.js";
@@ -281,5 +283,30 @@ describe("keyv store: the audit trail kept as columns", () => {
       reservationId: "acme:not-one-of-ours",
       caps: { disabledTiers: ["execution"], toolDenylist: ["deploy"] },
     });
+  });
+});
+
+describe("keyv store: the audit's string table", () => {
+  it("keeps only the strings of retained events: a flood of tenants leaves no trail behind", () => {
+    const columns = new AuditColumns(5, 10, new ReservationSlots(10, 60_000));
+    for (let n = 0; n < 1_000; n++) {
+      const scope = `tenant:t${n}/toolset:x${n}`;
+      columns.append(`tenant:t${n}`, {
+        seq: n + 1,
+        atMs: n,
+        type: "reserve",
+        scope,
+        unit: "RISK_POINTS",
+        action: { name: `tool-${n}`, tier: "read" },
+        runId: `run-${n}`,
+        balances: [{ scope, allocated: 1, remaining: 1 }],
+      });
+    }
+    const table = (columns as unknown as { stringIds: Map<string, number> }).stringIds;
+    // Ten events retained, three distinct strings each (scope, action name, run id).
+    expect(table.size).toBe(30);
+    expect(columns.events().map((event) => event.runId)).toEqual(
+      Array.from({ length: 10 }, (_, index) => `run-${990 + index}`),
+    );
   });
 });
