@@ -117,7 +117,7 @@ export function assertStoredReservation(id: string, value: unknown): asserts val
   invariant(Array.isArray(record.holds), `holds of reservation ${id} are a list`);
 }
 
-/** Reservation ids are `<tenant value>:<uuid>`; the tenant routes settlement to the right keys. */
+/** Reservation ids are `<tenant value>:<36 characters>` (a uuid, or the embedded store's slot id); the tenant routes settlement. */
 export function tenantOfReservation(reservationId: string): string {
   const colon = reservationId.indexOf(":");
   return `tenant:${colon < 0 ? "" : reservationId.slice(0, colon)}`;

@@ -310,3 +310,32 @@ describe("keyv store: the audit's string table", () => {
     );
   });
 });
+
+describe("the reserve hot path's memo of the last subject path", () => {
+  it("answers a repeated path from its memo and still refuses any changed level that is bad", async () => {
+    const ledger = createLedger({ sweepIntervalMs: 0 });
+    await ledger.setBudget({ scope: "tenant:acme/toolset:t", limit: 10 });
+    const subject = { tenant: "acme", agent: "r", toolset: "t" };
+    const action = { name: "a", tier: "read" as const };
+    for (let n = 0; n < 2; n++) {
+      expect(await ledger.decide({ subject, action, estimate: 1 })).toMatchObject({
+        decision: "ALLOW",
+        scope: "tenant:acme/agent:r/toolset:t",
+      });
+    }
+    for (const [level, value] of [
+      ["agent", "r/toolset:t"],
+      ["toolset", "t:x"],
+      ["tenant", ""],
+    ] as const) {
+      await expect(
+        ledger.decide({ subject: { ...subject, [level]: value }, action, estimate: 1 }),
+      ).rejects.toMatchObject({
+        code: "VALIDATION_FAILED",
+      });
+    }
+    expect((await ledger.decide({ subject: { ...subject, agent: "q" }, action, estimate: 1 })).scope).toBe(
+      "tenant:acme/agent:q/toolset:t",
+    );
+  });
+});
