@@ -393,16 +393,22 @@ export class StoreLedger implements Ledger {
       return Promise.reject(error);
     }
     const key = parsed.idempotencyKey;
-    const payload = () => ({ actual: parsed.actual, actor: parsed.actor });
     const store = this.readyStore();
     if (store?.commitNow && !store.distributed) {
-      const idempotency = key === undefined ? undefined : tagOf(key, { reservationId: id, ...payload() });
-      const answered = this.settleNow(id, key, () =>
-        store.commitNow?.({ reservationId: id, actual: parsed.actual, actor: parsed.actor, idempotency }),
-      );
-      if (answered) return answered;
+      let outcome: SettleOutcome | undefined;
+      try {
+        outcome = store.commitNow({
+          reservationId: id,
+          actual: parsed.actual,
+          actor: parsed.actor,
+          idempotency: key === undefined ? undefined : tagOf(key, { reservationId: id, ...commitPayload(parsed) }),
+        });
+      } catch (error) {
+        return Promise.reject(asUnavailable(error));
+      }
+      if (outcome !== undefined) return this.settledNow(id, key, outcome);
     }
-    return this.settle(id, key, payload(), (ready, idempotency) =>
+    return this.settle(id, key, commitPayload(parsed), (ready, idempotency) =>
       ready.commit({ reservationId: id, actual: parsed.actual, actor: parsed.actor, idempotency }),
     );
   }
@@ -417,32 +423,36 @@ export class StoreLedger implements Ledger {
       return Promise.reject(error);
     }
     const key = parsed.idempotencyKey;
-    const payload = () => ({ release: true, reason: parsed.reason, actor: parsed.actor });
     const store = this.readyStore();
     if (store?.releaseNow && !store.distributed) {
-      const idempotency = key === undefined ? undefined : tagOf(key, { reservationId: id, ...payload() });
-      const answered = this.settleNow(id, key, () =>
-        store.releaseNow?.({ reservationId: id, reason: parsed.reason, actor: parsed.actor, idempotency }),
-      );
-      if (answered) return answered;
+      let outcome: SettleOutcome | undefined;
+      try {
+        outcome = store.releaseNow({
+          reservationId: id,
+          reason: parsed.reason,
+          actor: parsed.actor,
+          idempotency: key === undefined ? undefined : tagOf(key, { reservationId: id, ...releasePayload(parsed) }),
+        });
+      } catch (error) {
+        return Promise.reject(asUnavailable(error));
+      }
+      if (outcome !== undefined) return this.settledNow(id, key, outcome);
     }
-    return this.settle(id, key, payload(), (ready, idempotency) =>
+    return this.settle(id, key, releasePayload(parsed), (ready, idempotency) =>
       ready.release({ reservationId: id, reason: parsed.reason, actor: parsed.actor, idempotency }),
     );
   }
 
-  /** A local store's synchronous settle in one promise; undefined when the store must wait (the async path). */
-  private settleNow(
+  /** A local store's synchronous settle answer, in one promise. */
+  private settledNow(
     reservationId: string,
     idempotencyKey: string | undefined,
-    run: () => SettleOutcome | undefined,
-  ): Promise<SettleResponse> | undefined {
-    let outcome: SettleOutcome | undefined;
+    outcome: SettleOutcome,
+  ): Promise<SettleResponse> {
     try {
-      outcome = run();
-      return outcome && Promise.resolve(this.settleAnswered(reservationId, idempotencyKey, outcome));
+      return Promise.resolve(this.settleAnswered(reservationId, idempotencyKey, outcome));
     } catch (error) {
-      return Promise.reject(outcome === undefined ? asUnavailable(error) : error);
+      return Promise.reject(error);
     }
   }
 
@@ -670,6 +680,15 @@ const lostReserveReleaseReason = "released: the reserve failed before its answer
 /** The check reservationIdSchema makes, without zod, for the settle hot path. */
 function isPlainReservationId(value: unknown): value is string {
   return typeof value === "string" && value.length >= 1 && value.length <= reservationIdLengthMax;
+}
+
+/** What a settle's idempotency fingerprint covers (with the reservation id). */
+function commitPayload(parsed: CommitInput): object {
+  return { actual: parsed.actual, actor: parsed.actor };
+}
+
+function releasePayload(parsed: ReleaseInput): object {
+  return { release: true, reason: parsed.reason, actor: parsed.actor };
 }
 
 function reservationIdOf(value: string): string {

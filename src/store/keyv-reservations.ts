@@ -103,6 +103,8 @@ export class ReservationSlots {
   status = new Uint8Array(0);
   private shadow = new Uint8Array(0);
   private overage = new Uint8Array(0);
+  /** 1 when the slot's id is a foreign one (in foreignIds). */
+  private foreign = new Uint8Array(0);
   estimate = new Float64Array(0);
   charged = new Float64Array(0);
   createdAtMs = new Float64Array(0);
@@ -155,8 +157,8 @@ export class ReservationSlots {
     this.tagHi[slot] = tagHi;
     this.tagLo[slot] = tagLo;
     const id = givenId || formatReservationId(fields.tenantValue, slot, this.gen[slot], tagHi, tagLo);
-    if (givenId) this.foreignIds.set(givenId, slot);
     this.fill(slot, id, fields);
+    if (givenId) this.markForeign(givenId, slot);
     return slot;
   }
 
@@ -176,10 +178,10 @@ export class ReservationSlots {
         this.tagLo[slot] = parsed.tagLo;
       }
     }
-    if (slot < 0) {
+    const foreign = slot < 0;
+    if (foreign) {
       if (this.freeCount === 0) this.grow(this.capacity * 2);
       slot = this.free[--this.freeCount];
-      this.foreignIds.set(record.id, slot);
     }
     this.fill(slot, record.id, {
       tenantValue,
@@ -195,6 +197,7 @@ export class ReservationSlots {
       graceMs: record.graceMs,
       holds,
     });
+    if (foreign) this.markForeign(record.id, slot);
     return slot;
   }
 
@@ -211,7 +214,12 @@ export class ReservationSlots {
   }
 
   isForeign(slot: number): boolean {
-    return this.foreignIds.get(this.ids[slot] as string) === slot;
+    return this.foreign[slot] === 1;
+  }
+
+  private markForeign(id: string, slot: number): void {
+    this.foreignIds.set(id, slot);
+    this.foreign[slot] = 1;
   }
 
   /** Marks a held slot settled; it is remembered, then forgotten oldest first. */
@@ -277,6 +285,7 @@ export class ReservationSlots {
     this.createdAtMs[slot] = fields.createdAtMs;
     this.expiresAtMs[slot] = fields.expiresAtMs;
     this.graceMs[slot] = fields.graceMs;
+    this.foreign[slot] = 0;
     this.heldCount++;
   }
 
@@ -285,7 +294,8 @@ export class ReservationSlots {
     this.settledHead = (this.settledHead + 1) % this.settled.length;
     this.settledCount--;
     const id = this.ids[slot] as string;
-    if (this.foreignIds.get(id) === slot) this.foreignIds.delete(id);
+    if (this.foreign[slot] === 1) this.foreignIds.delete(id);
+    this.foreign[slot] = 0;
     this.ids[slot] = undefined;
     this.tenantValue[slot] = undefined;
     this.subjectScope[slot] = undefined;
@@ -333,6 +343,7 @@ export class ReservationSlots {
     this.status = widen(this.status, (n) => new Uint8Array(n));
     this.shadow = widen(this.shadow, (n) => new Uint8Array(n));
     this.overage = widen(this.overage, (n) => new Uint8Array(n));
+    this.foreign = widen(this.foreign, (n) => new Uint8Array(n));
     this.estimate = widen(this.estimate, (n) => new Float64Array(n));
     this.charged = widen(this.charged, (n) => new Float64Array(n));
     this.createdAtMs = widen(this.createdAtMs, (n) => new Float64Array(n));
