@@ -44,6 +44,8 @@ const balancesAbsent = 255;
 const balancesInExtra = 254;
 const capsPresent = 128;
 const absent = -1;
+/** Unused strings kept besides as many as are used, before they are let go. */
+const unusedStringsMargin = 4_096;
 
 /** One tenant's events: a chain through the pool, linked into the list of tenants in order of last write. */
 interface TenantChain {
@@ -80,11 +82,16 @@ export class AuditColumns {
   private extra: (Partial<AuditEvent> | undefined)[] = [];
   private free = new Int32Array(0);
   private freeCount = 0;
-  /** Interned strings, counted by the events that use them: one no event uses any more is let go. */
+  /**
+   * Interned strings, counted by the events that use them. One no event uses any more is let go
+   * lazily, once such strings outnumber the used ones (plus a margin): a tenant that comes back
+   * soon finds its strings still there instead of a delete and an insert.
+   */
   private readonly strings: (string | undefined)[] = [];
   private readonly stringIds = new Map<string, number>();
   private stringRefs = new Int32Array(1_024);
   private readonly freeStringIds: number[] = [];
+  private unusedStrings = 0;
   private readonly chains = new Map<string, TenantChain>();
   private newest: TenantChain | undefined;
   private oldest: TenantChain | undefined;
@@ -332,16 +339,28 @@ export class AuditColumns {
         refs.set(this.stringRefs);
         this.stringRefs = refs;
       }
+      this.stringRefs[id] = 1;
+      return id;
     }
-    this.stringRefs[id]++;
+    if (this.stringRefs[id]++ === 0) this.unusedStrings--;
     return id;
   }
 
   private releaseString(id: number): void {
     if (id < 0 || --this.stringRefs[id] > 0) return;
-    this.stringIds.delete(this.strings[id] as string);
-    this.strings[id] = undefined;
-    this.freeStringIds.push(id);
+    this.unusedStrings++;
+    if (this.unusedStrings > this.stringIds.size - this.unusedStrings + unusedStringsMargin) this.dropUnusedStrings();
+  }
+
+  private dropUnusedStrings(): void {
+    for (let id = 0; id < this.strings.length; id++) {
+      const value = this.strings[id];
+      if (value === undefined || this.stringRefs[id] > 0) continue;
+      this.stringIds.delete(value);
+      this.strings[id] = undefined;
+      this.freeStringIds.push(id);
+    }
+    this.unusedStrings = 0;
   }
 
   private dropOldest(chain: TenantChain): void {
