@@ -35,7 +35,7 @@ import {
   retired,
   tenantOfReservation,
 } from "./keyv-records.js";
-import { ReservationSlots, slotHeld } from "./keyv-reservations.js";
+import { ReservationSlots, type SlotFields, slotHeld } from "./keyv-reservations.js";
 import { KeyvWriteThrough } from "./keyv-write-through.js";
 import { budgetKey, TenantBudgetIndex } from "./tenant-budget-index.js";
 import type {
@@ -127,6 +127,21 @@ export class KeyvSingleProcessStore implements LedgerStore {
   private readonly slots: ReservationSlots;
   private readonly deadlines = new HoldDeadlines();
   private readonly views: BudgetView[][] = [];
+  private readonly scratchEvent = {} as AuditInput;
+  private readonly slotFields: SlotFields = {
+    tenantValue: "",
+    subjectScope: "",
+    unit: "RISK_POINTS",
+    action: { name: "", tier: "read" },
+    estimate: 0,
+    runId: undefined,
+    overagePolicy: "ALLOW_IF_AVAILABLE",
+    shadowDenied: false,
+    createdAtMs: 0,
+    expiresAtMs: 0,
+    graceMs: 0,
+    holds: noHolds,
+  };
   /** Ids of open holds, kept only when writing through: the persisted index. */
   private readonly heldIds = new Set<string>();
   private readonly idempotency = new Map<string, IdempotencyRecord>();
@@ -411,23 +426,22 @@ export class KeyvSingleProcessStore implements LedgerStore {
         }
       }
       const holds = allowed ? checked : noHolds;
-      const slot = this.slots.open(
-        {
-          tenantValue: tenant.slice(tenantPrefixLength),
-          subjectScope: command.subjectScope,
-          unit: command.unit,
-          action: command.action,
-          estimate: command.estimate,
-          runId: command.runId,
-          overagePolicy: command.overagePolicy,
-          shadowDenied: !allowed,
-          createdAtMs: now,
-          expiresAtMs: now + command.ttlMs,
-          graceMs: command.graceMs,
-          holds,
-        },
-        givenId,
-      );
+      // One scratch record for the store's life: open() copies it into the slot's columns.
+      const fields = this.slotFields;
+      fields.tenantValue = tenant.slice(tenantPrefixLength);
+      fields.subjectScope = command.subjectScope;
+      fields.unit = command.unit;
+      fields.action = command.action;
+      fields.estimate = command.estimate;
+      fields.runId = command.runId;
+      fields.overagePolicy = command.overagePolicy;
+      fields.shadowDenied = !allowed;
+      fields.createdAtMs = now;
+      fields.expiresAtMs = now + command.ttlMs;
+      fields.graceMs = command.graceMs;
+      fields.holds = holds;
+      const slot = this.slots.open(fields, givenId);
+      fields.holds = noHolds;
       this.pushDeadline(slot, command.ttlMs);
       this.persistReservation(slot);
       if (this.writes.enabled) {
@@ -438,23 +452,19 @@ export class KeyvSingleProcessStore implements LedgerStore {
       outcome.expiresAtMs = this.slots.expiresAtMs[slot];
     }
     outcome.balances = checked.map(({ definition, instance, counters }) => balanceOf(definition, instance, counters));
-    this.appendAudit({
-      atMs: now,
-      type: "reserve",
-      scope: command.subjectScope,
-      unit: command.unit,
-      reservationId: outcome.reservationId,
-      action: command.action,
-      runId: command.runId,
-      actor: command.actor,
-      estimate: command.estimate,
-      decision: outcome.decision,
-      reasonCode: outcome.reasonCode,
-      deniedScope: outcome.deniedScope,
-      caps: outcome.caps,
-      shadow: outcome.shadow,
-      balances: outcome.balances,
-    });
+    const event = this.hotEvent("reserve", now, command.subjectScope, command.unit);
+    event.reservationId = outcome.reservationId;
+    event.action = command.action;
+    event.runId = command.runId;
+    event.actor = command.actor;
+    event.estimate = command.estimate;
+    event.decision = outcome.decision;
+    event.reasonCode = outcome.reasonCode;
+    event.deniedScope = outcome.deniedScope;
+    event.caps = outcome.caps;
+    event.shadow = outcome.shadow;
+    event.balances = outcome.balances;
+    this.appendAudit(event);
     this.remember(tenant, "reserve", command.idempotency, outcome, now);
     return outcome;
   }
@@ -596,20 +606,16 @@ export class KeyvSingleProcessStore implements LedgerStore {
     this.slots.charged[slot] = charged;
     const balances = held.map(({ definition, instance, counters }) => balanceOf(definition, instance, counters));
     const released = kind === "commit" ? Math.max(0, estimate - charged) : estimate;
-    this.appendAudit({
-      atMs: now,
-      type: kind,
-      scope: this.slots.subjectScope[slot] as string,
-      unit: this.slots.unit[slot] as Unit,
-      reservationId: command.reservationId,
-      action: this.slots.action[slot],
-      runId: this.slots.runId[slot],
-      actor: command.actor,
-      estimate,
-      amount: kind === "commit" ? charged : released,
-      balances,
-      detail: command.reason ?? (uncharged > 0 ? `uncharged overage ${uncharged}` : undefined),
-    });
+    const event = this.hotEvent(kind, now, this.slots.subjectScope[slot] as string, this.slots.unit[slot] as Unit);
+    event.reservationId = command.reservationId;
+    event.action = this.slots.action[slot];
+    event.runId = this.slots.runId[slot];
+    event.actor = command.actor;
+    event.estimate = estimate;
+    event.amount = kind === "commit" ? charged : released;
+    event.balances = balances;
+    event.detail = command.reason ?? (uncharged > 0 ? `uncharged overage ${uncharged}` : undefined);
+    this.appendAudit(event);
     this.markSettled(slot, settledAs, now);
     const outcome: SettleOutcome = {
       ok: true,
@@ -991,6 +997,33 @@ export class KeyvSingleProcessStore implements LedgerStore {
       this.writes.markLoaded(key);
       this.writes.persist(key, null);
     }
+  }
+
+  /**
+   * The event object the hot paths fill and hand to the columns, which copy what they keep: one for
+   * the store's life, every optional field reset on each use (one shape, nothing carried over).
+   */
+  private hotEvent(type: AuditInput["type"], atMs: number, scope: string, unit: Unit): AuditInput {
+    const event = this.scratchEvent;
+    event.seq = 0;
+    event.atMs = atMs;
+    event.type = type;
+    event.scope = scope;
+    event.unit = unit;
+    event.reservationId = undefined;
+    event.action = undefined;
+    event.runId = undefined;
+    event.actor = undefined;
+    event.estimate = undefined;
+    event.amount = undefined;
+    event.decision = undefined;
+    event.reasonCode = undefined;
+    event.deniedScope = undefined;
+    event.caps = undefined;
+    event.shadow = undefined;
+    event.balances = undefined;
+    event.detail = undefined;
+    return event;
   }
 
   /** The columns copy what they keep: `event` is never retained. */
