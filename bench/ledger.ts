@@ -1,12 +1,18 @@
+import { spawnSync } from "node:child_process";
+import { fileURLToPath } from "node:url";
+import v8 from "node:v8";
 import { tool } from "@langchain/core/tools";
 import { z } from "zod";
 import { createLedger } from "../src/ledger/create-ledger.js";
 import type { Ledger } from "../src/ledger/ledger.js";
-import { formatMeasurement, gc, measure, ratio } from "./measure.js";
+import { PrototypeLedger } from "./embedded-prototype.js";
 
 /**
- * The embedded ledger's hot path: reserve + commit on a six-level subject with three budgets on
- * its path, next to a bare LangChain tool.invoke of a trivial tool, in the same process and run.
+ * The embedded ledger's targets, each printed with met / not met: reserve + commit on a six-level
+ * subject with three budgets on its path next to a bare LangChain tool.invoke of a trivial tool (in
+ * one process, rounds interleaved, and one process per sample, alternating), bytes allocated per
+ * pair, decide, 1 vs 100,000 tenants, the heap over 1,000,000 pairs, and the heap an idle budget
+ * keeps. Self-contained: its helpers live here.
  */
 const levels = (tenant: string) => ({
   tenant,
@@ -18,6 +24,15 @@ const levels = (tenant: string) => ({
 });
 const action = { name: "send_email", tier: "write-external" as const };
 
+const targets = {
+  pairPerTool: 0.1,
+  bytesPerPair: 3 * 1024,
+  decidePerTool: 0.05,
+  manyTenantsPerOne: 1.3,
+  heapGrowthMiB: 1,
+  idleBudgetBytes: 1024,
+};
+
 async function provision(ledger: Ledger, tenant: string): Promise<void> {
   await ledger.setBudget({ scope: `tenant:${tenant}`, limit: Number.MAX_SAFE_INTEGER });
   await ledger.setBudget({
@@ -27,8 +42,19 @@ async function provision(ledger: Ledger, tenant: string): Promise<void> {
   await ledger.setBudget({ scope: `tenant:${tenant}/toolset:send-email`, limit: Number.MAX_SAFE_INTEGER });
 }
 
-function reserveCommitLoop(ledger: Ledger, tenants: string[], count: number): () => Promise<void> {
-  return async () => {
+type Loop = (count: number) => Promise<void>;
+
+/** What the loops call: the ledger, or the minimal prototype of the same work. */
+interface Reserving {
+  reserve(input: { subject: ReturnType<typeof levels>; action: typeof action; estimate: number }): Promise<{
+    reservationId?: string;
+  }>;
+  decide(input: { subject: ReturnType<typeof levels>; action: typeof action; estimate: number }): Promise<unknown>;
+  commit(reservationId: string): Promise<unknown>;
+}
+
+function pairLoop(ledger: Reserving, tenants: readonly string[]): Loop {
+  return async (count) => {
     for (let i = 0; i < count; i++) {
       const response = await ledger.reserve({ subject: levels(tenants[i % tenants.length]), action, estimate: 1 });
       await ledger.commit(response.reservationId as string);
@@ -36,100 +62,275 @@ function reserveCommitLoop(ledger: Ledger, tenants: string[], count: number): ()
   };
 }
 
-async function heapWithBudgets(budgets: number): Promise<number> {
-  // The audit trail is kept to one event: it is bounded on its own (auditEventsTotalMax), and an
-  // idle budget is its definition, counters and indexes.
-  const ledger = createLedger({ sweepIntervalMs: 0, auditEventsMax: 1, auditEventsTotalMax: 1 });
-  for (let i = 0; i < budgets; i++) await ledger.setBudget({ scope: `tenant:m${i}/toolset:send-email`, limit: 100 });
-  for (let i = 0; i < budgets; i++) {
-    const response = await ledger.reserve({ subject: { tenant: `m${i}`, toolset: "send-email" }, action, estimate: 1 });
-    await ledger.commit(response.reservationId as string);
-  }
-  await new Promise((resolve) => setTimeout(resolve, 10));
-  gc();
-  gc();
-  const used = process.memoryUsage().heapUsed;
-  await ledger.close();
-  return used;
+function decideLoop(ledger: Reserving): Loop {
+  return async (count) => {
+    for (let i = 0; i < count; i++) await ledger.decide({ subject: levels("t0"), action, estimate: 1 });
+  };
 }
 
-export async function benchLedger(): Promise<string[]> {
-  const lines: string[] = ["## Embedded ledger (keyv, in memory), one process"];
-  const opsPerRound = 20_000;
-
+function toolLoop(): Loop {
   const trivialTool = tool(async ({ text }: { text: string }) => text, {
     name: "echo",
     description: "returns its input",
     schema: z.object({ text: z.string() }),
   });
-  const bareTool = await measure("bare LangChain tool.invoke (trivial tool)", 5_000, async () => {
-    for (let i = 0; i < 5_000; i++) await trivialTool.invoke({ text: "hi" });
-  });
+  return async (count) => {
+    for (let i = 0; i < count; i++) await trivialTool.invoke({ text: "hi" });
+  };
+}
 
-  const one = createLedger({ sweepIntervalMs: 0 });
-  await provision(one, "t0");
-  const oneTenant = await measure(
-    "reserve + commit, 6 levels, 3 budgets, 1 tenant",
-    opsPerRound,
-    reserveCommitLoop(one, ["t0"], opsPerRound),
-  );
+async function prototypeLedger(): Promise<PrototypeLedger> {
+  const prototype = new PrototypeLedger();
+  await provision(prototype as unknown as Ledger, "t0");
+  return prototype;
+}
 
+async function oneTenantLedger(): Promise<Ledger> {
+  const ledger = createLedger({ sweepIntervalMs: 0 });
+  await provision(ledger, "t0");
+  return ledger;
+}
+
+/** µs per op of each loop, rounds interleaved (A, B, C, A, B, C, ...) so load slows all alike; medians. */
+async function interleaved(loops: Loop[], opsPerRound: number[], rounds = 7): Promise<number[]> {
+  for (const [index, loop] of loops.entries()) await loop(opsPerRound[index]);
+  const samples: number[][] = loops.map(() => []);
+  for (let round = 0; round < rounds; round++) {
+    for (const [index, loop] of loops.entries()) {
+      const startNs = process.hrtime.bigint();
+      await loop(opsPerRound[index]);
+      samples[index].push(Number(process.hrtime.bigint() - startNs) / 1_000 / opsPerRound[index]);
+    }
+  }
+  return samples.map(median);
+}
+
+function median(values: readonly number[]): number {
+  const sorted = [...values].sort((a, b) => a - b);
+  return sorted[Math.floor(sorted.length / 2)];
+}
+
+/** Bytes allocated while `run` ran: the heap's growth plus what every collection in between freed. */
+async function allocatedBytes(run: () => Promise<void>): Promise<number> {
+  gc();
+  const profiler = new v8.GCProfiler();
+  profiler.start();
+  const start = process.memoryUsage().heapUsed;
+  await run();
+  const end = process.memoryUsage().heapUsed;
+  let freed = 0;
+  for (const collection of profiler.stop().statistics) {
+    freed += collection.beforeGC.heapStatistics.usedHeapSize - collection.afterGC.heapStatistics.usedHeapSize;
+  }
+  return end - start + freed;
+}
+
+function gc(): void {
+  (globalThis as { gc?: () => void }).gc?.();
+}
+
+function verdict(met: boolean): string {
+  return met ? "met" : "NOT MET";
+}
+
+function row(label: string, value: string, target: string, met: boolean): string {
+  return `${label.padEnd(64)} ${value.padStart(12)}   target ${target.padEnd(10)} ${verdict(met)}`;
+}
+
+// ---------------------------------------------------------------- one process per sample
+
+const sampleFlag = "--ledger-sample";
+const sampleOps = { tool: 20_000, pair: 50_000, decide: 50_000, prototype: 50_000 } as const;
+type SampleKind = keyof typeof sampleOps;
+
+/** In a child: warm up, then time one batch of `kind` in a fresh process, and print µs per op. */
+async function runSample(kind: SampleKind): Promise<void> {
+  const run =
+    kind === "tool"
+      ? toolLoop()
+      : kind === "pair"
+        ? pairLoop(await oneTenantLedger(), ["t0"])
+        : kind === "prototype"
+          ? pairLoop(await prototypeLedger(), ["t0"])
+          : decideLoop(await oneTenantLedger());
+  const ops = sampleOps[kind];
+  await run(ops);
+  const startNs = process.hrtime.bigint();
+  await run(ops);
+  console.log(Number(process.hrtime.bigint() - startNs) / 1_000 / ops);
+}
+
+/** µs per op of each kind, one fresh process per sample, kinds alternating; medians. */
+function perProcess(kinds: SampleKind[], rounds = 3): number[] {
+  const samples: number[][] = kinds.map(() => []);
+  for (let round = 0; round < rounds; round++) {
+    for (const [index, kind] of kinds.entries()) {
+      const child = spawnSync(
+        process.execPath,
+        [...process.execArgv, fileURLToPath(import.meta.url), sampleFlag, kind],
+        {
+          encoding: "utf8",
+        },
+      );
+      const value = Number(child.stdout.trim().split("\n").pop());
+      if (!Number.isFinite(value)) throw new Error(`sample ${kind} failed: ${child.stderr}`);
+      samples[index].push(value);
+    }
+  }
+  return samples.map(median);
+}
+
+// ---------------------------------------------------------------- memory
+
+async function heapPerIdleBudget(): Promise<number> {
+  // The slope between two sizes, so fixed costs (modules, caches) cancel out. The audit trail is kept
+  // to one event: it is bounded on its own (auditEventsTotalMax); an idle budget is its definition,
+  // counters and indexes.
+  const heapWith = async (budgets: number): Promise<number> => {
+    const ledger = createLedger({ sweepIntervalMs: 0, auditEventsMax: 1, auditEventsTotalMax: 1 });
+    for (let i = 0; i < budgets; i++) await ledger.setBudget({ scope: `tenant:m${i}/toolset:send-email`, limit: 100 });
+    for (let i = 0; i < budgets; i++) {
+      const subject = { tenant: `m${i}`, toolset: "send-email" };
+      const response = await ledger.reserve({ subject, action, estimate: 1 });
+      await ledger.commit(response.reservationId as string);
+    }
+    await new Promise((resolve) => setTimeout(resolve, 10));
+    gc();
+    gc();
+    const used = process.memoryUsage().heapUsed;
+    await ledger.close();
+    return used;
+  };
+  const small = await heapWith(20_000);
+  const large = await heapWith(120_000);
+  return (large - small) / 100_000;
+}
+
+async function heapOverPairs(pairs: number): Promise<number[]> {
+  const ledger = await oneTenantLedger();
+  const loop = pairLoop(ledger, ["t0"]);
+  const heapMiB: number[] = [];
+  const step = pairs / 5;
+  for (let done = 0; done < pairs; done += step) {
+    await loop(step);
+    gc();
+    heapMiB.push(process.memoryUsage().heapUsed / 1_048_576);
+  }
+  await ledger.close();
+  return heapMiB;
+}
+
+// ---------------------------------------------------------------- the section
+
+export async function benchLedger(): Promise<string[]> {
+  const lines: string[] = ["## Embedded ledger (keyv, in memory)"];
+  if (!(globalThis as { gc?: unknown }).gc) lines.push("(memory figures need node --expose-gc)");
+
+  const one = await oneTenantLedger();
   const many = createLedger({ sweepIntervalMs: 0 });
   const tenantCount = 100_000;
   const tenants = Array.from({ length: tenantCount }, (_, index) => `t${index}`);
   for (const tenant of tenants) await provision(many, tenant);
-  // Visit tenants in a shuffled order so the cache sees the spread of a real multi-tenant load.
+  // Tenants in a shuffled order, so caches see the spread of a real multi-tenant load.
   const shuffled = [...tenants].sort(() => Math.random() - 0.5);
-  const manyTenants = await measure(
-    `reserve + commit, same, spread over ${tenantCount.toLocaleString("en-US")} tenants`,
-    opsPerRound,
-    reserveCommitLoop(many, shuffled, opsPerRound),
+
+  const prototype = await prototypeLedger();
+  const [toolUs, pairUs, decideUs, manyUs, prototypePairUs, prototypeDecideUs] = await interleaved(
+    [
+      toolLoop(),
+      pairLoop(one, ["t0"]),
+      decideLoop(one),
+      pairLoop(many, shuffled),
+      pairLoop(prototype, ["t0"]),
+      decideLoop(prototype),
+    ],
+    [5_000, 20_000, 20_000, 20_000, 20_000, 20_000],
   );
   await many.close();
+  lines.push("in one process, rounds interleaved (median of 7):");
+  lines.push(`  bare LangChain tool.invoke (trivial tool)          ${toolUs.toFixed(2).padStart(8)} µs`);
+  lines.push(`  reserve + commit, 6 levels, 3 budgets, 1 tenant    ${pairUs.toFixed(2).padStart(8)} µs`);
+  lines.push(`  decide (dry run), same                             ${decideUs.toFixed(2).padStart(8)} µs`);
+  lines.push(`  reserve + commit over 100,000 tenants              ${manyUs.toFixed(2).padStart(8)} µs`);
+  lines.push(`  prototype (bench/embedded-prototype.ts) pair       ${prototypePairUs.toFixed(2).padStart(8)} µs`);
+  lines.push(`  prototype decide                                   ${prototypeDecideUs.toFixed(2).padStart(8)} µs`);
 
-  const decideOnly = await measure("decide (dry run), 6 levels, 3 budgets", opsPerRound, async () => {
-    for (let i = 0; i < opsPerRound; i++) await one.decide({ subject: levels("t0"), action, estimate: 1 });
-  });
+  const [toolSampleUs, pairSampleUs, prototypeSampleUs] = perProcess(["tool", "pair", "prototype"]);
+  lines.push("one process per sample, alternating (median of 3 each):");
+  lines.push(`  bare LangChain tool.invoke                         ${toolSampleUs.toFixed(2).padStart(8)} µs`);
+  lines.push(`  reserve + commit                                   ${pairSampleUs.toFixed(2).padStart(8)} µs`);
+  lines.push(`  prototype reserve + commit                         ${prototypeSampleUs.toFixed(2).padStart(8)} µs`);
 
-  lines.push(
-    formatMeasurement(bareTool),
-    formatMeasurement(oneTenant),
-    formatMeasurement(manyTenants),
-    formatMeasurement(decideOnly),
-  );
-  lines.push(ratio("reserve+commit / bare tool.invoke (target ≤ 0.25)", oneTenant, bareTool));
-  lines.push(ratio("100,000 tenants / 1 tenant (target ≤ 1.5)", manyTenants, oneTenant));
-
-  lines.push(...(await memory()));
+  const pairsCounted = 20_000;
+  const bytesPerPair = (await allocatedBytes(() => pairLoop(one, ["t0"])(pairsCounted))) / pairsCounted;
+  const bytesPerDecide = (await allocatedBytes(() => decideLoop(one)(pairsCounted))) / pairsCounted;
+  const prototypeBytes = (await allocatedBytes(() => pairLoop(prototype, ["t0"])(pairsCounted))) / pairsCounted;
+  // What the loop itself allocates (the caller's input objects and its awaits), so the rest is the ledger's.
+  const idle: Reserving = {
+    reserve: async () => ({ reservationId: "t0:x" }),
+    decide: async () => undefined,
+    commit: async () => undefined,
+  };
+  const loopBytes = (await allocatedBytes(() => pairLoop(idle, ["t0"])(pairsCounted))) / pairsCounted;
   await one.close();
+  const idleBytes = await heapPerIdleBudget();
+  const heapMiB = await heapOverPairs(1_000_000);
+  // Flat: after the first step (caches, the audit ring and settled records reach their bounds), no growth.
+  const growthMiB = Math.max(...heapMiB.slice(1)) - heapMiB[1];
+
+  lines.push("targets:");
+  const inProcess = pairUs / toolUs;
+  const sampled = pairSampleUs / toolSampleUs;
+  lines.push(
+    row("reserve + commit / bare tool.invoke, in one process", `${inProcess.toFixed(3)}×`, "≤ 0.10×", inProcess <= 0.1),
+  );
+  lines.push(
+    row(
+      "reserve + commit / bare tool.invoke, one process per sample",
+      `${sampled.toFixed(3)}×`,
+      "≤ 0.10×",
+      sampled <= 0.1,
+    ),
+  );
+  lines.push(
+    row(
+      "bytes allocated per reserve + commit",
+      `${bytesPerPair.toFixed(0)} B`,
+      "≤ 3 KB",
+      bytesPerPair <= targets.bytesPerPair,
+    ),
+  );
+  lines.push(
+    `  (decide alone: ${bytesPerDecide.toFixed(0)} B; the loop's own input objects and awaits: ${loopBytes.toFixed(0)} B; prototype pair: ${prototypeBytes.toFixed(0)} B)`,
+  );
+  const decideRatio = decideUs / toolUs;
+  lines.push(
+    row("decide / bare tool.invoke", `${decideRatio.toFixed(3)}×`, "≤ 0.05×", decideRatio <= targets.decidePerTool),
+  );
+  const spread = manyUs / pairUs;
+  lines.push(
+    row(
+      "reserve + commit, 100,000 tenants / 1 tenant",
+      `${spread.toFixed(2)}×`,
+      "≤ 1.3×",
+      spread <= targets.manyTenantsPerOne,
+    ),
+  );
+  lines.push(
+    row(
+      `heap growth after the first 200,000 of 1,000,000 pairs (${heapMiB.map((mib) => mib.toFixed(1)).join(", ")} MiB)`,
+      `${growthMiB.toFixed(2)} MiB`,
+      "< 1 MiB",
+      growthMiB < targets.heapGrowthMiB,
+    ),
+  );
+  lines.push(
+    row("heap kept per idle budget", `${idleBytes.toFixed(0)} B`, "< 1 KiB", idleBytes < targets.idleBudgetBytes),
+  );
+  lines.push(
+    `prototype of the same work: pair ${(prototypePairUs / toolUs).toFixed(3)}× a bare tool.invoke in one process, ${(prototypeSampleUs / toolSampleUs).toFixed(3)}× one process per sample; decide ${(prototypeDecideUs / toolUs).toFixed(3)}×; ours / prototype ${(pairUs / prototypePairUs).toFixed(2)}×`,
+  );
   return lines;
 }
 
-async function memory(): Promise<string[]> {
-  const lines: string[] = [];
-  if (!(globalThis as { gc?: unknown }).gc) return ["(memory figures need node --expose-gc)"];
-  // The slope between two sizes, so fixed costs (modules, caches) cancel out.
-  const small = await heapWithBudgets(20_000);
-  const large = await heapWithBudgets(120_000);
-  lines.push(
-    `idle budget (definition, counters, indexes, after one reserve+commit; audit trail excluded), heap per budget: ${((large - small) / 100_000).toFixed(0)} bytes (target < 1024)`,
-  );
-
-  const churn = createLedger({ sweepIntervalMs: 0 });
-  await provision(churn, "c");
-  const heapAfter: number[] = [];
-  const decisions = 1_000_000;
-  for (let i = 0; i < decisions; i++) {
-    const response = await churn.reserve({ subject: levels("c"), action, estimate: 1 });
-    await churn.commit(response.reservationId as string);
-    if ((i + 1) % 200_000 === 0) {
-      gc();
-      heapAfter.push(process.memoryUsage().heapUsed / 1_048_576);
-    }
-  }
-  lines.push(
-    `heap after each 200,000 of ${decisions.toLocaleString("en-US")} reserve+commit pairs (MiB): ${heapAfter.map((mib) => mib.toFixed(1)).join(", ")}`,
-  );
-  await churn.close();
-  return lines;
-}
+if (process.argv[2] === sampleFlag) await runSample(process.argv[3] as SampleKind);

@@ -1,5 +1,5 @@
 import { actionNameLengthMax, idempotencyKeyLengthMax, reservationTtlMsMax, runIdLengthMax } from "./limits.js";
-import { overagePolicies, type ReserveInput } from "./schemas.js";
+import { type CommitInput, overagePolicies, type ReleaseInput, type ReserveInput } from "./schemas.js";
 import { SCOPE_LEVELS, scopeValueLengthMax, scopeValuePattern } from "./scope.js";
 import { isTier } from "./tiers.js";
 import { isAmount, isUnit } from "./units.js";
@@ -45,28 +45,8 @@ function readReserveInput(input: unknown): { input: ReserveInput; scopeId: strin
   }
   const levels = subject as Record<string, unknown>;
   const { tenant, workspace, app, workflow, agent, toolset } = levels;
-  if (!isScopeValue(tenant)) return undefined;
-  let scopeId = `tenant:${tenant}`;
-  if (workspace !== undefined) {
-    if (!isScopeValue(workspace)) return undefined;
-    scopeId += `/workspace:${workspace}`;
-  }
-  if (app !== undefined) {
-    if (!isScopeValue(app)) return undefined;
-    scopeId += `/app:${app}`;
-  }
-  if (workflow !== undefined) {
-    if (!isScopeValue(workflow)) return undefined;
-    scopeId += `/workflow:${workflow}`;
-  }
-  if (agent !== undefined) {
-    if (!isScopeValue(agent)) return undefined;
-    scopeId += `/agent:${agent}`;
-  }
-  if (toolset !== undefined) {
-    if (!isScopeValue(toolset)) return undefined;
-    scopeId += `/toolset:${toolset}`;
-  }
+  const scopeId = scopeIdOfLevels(tenant, workspace, app, workflow, agent, toolset);
+  if (scopeId === undefined) return undefined;
   for (const key in levels) if (!scopeLevels.has(key)) return undefined;
   for (const key in action) if (!actionKeys.has(key)) return undefined;
   const { name, tier, kind } = action as Record<string, unknown>;
@@ -98,10 +78,100 @@ function readReserveInput(input: unknown): { input: ReserveInput; scopeId: strin
   return { input: copy, scopeId };
 }
 
+/**
+ * The subject path checked last and its canonical scope id: a call on the same path (the common
+ * case: one agent's tool calls) is answered by six comparisons, with no pattern test and no new
+ * string, and every such call shares one scope id string. Values are strings, so equal means valid.
+ */
+const lastPath: unknown[] = [];
+let lastScopeId: string | undefined;
+
+function scopeIdOfLevels(
+  tenant: unknown,
+  workspace: unknown,
+  app: unknown,
+  workflow: unknown,
+  agent: unknown,
+  toolset: unknown,
+): string | undefined {
+  if (
+    lastScopeId !== undefined &&
+    tenant === lastPath[0] &&
+    workspace === lastPath[1] &&
+    app === lastPath[2] &&
+    workflow === lastPath[3] &&
+    agent === lastPath[4] &&
+    toolset === lastPath[5]
+  ) {
+    return lastScopeId;
+  }
+  if (!isScopeValue(tenant)) return undefined;
+  let scopeId = `tenant:${tenant}`;
+  const rest = [workspace, app, workflow, agent, toolset];
+  for (let index = 0; index < rest.length; index++) {
+    const value = rest[index];
+    if (value === undefined) continue;
+    if (!isScopeValue(value)) return undefined;
+    scopeId += `/${SCOPE_LEVELS[index + 1]}:${value}`;
+  }
+  lastPath[0] = tenant;
+  lastPath[1] = workspace;
+  lastPath[2] = app;
+  lastPath[3] = workflow;
+  lastPath[4] = agent;
+  lastPath[5] = toolset;
+  lastScopeId = scopeId;
+  return scopeId;
+}
+
 function isScopeValue(value: unknown): value is string {
   return typeof value === "string" && value.length <= scopeValueLengthMax && scopeValuePattern.test(value);
 }
 
 function isShortString(value: unknown, lengthMax: number): value is string {
   return typeof value === "string" && value.length >= 1 && value.length <= lengthMax;
+}
+
+const commitKeys = new Set(["actual", "idempotencyKey", "actor"]);
+const releaseKeys = new Set(["idempotencyKey", "reason", "actor"]);
+const releaseReasonLengthMax = 256;
+
+/** commitSchema's rules by hand, for the settle hot path; undefined on anything unusual (then zod). */
+export function fastCommitInput(input: unknown): CommitInput | undefined {
+  try {
+    const candidate = plainRecord(input, commitKeys);
+    if (!candidate) return undefined;
+    const { actual, idempotencyKey, actor } = candidate;
+    if (actual !== undefined && !isAmount(actual)) return undefined;
+    if (idempotencyKey !== undefined && !isShortString(idempotencyKey, idempotencyKeyLengthMax)) return undefined;
+    if (actor !== undefined && !isShortString(actor, actionNameLengthMax)) return undefined;
+    return { actual, idempotencyKey, actor } as CommitInput;
+  } catch {
+    return undefined;
+  }
+}
+
+/** releaseSchema's rules by hand, likewise. */
+export function fastReleaseInput(input: unknown): ReleaseInput | undefined {
+  try {
+    const candidate = plainRecord(input, releaseKeys);
+    if (!candidate) return undefined;
+    const { idempotencyKey, reason, actor } = candidate;
+    if (idempotencyKey !== undefined && !isShortString(idempotencyKey, idempotencyKeyLengthMax)) return undefined;
+    if (reason !== undefined && !(typeof reason === "string" && reason.length <= releaseReasonLengthMax)) {
+      return undefined;
+    }
+    if (actor !== undefined && !isShortString(actor, actionNameLengthMax)) return undefined;
+    return { idempotencyKey, reason, actor } as ReleaseInput;
+  } catch {
+    return undefined;
+  }
+}
+
+function plainRecord(input: unknown, keys: ReadonlySet<string>): Record<string, unknown> | undefined {
+  if (typeof input !== "object" || input === null || Array.isArray(input)) return undefined;
+  if (Object.getPrototypeOf(input) !== Object.prototype) return undefined;
+  const candidate = input as Record<string, unknown>;
+  for (const key in candidate) if (!keys.has(key)) return undefined;
+  return candidate;
 }

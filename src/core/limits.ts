@@ -16,5 +16,5 @@ export const actionNameLengthMax = 128;
 export const runIdLengthMax = 256;
 export const idempotencyKeyLengthMax = 256;
 export const auditQueryLimitMax = 100_000;
-/** A reservation id is `<tenant>:<uuid>`: the longest tenant id (128), a colon and a 36-character uuid. */
+/** A reservation id is `<tenant>:<36 characters>` (a uuid, or a slot id of that shape): the longest tenant id (128), a colon and 36. */
 export const reservationIdLengthMax = 128 + 1 + 36;

@@ -10,7 +10,7 @@ import {
   TollgateError,
   ValidationError,
 } from "../core/errors.js";
-import { fastReserveInput } from "../core/fast-reserve-input.js";
+import { fastCommitInput, fastReleaseInput, fastReserveInput } from "../core/fast-reserve-input.js";
 import {
   reservationGraceMsDefault,
   reservationIdLengthMax,
@@ -56,7 +56,8 @@ import type {
   IdempotencyTag,
   LedgerStore,
   ReservationRecord,
-  ReserveOutcome,
+  ReserveCommand,
+  ReserveResult,
   SettleOutcome,
 } from "../store/types.js";
 import { recordDecision, recordSettlement } from "./telemetry.js";
@@ -263,51 +264,104 @@ export class StoreLedger implements Ledger {
     return this.reserveOrDecide(input, true);
   }
 
-  private async reserveOrDecide(input: ReserveInput, dryRun: boolean): Promise<ReserveResponse> {
-    // Well-formed input takes a hand-written check; anything else goes through zod for its errors.
-    // Either way `parsed` is a fresh copy read once: `input` is never looked at again.
-    const fast = fastReserveInput(input);
-    const parsed = fast ? fast.input : parseInput(reserveSchema, input);
-    const subjectScope = fast ? fast.scopeId : scopeIdOf(parsed.subject as Subject);
-    const unit = parsed.unit ?? unitDefault;
-    const reservationId = `${parsed.subject.tenant}:${randomUUID()}`;
-    let outcome: ReserveOutcome | { ok: false; error: "IDEMPOTENCY_CONFLICT" };
+  /**
+   * The hot path takes no promise in between: a store with a synchronous core (reserveNow) answers
+   * at once, and the response is handed back in one resolved promise. Anything else (a store still
+   * opening, writing through, or remote) takes the async path with the same rules.
+   */
+  private reserveOrDecide(input: ReserveInput, dryRun: boolean): Promise<ReserveResponse> {
+    let request: ReserveRequest;
+    try {
+      request = reserveRequestOf(input);
+    } catch (error) {
+      return Promise.reject(error);
+    }
+    const store = this.readyStore();
+    if (store?.reserveNow) {
+      const reservationId = this.reservationIdFor(store, request);
+      let outcome: ReserveResult | undefined;
+      try {
+        outcome = store.reserveNow(this.reserveCommand(request, reservationId, dryRun));
+      } catch (error) {
+        return this.reserveFailed(error, request, reservationId, dryRun);
+      }
+      if (outcome !== undefined) {
+        try {
+          return Promise.resolve(this.reserveAnswered(outcome, request, dryRun));
+        } catch (error) {
+          return Promise.reject(error);
+        }
+      }
+    }
+    return this.reserveAsync(request, dryRun);
+  }
+
+  private async reserveAsync(request: ReserveRequest, dryRun: boolean): Promise<ReserveResponse> {
+    let reservationId = "";
+    let outcome: ReserveResult;
     try {
       const store = this.readyStore() ?? (await this.getStore());
-      outcome = await this.withTimeout(
-        store.reserve({
-          reservationId,
-          subjectScope,
-          unit,
-          action: { name: parsed.action.name, tier: parsed.action.tier, kind: parsed.action.kind },
-          estimate: parsed.estimate,
-          runId: parsed.runId,
-          ttlMs: parsed.ttlMs ?? this.ttlMs,
-          graceMs: this.graceMs,
-          overagePolicy: (parsed.overagePolicy ?? "ALLOW_IF_AVAILABLE") as OveragePolicy,
-          dryRun,
-          shadow: this.mode === "shadow",
-          actor: parsed.actor,
-          idempotency: tagOf(parsed.idempotencyKey, parsed),
-        }),
-      );
+      reservationId = this.reservationIdFor(store, request);
+      outcome = await this.withTimeout(store.reserve(this.reserveCommand(request, reservationId, dryRun)));
     } catch (error) {
-      if (error instanceof ValidationError) throw error;
-      // The store may have made the hold before its answer was lost: release it once the store answers.
-      // (A store that never opened was never asked.)
-      if (!dryRun && this.resolvedStore && !this.closed) this.releaseLost(reservationId, parsed.idempotencyKey);
-      // Fail closed: an unreachable ledger never turns into an accidental ALLOW (unless told so for a tier).
-      const decision = this.failOpenTiers.has(parsed.action.tier) ? "ALLOW" : "DENY";
-      const unavailable = {
-        scope: subjectScope,
-        unit,
-        estimate: parsed.estimate,
-        decision,
-        reasonCode: "LEDGER_UNAVAILABLE",
-        balances: [],
-      } as ReserveResponse;
-      return recordDecision(unavailable, parsed, dryRun, this.mode);
+      return this.reserveFailed(error, request, reservationId, dryRun);
     }
+    return this.reserveAnswered(outcome, request, dryRun);
+  }
+
+  /** A store that names its reservations gets "" (its id comes back in the answer). */
+  private reservationIdFor(store: LedgerStore, request: ReserveRequest): string {
+    return store.assignsReservationIds ? "" : `${request.parsed.subject.tenant}:${randomUUID()}`;
+  }
+
+  private reserveCommand(request: ReserveRequest, reservationId: string, dryRun: boolean): ReserveCommand {
+    const parsed = request.parsed;
+    return {
+      reservationId,
+      subjectScope: request.subjectScope,
+      unit: request.unit,
+      action: { name: parsed.action.name, tier: parsed.action.tier, kind: parsed.action.kind },
+      estimate: parsed.estimate,
+      runId: parsed.runId,
+      ttlMs: parsed.ttlMs ?? this.ttlMs,
+      graceMs: this.graceMs,
+      overagePolicy: (parsed.overagePolicy ?? "ALLOW_IF_AVAILABLE") as OveragePolicy,
+      dryRun,
+      shadow: this.mode === "shadow",
+      actor: parsed.actor,
+      idempotency: tagOf(parsed.idempotencyKey, parsed),
+    };
+  }
+
+  private reserveFailed(
+    error: unknown,
+    request: ReserveRequest,
+    reservationId: string,
+    dryRun: boolean,
+  ): Promise<ReserveResponse> {
+    if (error instanceof ValidationError) return Promise.reject(error);
+    const { parsed, subjectScope, unit } = request;
+    // The store may have made the hold before its answer was lost: release it once the store answers.
+    // (A store that never opened was never asked; one that names its reservations answered nothing,
+    // so there is no id to release.)
+    if (!dryRun && reservationId && this.resolvedStore && !this.closed) {
+      this.releaseLost(reservationId, parsed.idempotencyKey);
+    }
+    // Fail closed: an unreachable ledger never turns into an accidental ALLOW (unless told so for a tier).
+    const decision = this.failOpenTiers.has(parsed.action.tier) ? "ALLOW" : "DENY";
+    const unavailable = {
+      scope: subjectScope,
+      unit,
+      estimate: parsed.estimate,
+      decision,
+      reasonCode: "LEDGER_UNAVAILABLE",
+      balances: [],
+    } as ReserveResponse;
+    return Promise.resolve(recordDecision(unavailable, parsed, dryRun, this.mode));
+  }
+
+  private reserveAnswered(outcome: ReserveResult, request: ReserveRequest, dryRun: boolean): ReserveResponse {
+    const { parsed } = request;
     if ("ok" in outcome) throw new IdempotencyConflictError(parsed.idempotencyKey as string);
     // A retry whose replay hands over a reservation noted as lost: its caller knows it now.
     if (outcome.replayed && outcome.reservationId) this.lostReserves.delete(outcome.reservationId);
@@ -318,8 +372,8 @@ export class StoreLedger implements Ledger {
       caps: outcome.caps,
       reservationId: outcome.reservationId,
       expiresAtMs: outcome.expiresAtMs,
-      scope: subjectScope,
-      unit,
+      scope: request.subjectScope,
+      unit: request.unit,
       estimate: parsed.estimate,
       balances: outcome.balances,
       shadow: outcome.shadow,
@@ -329,26 +383,77 @@ export class StoreLedger implements Ledger {
     return recordDecision(response, parsed, dryRun, this.mode); // telemetry (issue 5)
   }
 
-  async commit(reservationId: string, input: CommitInput = {}): Promise<SettleResponse> {
-    const id = isPlainReservationId(reservationId)
-      ? reservationId
-      : parseInput(reservationIdSchema, reservationId, "reservationId");
-    const parsed = parseInput(commitSchema, input);
-    const payload = { actual: parsed.actual, actor: parsed.actor };
-    return this.settle(id, parsed.idempotencyKey, payload, (store, idempotency) =>
-      store.commit({ reservationId: id, actual: parsed.actual, actor: parsed.actor, idempotency }),
+  commit(reservationId: string, input: CommitInput = {}): Promise<SettleResponse> {
+    let id: string;
+    let parsed: CommitInput;
+    try {
+      id = reservationIdOf(reservationId);
+      parsed = fastCommitInput(input) ?? parseInput(commitSchema, input);
+    } catch (error) {
+      return Promise.reject(error);
+    }
+    const key = parsed.idempotencyKey;
+    const store = this.readyStore();
+    if (store?.commitNow && !store.distributed) {
+      let outcome: SettleOutcome | undefined;
+      try {
+        outcome = store.commitNow({
+          reservationId: id,
+          actual: parsed.actual,
+          actor: parsed.actor,
+          idempotency: key === undefined ? undefined : tagOf(key, { reservationId: id, ...commitPayload(parsed) }),
+        });
+      } catch (error) {
+        return Promise.reject(asUnavailable(error));
+      }
+      if (outcome !== undefined) return this.settledNow(id, key, outcome);
+    }
+    return this.settle(id, key, commitPayload(parsed), (ready, idempotency) =>
+      ready.commit({ reservationId: id, actual: parsed.actual, actor: parsed.actor, idempotency }),
     );
   }
 
-  async release(reservationId: string, input: ReleaseInput = {}): Promise<SettleResponse> {
-    const id = isPlainReservationId(reservationId)
-      ? reservationId
-      : parseInput(reservationIdSchema, reservationId, "reservationId");
-    const parsed = parseInput(releaseSchema, input);
-    const payload = { release: true, reason: parsed.reason, actor: parsed.actor };
-    return this.settle(id, parsed.idempotencyKey, payload, (store, idempotency) =>
-      store.release({ reservationId: id, reason: parsed.reason, actor: parsed.actor, idempotency }),
+  release(reservationId: string, input: ReleaseInput = {}): Promise<SettleResponse> {
+    let id: string;
+    let parsed: ReleaseInput;
+    try {
+      id = reservationIdOf(reservationId);
+      parsed = fastReleaseInput(input) ?? parseInput(releaseSchema, input);
+    } catch (error) {
+      return Promise.reject(error);
+    }
+    const key = parsed.idempotencyKey;
+    const store = this.readyStore();
+    if (store?.releaseNow && !store.distributed) {
+      let outcome: SettleOutcome | undefined;
+      try {
+        outcome = store.releaseNow({
+          reservationId: id,
+          reason: parsed.reason,
+          actor: parsed.actor,
+          idempotency: key === undefined ? undefined : tagOf(key, { reservationId: id, ...releasePayload(parsed) }),
+        });
+      } catch (error) {
+        return Promise.reject(asUnavailable(error));
+      }
+      if (outcome !== undefined) return this.settledNow(id, key, outcome);
+    }
+    return this.settle(id, key, releasePayload(parsed), (ready, idempotency) =>
+      ready.release({ reservationId: id, reason: parsed.reason, actor: parsed.actor, idempotency }),
     );
+  }
+
+  /** A local store's synchronous settle answer, in one promise. */
+  private settledNow(
+    reservationId: string,
+    idempotencyKey: string | undefined,
+    outcome: SettleOutcome,
+  ): Promise<SettleResponse> {
+    try {
+      return Promise.resolve(this.settleAnswered(reservationId, idempotencyKey, outcome));
+    } catch (error) {
+      return Promise.reject(error);
+    }
   }
 
   /**
@@ -391,6 +496,15 @@ export class StoreLedger implements Ledger {
         await delay(backoffMs);
       }
     }
+    return this.settleAnswered(reservationId, idempotencyKey, outcome);
+  }
+
+  /** A settle's answer as the caller gets it: the outcome, or the typed error it stands for. */
+  private settleAnswered(
+    reservationId: string,
+    idempotencyKey: string | undefined,
+    outcome: SettleOutcome,
+  ): SettleResponse {
     if (outcome.ok) {
       recordSettlement(reservationId, outcome); // telemetry (issue 5)
       return outcome;
@@ -566,6 +680,35 @@ const lostReserveReleaseReason = "released: the reserve failed before its answer
 /** The check reservationIdSchema makes, without zod, for the settle hot path. */
 function isPlainReservationId(value: unknown): value is string {
   return typeof value === "string" && value.length >= 1 && value.length <= reservationIdLengthMax;
+}
+
+/** What a settle's idempotency fingerprint covers (with the reservation id). */
+function commitPayload(parsed: CommitInput): object {
+  return { actual: parsed.actual, actor: parsed.actor };
+}
+
+function releasePayload(parsed: ReleaseInput): object {
+  return { release: true, reason: parsed.reason, actor: parsed.actor };
+}
+
+function reservationIdOf(value: string): string {
+  return isPlainReservationId(value) ? value : parseInput(reservationIdSchema, value, "reservationId");
+}
+
+/** A reserve's input as validated once: a fresh copy, its canonical scope id and unit. */
+interface ReserveRequest {
+  parsed: ReserveInput;
+  subjectScope: string;
+  unit: Unit;
+}
+
+function reserveRequestOf(input: ReserveInput): ReserveRequest {
+  // Well-formed input takes a hand-written check; anything else goes through zod for its errors.
+  // Either way `parsed` is a fresh copy read once: `input` is never looked at again.
+  const fast = fastReserveInput(input);
+  const parsed = fast ? fast.input : parseInput(reserveSchema, input);
+  const subjectScope = fast ? fast.scopeId : scopeIdOf(parsed.subject as Subject);
+  return { parsed, subjectScope, unit: parsed.unit ?? unitDefault };
 }
 
 function tagOf(key: string | undefined, payload: object): IdempotencyTag | undefined {

@@ -1,7 +1,7 @@
 import { invariant } from "../core/errors.js";
 import { isAmount } from "../core/units.js";
 import type { BudgetWindow } from "../core/windows.js";
-import type { AuditEvent, Balance, BudgetDefinition, ReservationRecord } from "./types.js";
+import type { Balance, BudgetDefinition, ReservationRecord } from "./types.js";
 
 // The embedded store's in-memory records and the pure helpers that read and check them.
 
@@ -21,13 +21,14 @@ export interface HeldBudget {
 /**
  * Hot-path shortcuts kept on the objects themselves under symbols (JSON and structuredClone skip
  * symbol keys, so nothing persisted or returned carries them): a definition's lifetime counters,
- * whether it was replaced or removed, and a held reservation's resolved budgets. Weak maps would do
+ * and whether it was replaced or removed. Weak maps would do
  * the same, at a garbage-collection cost that grows with the number of budgets.
  */
 export const lifetimeCounters = Symbol("lifetimeCounters");
 export const retired = Symbol("retired");
-export const heldBudgets = Symbol("heldBudgets");
-export type Hot<T> = T & { [lifetimeCounters]?: Counters; [retired]?: boolean; [heldBudgets]?: HeldBudget[] };
+/** A lifetime budget's hold reference, shared by every hold on it (see heldRef in keyv-store.ts). */
+export const lifetimeHold = Symbol("lifetimeHold");
+export type Hot<T> = T & { [lifetimeCounters]?: Counters; [retired]?: boolean; [lifetimeHold]?: HeldBudget };
 
 export const lifetimeInstance = "life";
 export const lifetimeCounterSuffix = `|${lifetimeInstance}`;
@@ -50,30 +51,6 @@ export function copyOfDefinition(definition: BudgetDefinition): BudgetDefinition
     overdraftLimit: definition.overdraftLimit,
     updatedAtMs: definition.updatedAtMs,
   };
-}
-
-export type StoredAuditEvent = Omit<AuditEvent, "balances"> & { balances?: (string | number)[] };
-
-export function auditBalances(
-  balances: readonly { scope: string; allocated: number; remaining: number }[],
-): (string | number)[] {
-  const flat: (string | number)[] = [];
-  for (const balance of balances) flat.push(balance.scope, balance.allocated, balance.remaining);
-  return flat;
-}
-
-export function publicAuditEvent(stored: StoredAuditEvent): AuditEvent {
-  const { balances: flat, ...rest } = stored;
-  if (!flat) return rest;
-  const balances: NonNullable<AuditEvent["balances"]> = [];
-  for (let index = 0; index < flat.length; index += 3) {
-    balances.push({
-      scope: flat[index] as string,
-      allocated: flat[index + 1] as number,
-      remaining: flat[index + 2] as number,
-    });
-  }
-  return { ...rest, balances };
 }
 
 export function balanceOf(definition: BudgetDefinition, instance: string, counters: Counters): Balance {
@@ -140,7 +117,7 @@ export function assertStoredReservation(id: string, value: unknown): asserts val
   invariant(Array.isArray(record.holds), `holds of reservation ${id} are a list`);
 }
 
-/** Reservation ids are `<tenant value>:<uuid>`; the tenant routes settlement to the right keys. */
+/** Reservation ids are `<tenant value>:<36 characters>` (a uuid, or the embedded store's slot id); the tenant routes settlement. */
 export function tenantOfReservation(reservationId: string): string {
   const colon = reservationId.indexOf(":");
   return `tenant:${colon < 0 ? "" : reservationId.slice(0, colon)}`;

@@ -14,31 +14,29 @@ import { tenantScopeOf } from "../core/scope.js";
 import { assertAmount, type Unit } from "../core/units.js";
 import { windowInstanceOf, windowLengthMs } from "../core/windows.js";
 import { filterAuditEvents } from "./audit-filter.js";
+import { AuditColumns, type AuditInput } from "./keyv-audit.js";
+import { HoldDeadlines } from "./keyv-deadlines.js";
 import {
   assertCounters,
   assertHeld,
   assertStoredCounters,
   assertStoredDefinition,
   assertStoredReservation,
-  auditBalances,
   balanceOf,
   budgetKeyOfCounterKey,
   type Counters,
   copyOfDefinition,
   type HeldBudget,
   type Hot,
-  heldBudgets,
   lifetimeCounterSuffix,
   lifetimeCounters,
+  lifetimeHold,
   lifetimeInstance,
-  publicAuditEvent,
   retired,
-  type StoredAuditEvent,
   tenantOfReservation,
 } from "./keyv-records.js";
+import { ReservationSlots, type SlotFields, slotHeld } from "./keyv-reservations.js";
 import { KeyvWriteThrough } from "./keyv-write-through.js";
-import { MinHeap } from "./min-heap.js";
-import { TenantLogs } from "./ring-buffer.js";
 import { budgetKey, TenantBudgetIndex } from "./tenant-budget-index.js";
 import type {
   AuditEvent,
@@ -103,6 +101,8 @@ const unknownTenantIdempotencyKeysMax = 10_000;
 const budgetIndexChunkCountKey = "index:budgets:chunks";
 const budgetIndexChunkSize = 1_024;
 const indexHoldsKey = "index:holds";
+const tenantPrefixLength = "tenant:".length;
+const noHolds: HeldBudget[] = [];
 
 /**
  * The embedded store: state lives in this process's memory and is written through to a keyv
@@ -114,6 +114,8 @@ const indexHoldsKey = "index:holds";
 export class KeyvSingleProcessStore implements LedgerStore {
   readonly name = "keyv-single-process";
   readonly distributed = false;
+  /** Reservation ids name a slot and its generation, so this store chooses them (see keyv-reservations.ts). */
+  readonly assignsReservationIds = true;
 
   private readonly writes: KeyvWriteThrough;
   private readonly clock: () => number;
@@ -122,27 +124,37 @@ export class KeyvSingleProcessStore implements LedgerStore {
   private readonly counters = new Map<string, Counters>();
   /** Counter keys per budget key, so removing a budget finds its window counters without a scan. */
   private readonly counterKeysByBudget = new Map<string, Set<string>>();
-  private readonly reservations = new Map<string, ReservationRecord>();
-  private deadlines = new MinHeap<string>();
-  /** Ids of open holds: the persisted index, and the live size the deadline heap is compacted against. */
+  private readonly slots: ReservationSlots;
+  private readonly deadlines = new HoldDeadlines();
+  private readonly views: BudgetView[][] = [];
+  private readonly scratchEvent = {} as AuditInput;
+  private readonly slotFields: SlotFields = {
+    tenantValue: "",
+    subjectScope: "",
+    unit: "RISK_POINTS",
+    action: { name: "", tier: "read" },
+    estimate: 0,
+    runId: undefined,
+    overagePolicy: "ALLOW_IF_AVAILABLE",
+    shadowDenied: false,
+    createdAtMs: 0,
+    expiresAtMs: 0,
+    graceMs: 0,
+    holds: noHolds,
+  };
+  /** Ids of open holds, kept only when writing through: the persisted index. */
   private readonly heldIds = new Set<string>();
-  /** Settled ids and when they settled, oldest first (parallel arrays: no object per entry). */
-  private settledIds: string[] = [];
-  private settledAtMs: number[] = [];
-  private settledQueueHead = 0;
-  private readonly settledReservationsMax: number;
   private readonly idempotency = new Map<string, IdempotencyRecord>();
   /**
    * Records of tenants without budgets (a hostile caller's random tenant ids): a pool of their own,
    * so they never evict the records of tenants with budgets. Oldest first.
    */
   private readonly unknownIdempotency = new Map<string, IdempotencyRecord>();
-  /** Events as stored: balances flattened to [scope, allocated, remaining, ...] (one array, not one object each). */
-  private readonly audits: TenantLogs<StoredAuditEvent>;
+  /** The audit trail as numbers and interned strings; events are objects only when read. */
+  private readonly audits: AuditColumns;
   private auditSeq = 0;
   private readonly idempotencyKeysMax: number;
   private readonly idempotencyRetentionMs: number;
-  private readonly settledRetentionMs: number;
   private readonly windowCountersRetentionMs: number;
   private lastCounterScanMs = 0;
   private readonly ready: Promise<void>;
@@ -161,21 +173,21 @@ export class KeyvSingleProcessStore implements LedgerStore {
         if (key.startsWith("c:")) {
           assertStoredCounters(key, value);
           this.cacheCounters(key, value);
-        } else if (key.startsWith("r:")) {
-          assertStoredReservation(key.slice(2), value);
-          this.reservations.set(key.slice(2), value);
         } else if (key.startsWith("i:")) this.idempotency.set(key, value as IdempotencyRecord);
       },
     );
     this.clock = options.clock ?? Date.now;
-    this.audits = new TenantLogs(
+    this.slots = new ReservationSlots(
+      options.settledReservationsMax ?? settledReservationsMaxDefault,
+      options.settledReservationRetentionMs ?? settledReservationRetentionMsDefault,
+    );
+    this.audits = new AuditColumns(
       options.auditEventsMax ?? auditEventsMaxDefault,
       options.auditEventsTotalMax ?? auditEventsTotalMaxDefault,
+      this.slots,
     );
     this.idempotencyKeysMax = options.idempotencyKeysMax ?? idempotencyKeysMaxDefault;
     this.idempotencyRetentionMs = options.idempotencyRetentionMs ?? idempotencyRetentionMsDefault;
-    this.settledRetentionMs = options.settledReservationRetentionMs ?? settledReservationRetentionMsDefault;
-    this.settledReservationsMax = options.settledReservationsMax ?? settledReservationsMaxDefault;
     this.windowCountersRetentionMs = options.windowCountersRetentionMs ?? windowCountersRetentionMsDefault;
     this.ready = this.restore().then(() => {
       this.restored = true;
@@ -202,18 +214,27 @@ export class KeyvSingleProcessStore implements LedgerStore {
     const heldIds = ((await this.writes.keyv.get(indexHoldsKey)) as string[] | undefined) ?? [];
     const records = heldIds.length > 0 ? await this.writes.keyv.getMany(heldIds.map((id) => `r:${id}`)) : [];
     const counterKeys = new Set<string>();
+    const held: ReservationRecord[] = [];
     records.forEach((value, index) => {
       const record = value as ReservationRecord | undefined;
       const id = heldIds[index];
-      this.writes.markLoaded(`r:${id}`);
       if (record?.status !== "held") return;
       assertStoredReservation(id, record);
-      this.reservations.set(id, record);
-      this.heldIds.add(id);
-      this.deadlines.push(holdDeadlineMs(record.expiresAtMs, record.graceMs), id);
+      held.push(record);
       for (const hold of record.holds) counterKeys.add(`c:${budgetKey(hold.scope, record.unit)}|${hold.instance}`);
     });
     await this.writes.load([...counterKeys]);
+    for (const record of held) {
+      const holds: HeldBudget[] = [];
+      for (const hold of record.holds) {
+        const definition = this.budgetIndex.get(hold.scope, record.unit);
+        const counters = definition && this.peekCounters(definition, hold.instance);
+        if (definition && counters) holds.push({ definition, instance: hold.instance, counters });
+      }
+      const slot = this.slots.restore(record, holds, held.length);
+      this.heldIds.add(record.id);
+      this.pushDeadline(slot, record.expiresAtMs - record.createdAtMs);
+    }
   }
 
   async now(): Promise<number> {
@@ -276,12 +297,13 @@ export class KeyvSingleProcessStore implements LedgerStore {
       }
       this.counterKeysByBudget.delete(key);
       // Open holds on the removed budget let go of it, so they can never touch a budget re-added later.
-      for (const id of this.heldIds) {
-        const record = this.reservations.get(id);
-        if (record?.unit !== command.unit || !record.holds.some((hold) => hold.scope === command.scope)) continue;
-        record.holds = record.holds.filter((hold) => hold.scope !== command.scope);
-        (record as Hot<ReservationRecord>)[heldBudgets] = undefined;
-        this.writes.persist(`r:${id}`, record);
+      for (const slot of this.slots.heldSlots()) {
+        const holds = this.slots.holds[slot];
+        if (this.slots.unit[slot] !== command.unit || !holds.some((hold) => hold.definition.scope === command.scope)) {
+          continue;
+        }
+        this.slots.holds[slot] = holds.filter((hold) => hold.definition.scope !== command.scope);
+        this.persistReservation(slot);
       }
       this.appendAudit({ atMs: now, type: "budget.remove", scope: command.scope, unit: command.unit });
     }
@@ -304,12 +326,15 @@ export class KeyvSingleProcessStore implements LedgerStore {
 
   // ---------------------------------------------------------------- reserve
 
+  /**
+   * The synchronous core's answer now, when nothing has to be loaded or written through first (the
+   * store is open and keeps its state in memory only); undefined otherwise: call reserve().
+   */
+  reserveNow(command: ReserveCommand): ReserveResult | undefined {
+    return this.restored && !this.writes.enabled ? this.reserveCore(command) : undefined;
+  }
+
   async reserve(command: ReserveCommand): Promise<ReserveResult> {
-    // The ledger validated these; a store never holds a number it did not check itself either.
-    assertAmount(command.estimate, "estimate");
-    if (!(Number.isSafeInteger(command.ttlMs) && command.ttlMs > 0)) {
-      invariant(false, `ttlMs is a positive integer (got ${command.ttlMs})`);
-    }
     if (!this.restored) await this.ready;
     const tenant = tenantScopeOf(command.subjectScope);
     if (this.writes.enabled) {
@@ -323,6 +348,19 @@ export class KeyvSingleProcessStore implements LedgerStore {
         await this.writes.load(missing);
       }
     }
+    const outcome = this.reserveCore(command);
+    if (this.writes.enabled) await this.writes.flush();
+    return outcome;
+  }
+
+  /** One critical section: decide, hold, audit, remember. Never awaits. */
+  private reserveCore(command: ReserveCommand): ReserveResult {
+    // The ledger validated these; a store never holds a number it did not check itself either.
+    assertAmount(command.estimate, "estimate");
+    if (!(Number.isSafeInteger(command.ttlMs) && command.ttlMs > 0)) {
+      invariant(false, `ttlMs is a positive integer (got ${command.ttlMs})`);
+    }
+    const tenant = tenantScopeOf(command.subjectScope);
     const now = this.clock();
     this.expireDue(now);
     if (!command.dryRun && command.idempotency) {
@@ -331,26 +369,25 @@ export class KeyvSingleProcessStore implements LedgerStore {
     }
 
     const definitions = this.budgetIndex.applicable(command.subjectScope, command.unit);
-    // One object per budget serves as the decision's view (its counts are a snapshot taken now) and as
-    // the hold's reference (settling reads `counters`, never the snapshot).
-    const checked: (HeldBudget & BudgetView)[] = [];
-    for (const definition of definitions) {
+    // The budgets as held (settling reads `counters`), and the decision's views of them: snapshots
+    // taken now in objects reused from call to call (the decision keeps none of them).
+    const checked: HeldBudget[] = [];
+    const views = this.viewsOf(definitions.length);
+    for (let index = 0; index < definitions.length; index++) {
+      const definition = definitions[index];
       const instance =
         definition.window === "lifetime" ? lifetimeInstance : windowInstanceOf(definition.window, now, command.runId);
       const counters = this.countersOf(definition, instance, now);
-      checked.push({
-        definition,
-        instance,
-        counters,
-        scope: definition.scope,
-        allocated: definition.limit,
-        spent: counters.spent,
-        reserved: counters.reserved,
-        debt: counters.debt,
-        narrowing: definition.narrowing,
-      });
+      checked.push(this.heldRef(definition, instance, counters));
+      const view = views[index];
+      view.scope = definition.scope;
+      view.allocated = definition.limit;
+      view.spent = counters.spent;
+      view.reserved = counters.reserved;
+      view.debt = counters.debt;
+      view.narrowing = definition.narrowing;
     }
-    const evaluation = evaluate(checked, command.action.tier, command.estimate);
+    const evaluation = evaluate(views, command.action.tier, command.estimate);
     const allowed = evaluation.decision !== "DENY";
 
     if (command.dryRun) {
@@ -378,23 +415,8 @@ export class KeyvSingleProcessStore implements LedgerStore {
       outcome.caps = undefined;
     }
     if (allowed || command.shadow) {
-      const record: ReservationRecord = {
-        id: command.reservationId,
-        subjectScope: command.subjectScope,
-        unit: command.unit,
-        action: command.action,
-        estimate: command.estimate,
-        runId: command.runId,
-        holds: allowed ? checked.map(({ definition, instance }) => ({ scope: definition.scope, instance })) : [],
-        overagePolicy: command.overagePolicy,
-        status: "held",
-        shadowDenied: !allowed,
-        createdAtMs: now,
-        expiresAtMs: now + command.ttlMs,
-        graceMs: command.graceMs,
-        charged: 0,
-      };
-      if (this.reservations.has(record.id)) invariant(false, `reservation id ${record.id} reused`);
+      const givenId = command.reservationId;
+      if (givenId && this.slots.slotOf(givenId) >= 0) invariant(false, `reservation id ${givenId} reused`);
       if (allowed) {
         for (const { definition, instance, counters } of checked) {
           counters.reserved += command.estimate;
@@ -403,37 +425,76 @@ export class KeyvSingleProcessStore implements LedgerStore {
           this.persistCounters(definition, instance, counters);
         }
       }
-      this.reservations.set(record.id, record);
-      if (allowed) (record as Hot<ReservationRecord>)[heldBudgets] = checked;
-      this.writes.markLoaded(`r:${record.id}`);
-      this.heldIds.add(record.id);
-      this.pushDeadline(record);
-      this.writes.persist(`r:${record.id}`, record);
-      this.writes.persistLater(indexHoldsKey, () => [...this.heldIds]);
-      outcome.reservationId = record.id;
-      outcome.expiresAtMs = record.expiresAtMs;
+      const holds = allowed ? checked : noHolds;
+      // One scratch record for the store's life: open() copies it into the slot's columns.
+      const fields = this.slotFields;
+      fields.tenantValue = tenant.slice(tenantPrefixLength);
+      fields.subjectScope = command.subjectScope;
+      fields.unit = command.unit;
+      fields.action = command.action;
+      fields.estimate = command.estimate;
+      fields.runId = command.runId;
+      fields.overagePolicy = command.overagePolicy;
+      fields.shadowDenied = !allowed;
+      fields.createdAtMs = now;
+      fields.expiresAtMs = now + command.ttlMs;
+      fields.graceMs = command.graceMs;
+      fields.holds = holds;
+      const slot = this.slots.open(fields, givenId);
+      fields.holds = noHolds;
+      this.pushDeadline(slot, command.ttlMs);
+      this.persistReservation(slot);
+      if (this.writes.enabled) {
+        this.heldIds.add(this.slots.ids[slot] as string);
+        this.writes.persistLater(indexHoldsKey, () => [...this.heldIds]);
+      }
+      outcome.reservationId = this.slots.ids[slot];
+      outcome.expiresAtMs = this.slots.expiresAtMs[slot];
     }
     outcome.balances = checked.map(({ definition, instance, counters }) => balanceOf(definition, instance, counters));
-    this.appendAudit({
-      atMs: now,
-      type: "reserve",
-      scope: command.subjectScope,
-      unit: command.unit,
-      reservationId: outcome.reservationId,
-      action: command.action,
-      runId: command.runId,
-      actor: command.actor,
-      estimate: command.estimate,
-      decision: outcome.decision,
-      reasonCode: outcome.reasonCode,
-      deniedScope: outcome.deniedScope,
-      caps: outcome.caps,
-      shadow: outcome.shadow,
-      balances: auditBalances(outcome.balances),
-    });
+    const event = this.hotEvent("reserve", now, command.subjectScope, command.unit);
+    event.reservationId = outcome.reservationId;
+    event.action = command.action;
+    event.runId = command.runId;
+    event.actor = command.actor;
+    event.estimate = command.estimate;
+    event.decision = outcome.decision;
+    event.reasonCode = outcome.reasonCode;
+    event.deniedScope = outcome.deniedScope;
+    event.caps = outcome.caps;
+    event.shadow = outcome.shadow;
+    event.balances = outcome.balances;
+    this.appendAudit(event);
     this.remember(tenant, "reserve", command.idempotency, outcome, now);
-    if (this.writes.enabled) await this.writes.flush();
     return outcome;
+  }
+
+  /** Reusable decision views, one array per budget count (at most 32 budgets apply to a subject). */
+  private viewsOf(count: number): BudgetView[] {
+    let views = this.views[count];
+    if (!views) {
+      views = Array.from({ length: count }, () => ({
+        scope: "",
+        allocated: 0,
+        spent: 0,
+        reserved: 0,
+        debt: 0,
+        narrowing: null,
+      }));
+      if (count <= 64) this.views[count] = views;
+    }
+    return views;
+  }
+
+  /** A hold's reference to a budget; a lifetime budget's is made once and kept on its definition. */
+  private heldRef(definition: BudgetDefinition, instance: string, counters: Counters): HeldBudget {
+    if (instance !== lifetimeInstance) return { definition, instance, counters };
+    const hot = definition as Hot<BudgetDefinition>;
+    const cached = hot[lifetimeHold];
+    if (cached?.counters === counters) return cached;
+    const made = { definition, instance, counters };
+    hot[lifetimeHold] = made;
+    return made;
   }
 
   // ---------------------------------------------------------------- settle
@@ -446,35 +507,48 @@ export class KeyvSingleProcessStore implements LedgerStore {
     return this.settle(command, "release");
   }
 
+  /** Like reserveNow: the synchronous core's answer, or undefined when it must wait (call commit()). */
+  commitNow(command: CommitCommand): SettleOutcome | undefined {
+    return this.restored && !this.writes.enabled ? this.settleCore(command, "commit") : undefined;
+  }
+
+  releaseNow(command: ReleaseCommand): SettleOutcome | undefined {
+    return this.restored && !this.writes.enabled ? this.settleCore(command, "release") : undefined;
+  }
+
   private async settle(command: CommitCommand & ReleaseCommand, kind: "commit" | "release"): Promise<SettleOutcome> {
-    if (command.actual !== undefined) assertAmount(command.actual, "actual");
     if (!this.restored) await this.ready;
-    const tenant = tenantOfReservation(command.reservationId);
+    // Held reservations and their counters are all in memory (restore loaded them).
     if (this.writes.enabled) {
-      await this.writes.load([
-        `r:${command.reservationId}`,
-        ...this.idempotencyKeys(tenant, kind, command.idempotency),
-      ]);
-      const loaded = this.reservations.get(command.reservationId);
-      if (loaded) {
-        await this.writes.load(loaded.holds.map((hold) => `c:${budgetKey(hold.scope, loaded.unit)}|${hold.instance}`));
-      }
+      const tenant = tenantOfReservation(command.reservationId);
+      await this.writes.load(this.idempotencyKeys(tenant, kind, command.idempotency));
     }
-    const record = this.reservations.get(command.reservationId);
+    const outcome = this.settleCore(command, kind);
+    if (this.writes.enabled) await this.writes.flush();
+    return outcome;
+  }
+
+  private settleCore(command: CommitCommand & ReleaseCommand, kind: "commit" | "release"): SettleOutcome {
+    if (command.actual !== undefined) assertAmount(command.actual, "actual");
+    const tenant = tenantOfReservation(command.reservationId);
     const now = this.clock();
     this.expireDue(now);
     const replay = this.replay<SettleOutcome>(tenant, kind, command.idempotency);
     if (replay) return replay;
-    if (!record) return { ok: false, error: "RESERVATION_NOT_FOUND" };
-    if (record.status === "expired") return { ok: false, error: "RESERVATION_EXPIRED" };
-    if (record.status !== "held") return { ok: false, error: "RESERVATION_FINALIZED", detail: record.status };
+    const slot = this.slots.slotOf(command.reservationId);
+    if (slot < 0) return { ok: false, error: "RESERVATION_NOT_FOUND" };
+    const status = this.slots.statusName(slot);
+    if (status === "expired") return { ok: false, error: "RESERVATION_EXPIRED" };
+    if (status !== "held") return { ok: false, error: "RESERVATION_FINALIZED", detail: status };
+    const shadowDenied = this.slots.isShadowDenied(slot);
+    const overagePolicy = this.slots.overagePolicy(slot);
 
-    const held = this.heldBudgets(record);
-    const estimate = record.estimate;
+    const held = this.heldBudgets(slot);
+    const estimate = this.slots.estimate[slot];
     let charged = 0;
     let debtAdded = 0;
     let uncharged = 0;
-    if (kind === "commit" && !record.shadowDenied) {
+    if (kind === "commit" && !shadowDenied) {
       const actual = command.actual ?? estimate;
       const overage = actual - estimate;
       if (overage <= 0) {
@@ -483,9 +557,9 @@ export class KeyvSingleProcessStore implements LedgerStore {
           counters.reserved -= estimate;
           counters.spent += actual;
         }
-      } else if (record.overagePolicy === "REJECT") {
+      } else if (overagePolicy === "REJECT") {
         return { ok: false, error: "OVERAGE_REJECTED", detail: `actual ${actual} exceeds the estimate ${estimate}` };
-      } else if (record.overagePolicy === "ALLOW_IF_AVAILABLE") {
+      } else if (overagePolicy === "ALLOW_IF_AVAILABLE") {
         let available = overage;
         for (const { counters, definition } of held) {
           available = Math.min(available, Math.max(0, remainingOf({ allocated: definition.limit, ...counters })));
@@ -528,72 +602,66 @@ export class KeyvSingleProcessStore implements LedgerStore {
       counters.touchedAtMs = now;
       this.persistCounters(definition, instance, counters);
     }
-    record.status = kind === "commit" ? "committed" : "released";
-    record.charged = charged;
-    this.markSettled(record, now);
+    const settledAs = kind === "commit" ? "committed" : "released";
+    this.slots.charged[slot] = charged;
     const balances = held.map(({ definition, instance, counters }) => balanceOf(definition, instance, counters));
     const released = kind === "commit" ? Math.max(0, estimate - charged) : estimate;
-    this.appendAudit({
-      atMs: now,
-      type: kind,
-      scope: record.subjectScope,
-      unit: record.unit,
-      reservationId: record.id,
-      action: record.action,
-      runId: record.runId,
-      actor: command.actor,
-      estimate,
-      amount: kind === "commit" ? charged : released,
-      balances: auditBalances(balances),
-      detail: command.reason ?? (uncharged > 0 ? `uncharged overage ${uncharged}` : undefined),
-    });
+    const event = this.hotEvent(kind, now, this.slots.subjectScope[slot] as string, this.slots.unit[slot] as Unit);
+    event.reservationId = command.reservationId;
+    event.action = this.slots.action[slot];
+    event.runId = this.slots.runId[slot];
+    event.actor = command.actor;
+    event.estimate = estimate;
+    event.amount = kind === "commit" ? charged : released;
+    event.balances = balances;
+    event.detail = command.reason ?? (uncharged > 0 ? `uncharged overage ${uncharged}` : undefined);
+    this.appendAudit(event);
+    this.markSettled(slot, settledAs, now);
     const outcome: SettleOutcome = {
       ok: true,
-      reservationId: record.id,
-      status: record.status as "committed" | "released",
+      reservationId: command.reservationId,
+      status: settledAs,
       charged,
       debtAdded,
       uncharged,
-      released: record.shadowDenied ? 0 : released,
+      released: shadowDenied ? 0 : released,
       balances,
     };
     this.remember(tenant, kind, command.idempotency, outcome, now);
     if (command.lostReserve?.idempotencyKey !== undefined) {
       this.forgetReserve(tenant, command.lostReserve.idempotencyKey, command.reservationId);
     }
-    if (this.writes.enabled) await this.writes.flush();
     return outcome;
   }
 
   async extend(command: ExtendCommand): Promise<ExtendOutcome> {
     if (!this.restored) await this.ready;
     const tenant = tenantOfReservation(command.reservationId);
-    await this.writes.load([
-      `r:${command.reservationId}`,
-      ...this.idempotencyKeys(tenant, "extend", command.idempotency),
-    ]);
+    await this.writes.load(this.idempotencyKeys(tenant, "extend", command.idempotency));
     const now = this.clock();
     this.expireDue(now);
     const replay = this.replay<ExtendOutcome>(tenant, "extend", command.idempotency);
     if (replay) return replay;
-    const record = this.reservations.get(command.reservationId);
-    if (!record) return { ok: false, error: "RESERVATION_NOT_FOUND" };
-    if (record.status === "expired") return { ok: false, error: "RESERVATION_EXPIRED" };
-    if (record.status !== "held") return { ok: false, error: "RESERVATION_FINALIZED" };
-    record.expiresAtMs = now + command.ttlMs;
-    this.pushDeadline(record);
-    this.writes.persist(`r:${record.id}`, record);
+    const slot = this.slots.slotOf(command.reservationId);
+    if (slot < 0) return { ok: false, error: "RESERVATION_NOT_FOUND" };
+    const status = this.slots.statusName(slot);
+    if (status === "expired") return { ok: false, error: "RESERVATION_EXPIRED" };
+    if (status !== "held") return { ok: false, error: "RESERVATION_FINALIZED" };
+    const expiresAtMs = now + command.ttlMs;
+    this.slots.expiresAtMs[slot] = expiresAtMs;
+    this.pushDeadline(slot, command.ttlMs);
+    this.persistReservation(slot);
     this.appendAudit({
       atMs: now,
       type: "extend",
-      scope: record.subjectScope,
-      unit: record.unit,
-      reservationId: record.id,
-      action: record.action,
-      runId: record.runId,
-      detail: `expiresAtMs=${record.expiresAtMs}`,
+      scope: this.slots.subjectScope[slot] as string,
+      unit: this.slots.unit[slot] as Unit,
+      reservationId: command.reservationId,
+      action: this.slots.action[slot],
+      runId: this.slots.runId[slot],
+      detail: `expiresAtMs=${expiresAtMs}`,
     });
-    const outcome: ExtendOutcome = { ok: true, reservationId: record.id, expiresAtMs: record.expiresAtMs };
+    const outcome: ExtendOutcome = { ok: true, reservationId: command.reservationId, expiresAtMs };
     this.remember(tenant, "extend", command.idempotency, outcome, now);
     if (this.writes.enabled) await this.writes.flush();
     return outcome;
@@ -639,7 +707,7 @@ export class KeyvSingleProcessStore implements LedgerStore {
 
   async recordEvent(event: RecordedEvent): Promise<void> {
     if (!this.restored) await this.ready;
-    this.appendAudit({ ...event, balances: event.balances && auditBalances(event.balances), atMs: this.clock() });
+    this.appendAudit({ ...event, atMs: this.clock() });
   }
 
   // ---------------------------------------------------------------- reads
@@ -665,16 +733,17 @@ export class KeyvSingleProcessStore implements LedgerStore {
 
   async getReservation(reservationId: string): Promise<ReservationRecord | null> {
     if (!this.restored) await this.ready;
-    await this.writes.load([`r:${reservationId}`]);
     this.expireDue(this.clock());
-    const record = this.reservations.get(reservationId);
-    return record ? structuredClone(record) : null;
+    const slot = this.slots.slotOf(reservationId);
+    return slot < 0 ? null : this.slots.record(slot);
   }
 
   async audit(query: AuditLookup): Promise<AuditEvent[]> {
     if (!this.restored) await this.ready;
-    const events = this.audits.toArray(query.scope === undefined ? undefined : tenantScopeOf(query.scope));
-    return filterAuditEvents(events.map(publicAuditEvent), query);
+    return filterAuditEvents(
+      this.audits.events(query.scope === undefined ? undefined : tenantScopeOf(query.scope)),
+      query,
+    );
   }
 
   async sweep(): Promise<number> {
@@ -690,99 +759,93 @@ export class KeyvSingleProcessStore implements LedgerStore {
 
   /** Expires every held reservation whose TTL + grace has passed. Synchronous: part of a critical section. */
   private expireDue(now: number): number {
+    if (this.deadlines.peek() > now) return 0;
     let expired = 0;
-    for (;;) {
-      const deadline = this.deadlines.peekKey();
-      if (deadline === undefined || deadline > now) break;
-      const id = this.deadlines.pop() as string;
-      const record = this.reservations.get(id);
+    this.deadlines.popDue(now, (_deadline, slot) => {
       // Lazy deletion: settled reservations and superseded deadlines (extend) are skipped here.
-      if (record?.status !== "held" || holdDeadlineMs(record.expiresAtMs, record.graceMs) > now) continue;
-      const held = this.heldBudgets(record);
-      for (const { definition, instance, counters } of held) {
-        counters.reserved -= record.estimate;
-        assertCounters(definition, counters);
-        this.persistCounters(definition, instance, counters);
-      }
-      record.status = "expired";
-      this.markSettled(record, now);
-      this.appendAudit({
-        atMs: now,
-        type: "expire",
-        scope: record.subjectScope,
-        unit: record.unit,
-        reservationId: record.id,
-        action: record.action,
-        runId: record.runId,
-        estimate: record.estimate,
-        amount: record.shadowDenied ? 0 : record.estimate,
-        balances: auditBalances(
-          held.map(({ definition, instance, counters }) => balanceOf(definition, instance, counters)),
-        ),
-      });
+      if (this.slots.status[slot] !== slotHeld || this.deadlineOf(slot) > now) return;
+      this.expire(slot, now);
       expired++;
-    }
+    });
     return expired;
   }
 
-  private heldBudgets(record: ReservationRecord): HeldBudget[] {
-    // Fast path: the budgets resolved at reserve time, if none was replaced or removed since.
-    const refs = (record as Hot<ReservationRecord>)[heldBudgets];
-    if (refs?.every((ref) => !(ref.definition as Hot<BudgetDefinition>)[retired])) {
-      return refs;
+  private expire(slot: number, now: number): void {
+    const held = this.heldBudgets(slot);
+    const estimate = this.slots.estimate[slot];
+    for (const { definition, instance, counters } of held) {
+      counters.reserved -= estimate;
+      assertCounters(definition, counters);
+      this.persistCounters(definition, instance, counters);
     }
+    const reservationId = this.slots.ids[slot] as string;
+    this.appendAudit({
+      atMs: now,
+      type: "expire",
+      scope: this.slots.subjectScope[slot] as string,
+      unit: this.slots.unit[slot] as Unit,
+      reservationId,
+      action: this.slots.action[slot],
+      runId: this.slots.runId[slot],
+      estimate,
+      amount: this.slots.isShadowDenied(slot) ? 0 : estimate,
+      balances: held.map(({ definition, instance, counters }) => balanceOf(definition, instance, counters)),
+    });
+    this.markSettled(slot, "expired", now);
+  }
+
+  /** Whether a deadline entry still stands for its slot's open hold (made once: no closure per push). */
+  private readonly isLiveDeadline = (deadline: number, slot: number): boolean =>
+    this.slots.status[slot] === slotHeld && this.deadlineOf(slot) === deadline;
+
+  private deadlineOf(slot: number): number {
+    return holdDeadlineMs(this.slots.expiresAtMs[slot], this.slots.graceMs[slot]);
+  }
+
+  /** The budgets a hold holds now: a definition replaced since is looked up again; a removed one is gone. */
+  private heldBudgets(slot: number): HeldBudget[] {
+    const refs = this.slots.holds[slot];
+    let current = true;
+    for (const ref of refs) if ((ref.definition as Hot<BudgetDefinition>)[retired]) current = false;
+    if (current) return refs;
     const out: HeldBudget[] = [];
-    for (const hold of record.holds) {
-      const definition = this.budgetIndex.get(hold.scope, record.unit);
+    for (const { definition: held, instance } of refs) {
+      const definition = this.budgetIndex.get(held.scope, held.unit);
       // The budget was removed (revoked) while held: its counters went with it.
       if (!definition) continue;
-      const counters = this.peekCounters(definition, hold.instance);
-      if (!counters) continue;
-      out.push({ definition, instance: hold.instance, counters });
+      const counters = this.peekCounters(definition, instance);
+      if (counters) out.push({ definition, instance, counters });
     }
+    this.slots.holds[slot] = out;
     return out;
   }
 
-  /** Settled records leave keyv at once (it holds only open holds) and stay cached, bounded, for precise errors. */
-  private markSettled(record: ReservationRecord, now: number): void {
-    this.writes.persist(`r:${record.id}`, null);
-    this.heldIds.delete(record.id);
-    (record as Hot<ReservationRecord>)[heldBudgets] = undefined;
-    this.settledIds.push(record.id);
-    this.settledAtMs.push(now);
+  /** Settled records leave keyv at once (it holds only open holds) and stay in their slot, bounded, for precise errors. */
+  private markSettled(slot: number, status: "committed" | "released" | "expired", now: number): void {
+    if (!this.writes.enabled) {
+      this.slots.settle(slot, status, now);
+      return;
+    }
+    const id = this.slots.ids[slot] as string;
+    this.writes.persist(`r:${id}`, null);
+    this.heldIds.delete(id);
     this.writes.persistLater(indexHoldsKey, () => [...this.heldIds]);
-    if (this.settledIds.length - this.settledQueueHead > this.settledReservationsMax) this.forgetOldestSettled();
+    this.slots.settle(slot, status, now);
   }
 
-  private forgetOldestSettled(): void {
-    const id = this.settledIds[this.settledQueueHead++];
-    if (this.settledQueueHead >= 4_096 && this.settledQueueHead * 2 >= this.settledIds.length) {
-      this.settledIds = this.settledIds.slice(this.settledQueueHead);
-      this.settledAtMs = this.settledAtMs.slice(this.settledQueueHead);
-      this.settledQueueHead = 0;
-    }
-    this.reservations.delete(id);
-    this.writes.forgetLoaded(`r:${id}`);
+  private persistReservation(slot: number): void {
+    if (this.writes.enabled) this.writes.persist(`r:${this.slots.ids[slot]}`, this.slots.record(slot));
   }
 
-  /** Deadlines are deleted lazily; rebuild the heap when stale entries outnumber the live ones. */
-  private pushDeadline(record: ReservationRecord): void {
-    this.deadlines.push(holdDeadlineMs(record.expiresAtMs, record.graceMs), record.id);
-    if (this.deadlines.size > 1_024 + 2 * this.heldIds.size) {
-      const rebuilt = new MinHeap<string>();
-      for (const id of this.heldIds) {
-        const held = this.reservations.get(id);
-        if (held) rebuilt.push(holdDeadlineMs(held.expiresAtMs, held.graceMs), id);
-      }
-      this.deadlines = rebuilt;
-    }
+  /** Deadlines are deleted lazily; stale entries are dropped when they outnumber the live ones. */
+  private pushDeadline(slot: number, ttlMs: number): void {
+    // Holds made with the same TTL and grace come due in the order they were made: one lane.
+    this.deadlines.push(ttlMs + this.slots.graceMs[slot], this.deadlineOf(slot), slot);
+    this.deadlines.compactIfStale(this.slots.heldCount, this.isLiveDeadline);
   }
 
   private evictRetained(now: number): void {
-    while (this.settledQueueHead < this.settledIds.length) {
-      if (this.settledAtMs[this.settledQueueHead] + this.settledRetentionMs > now) break;
-      this.forgetOldestSettled();
-    }
+    this.slots.evict(now);
     for (const records of [this.idempotency, this.unknownIdempotency]) {
       for (const [key, record] of records) {
         if (record.atMs + this.idempotencyRetentionMs > now) break;
@@ -870,6 +933,8 @@ export class KeyvSingleProcessStore implements LedgerStore {
   }
 
   private appendToBudgetIndex(key: string): void {
+    // The persisted index exists only in keyv; without write-through nothing reads it.
+    if (!this.writes.enabled) return;
     if (this.budgetIndexChunk.keys.length >= budgetIndexChunkSize) {
       this.budgetIndexChunk = { number: this.budgetIndexChunk.number + 1, keys: [] };
     }
@@ -934,9 +999,37 @@ export class KeyvSingleProcessStore implements LedgerStore {
     }
   }
 
-  private appendAudit(event: Omit<StoredAuditEvent, "seq">): void {
+  /**
+   * The event object the hot paths fill and hand to the columns, which copy what they keep: one for
+   * the store's life, every optional field reset on each use (one shape, nothing carried over).
+   */
+  private hotEvent(type: AuditInput["type"], atMs: number, scope: string, unit: Unit): AuditInput {
+    const event = this.scratchEvent;
+    event.seq = 0;
+    event.atMs = atMs;
+    event.type = type;
+    event.scope = scope;
+    event.unit = unit;
+    event.reservationId = undefined;
+    event.action = undefined;
+    event.runId = undefined;
+    event.actor = undefined;
+    event.estimate = undefined;
+    event.amount = undefined;
+    event.decision = undefined;
+    event.reasonCode = undefined;
+    event.deniedScope = undefined;
+    event.caps = undefined;
+    event.shadow = undefined;
+    event.balances = undefined;
+    event.detail = undefined;
+    return event;
+  }
+
+  /** The columns copy what they keep: `event` is never retained. */
+  private appendAudit(event: Omit<AuditInput, "seq">): void {
     this.auditSeq++;
-    (event as StoredAuditEvent).seq = this.auditSeq;
-    this.audits.push(tenantScopeOf(event.scope), event as StoredAuditEvent);
+    (event as AuditInput).seq = this.auditSeq;
+    this.audits.append(tenantScopeOf(event.scope), event as AuditInput);
   }
 }

@@ -20,16 +20,37 @@ export function budgetKey(scope: string, unit: Unit): string {
   return `${scope}|${unit}`;
 }
 
+/** A subject path's applicable budgets in one unit, resolved once. */
+interface ResolvedPath {
+  subjectScope: string;
+  unit: Unit;
+  definitions: readonly BudgetDefinition[];
+}
+
+/** Per tenant: its budgets' shapes per unit, and its resolved subject paths (dropped on any change). */
+interface TenantEntry {
+  /** By unit (UNITS order): [shape, count, shape, count, ...], shapes in scope-listing order. */
+  shapes: (number[] | undefined)[];
+  /** The path resolved last (most traffic repeats one path), and the others, bounded. */
+  last: ResolvedPath | undefined;
+  others: Map<string, ResolvedPath[]> | undefined;
+}
+
+/** Resolved paths kept per tenant besides the last one; past it they start over (it is only a cache). */
+export const resolvedPathsPerTenantMax = 256;
+
+const noBudgets: readonly BudgetDefinition[] = Object.freeze([]);
+
 /**
  * Budget definitions by scope and unit, plus, per tenant and unit, the distinct shapes (sets of
  * levels) its budgets have. An action's applicable budgets are found by trying only those shapes
  * (usually a handful) instead of all 32 subsets of a six-level subject, so a decision costs the same
- * however many tenants are provisioned, and a tenant costs one small array.
+ * however many tenants are provisioned, and a tenant costs one small entry. The answer per subject
+ * path is kept on the tenant's entry until setBudget or removeBudget changes that tenant's budgets.
  */
 export class TenantBudgetIndex {
   private readonly byKey = new Map<string, BudgetDefinition>();
-  /** `<tenant>|<unit>` → [shape, count, shape, count, ...], shapes in scope-listing order. */
-  private readonly shapesByTenant = new Map<string, number[]>();
+  private readonly tenants = new Map<string, TenantEntry>();
 
   get size(): number {
     return this.byKey.size;
@@ -53,6 +74,8 @@ export class TenantBudgetIndex {
     const previous = this.byKey.get(key);
     this.byKey.set(key, definition);
     if (!previous) this.countShape(definition, 1);
+    const entry = this.tenants.get(tenantScopeOf(definition.scope));
+    if (entry) forgetPaths(entry);
     return previous;
   }
 
@@ -63,19 +86,44 @@ export class TenantBudgetIndex {
     if (!previous) return undefined;
     this.byKey.delete(key);
     this.countShape(previous, -1);
+    const entry = this.tenants.get(tenantScopeOf(scope));
+    if (entry) forgetPaths(entry);
     return previous;
   }
 
   /** Whether the tenant has any budget, in any unit. */
   hasTenant(tenant: string): boolean {
-    for (const unit of UNITS) if (this.shapesByTenant.has(`${tenant}|${unit}`)) return true;
-    return false;
+    return this.tenants.has(tenant);
   }
 
-  /** The budgets an action of this subject draws on in this unit, outermost first. */
-  applicable(subjectScope: string, unit: Unit): BudgetDefinition[] {
+  /** The budgets an action of this subject draws on in this unit, outermost first. Shared: never mutate it. */
+  applicable(subjectScope: string, unit: Unit): readonly BudgetDefinition[] {
     const tenant = tenantScopeOf(subjectScope);
-    const shapes = this.shapesByTenant.get(`${tenant}|${unit}`);
+    const entry = this.tenants.get(tenant);
+    // A tenant without budgets has nothing cached: random tenant ids cost nothing here.
+    if (!entry) return noBudgets;
+    const last = entry.last;
+    if (last !== undefined && last.unit === unit && last.subjectScope === subjectScope) return last.definitions;
+    const known = entry.others?.get(subjectScope)?.find((path) => path.unit === unit);
+    if (known) return known.definitions;
+    const path: ResolvedPath = {
+      subjectScope,
+      unit,
+      definitions: Object.freeze(this.resolve(entry, tenant, subjectScope, unit)),
+    };
+    if (last !== undefined) {
+      entry.others ??= new Map();
+      if (entry.others.size >= resolvedPathsPerTenantMax) entry.others.clear();
+      const paths = entry.others.get(last.subjectScope);
+      if (paths) paths.push(last);
+      else entry.others.set(last.subjectScope, [last]);
+    }
+    entry.last = path;
+    return path.definitions;
+  }
+
+  private resolve(entry: TenantEntry, tenant: string, subjectScope: string, unit: Unit): BudgetDefinition[] {
+    const shapes = entry.shapes[UNITS.indexOf(unit)];
     if (!shapes) return [];
     const segments = subjectScope.split("/");
     // The subject's segment for each level bit, and the levels it has.
@@ -100,9 +148,16 @@ export class TenantBudgetIndex {
   }
 
   private countShape(definition: BudgetDefinition, delta: 1 | -1): void {
-    const tenantKey = `${tenantScopeOf(definition.scope)}|${definition.unit}`;
+    const tenant = tenantScopeOf(definition.scope);
+    let entry = this.tenants.get(tenant);
+    if (!entry) {
+      if (delta < 0) return;
+      entry = { shapes: [], last: undefined, others: undefined };
+      this.tenants.set(tenant, entry);
+    }
+    const unitIndex = UNITS.indexOf(definition.unit);
     const shape = shapeOf(definition.scope);
-    const shapes = this.shapesByTenant.get(tenantKey) ?? [];
+    const shapes = entry.shapes[unitIndex] ?? [];
     const at = shapes.findIndex((existing, index) => index % 2 === 0 && existing === shape);
     if (at >= 0) {
       shapes[at + 1] += delta;
@@ -113,7 +168,12 @@ export class TenantBudgetIndex {
       while (insertAt < shapes.length && compareSubsets(shapes[insertAt], shape) < 0) insertAt += 2;
       shapes.splice(insertAt, 0, shape, 1);
     }
-    if (shapes.length === 0) this.shapesByTenant.delete(tenantKey);
-    else this.shapesByTenant.set(tenantKey, shapes);
+    entry.shapes[unitIndex] = shapes.length === 0 ? undefined : shapes;
+    if (entry.shapes.every((unitShapes) => unitShapes === undefined)) this.tenants.delete(tenant);
   }
+}
+
+function forgetPaths(entry: TenantEntry): void {
+  entry.last = undefined;
+  entry.others = undefined;
 }

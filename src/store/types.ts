@@ -15,12 +15,25 @@ export interface LedgerStore {
   readonly name: string;
   /** True when several processes may share this store safely. */
   readonly distributed: boolean;
+  /**
+   * True when the store names reservations itself: the ledger then sends `reservationId: ""` and
+   * takes the id from the answer. Absent (false): the ledger chooses every id.
+   */
+  readonly assignsReservationIds?: boolean;
   putBudget(command: PutBudgetCommand): Promise<PutBudgetOutcome>;
   removeBudget(command: RemoveBudgetCommand): Promise<RemoveBudgetOutcome>;
   listBudgets(query: { scopePrefix?: string }): Promise<BudgetDefinition[]>;
   reserve(command: ReserveCommand): Promise<ReserveResult>;
   commit(command: CommitCommand): Promise<SettleOutcome>;
   release(command: ReleaseCommand): Promise<SettleOutcome>;
+  /**
+   * Optional, for an in-process store: the same operation answered synchronously, or undefined when
+   * it has to wait (still opening, loading, writing through); the caller then uses the async method.
+   * Faults throw. The ledger's hot path takes these when present, with no promise in between.
+   */
+  reserveNow?(command: ReserveCommand): ReserveResult | undefined;
+  commitNow?(command: CommitCommand): SettleOutcome | undefined;
+  releaseNow?(command: ReleaseCommand): SettleOutcome | undefined;
   extend(command: ExtendCommand): Promise<ExtendOutcome>;
   repayDebt(command: RepayDebtCommand): Promise<RepayDebtOutcome>;
   /** Appends an event that settles nothing (a person's approval decision) to the audit log. */
@@ -86,7 +99,10 @@ export interface RemoveBudgetCommand {
 export type RemoveBudgetOutcome = { ok: true; removed: boolean } | IdempotencyConflict;
 
 export interface ReserveCommand {
-  /** Chosen by the ledger; `<tenant value>:<uuid>` so a store can route by tenant. */
+  /**
+   * Chosen by the ledger; `<tenant value>:<uuid>` so a store can route by tenant. Empty when the store
+   * assignsReservationIds: it then names the reservation `<tenant value>:<36 characters>` itself.
+   */
   reservationId: string;
   /**
    * Canonical scope id of the subject. The store checks every budget whose scope carries only

@@ -1,6 +1,8 @@
 import Keyv from "keyv";
 import { describe, expect, it } from "vitest";
 import { createLedger } from "../../src/ledger/create-ledger.js";
+import { AuditColumns } from "../../src/store/keyv-audit.js";
+import { ReservationSlots } from "../../src/store/keyv-reservations.js";
 import { KeyvSingleProcessStore } from "../../src/store/keyv-store.js";
 import { testLedgerStore } from "./conformance.js";
 import { testStoreHardening } from "./hardening.js";
@@ -174,7 +176,7 @@ describe("keyv store: its own regressions", () => {
     const read = { name: "a", tier: "read" as const };
     await ledger.setBudget({ scope: "tenant:acme", limit: 100 });
     const first = await ledger.reserve({ subject: { tenant: "acme" }, action: read, estimate: 5, idempotencyKey: "k" });
-    for (let n = 0; n < 1_000; n++) {
+    for (let n = 0; n < 10_000; n++) {
       await ledger.reserve({ subject: { tenant: `random-${n}` }, action: read, estimate: 1, idempotencyKey: `k${n}` });
     }
     // The retry still replays: nothing was charged twice.
@@ -199,5 +201,144 @@ describe("keyv store: its own regressions", () => {
     // k0 was evicted: a retry now is a new request (this is why retention is documented).
     expect((await reserve("k0")).reservationId).not.toBe(first.reservationId);
     await ledger.close();
+  });
+});
+
+describe("keyv store: reservation ids name a slot and its generation", () => {
+  const subject = { tenant: "acme" };
+  const action = { name: "a", tier: "read" as const };
+
+  it("a stale id (its slot reused by a later reservation) or a forged one settles nothing", async () => {
+    const ledger = createLedger({ sweepIntervalMs: 0, settledReservationsMax: 1 });
+    await ledger.setBudget({ scope: "tenant:acme", limit: 100 });
+    const first = (await ledger.reserve({ subject, action, estimate: 1 })).reservationId as string;
+    expect(first).toMatch(/^acme:[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/);
+    await ledger.commit(first);
+    // One more settles, so the first is forgotten and its slot is the next one taken.
+    await ledger.release((await ledger.reserve({ subject, action, estimate: 1 })).reservationId as string);
+    const live = (await ledger.reserve({ subject, action, estimate: 5 })).reservationId as string;
+    expect(live.slice(0, 14)).toBe(first.slice(0, 14));
+    await expect(ledger.commit(first)).rejects.toMatchObject({ code: "RESERVATION_NOT_FOUND" });
+    const forged = `${live.slice(0, -1)}${live.endsWith("0") ? "1" : "0"}`;
+    await expect(ledger.release(forged)).rejects.toMatchObject({ code: "RESERVATION_NOT_FOUND" });
+    await expect(ledger.release(`other:${live.slice(5)}`)).rejects.toMatchObject({ code: "RESERVATION_NOT_FOUND" });
+    expect(await ledger.getBalance({ scope: "tenant:acme" })).toMatchObject({ spent: 1, reserved: 5 });
+    expect(await ledger.getReservation(live)).toMatchObject({ id: live, status: "held", estimate: 5 });
+  });
+
+  it("an id survives a restart from a keyv adapter and still settles exactly once", async () => {
+    const backing = new Map<string, unknown>();
+    const open = () => createLedger({ store: new Keyv({ store: backing }), writeThrough: true, sweepIntervalMs: 0 });
+    const first = open();
+    await first.setBudget({ scope: "tenant:acme", limit: 100 });
+    const id = (await first.reserve({ subject, action, estimate: 7 })).reservationId as string;
+    await first.close();
+    const second = open();
+    // A new reservation after the restart never takes the restored one's slot.
+    const other = (await second.reserve({ subject, action, estimate: 1 })).reservationId as string;
+    expect(other).not.toBe(id);
+    await second.commit(id, { actual: 3 });
+    await expect(second.commit(id)).rejects.toMatchObject({ code: "RESERVATION_FINALIZED" });
+    expect(await second.getBalance({ scope: "tenant:acme" })).toMatchObject({ spent: 3, reserved: 1 });
+    await second.close();
+  });
+});
+
+describe("keyv store: the audit trail kept as columns", () => {
+  it("reads back what did not fit the columns exactly: six balances, rich caps, a caller's id, a caller's later edits", async () => {
+    const store = new KeyvSingleProcessStore({ clock: () => 1_000 });
+    const ledger = createLedger({ store, sweepIntervalMs: 0 });
+    const subject = { tenant: "acme", workspace: "w", app: "a", workflow: "f", agent: "g", toolset: "t" };
+    const scopes = [
+      "tenant:acme",
+      "tenant:acme/workspace:w",
+      "tenant:acme/app:a",
+      "tenant:acme/workflow:f",
+      "tenant:acme/agent:g",
+      "tenant:acme/toolset:t",
+    ];
+    for (const scope of scopes) await ledger.setBudget({ scope, limit: 50 });
+    await ledger.reserve({ subject, action: { name: "x", tier: "read", kind: "tool.x" }, estimate: 5, runId: "r-1" });
+    const event = {
+      type: "approval" as const,
+      scope: "tenant:acme/agent:g",
+      unit: "RISK_POINTS" as const,
+      reservationId: "acme:not-one-of-ours",
+      caps: { disabledTiers: ["execution" as const], toolDenylist: ["deploy"] },
+      decision: "DENY" as const,
+    };
+    await store.recordEvent(event);
+    event.caps.toolDenylist.push("later");
+    const [reserve, approval] = (await ledger.audit({ scope: "tenant:acme" })).slice(-2);
+    expect(reserve).toMatchObject({
+      type: "reserve",
+      action: { name: "x", tier: "read", kind: "tool.x" },
+      runId: "r-1",
+      estimate: 5,
+      decision: "ALLOW",
+    });
+    expect(reserve.balances).toEqual(scopes.map((scope) => ({ scope, allocated: 50, remaining: 45 })));
+    expect(reserve.reservationId).toMatch(/^acme:[0-9a-f-]{36}$/);
+    expect(approval).toMatchObject({
+      reservationId: "acme:not-one-of-ours",
+      caps: { disabledTiers: ["execution"], toolDenylist: ["deploy"] },
+    });
+  });
+});
+
+describe("keyv store: the audit's string table", () => {
+  it("keeps only the strings of retained events: a flood of tenants leaves no trail behind", () => {
+    const columns = new AuditColumns(5, 10, new ReservationSlots(10, 60_000));
+    for (let n = 0; n < 10_000; n++) {
+      const scope = `tenant:t${n}/toolset:x${n}`;
+      columns.append(`tenant:t${n}`, {
+        seq: n + 1,
+        atMs: n,
+        type: "reserve",
+        scope,
+        unit: "RISK_POINTS",
+        action: { name: `tool-${n}`, tier: "read" },
+        runId: `run-${n}`,
+        balances: [{ scope, allocated: 1, remaining: 1 }],
+      });
+    }
+    const table = (columns as unknown as { stringIds: Map<string, number> }).stringIds;
+    // Ten events retained, three distinct strings each (scope, action name, run id); strings no event
+    // uses are let go lazily, once they outnumber the used ones by the margin.
+    expect(table.size).toBeGreaterThanOrEqual(30);
+    expect(table.size).toBeLessThanOrEqual(2 * 30 + 4_096 + 1);
+    expect(columns.events().map((event) => event.runId)).toEqual(
+      Array.from({ length: 10 }, (_, index) => `run-${9_990 + index}`),
+    );
+    expect(columns.events()[9]).toMatchObject({ scope: "tenant:t9999/toolset:x9999", action: { name: "tool-9999" } });
+  });
+});
+
+describe("the reserve hot path's memo of the last subject path", () => {
+  it("answers a repeated path from its memo and still refuses any changed level that is bad", async () => {
+    const ledger = createLedger({ sweepIntervalMs: 0 });
+    await ledger.setBudget({ scope: "tenant:acme/toolset:t", limit: 10 });
+    const subject = { tenant: "acme", agent: "r", toolset: "t" };
+    const action = { name: "a", tier: "read" as const };
+    for (let n = 0; n < 2; n++) {
+      expect(await ledger.decide({ subject, action, estimate: 1 })).toMatchObject({
+        decision: "ALLOW",
+        scope: "tenant:acme/agent:r/toolset:t",
+      });
+    }
+    for (const [level, value] of [
+      ["agent", "r/toolset:t"],
+      ["toolset", "t:x"],
+      ["tenant", ""],
+    ] as const) {
+      await expect(
+        ledger.decide({ subject: { ...subject, [level]: value }, action, estimate: 1 }),
+      ).rejects.toMatchObject({
+        code: "VALIDATION_FAILED",
+      });
+    }
+    expect((await ledger.decide({ subject: { ...subject, agent: "q" }, action, estimate: 1 })).scope).toBe(
+      "tenant:acme/agent:q/toolset:t",
+    );
   });
 });

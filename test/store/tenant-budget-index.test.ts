@@ -40,6 +40,29 @@ describe("TenantBudgetIndex", () => {
     expect(index.applicable("tenant:acme/toolset:u", "RISK_POINTS")).toEqual([]);
   });
 
+  it("answers from its cache until that tenant's budgets change, and then afresh", () => {
+    const index = new TenantBudgetIndex();
+    const path = "tenant:acme/agent:r/toolset:t";
+    index.set(budget("tenant:acme"));
+    expect(index.applicable(path, "RISK_POINTS").map((found) => found.scope)).toEqual(["tenant:acme"]);
+    index.set(budget("tenant:acme/toolset:t"));
+    expect(index.applicable(path, "RISK_POINTS").map((found) => found.scope)).toEqual([
+      "tenant:acme",
+      "tenant:acme/toolset:t",
+    ]);
+    const replacement = { ...budget("tenant:acme/toolset:t"), limit: 7 };
+    index.set(replacement);
+    expect(index.applicable(path, "RISK_POINTS")[1]).toBe(replacement);
+    index.delete("tenant:acme", "RISK_POINTS");
+    expect(index.applicable(path, "RISK_POINTS")).toEqual([replacement]);
+    // Another tenant's change leaves this one's answer alone; a unit is answered on its own.
+    index.set(budget("tenant:other"));
+    expect(index.applicable(path, "TOKENS")).toEqual([]);
+    expect(index.applicable(path, "RISK_POINTS")).toEqual([replacement]);
+    index.delete("tenant:acme/toolset:t", "RISK_POINTS");
+    expect(index.applicable(path, "RISK_POINTS")).toEqual([]);
+  });
+
   it("describes a scope's levels as bits", () => {
     expect(shapeOf("tenant:acme")).toBe(0);
     expect(shapeOf("tenant:acme/workspace:w/toolset:t")).toBe(0b10001);

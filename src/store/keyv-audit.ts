@@ -1,0 +1,425 @@
+import type { Caps, Decision, ReasonCode } from "../core/decision.js";
+import { TIERS, type Tier } from "../core/tiers.js";
+import { UNITS } from "../core/units.js";
+import { formatReservationId, type ReservationSlots } from "./keyv-reservations.js";
+import type { AuditEvent, AuditEventType } from "./types.js";
+
+/** An event as the store appends it: balances as read (any object with these three numbers). */
+export type AuditInput = Omit<AuditEvent, "balances"> & {
+  balances?: readonly { scope: string; allocated: number; remaining: number }[];
+};
+
+const types: AuditEventType[] = [
+  "reserve",
+  "commit",
+  "release",
+  "expire",
+  "extend",
+  "budget.set",
+  "budget.remove",
+  "debt.repay",
+  "approval",
+];
+const decisions: Decision[] = ["ALLOW", "ALLOW_WITH_CAPS", "DENY"];
+const reasonCodes: ReasonCode[] = [
+  "BUDGET_EXCEEDED",
+  "BUDGET_NOT_FOUND",
+  "DEBT_OUTSTANDING",
+  "TIER_DISABLED",
+  "TOOL_NOT_ALLOWED",
+  "TOOL_NOT_COVERED",
+  "LEDGER_UNAVAILABLE",
+  "APPROVAL_REJECTED",
+  "APPROVAL_TIMEOUT",
+];
+/** Code 0 is "absent" in every code column; a value is its index + 1. */
+const codeOf = <T>(list: readonly T[], value: T | undefined): number =>
+  value === undefined ? 0 : list.indexOf(value) + 1;
+
+const numFields = 4; // seq, atMs, estimate, amount (NaN: absent)
+const codeFields = 8; // type, unit, tier, decision, reasonCode, shadow decision, shadow reason, caps tiers
+const strFields = 8; // scope, action name, action kind, runId, actor, detail, deniedScope, shadow deniedScope
+const inlineBalances = 4;
+const balancesAbsent = 255;
+const balancesInExtra = 254;
+const capsPresent = 128;
+const absent = -1;
+/** Unused strings kept besides as many as are used, before they are let go. */
+const unusedStringsMargin = 4_096;
+
+/** One tenant's events: a chain through the pool, linked into the list of tenants in order of last write. */
+interface TenantChain {
+  tenant: string;
+  tenantValue: string;
+  oldest: number;
+  newest: number;
+  count: number;
+  newer: TenantChain | undefined;
+  older: TenantChain | undefined;
+}
+
+/**
+ * The embedded store's audit trail, retained as numbers and interned strings: one pool of event
+ * slots in typed arrays (codes for every enumerated field, ids into a string table for the rest,
+ * a reservation id as its slot, generation and random bits), turned into AuditEvent objects only
+ * when read. Nothing per event is an object the collector has to trace. Retention as before: each
+ * tenant keeps its newest `perTenantMax`; all together keep `totalMax`, the oldest events of the
+ * tenant written to longest ago going first (a linked list, so a write is O(1) however many tenants).
+ * What does not fit the columns (a foreign reservation id, caps beyond disabled tiers, more than four
+ * balances) goes on a per-event overflow record, merged on read. The string table counts uses, so
+ * it holds only what the retained events name.
+ */
+export class AuditColumns {
+  private capacity = 0;
+  private num = new Float64Array(0);
+  private code = new Uint8Array(0);
+  private str = new Int32Array(0);
+  private rid = new Float64Array(0);
+  private balanceNumbers = new Float64Array(0);
+  private balanceScopes = new Int32Array(0);
+  private balanceCount = new Uint8Array(0);
+  private next = new Int32Array(0);
+  private extra: (Partial<AuditEvent> | undefined)[] = [];
+  private free = new Int32Array(0);
+  private freeCount = 0;
+  /**
+   * Interned strings, counted by the events that use them. One no event uses any more is let go
+   * lazily, once such strings outnumber the used ones (plus a margin): a tenant that comes back
+   * soon finds its strings still there instead of a delete and an insert.
+   */
+  private readonly strings: (string | undefined)[] = [];
+  private readonly stringIds = new Map<string, number>();
+  private stringRefs = new Int32Array(1_024);
+  private readonly freeStringIds: number[] = [];
+  private unusedStrings = 0;
+  private readonly chains = new Map<string, TenantChain>();
+  private newest: TenantChain | undefined;
+  private oldest: TenantChain | undefined;
+  private total = 0;
+
+  /** `reservations`: whose ids are this store's, kept as the numbers they are made of. */
+  constructor(
+    readonly perTenantMax: number,
+    readonly totalMax: number,
+    private readonly reservations: ReservationSlots,
+  ) {
+    if (!Number.isSafeInteger(totalMax) || totalMax < 1) throw new RangeError("totalMax must be a positive integer");
+    if (!Number.isSafeInteger(perTenantMax) || perTenantMax < 1) {
+      throw new RangeError("perTenantMax must be a positive integer");
+    }
+    this.grow(Math.min(1_024, totalMax + 1));
+  }
+
+  get size(): number {
+    return this.total;
+  }
+
+  append(tenant: string, event: AuditInput): void {
+    let chain = this.newest?.tenant === tenant ? this.newest : this.chains.get(tenant);
+    if (!chain) {
+      chain = {
+        tenant,
+        tenantValue: tenant.slice("tenant:".length),
+        oldest: absent,
+        newest: absent,
+        count: 0,
+        newer: undefined,
+        older: undefined,
+      };
+      this.chains.set(tenant, chain);
+      this.linkNewest(chain);
+    } else if (chain !== this.newest) {
+      this.unlink(chain);
+      this.linkNewest(chain);
+    }
+    if (chain.count >= this.perTenantMax) this.dropOldest(chain);
+    if (this.freeCount === 0) this.grow(Math.min(this.capacity * 2, this.totalMax + 1));
+    const at = this.free[--this.freeCount];
+    this.write(at, event);
+    this.next[at] = absent;
+    if (chain.newest === absent) chain.oldest = at;
+    else this.next[chain.newest] = at;
+    chain.newest = at;
+    chain.count++;
+    this.total++;
+    while (this.total > this.totalMax && this.oldest) this.dropOldest(this.oldest);
+  }
+
+  /** One tenant's events, or every tenant's merged, oldest first (by seq). */
+  events(tenant?: string): AuditEvent[] {
+    const out: AuditEvent[] = [];
+    if (tenant !== undefined) {
+      const chain = this.chains.get(tenant);
+      if (chain) this.readChain(chain, out);
+      return out;
+    }
+    for (const chain of this.chains.values()) this.readChain(chain, out);
+    return out.sort((a, b) => a.seq - b.seq);
+  }
+
+  private readChain(chain: TenantChain, out: AuditEvent[]): void {
+    for (let at = chain.oldest; at !== absent; at = this.next[at]) out.push(this.read(at, chain.tenantValue));
+  }
+
+  private write(at: number, event: AuditInput): void {
+    const n = at * numFields;
+    this.num[n] = event.seq;
+    this.num[n + 1] = event.atMs;
+    this.num[n + 2] = event.estimate ?? Number.NaN;
+    this.num[n + 3] = event.amount ?? Number.NaN;
+    const action = event.action;
+    const shadow = event.shadow;
+    const c = at * codeFields;
+    this.code[c] = codeOf(types, event.type);
+    this.code[c + 1] = codeOf(UNITS, event.unit);
+    this.code[c + 2] = codeOf(TIERS, action?.tier);
+    this.code[c + 3] = codeOf(decisions, event.decision);
+    this.code[c + 4] = codeOf(reasonCodes, event.reasonCode);
+    this.code[c + 5] = codeOf(decisions, shadow?.decision);
+    this.code[c + 6] = codeOf(reasonCodes, shadow?.reasonCode);
+    this.code[c + 7] = this.capsCode(event.caps);
+    const s = at * strFields;
+    this.str[s] = this.intern(event.scope);
+    this.str[s + 1] = this.intern(action?.name);
+    this.str[s + 2] = this.intern(action?.kind);
+    this.str[s + 3] = this.intern(event.runId);
+    this.str[s + 4] = this.intern(event.actor);
+    this.str[s + 5] = this.intern(event.detail);
+    this.str[s + 6] = this.intern(event.deniedScope);
+    this.str[s + 7] = this.intern(shadow?.deniedScope);
+    const r = at * 4;
+    const slot = event.reservationId === undefined ? absent : this.reservations.slotOf(event.reservationId);
+    // This store's own ids are kept as the numbers they are made of; a foreign id goes to the overflow.
+    const ownId = slot >= 0 && !this.reservations.isForeign(slot);
+    this.rid[r] = ownId ? slot : absent;
+    if (ownId) {
+      this.rid[r + 1] = this.reservations.gen[slot];
+      this.rid[r + 2] = this.reservations.tagHi[slot];
+      this.rid[r + 3] = this.reservations.tagLo[slot];
+    }
+    const balances = event.balances;
+    const inline = balances !== undefined && balances.length <= inlineBalances;
+    if (balances && inline) {
+      for (let index = 0; index < balances.length; index++) {
+        const b = at * inlineBalances + index;
+        this.balanceScopes[b] = this.intern(balances[index].scope);
+        this.balanceNumbers[2 * b] = balances[index].allocated;
+        this.balanceNumbers[2 * b + 1] = balances[index].remaining;
+      }
+    }
+    this.balanceCount[at] = !balances ? balancesAbsent : inline ? balances.length : balancesInExtra;
+    this.extra[at] = this.fitsColumns(at, event, ownId) ? undefined : this.overflow(at, event, ownId);
+  }
+
+  /** Whether every field of the event is in the columns (the rule for this store's own events). */
+  private fitsColumns(at: number, event: AuditInput, ownId: boolean): boolean {
+    const c = at * codeFields;
+    if (this.code[c] === 0 || this.code[c + 1] === 0) return false;
+    if (event.action && this.code[c + 2] === 0) return false;
+    if (event.decision !== undefined && this.code[c + 3] === 0) return false;
+    if (event.reasonCode !== undefined && this.code[c + 4] === 0) return false;
+    if (event.shadow && (this.code[c + 5] === 0 || (event.shadow.reasonCode !== undefined && this.code[c + 6] === 0))) {
+      return false;
+    }
+    if (event.caps && this.code[c + 7] === 0) return false;
+    if (event.reservationId !== undefined && !ownId) return false;
+    return this.balanceCount[at] !== balancesInExtra;
+  }
+
+  /** What the columns could not hold, copied whole; read() lays it over the decoded fields. */
+  private overflow(at: number, event: AuditInput, ownId: boolean): Partial<AuditEvent> {
+    const c = at * codeFields;
+    const extra: Partial<AuditEvent> = {};
+    if (this.code[c] === 0) extra.type = event.type;
+    if (this.code[c + 1] === 0) extra.unit = event.unit;
+    if (event.action && this.code[c + 2] === 0) extra.action = { ...event.action };
+    if (event.decision !== undefined && this.code[c + 3] === 0) extra.decision = event.decision;
+    if (event.reasonCode !== undefined && this.code[c + 4] === 0) extra.reasonCode = event.reasonCode;
+    if (event.shadow) extra.shadow = { ...event.shadow };
+    if (event.caps && this.code[c + 7] === 0) extra.caps = structuredClone(event.caps);
+    if (event.reservationId !== undefined && !ownId) extra.reservationId = event.reservationId;
+    if (event.balances && this.balanceCount[at] === balancesInExtra) {
+      extra.balances = event.balances.map(({ scope, allocated, remaining }) => ({ scope, allocated, remaining }));
+    }
+    return extra;
+  }
+
+  private read(at: number, tenantValue: string): AuditEvent {
+    const n = at * numFields;
+    const c = at * codeFields;
+    const s = at * strFields;
+    const event = {
+      seq: this.num[n],
+      atMs: this.num[n + 1],
+      type: types[this.code[c] - 1],
+      scope: this.text(s),
+      unit: UNITS[this.code[c + 1] - 1],
+    } as AuditEvent;
+    const r = at * 4;
+    if (this.rid[r] !== absent) {
+      event.reservationId = formatReservationId(
+        tenantValue,
+        this.rid[r],
+        this.rid[r + 1],
+        this.rid[r + 2],
+        this.rid[r + 3],
+      );
+    }
+    if (this.code[c + 2] !== 0) {
+      event.action = { name: this.text(s + 1) as string, tier: TIERS[this.code[c + 2] - 1] as Tier };
+      const kind = this.text(s + 2);
+      if (kind !== undefined) event.action.kind = kind;
+    }
+    const runId = this.text(s + 3);
+    if (runId !== undefined) event.runId = runId;
+    const actor = this.text(s + 4);
+    if (actor !== undefined) event.actor = actor;
+    if (!Number.isNaN(this.num[n + 2])) event.estimate = this.num[n + 2];
+    if (!Number.isNaN(this.num[n + 3])) event.amount = this.num[n + 3];
+    if (this.code[c + 3] !== 0) event.decision = decisions[this.code[c + 3] - 1];
+    if (this.code[c + 4] !== 0) event.reasonCode = reasonCodes[this.code[c + 4] - 1];
+    const deniedScope = this.text(s + 6);
+    if (deniedScope !== undefined) event.deniedScope = deniedScope;
+    const caps = this.code[c + 7];
+    if (caps !== 0) event.caps = { disabledTiers: TIERS.filter((_tier, index) => (caps & (1 << index)) !== 0) };
+    if (this.code[c + 5] !== 0) {
+      event.shadow = { decision: decisions[this.code[c + 5] - 1] };
+      if (this.code[c + 6] !== 0) event.shadow.reasonCode = reasonCodes[this.code[c + 6] - 1];
+      const shadowDenied = this.text(s + 7);
+      if (shadowDenied !== undefined) event.shadow.deniedScope = shadowDenied;
+    }
+    const count = this.balanceCount[at];
+    if (count <= inlineBalances) {
+      event.balances = [];
+      for (let index = 0; index < count; index++) {
+        const b = at * inlineBalances + index;
+        event.balances.push({
+          scope: this.strings[this.balanceScopes[b]] as string,
+          allocated: this.balanceNumbers[2 * b],
+          remaining: this.balanceNumbers[2 * b + 1],
+        });
+      }
+    }
+    const detail = this.text(s + 5);
+    if (detail !== undefined) event.detail = detail;
+    const extra = this.extra[at];
+    if (extra) Object.assign(event, structuredClone(extra));
+    return event;
+  }
+
+  private text(at: number): string | undefined {
+    const id = this.str[at];
+    return id >= 0 ? this.strings[id] : undefined;
+  }
+
+  /** Caps that say only which tiers are disabled are a bit mask; anything more is kept whole. */
+  private capsCode(caps: Caps | undefined): number {
+    if (!caps) return 0;
+    for (const key in caps) if (key !== "disabledTiers" && caps[key as keyof Caps] !== undefined) return 0;
+    let mask = capsPresent;
+    for (const tier of caps.disabledTiers) {
+      const index = TIERS.indexOf(tier);
+      if (index < 0) return 0;
+      mask |= 1 << index;
+    }
+    return mask;
+  }
+
+  /** The string's id, counting one more use; the table holds only strings live events use. */
+  private intern(value: string | undefined): number {
+    if (value === undefined) return absent;
+    let id = this.stringIds.get(value);
+    if (id === undefined) {
+      id = this.freeStringIds.pop() ?? this.strings.length;
+      if (id === this.strings.length) this.strings.push(value);
+      else this.strings[id] = value;
+      this.stringIds.set(value, id);
+      if (id >= this.stringRefs.length) {
+        const refs = new Int32Array(this.stringRefs.length * 2);
+        refs.set(this.stringRefs);
+        this.stringRefs = refs;
+      }
+      this.stringRefs[id] = 1;
+      return id;
+    }
+    if (this.stringRefs[id]++ === 0) this.unusedStrings--;
+    return id;
+  }
+
+  private releaseString(id: number): void {
+    if (id < 0 || --this.stringRefs[id] > 0) return;
+    this.unusedStrings++;
+    if (this.unusedStrings > this.stringIds.size - this.unusedStrings + unusedStringsMargin) this.dropUnusedStrings();
+  }
+
+  private dropUnusedStrings(): void {
+    for (let id = 0; id < this.strings.length; id++) {
+      const value = this.strings[id];
+      if (value === undefined || this.stringRefs[id] > 0) continue;
+      this.stringIds.delete(value);
+      this.strings[id] = undefined;
+      this.freeStringIds.push(id);
+    }
+    this.unusedStrings = 0;
+  }
+
+  private dropOldest(chain: TenantChain): void {
+    const at = chain.oldest;
+    chain.oldest = this.next[at];
+    if (chain.oldest === absent) chain.newest = absent;
+    chain.count--;
+    this.total--;
+    this.extra[at] = undefined;
+    for (let field = 0; field < strFields; field++) this.releaseString(this.str[at * strFields + field]);
+    const count = this.balanceCount[at];
+    if (count <= inlineBalances) {
+      for (let index = 0; index < count; index++) this.releaseString(this.balanceScopes[at * inlineBalances + index]);
+    }
+    this.free[this.freeCount++] = at;
+    if (chain.count === 0) {
+      this.unlink(chain);
+      this.chains.delete(chain.tenant);
+    }
+  }
+
+  private grow(capacity: number): void {
+    const from = this.capacity;
+    const widen = <A extends Float64Array | Uint8Array | Int32Array>(array: A, next: A): A => {
+      next.set(array);
+      return next;
+    };
+    this.num = widen(this.num, new Float64Array(capacity * numFields));
+    this.code = widen(this.code, new Uint8Array(capacity * codeFields));
+    this.str = widen(this.str, new Int32Array(capacity * strFields));
+    this.rid = widen(this.rid, new Float64Array(capacity * 4));
+    this.balanceNumbers = widen(this.balanceNumbers, new Float64Array(capacity * inlineBalances * 2));
+    this.balanceScopes = widen(this.balanceScopes, new Int32Array(capacity * inlineBalances));
+    this.balanceCount = widen(this.balanceCount, new Uint8Array(capacity));
+    this.next = widen(this.next, new Int32Array(capacity));
+    const free = new Int32Array(capacity);
+    free.set(this.free.subarray(0, this.freeCount));
+    this.free = free;
+    for (let at = capacity - 1; at >= from; at--) {
+      this.extra.push(undefined);
+      this.free[this.freeCount++] = at;
+    }
+    this.capacity = capacity;
+  }
+
+  private linkNewest(chain: TenantChain): void {
+    chain.older = this.newest;
+    chain.newer = undefined;
+    if (this.newest) this.newest.newer = chain;
+    this.newest = chain;
+    if (!this.oldest) this.oldest = chain;
+  }
+
+  private unlink(chain: TenantChain): void {
+    if (chain.newer) chain.newer.older = chain.older;
+    else this.newest = chain.older;
+    if (chain.older) chain.older.newer = chain.newer;
+    else this.oldest = chain.newer;
+    chain.newer = undefined;
+    chain.older = undefined;
+  }
+}
