@@ -20,24 +20,25 @@ export function budgetKey(scope: string, unit: Unit): string {
   return `${scope}|${unit}`;
 }
 
-/** A subject path's applicable budgets in one unit, resolved once. */
+/** A subject path's applicable budgets in one unit, resolved once, valid while its tenant's generation holds. */
 interface ResolvedPath {
-  subjectScope: string;
-  unit: Unit;
+  entry: TenantEntry;
+  generation: number;
   definitions: readonly BudgetDefinition[];
 }
 
-/** Per tenant: its budgets' shapes per unit, and its resolved subject paths (dropped on any change). */
+/** Per tenant: its budgets' shapes per unit, and a generation that any change of its budgets moves. */
 interface TenantEntry {
   /** By unit (UNITS order): [shape, count, shape, count, ...], shapes in scope-listing order. */
   shapes: (number[] | undefined)[];
-  /** The path resolved last (most traffic repeats one path), and the others, bounded. */
-  last: ResolvedPath | undefined;
-  others: Map<string, ResolvedPath[]> | undefined;
+  generation: number;
 }
 
-/** Resolved paths kept per tenant besides the last one; past it they start over (it is only a cache). */
-export const resolvedPathsPerTenantMax = 256;
+/**
+ * Resolved subject paths kept across all tenants; past it the cache starts over. One cache for every
+ * tenant, not one per tenant, so a budget that sits idle costs no cached path: only paths in use do.
+ */
+export const resolvedPathsMax = 16_384;
 
 const noBudgets: readonly BudgetDefinition[] = Object.freeze([]);
 
@@ -51,6 +52,13 @@ const noBudgets: readonly BudgetDefinition[] = Object.freeze([]);
 export class TenantBudgetIndex {
   private readonly byKey = new Map<string, BudgetDefinition>();
   private readonly tenants = new Map<string, TenantEntry>();
+  /** By unit (UNITS order): subject scope → its resolved budgets. */
+  private readonly resolved: Map<string, ResolvedPath>[] = UNITS.map(() => new Map());
+  private resolvedCount = 0;
+  /** The path resolved last (most traffic repeats one path). */
+  private lastScope = "";
+  private lastUnit: Unit | undefined;
+  private lastPath: ResolvedPath | undefined;
 
   get size(): number {
     return this.byKey.size;
@@ -75,7 +83,7 @@ export class TenantBudgetIndex {
     this.byKey.set(key, definition);
     if (!previous) this.countShape(definition, 1);
     const entry = this.tenants.get(tenantScopeOf(definition.scope));
-    if (entry) forgetPaths(entry);
+    if (entry) entry.generation++;
     return previous;
   }
 
@@ -87,7 +95,7 @@ export class TenantBudgetIndex {
     this.byKey.delete(key);
     this.countShape(previous, -1);
     const entry = this.tenants.get(tenantScopeOf(scope));
-    if (entry) forgetPaths(entry);
+    if (entry) entry.generation++;
     return previous;
   }
 
@@ -102,23 +110,34 @@ export class TenantBudgetIndex {
     const entry = this.tenants.get(tenant);
     // A tenant without budgets has nothing cached: random tenant ids cost nothing here.
     if (!entry) return noBudgets;
-    const last = entry.last;
-    if (last !== undefined && last.unit === unit && last.subjectScope === subjectScope) return last.definitions;
-    const known = entry.others?.get(subjectScope)?.find((path) => path.unit === unit);
-    if (known) return known.definitions;
-    const path: ResolvedPath = {
-      subjectScope,
-      unit,
-      definitions: Object.freeze(this.resolve(entry, tenant, subjectScope, unit)),
-    };
-    if (last !== undefined) {
-      entry.others ??= new Map();
-      if (entry.others.size >= resolvedPathsPerTenantMax) entry.others.clear();
-      const paths = entry.others.get(last.subjectScope);
-      if (paths) paths.push(last);
-      else entry.others.set(last.subjectScope, [last]);
+    const last = this.lastPath;
+    if (
+      last !== undefined &&
+      this.lastUnit === unit &&
+      this.lastScope === subjectScope &&
+      last.entry === entry &&
+      last.generation === entry.generation
+    ) {
+      return last.definitions;
     }
-    entry.last = path;
+    const byScope = this.resolved[UNITS.indexOf(unit)];
+    let path = byScope.get(subjectScope);
+    if (path === undefined || path.entry !== entry || path.generation !== entry.generation) {
+      if (path === undefined && this.resolvedCount >= resolvedPathsMax) {
+        for (const map of this.resolved) map.clear();
+        this.resolvedCount = 0;
+      }
+      if (path === undefined) this.resolvedCount++;
+      path = {
+        entry,
+        generation: entry.generation,
+        definitions: Object.freeze(this.resolve(entry, tenant, subjectScope, unit)),
+      };
+      byScope.set(subjectScope, path);
+    }
+    this.lastScope = subjectScope;
+    this.lastUnit = unit;
+    this.lastPath = path;
     return path.definitions;
   }
 
@@ -152,7 +171,7 @@ export class TenantBudgetIndex {
     let entry = this.tenants.get(tenant);
     if (!entry) {
       if (delta < 0) return;
-      entry = { shapes: [], last: undefined, others: undefined };
+      entry = { shapes: [], generation: 0 };
       this.tenants.set(tenant, entry);
     }
     const unitIndex = UNITS.indexOf(definition.unit);
@@ -171,9 +190,4 @@ export class TenantBudgetIndex {
     entry.shapes[unitIndex] = shapes.length === 0 ? undefined : shapes;
     if (entry.shapes.every((unitShapes) => unitShapes === undefined)) this.tenants.delete(tenant);
   }
-}
-
-function forgetPaths(entry: TenantEntry): void {
-  entry.last = undefined;
-  entry.others = undefined;
 }

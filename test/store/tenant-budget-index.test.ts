@@ -1,6 +1,6 @@
 import { describe, expect, it } from "vitest";
 import { applicableScopes } from "../../src/core/scope.js";
-import { shapeOf, TenantBudgetIndex } from "../../src/store/tenant-budget-index.js";
+import { resolvedPathsMax, shapeOf, TenantBudgetIndex } from "../../src/store/tenant-budget-index.js";
 import type { BudgetDefinition } from "../../src/store/types.js";
 
 const budget = (scope: string): BudgetDefinition => ({
@@ -66,5 +66,24 @@ describe("TenantBudgetIndex", () => {
   it("describes a scope's levels as bits", () => {
     expect(shapeOf("tenant:acme")).toBe(0);
     expect(shapeOf("tenant:acme/workspace:w/toolset:t")).toBe(0b10001);
+  });
+
+  it("one bounded cache of resolved paths for all tenants: past its bound answers stay right", () => {
+    const index = new TenantBudgetIndex();
+    const tenants = resolvedPathsMax + 10;
+    for (let i = 0; i < tenants; i++) index.set(budget(`tenant:t${i}/toolset:t`));
+    for (let round = 0; round < 2; round++) {
+      for (let i = 0; i < tenants; i += 997) {
+        expect(index.applicable(`tenant:t${i}/toolset:t`, "RISK_POINTS").map((found) => found.scope)).toEqual([
+          `tenant:t${i}/toolset:t`,
+        ]);
+      }
+    }
+    // A tenant whose budgets all went and came back is resolved afresh, never from the old entry.
+    index.applicable("tenant:t1/toolset:t", "RISK_POINTS");
+    index.delete("tenant:t1/toolset:t", "RISK_POINTS");
+    expect(index.applicable("tenant:t1/toolset:t", "RISK_POINTS")).toEqual([]);
+    index.set(budget("tenant:t1"));
+    expect(index.applicable("tenant:t1/toolset:t", "RISK_POINTS").map((found) => found.scope)).toEqual(["tenant:t1"]);
   });
 });
