@@ -209,7 +209,8 @@ export class KeyvSingleProcessStore implements LedgerStore {
       const definition = definitions[index] as BudgetDefinition | undefined;
       if (!definition) return;
       assertStoredDefinition(budgetKeys[index], definition);
-      this.indexBudget(definition);
+      // A fresh object of the checked fields: nothing else the adapter handed back is kept.
+      this.indexBudget(hotDefinition(definition, definition.updatedAtMs));
     });
     const heldIds = ((await this.writes.keyv.get(indexHoldsKey)) as string[] | undefined) ?? [];
     const records = heldIds.length > 0 ? await this.writes.keyv.getMany(heldIds.map((id) => `r:${id}`)) : [];
@@ -258,7 +259,7 @@ export class KeyvSingleProcessStore implements LedgerStore {
     if (replay) return replay;
     const key = budgetKey(command.definition.scope, command.definition.unit);
     const created = !this.budgetIndex.get(command.definition.scope, command.definition.unit);
-    const definition: BudgetDefinition = { ...command.definition, updatedAtMs: now };
+    const definition = hotDefinition(command.definition, now);
     this.indexBudget(definition);
     this.writes.persist(`b:${key}`, definition);
     if (created) this.appendToBudgetIndex(key);
@@ -1032,4 +1033,24 @@ export class KeyvSingleProcessStore implements LedgerStore {
     (event as AuditInput).seq = this.auditSeq;
     this.audits.append(tenantScopeOf(event.scope), event as AuditInput);
   }
+}
+
+/**
+ * A stored definition with its hot fields present from the start: every definition then shares one
+ * hidden class. Added later, the symbol fields gave each definition a map of its own (about 150
+ * bytes per budget, most of what an idle budget cost).
+ */
+function hotDefinition(fields: Omit<BudgetDefinition, "updatedAtMs">, updatedAtMs: number): Hot<BudgetDefinition> {
+  return {
+    scope: fields.scope,
+    unit: fields.unit,
+    limit: fields.limit,
+    window: fields.window,
+    narrowing: fields.narrowing,
+    overdraftLimit: fields.overdraftLimit,
+    updatedAtMs,
+    [lifetimeCounters]: undefined,
+    [retired]: undefined,
+    [lifetimeHold]: undefined,
+  };
 }
