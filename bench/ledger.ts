@@ -6,6 +6,7 @@ import { z } from "zod";
 import { createLedger } from "../src/ledger/create-ledger.js";
 import type { Ledger } from "../src/ledger/ledger.js";
 import { PrototypeLedger } from "./embedded-prototype.js";
+import { target } from "./targets.js";
 
 /**
  * The embedded ledger's targets, each printed with met / not met: reserve + commit on a six-level
@@ -127,14 +128,6 @@ async function allocatedBytes(run: () => Promise<void>): Promise<number> {
 
 function gc(): void {
   (globalThis as { gc?: () => void }).gc?.();
-}
-
-function verdict(met: boolean): string {
-  return met ? "met" : "NOT MET";
-}
-
-function row(label: string, value: string, target: string, met: boolean): string {
-  return `${label.padEnd(64)} ${value.padStart(12)}   target ${target.padEnd(10)} ${verdict(met)}`;
 }
 
 // ---------------------------------------------------------------- one process per sample
@@ -281,51 +274,41 @@ export async function benchLedger(): Promise<string[]> {
   lines.push("targets:");
   const inProcess = pairUs / toolUs;
   const sampled = pairSampleUs / toolSampleUs;
+  const ratioOf = (name: string, value: number, limit: number, method: string) =>
+    target({ name, value, unit: "×", comparison: "<=", limit, method });
   lines.push(
-    row("reserve + commit / bare tool.invoke, in one process", `${inProcess.toFixed(3)}×`, "≤ 0.10×", inProcess <= 0.1),
-  );
-  lines.push(
-    row(
-      "reserve + commit / bare tool.invoke, one process per sample",
-      `${sampled.toFixed(3)}×`,
-      "≤ 0.10×",
-      sampled <= 0.1,
-    ),
-  );
-  lines.push(
-    row(
-      "bytes allocated per reserve + commit",
-      `${bytesPerPair.toFixed(0)} B`,
-      "≤ 3 KB",
-      bytesPerPair <= targets.bytesPerPair,
-    ),
-  );
-  lines.push(
+    ratioOf("reserve + commit / bare tool.invoke, in one process", inProcess, 0.1, "rounds interleaved, medians"),
+    ratioOf("reserve + commit / bare tool.invoke, one process per sample", sampled, 0.1, "alternating fresh processes"),
+    target({
+      name: "bytes allocated per reserve + commit",
+      value: bytesPerPair,
+      unit: "B",
+      comparison: "<=",
+      limit: targets.bytesPerPair,
+      method: "v8.GCProfiler: heap growth plus what each GC freed",
+    }),
     `  (decide alone: ${bytesPerDecide.toFixed(0)} B; the loop's own input objects and awaits: ${loopBytes.toFixed(0)} B; prototype pair: ${prototypeBytes.toFixed(0)} B)`,
-  );
-  const decideRatio = decideUs / toolUs;
-  lines.push(
-    row("decide / bare tool.invoke", `${decideRatio.toFixed(3)}×`, "≤ 0.05×", decideRatio <= targets.decidePerTool),
-  );
-  const spread = manyUs / pairUs;
-  lines.push(
-    row(
-      "reserve + commit, 100,000 tenants / 1 tenant",
-      `${spread.toFixed(2)}×`,
-      "≤ 1.3×",
-      spread <= targets.manyTenantsPerOne,
-    ),
-  );
-  lines.push(
-    row(
-      `heap growth after the first 200,000 of 1,000,000 pairs (${heapMiB.map((mib) => mib.toFixed(1)).join(", ")} MiB)`,
-      `${growthMiB.toFixed(2)} MiB`,
-      "< 1 MiB",
-      growthMiB < targets.heapGrowthMiB,
-    ),
-  );
-  lines.push(
-    row("heap kept per idle budget", `${idleBytes.toFixed(0)} B`, "< 1 KiB", idleBytes < targets.idleBudgetBytes),
+    ratioOf("decide / bare tool.invoke", decideUs / toolUs, targets.decidePerTool, "rounds interleaved, medians"),
+    ratioOf("reserve + commit, 100,000 tenants / 1 tenant", manyUs / pairUs, targets.manyTenantsPerOne, "medians"),
+    target({
+      name: "heap growth after the first 200,000 of 1,000,000 pairs",
+      value: growthMiB,
+      unit: "MiB",
+      comparison: "<",
+      limit: targets.heapGrowthMiB,
+      method: `heap after each 200,000: ${heapMiB.map((mib) => mib.toFixed(1)).join(", ")} MiB`,
+    }),
+    target({
+      name: "heap kept per idle budget",
+      value: idleBytes,
+      unit: "B",
+      comparison: "<",
+      limit: targets.idleBudgetBytes,
+      method: "heap slope between 20,000 and 120,000 budgets, each used once",
+    }),
+    target({ name: "reserve + commit, one tenant", value: pairUs, unit: "µs", comparison: "report" }),
+    target({ name: "decide, one tenant", value: decideUs, unit: "µs", comparison: "report" }),
+    target({ name: "bare LangChain tool.invoke", value: toolUs, unit: "µs", comparison: "report" }),
   );
   lines.push(
     `prototype of the same work: pair ${(prototypePairUs / toolUs).toFixed(3)}× a bare tool.invoke in one process, ${(prototypeSampleUs / toolSampleUs).toFixed(3)}× one process per sample; decide ${(prototypeDecideUs / toolUs).toFixed(3)}×; ours / prototype ${(pairUs / prototypePairUs).toFixed(2)}×`,
