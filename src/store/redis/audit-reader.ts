@@ -98,6 +98,11 @@ function storedEvent(id: string, fields: readonly string[]): StoredEvent {
   return event;
 }
 
+/** A stream entry as the chain hashes and exports it: the event exactly as `audit()` returns it. */
+export function chainEventOf(id: string, fields: readonly string[]): AuditEvent {
+  return publicEvent(storedEvent(id, fields));
+}
+
 function byTime(a: StoredEvent, b: StoredEvent): number {
   return a.atMs - b.atMs || (a._us ?? 0) - (b._us ?? 0) || a.seq - b.seq;
 }

@@ -1,0 +1,33 @@
+import { StoreLedger } from "../../../src/ledger/ledger.js";
+import { type EvidenceConfig, parseEvidenceOptions } from "../../../src/evidence/options.js";
+import type { SigningKey } from "../../../src/evidence/keys.js";
+import { createRedisStore, type RedisLedgerStore } from "../../../src/store/redis/index.js";
+
+/** A Redis store with evidence on; the linker's timer is slow so a test links by flush or export. */
+export async function chainedStore(
+  redis: unknown,
+  prefix: string,
+  key: SigningKey | undefined,
+  overrides: Partial<EvidenceConfig> & { auditEventsMax?: number } = {},
+): Promise<{ store: RedisLedgerStore; ledger: StoreLedger }> {
+  const { auditEventsMax, ...evidence } = overrides;
+  const store = (await createRedisStore({
+    redis,
+    prefix,
+    auditEventsMax,
+    evidence: { ...parseEvidenceOptions({ linkIntervalMs: 60_000 }), signingKey: key, ...evidence },
+  })) as RedisLedgerStore;
+  return { store, ledger: new StoreLedger(store, { sweepIntervalMs: 0 }) };
+}
+
+/** reserve + commit `pairs` times on tenant:acme (two events each). */
+export async function spend(ledger: StoreLedger, pairs: number, tenant = "acme"): Promise<void> {
+  for (let index = 0; index < pairs; index++) {
+    const held = await ledger.reserve({
+      subject: { tenant, agent: "a1" },
+      action: { name: "search", tier: "read" },
+      estimate: 2,
+    });
+    if (held.reservationId) await ledger.commit(held.reservationId, { actual: 1 });
+  }
+}
