@@ -202,8 +202,8 @@ export class RedisLedgerStore implements LedgerStore {
 
   /**
    * Links every tenant's written events up to its newest (events of a process that died before
-   * linking them, or of stores without evidence). Signs nothing unless this store has a signing key:
-   * without one, no checkpoint is written.
+   * linking them). A store without evidence links only the chains that exist (it never starts one)
+   * and writes no checkpoint; with evidence, its linker signs the checkpoints that are due.
    */
   async linkChains(query: { tenant?: string } = {}): Promise<void> {
     const linker =
@@ -220,6 +220,7 @@ export class RedisLedgerStore implements LedgerStore {
       );
     const tenants = query.tenant !== undefined ? [tenantScopeOf(query.tenant)] : await this.tenants();
     await forEachLimited(tenants, sweepConcurrency, async (tenant) => {
+      if (!this.linker && (await this.chain.sealedHead(tenant)).seq === 0) return;
       // linkTenant takes a bounded number of batches per call: go on until the head stops moving.
       for (let head = -1; ; ) {
         const linked = await linker.linkTenant(tenant);
