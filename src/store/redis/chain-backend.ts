@@ -56,9 +56,13 @@ export class RedisChainBackend implements ChainBackend {
   }
 
   async seal(tenant: string, from: ChainHead, links: readonly ChainLink[]): Promise<ChainHead> {
-    const args = [String(from.seq), from.hash];
-    for (const link of links) args.push(String(link.seq), link.hash);
-    return headOf(await this.call(scripts.chainSeal, tenant, args), "chain.seal");
+    const last = links.at(-1);
+    if (!last) return this.sealedHead(tenant);
+    const batch = links.map((link) => `${link.seq}:${link.hash}`).join(",");
+    return headOf(
+      await this.call(scripts.chainSeal, tenant, [String(from.seq), from.hash, String(last.seq), last.hash, batch]),
+      "chain.seal",
+    );
   }
 
   async putCheckpoint(checkpoint: Checkpoint): Promise<void> {
@@ -83,10 +87,15 @@ export class RedisChainBackend implements ChainBackend {
   async exportTenant(tenant: string, nowMs = Date.now()): Promise<ChainExport> {
     const linksKey = this.keys.chainLinks(tenant);
     const [linkMembers, checkpointMembers] = await Promise.all([
+      // Bounded: the stream's cap and one batch (lua/chain.ts trims with the stream).
       this.connection.send(linksKey, ["ZRANGE", linksKey, "0", "-1"]),
       this.connection.send(linksKey, ["ZRANGE", checkpointsKeyOf(linksKey), "0", "-1"]),
     ]);
-    const links = arrayReply(linkMembers, "ZRANGE", 0).map((member) => linkOf(textOf(member, "ZRANGE", "link")));
+    const links = arrayReply(linkMembers, "ZRANGE", 0).flatMap((member) =>
+      textOf(member, "ZRANGE", "links")
+        .split(",")
+        .map((link) => linkOf(link)),
+    );
     const checkpoints = arrayReply(checkpointMembers, "ZRANGE", 0).map((member) =>
       checkpointOf(textOf(member, "ZRANGE", "checkpoint")),
     );
@@ -144,7 +153,7 @@ function headOf(reply: unknown, operation: string): ChainHead {
   return linkOf(member, operation);
 }
 
-/** A links member "<seq>:<hash>". */
+/** A link "<seq>:<hash>" (the head, or one of a batch's). */
 function linkOf(member: string, operation = "chain"): ChainHead {
   const colon = member.indexOf(":");
   const seq = Number(member.slice(0, colon));

@@ -18,9 +18,10 @@ import { ValidationError } from "../../core/errors.js";
  *   <prefix>:{tenant:acme}:settled         list   settled reservation ids, newest first: caps their count
  *   <prefix>:{tenant:acme}:audit           stream capped (MAXLEN ~ auditEventsMax); id "0-<seq>" (XADD 0-*), fields
  *                                                 e (event JSON), b / a / r (balances: scopes, allocated, remaining)
- *   <prefix>:{tenant:acme}:chain           zset   the audit hash chain's links (only with evidence on): score seq, member
- *                                                 "<seq>:<hash>"; the highest is the sealed head; kept from the stream's
- *                                                 first entry - 1 (the retention anchor) on
+ *   <prefix>:{tenant:acme}:chain           zset   the audit hash chain's links (only with evidence on), one member per sealed
+ *                                                 batch: score its last seq, member "<seq>:<hash>,<seq>:<hash>,...";
+ *                                                 kept from the batch holding the stream's first entry - 1 (the anchor) on
+ *   <prefix>:{tenant:acme}:chain-head      string the sealed head "<seq>:<hash>": the last linked event
  *   <prefix>:{tenant:acme}:checkpoints     zset   chain checkpoints: score seq, member "<seq>:<checkpoint JSON>"; kept from
  *                                                 the stream's first entry - 1 on (the newest always), at most 1,024
  *   <prefix>:tenants                       set    tenants with budgets, for listings and audit queries across tenants
