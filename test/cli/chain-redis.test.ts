@@ -55,7 +55,9 @@ function suite() {
   it("audit verify --redis reads the chain from the store and says how far it is signed, writing nothing", async () => {
     const result = await run(["audit", "verify", ...store(), "--scope", "tenant:acme", "--jwks", jwks]);
     expect(result).toMatchObject({ code: 0, stderr: "" });
-    expect(result.stdout).toContain("Tenant tenant:acme: whole, seq 1-11 (11 record(s), 1 checkpoint(s)), signed through seq 11, 0 record(s) after");
+    expect(result.stdout).toContain(
+      "Tenant tenant:acme: whole, seq 1-11 (11 record(s), 1 checkpoint(s)), signed through seq 11, 0 record(s) after",
+    );
     const all = await run(["audit", "verify", ...store(), "--json"]);
     expect(JSON.parse(all.stdout)).toMatchObject({ ok: true, signaturesChecked: false });
   });
@@ -69,7 +71,9 @@ function suite() {
     expect(lines.filter((line) => line.startsWith('{"chain":'))).toHaveLength(15);
     const verified = await run(["audit", "verify", "--from", file, "--jwks", jwks]);
     expect(verified.code, verified.stdout).toBe(0);
-    expect(verified.stdout).toContain("whole, seq 1-15 (15 record(s), 1 checkpoint(s)), signed through seq 11, 4 record(s) after the last checkpoint");
+    expect(verified.stdout).toContain(
+      "whole, seq 1-15 (15 record(s), 1 checkpoint(s)), signed through seq 11, 4 record(s) after the last checkpoint",
+    );
     // The report still reads the events of the same file.
     expect((await run(["audit", "--from", file, "--json"])).stdout.trim().split("\n")).toHaveLength(15);
     // Edited on the store: broken at its seq, exit 1.

@@ -6,17 +6,18 @@ import { type ChainExport, parseChainExport } from "../../evidence/export.js";
 import { type KeySet, parseJwks } from "../../evidence/keys.js";
 import { type ReceiptVerification, receiptBytesMax, verifyReceipt } from "../../evidence/receipt.js";
 import { auditFileBytesMax, isAuditEventLine } from "../audit-file.js";
+import { chainSourceOf } from "../chain-source.js";
 import type { Command } from "../command.js";
 import { CliFailure, exitFailure, exitOk, UsageError } from "../errors.js";
 import { terminalText, writeJsonLine, writeLine } from "../io.js";
-import { chainSourceOf } from "../chain-source.js";
 import { redisOptions, redisUrlOf, userPath } from "../options.js";
 import { parseScopeFlag } from "../values.js";
 import { jwksFileBytesMax, parseJsonFile } from "./keys.js";
 
 export const auditVerify: Command = {
   name: "audit verify",
-  summary: "check evidence: a single receipt, or the audit chain with its signed checkpoints (an export or the live store)",
+  summary:
+    "check evidence: a single receipt, or the audit chain with its signed checkpoints (an export or the live store)",
   details: [
     "--receipt checks one receipt on its own (tollgate's or any Cycles evidence envelope): its evidence_id,",
     "its signature and, with --jwks, that a key of the set signed it.",
@@ -77,7 +78,8 @@ export const auditVerify: Command = {
         throw error;
       }
     } else {
-      const scope = typeof options.scope === "string" ? parseScopeFlag("scope", options.scope, command.name) : undefined;
+      const scope =
+        typeof options.scope === "string" ? parseScopeFlag("scope", options.scope, command.name) : undefined;
       exported = await readStoreChain(io, options, command.name, scope);
     }
     const verified = verifyChain(exported.records, exported.checkpoints, keys);

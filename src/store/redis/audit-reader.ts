@@ -100,7 +100,9 @@ function storedEvent(id: string, fields: readonly string[]): StoredEvent {
 
 /** A stream entry as the chain hashes and exports it: the event exactly as `audit()` returns it. */
 export function chainEventOf(id: string, fields: readonly string[]): AuditEvent {
-  return publicEvent(storedEvent(id, fields));
+  const event = storedEvent(id, fields);
+  delete event._us; // one object fewer per event than publicEvent's copy: the linker reads every event
+  return event;
 }
 
 function byTime(a: StoredEvent, b: StoredEvent): number {

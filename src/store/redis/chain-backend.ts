@@ -113,7 +113,14 @@ export class RedisChainBackend implements ChainBackend {
     let start = "-";
     for (;;) {
       const page = streamEntriesOf(
-        await this.connection.send(stream, ["XRANGE", stream, start, `0-${lastLinked}`, "COUNT", String(exportPageSize)]),
+        await this.connection.send(stream, [
+          "XRANGE",
+          stream,
+          start,
+          `0-${lastLinked}`,
+          "COUNT",
+          String(exportPageSize),
+        ]),
       );
       for (const [id, fields] of page) {
         const event = chainEventOf(id, fields);
@@ -132,7 +139,11 @@ export class RedisChainBackend implements ChainBackend {
     }
     const firstSeq = records[0]?.seq ?? 0;
     const anchorHash = hashAt.get(firstSeq - 1);
-    if (firstSeq > 1 && anchorHash !== undefined && !checkpoints.some((checkpoint) => checkpoint.seq === firstSeq - 1)) {
+    if (
+      firstSeq > 1 &&
+      anchorHash !== undefined &&
+      !checkpoints.some((checkpoint) => checkpoint.seq === firstSeq - 1)
+    ) {
       checkpoints.unshift(unsignedCheckpoint(tenant, { seq: firstSeq - 1, hash: anchorHash }, nowMs));
     }
     return { records, checkpoints };

@@ -8,13 +8,13 @@ import {
   settledReservationsMaxDefault,
 } from "../../core/limits.js";
 import type { OveragePolicy } from "../../core/schemas.js";
-import type { ChainExport } from "../../evidence/export.js";
-import { ChainLinker } from "../../evidence/linker.js";
-import { type EvidenceConfig, parseEvidenceOptions } from "../../evidence/options.js";
 import { applicableScopes, tenantScopeOf } from "../../core/scope.js";
 import { isTier, type Tier, tierRank } from "../../core/tiers.js";
 import { assertAmount, type Unit } from "../../core/units.js";
 import type { BudgetWindow } from "../../core/windows.js";
+import type { ChainExport } from "../../evidence/export.js";
+import { ChainLinker } from "../../evidence/linker.js";
+import { type EvidenceConfig, parseEvidenceOptions } from "../../evidence/options.js";
 import { tenantOfReservation } from "../keyv-records.js";
 import type {
   ActionRecord,

@@ -1,6 +1,12 @@
 import { createHash } from "node:crypto";
-import { chainCheckpointLastLua, chainCheckpointPutLua, chainHeadLua, chainPreludeLua, chainSealLua } from "./lua/chain.js";
 import { budgetRemoveLua, budgetSetLua, repayDebtLua } from "./lua/budgets.js";
+import {
+  chainCheckpointLastLua,
+  chainCheckpointPutLua,
+  chainHeadLua,
+  chainPreludeLua,
+  chainSealLua,
+} from "./lua/chain.js";
 import { expireLua } from "./lua/expire.js";
 import { extendLua } from "./lua/extend.js";
 import { preludeLua } from "./lua/prelude.js";

@@ -26,7 +26,9 @@ describeRedis(
       const prefix = uniquePrefix("chain-race");
       const store = await plainStore(prefix);
       await new StoreLedger(store, { sweepIntervalMs: 0 }).setBudget({ scope: "tenant:race", limit: 1_000_000 });
-      const workers = Array.from({ length: 4 }, () => startChainWorker(["contend", redis.server.url, prefix, "250"], pem));
+      const workers = Array.from({ length: 4 }, () =>
+        startChainWorker(["contend", redis.server.url, prefix, "250"], pem),
+      );
       expect(await Promise.all(workers.map((worker) => nextLine(worker.lines, 40_000)))).toEqual([
         "ready",
         "ready",

@@ -1,8 +1,8 @@
 import { type ChildProcess, spawn } from "node:child_process";
 import { fileURLToPath } from "node:url";
-import { StoreLedger } from "../../../src/ledger/ledger.js";
-import { type EvidenceConfig, parseEvidenceOptions } from "../../../src/evidence/options.js";
 import type { SigningKey } from "../../../src/evidence/keys.js";
+import { type EvidenceConfig, parseEvidenceOptions } from "../../../src/evidence/options.js";
+import { StoreLedger } from "../../../src/ledger/ledger.js";
 import { createRedisStore, type RedisLedgerStore } from "../../../src/store/redis/index.js";
 
 /** A Redis store with evidence on; the linker's timer is slow so a test links by flush or export. */

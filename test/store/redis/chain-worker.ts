@@ -7,8 +7,9 @@
  *   write <url> <prefix> <pairs>       reserve + commit `pairs` times on tenant:crash with a linker
  *                                      that has not linked yet, print "written", wait to be killed
  */
-import { StoreLedger } from "../../../src/ledger/ledger.js";
+
 import { parseEvidenceOptions } from "../../../src/evidence/options.js";
+import { StoreLedger } from "../../../src/ledger/ledger.js";
 import { createRedisStore } from "../../../src/store/redis/index.js";
 
 const [mode, url, prefix, count] = process.argv.slice(2);

@@ -1,7 +1,6 @@
 import { afterEach, expect, it } from "vitest";
-import { signCheckpoint } from "../../../src/evidence/chain.js";
+import { signCheckpoint, verifyChain } from "../../../src/evidence/chain.js";
 import { generateSigningKey, KeySet } from "../../../src/evidence/keys.js";
-import { verifyChain } from "../../../src/evidence/chain.js";
 import type { RedisLedgerStore } from "../../../src/store/redis/index.js";
 import { chainedStore, spend } from "./chain-support.js";
 import { describeRedis, uniquePrefix, useRedisServer } from "./support.js";
