@@ -24,6 +24,7 @@ import { ValidationError } from "../../core/errors.js";
  *   <prefix>:{tenant:acme}:chain-head      string the sealed head "<seq>:<hash>": the last linked event
  *   <prefix>:{tenant:acme}:checkpoints     zset   chain checkpoints: score seq, member "<seq>:<checkpoint JSON>"; kept from
  *                                                 the stream's first entry - 1 on (the newest always), at most 1,024
+ *                                                 (the chain keys take the stream's expiry when it has one)
  *   <prefix>:tenants                       set    tenants with budgets, for listings and audit queries across tenants
  *   <prefix>:tenants-recent                zset   tenants without budgets seen lately → when (client ms), capped
  *   <prefix>:sweep                         zset   tenant → deadline hint for the expiry sweep
