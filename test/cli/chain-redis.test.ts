@@ -93,6 +93,12 @@ function suite() {
     expect(broken.stdout).toContain("Tenant tenant:acme: BROKEN at seq 4: edited:");
   });
 
+  it("a tenant without a chain is a failure, not a whole chain", async () => {
+    const result = await run(["audit", "verify", ...store(), "--scope", "tenant:nobody"]);
+    expect(result.code).toBe(1);
+    expect(result.stderr).toMatch(/holds no audit chain for tenant:nobody/);
+  });
+
   it("is a usage error with two sources, or --scope without --redis", async () => {
     expect((await run(["audit", "verify", "--from", "x.jsonl", ...store()])).code).toBe(2);
     expect((await run(["audit", "verify", "--from", "x.jsonl", "--scope", "tenant:acme"])).code).toBe(2);

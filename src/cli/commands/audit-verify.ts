@@ -101,13 +101,21 @@ async function readStoreChain(
   try {
     const source = chainSourceOf(await ledger.store);
     if (!source) throw new CliFailure(`The store at ${label} keeps no audit chain.`);
+    let exported: ChainExport;
     try {
-      return await source.chainExport(scope === undefined ? {} : { tenant: tenantScopeOf(scope) });
+      exported = await source.chainExport(scope === undefined ? {} : { tenant: tenantScopeOf(scope) });
     } catch (error) {
       throw new CliFailure(`Cannot read the audit chain from ${label}: ${(error as Error)?.message ?? String(error)}`, {
         cause: error,
       });
     }
+    if (exported.records.length === 0 && exported.checkpoints.length === 0) {
+      // Nothing to check is not evidence of anything: a store without evidence on, or the wrong scope.
+      throw new CliFailure(
+        `The store at ${label} holds no audit chain${scope === undefined ? "" : ` for ${terminalText(scope)}`}: is evidence on for the processes that write it?`,
+      );
+    }
+    return exported;
   } finally {
     await closeQuietly(ledger);
   }

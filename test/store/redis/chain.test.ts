@@ -146,7 +146,7 @@ describeRedis("redis store: the audit hash chain", () => {
     expect(checkpoints.every((member) => Number(member.split(":")[0]) >= firstSeq - 1)).toBe(true);
   });
 
-  it("without evidence the store writes no chain keys", async () => {
+  it("without evidence the store writes no chain keys, and linkChains starts no chain", async () => {
     const prefix = uniquePrefix("chain-off");
     const { createRedisStore } = await import("../../../src/store/redis/index.js");
     const { StoreLedger } = await import("../../../src/ledger/ledger.js");
@@ -155,6 +155,7 @@ describeRedis("redis store: the audit hash chain", () => {
     const ledger = new StoreLedger(store, { sweepIntervalMs: 0 });
     await ledger.setBudget({ scope: "tenant:acme", limit: 100 });
     await spend(ledger, 2);
+    await store.linkChains(); // links only chains that exist: it starts none
     const base = `${prefix}:{tenant:acme}:`;
     expect(await send(["EXISTS", `${base}chain`, `${base}chain-head`, `${base}checkpoints`])).toBe(0);
     expect(await store.chainExport({ tenant: "tenant:acme" })).toEqual({ records: [], checkpoints: [] });
