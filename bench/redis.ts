@@ -8,6 +8,8 @@
  *   4. redis-server CPU per pair (/proc, during 2)                                   → at most 200 µs
  *   5. reserve cost at scope depth 1..6                                               → at most linear
  *   6. reserve + commit with 1 tenant vs 100,000 tenants                              → flat
+ *   7. evidence on (signing key, default intervals) vs off (bench/redis-evidence.ts): redis-server
+ *      CPU per pair → at most +10 %; client wall time per pair → at most +20 %
  * Costs are reported as client p50 latency and as the server's own time per function call
  * (INFO commandstats), which the machine's other load disturbs less. A minimal prototype pair
  * (bench/redis-prototype.ts) runs on the same server in the same run, as the floor to compare with.
@@ -22,6 +24,7 @@ import type { Subject } from "../src/core/scope.js";
 import { createLedger } from "../src/ledger/create-ledger.js";
 import type { Ledger } from "../src/ledger/ledger.js";
 import { hasBinary, redisUnavailableReason, startRedisServer } from "../test/helpers/redis-server.js";
+import { benchEvidence } from "./redis-evidence.js";
 import { benchPrototype } from "./redis-prototype.js";
 
 const run = promisify(execFile);
@@ -264,6 +267,9 @@ export async function benchRedis(options: { print?: boolean } = {}): Promise<str
       `reserve + commit across ${tenantsMany} tenants: p50 ${manyP50.toFixed(0)} µs, server ${manyServer.toFixed(1)} µs/script (${(manyServer / soloServer).toFixed(2)}×)`,
     );
     say(`  target 6, flat in the number of tenants (within 1.5×): ${verdict(manyServer <= soloServer * 1.5)}`);
+
+    // ---------------------------------------------------------------- 7. the audit hash chain, on vs off
+    await benchEvidence(server.url, serverPid, say);
   } finally {
     await ledger.close();
     await nodeClient.close();

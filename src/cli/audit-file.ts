@@ -1,6 +1,7 @@
 import { readFile, rename, stat, writeFile } from "node:fs/promises";
 import { z } from "zod";
 import type { ValidationIssue } from "../core/errors.js";
+import { type ChainExport, chainExportLines } from "../evidence/export.js";
 import type { AuditEvent, BudgetDefinition } from "../store/types.js";
 import { auditEventSchema, budgetDefinitionSchema } from "./audit-event-schema.js";
 import { CliFailure } from "./errors.js";
@@ -8,11 +9,15 @@ import { CliFailure } from "./errors.js";
 /**
  * An audit export: JSON lines. A line `{"budget": {...}}` carries a budget definition (so a report
  * can shade narrowing bands); every other line is one audit event, oldest first. Output of
- * `tollgate audit --json` (events only) is a valid export too.
+ * `tollgate audit --json` (events only) is a valid export too. When the store chains its events, the
+ * export ends with the chain's `{"chain": …}` and `{"checkpoint": …}` lines (src/evidence/export.ts),
+ * which `tollgate audit verify --from` checks and the other readers skip.
  */
 export interface AuditExport {
   budgets: BudgetDefinition[];
   events: AuditEvent[];
+  /** Written after the events; not read back by parseAuditExport (audit verify --from reads it). */
+  chain?: ChainExport;
 }
 
 export const auditFileBytesMax = 512 * 1024 * 1024;
@@ -23,6 +28,7 @@ export function auditExportLines(exported: AuditExport): string[] {
   return [
     ...exported.budgets.map((budget) => JSON.stringify({ budget })),
     ...exported.events.map((event) => JSON.stringify(event)),
+    ...(exported.chain ? chainExportLines(exported.chain) : []),
   ];
 }
 
@@ -55,6 +61,7 @@ export function parseAuditExport(text: string, file: string, firstLine = 1): Aud
   lines.forEach((line, index) => {
     if (line.trim() === "") return;
     const parsed = parseAuditLine(line, file, firstLine + index);
+    if ("evidence" in parsed) return;
     if ("budget" in parsed) exported.budgets.push(parsed.budget);
     else exported.events.push(parsed.event);
   });
@@ -82,7 +89,7 @@ export function parseAuditLine(
   line: string,
   file: string,
   lineNumber: number,
-): { budget: BudgetDefinition } | { event: AuditEvent } {
+): { budget: BudgetDefinition } | { event: AuditEvent } | { evidence: true } {
   let value: unknown;
   try {
     value = JSON.parse(line);
@@ -95,6 +102,7 @@ export function parseAuditLine(
       },
     ]);
   }
+  if (isEvidenceLine(value)) return { evidence: true };
   if (value !== null && typeof value === "object" && !Array.isArray(value) && "budget" in value) {
     const parsed = z.strictObject({ budget: budgetDefinitionSchema }).safeParse(value);
     if (!parsed.success) throw new AuditExportError(file, lineNumber, issuesOf(parsed.error));
@@ -103,6 +111,26 @@ export function parseAuditLine(
   const parsed = auditEventSchema.safeParse(value);
   if (!parsed.success) throw new AuditExportError(file, lineNumber, issuesOf(parsed.error));
   return { event: parsed.data };
+}
+
+/**
+ * True for a line that is one audit event (as `tollgate audit --out` writes them before the chain):
+ * `audit verify --from` leaves those to the chain records, which carry each event themselves.
+ */
+export function isAuditEventLine(line: string): boolean {
+  if (!line.includes('"type"')) return false;
+  try {
+    return "event" in parseAuditLine(line, "", 0);
+  } catch {
+    return false;
+  }
+}
+
+/** A chain record or checkpoint line: evidence, checked by `audit verify --from`, not an event. */
+function isEvidenceLine(value: unknown): boolean {
+  if (value === null || typeof value !== "object" || Array.isArray(value)) return false;
+  const keys = Object.keys(value);
+  return keys.length === 1 && (keys[0] === "chain" || keys[0] === "checkpoint");
 }
 
 function issuesOf(error: z.ZodError): ValidationIssue[] {

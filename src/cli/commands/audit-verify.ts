@@ -1,26 +1,33 @@
 import { readFile, stat } from "node:fs/promises";
 import { ValidationError } from "../../core/errors.js";
+import { tenantScopeOf } from "../../core/scope.js";
 import { type ChainVerification, verifyChain } from "../../evidence/chain.js";
-import { parseChainExport } from "../../evidence/export.js";
+import { type ChainExport, parseChainExport } from "../../evidence/export.js";
 import { type KeySet, parseJwks } from "../../evidence/keys.js";
 import { type ReceiptVerification, receiptBytesMax, verifyReceipt } from "../../evidence/receipt.js";
-import { auditFileBytesMax } from "../audit-file.js";
+import { auditFileBytesMax, isAuditEventLine } from "../audit-file.js";
+import { chainSourceOf } from "../chain-source.js";
 import type { Command } from "../command.js";
 import { CliFailure, exitFailure, exitOk, UsageError } from "../errors.js";
 import { terminalText, writeJsonLine, writeLine } from "../io.js";
-import { userPath } from "../options.js";
+import { redisOptions, redisUrlOf, userPath } from "../options.js";
+import { parseScopeFlag } from "../values.js";
 import { jwksFileBytesMax, parseJsonFile } from "./keys.js";
 
 export const auditVerify: Command = {
   name: "audit verify",
-  summary: "check evidence: a single receipt, or a chain export with its signed checkpoints",
+  summary:
+    "check evidence: a single receipt, or the audit chain with its signed checkpoints (an export or the live store)",
   details: [
     "--receipt checks one receipt on its own (tollgate's or any Cycles evidence envelope): its evidence_id,",
     "its signature and, with --jwks, that a key of the set signed it.",
     "--from checks a chain export: every hash and link, continuity from seq 1 or from a kept checkpoint, and",
     "every checkpoint's signature against --jwks. It names the first broken sequence number and what broke:",
     "edited, deleted, inserted, reordered, signature invalid, unknown key.",
-    "Exit 0: whole. Exit 1: broken (or a file could not be read).",
+    "--redis reads the chain straight from the live store (every tenant, or the one --scope names) and checks",
+    "it the same way; it writes nothing. Events not linked yet (the last moments, a process that died) are",
+    "not part of it until a linker links them.",
+    "Exit 0: whole. Exit 1: broken (or a file or the store could not be read). Exit 2: usage.",
   ].join("\n"),
   options: {
     receipt: { type: "string", valueName: "FILE", description: "one receipt (a JSON envelope)" },
@@ -34,17 +41,25 @@ export const auditVerify: Command = {
       valueName: "FILE",
       description: "the JWK Set of the signing keys (tollgate keys generate)",
     },
+    scope: { type: "string", valueName: "SCOPE", description: "with --redis: only this tenant (tenant:acme)" },
     json: { type: "boolean", description: "the verification as one JSON line" },
+    ...redisOptions,
   },
   examples: [
     "tollgate audit verify --receipt r.json --jwks keys/jwks.json",
     "tollgate audit verify --from chain.jsonl --jwks keys/jwks.json",
+    "tollgate audit verify --redis redis://127.0.0.1:6379 --scope tenant:acme --jwks keys/jwks.json",
   ],
   async run({ options, io, command }) {
     const receipt = typeof options.receipt === "string" ? options.receipt : undefined;
     const from = typeof options.from === "string" ? options.from : undefined;
-    if ((receipt === undefined) === (from === undefined)) {
-      throw new UsageError("give one of --receipt FILE or --from FILE", command.name);
+    const sources = [receipt, from, options.redis].filter((source) => typeof source === "string").length;
+    const redisUrl = sources === 0 ? redisUrlOf(options, io) : undefined;
+    if (sources > 1 || (sources === 0 && redisUrl === undefined)) {
+      throw new UsageError("give one of --receipt FILE, --from FILE or --redis URL", command.name);
+    }
+    if (typeof options.scope === "string" && (receipt !== undefined || from !== undefined)) {
+      throw new UsageError("--scope goes with --redis", command.name);
     }
     const keys = typeof options.jwks === "string" ? await readKeySet(userPath(io, options.jwks)) : undefined;
     if (receipt !== undefined) {
@@ -54,13 +69,18 @@ export const auditVerify: Command = {
       else writeLine(io.stdout, describeReceipt(verified, typeof options.jwks === "string" ? options.jwks : undefined));
       return verified.ok ? exitOk : exitFailure;
     }
-    const file = from as string;
-    let exported: ReturnType<typeof parseChainExport>;
-    try {
-      exported = parseChainExport(await readBounded(userPath(io, file), auditFileBytesMax));
-    } catch (error) {
-      if (error instanceof ValidationError) throw new CliFailure(`${file}: ${error.message}`, { cause: error });
-      throw error;
+    let exported: ChainExport;
+    if (from !== undefined) {
+      try {
+        exported = parseChainExport(withoutAuditEvents(await readBounded(userPath(io, from), auditFileBytesMax)));
+      } catch (error) {
+        if (error instanceof ValidationError) throw new CliFailure(`${from}: ${error.message}`, { cause: error });
+        throw error;
+      }
+    } else {
+      const scope =
+        typeof options.scope === "string" ? parseScopeFlag("scope", options.scope, command.name) : undefined;
+      exported = await readStoreChain(io, options, command.name, scope);
     }
     const verified = verifyChain(exported.records, exported.checkpoints, keys);
     if (options.json) writeJsonLine(io.stdout, verified);
@@ -68,6 +88,50 @@ export const auditVerify: Command = {
     return verified.ok ? exitOk : exitFailure;
   },
 };
+
+/** The chain as the live store keeps it, read without writing anything. */
+async function readStoreChain(
+  io: Parameters<Command["run"]>[0]["io"],
+  options: Parameters<Command["run"]>[0]["options"],
+  command: string,
+  scope: string | undefined,
+): Promise<ChainExport> {
+  const { openLedger, closeQuietly } = await import("../source.js");
+  const { ledger, label } = await openLedger(io, options, command, { write: false });
+  try {
+    const source = chainSourceOf(await ledger.store);
+    if (!source) throw new CliFailure(`The store at ${label} keeps no audit chain.`);
+    let exported: ChainExport;
+    try {
+      exported = await source.chainExport(scope === undefined ? {} : { tenant: tenantScopeOf(scope) });
+    } catch (error) {
+      throw new CliFailure(`Cannot read the audit chain from ${label}: ${(error as Error)?.message ?? String(error)}`, {
+        cause: error,
+      });
+    }
+    if (exported.records.length === 0 && exported.checkpoints.length === 0) {
+      // Nothing to check is not evidence of anything: a store without evidence on, or the wrong scope.
+      throw new CliFailure(
+        `The store at ${label} holds no audit chain${scope === undefined ? "" : ` for ${terminalText(scope)}`}: is evidence on for the processes that write it?`,
+      );
+    }
+    return exported;
+  } finally {
+    await closeQuietly(ledger);
+  }
+}
+
+/**
+ * An audit export (`tollgate audit --out`) has its events as lines of their own before the chain:
+ * they are blanked (line numbers stay true), and every other line must be evidence. The chain
+ * records carry the events that are verified.
+ */
+function withoutAuditEvents(text: string): string {
+  return text
+    .split("\n")
+    .map((line) => (isAuditEventLine(line) ? "" : line))
+    .join("\n");
+}
 
 async function readBounded(file: string, bytesMax: number): Promise<string> {
   try {

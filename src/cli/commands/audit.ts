@@ -2,10 +2,12 @@ import { open } from "node:fs/promises";
 import type { Decision } from "../../core/decision.js";
 import { auditQueryLimitMax } from "../../core/limits.js";
 import { tenantScopeOf } from "../../core/scope.js";
+import type { ChainExport } from "../../evidence/export.js";
 import type { Ledger } from "../../ledger/ledger.js";
 import { filterAuditEvents } from "../../store/audit-filter.js";
 import type { AuditEvent, AuditLookup } from "../../store/types.js";
-import { parseAuditExport, readAuditExport, writeAuditExport } from "../audit-file.js";
+import { type AuditExport, parseAuditExport, readAuditExport, writeAuditExport } from "../audit-file.js";
+import { chainSourceOf } from "../chain-source.js";
 import type { Command, CommandContext } from "../command.js";
 import { exitOk, UsageError } from "../errors.js";
 import { formatEvent, percent } from "../format.js";
@@ -49,7 +51,8 @@ export const audit: Command = {
     out: {
       type: "string",
       valueName: "FILE",
-      description: "write an audit export (budgets + events) to FILE for `tollgate report --from`",
+      description:
+        "write an audit export (budgets + events, and the audit chain when the store keeps one) to FILE for `tollgate report --from` and `tollgate audit verify --from`",
     },
     ...redisOptions,
     ...auditFileOption,
@@ -87,7 +90,8 @@ export const audit: Command = {
         const budgets = await ledger.listBudgets(
           query.scope ? { scope: tenantScopeOf(query.scope) } : { allTenants: true },
         );
-        return writeExport(io, options.out, { budgets, events });
+        const chain = await chainOf(await ledger.store, query.scope);
+        return writeExport(io, options.out, { budgets, events, chain });
       }
       printer.print(await ledger.audit(query));
       if (options.follow) await followLedger(io, ledger, query, printer, intervalMsOf(context));
@@ -125,13 +129,29 @@ function intervalMsOf({ options, command }: CommandContext): number {
   return value;
 }
 
-async function writeExport(io: CliIo, file: string, exported: Parameters<typeof writeAuditExport>[1]): Promise<number> {
+async function writeExport(io: CliIo, file: string, exported: AuditExport): Promise<number> {
   await writeAuditExport(userPath(io, file), exported);
+  const chain = exported.chain
+    ? ` and the audit chain (${exported.chain.records.length} record(s), ${exported.chain.checkpoints.length} checkpoint(s); check it with: tollgate audit verify --from ${file} --jwks JWKS)`
+    : "";
   writeLine(
     io.stdout,
-    `Wrote ${exported.events.length} event(s) and ${exported.budgets.length} budget(s) to ${file}. Make a report with: tollgate report --from ${file} --out report.html`,
+    `Wrote ${exported.events.length} event(s) and ${exported.budgets.length} budget(s)${chain} to ${file}. Make a report with: tollgate report --from ${file} --out report.html`,
   );
   return exitOk;
+}
+
+/**
+ * The store's audit chain of the tenant (or of every tenant), when it keeps one: the events written
+ * but not linked yet are linked first, so the export covers every event it holds.
+ */
+async function chainOf(store: unknown, scope: string | undefined): Promise<ChainExport | undefined> {
+  const source = chainSourceOf(store);
+  if (!source) return undefined;
+  const query = scope === undefined ? {} : { tenant: tenantScopeOf(scope) };
+  await source.linkChains(query);
+  const chain = await source.chainExport(query);
+  return chain.records.length > 0 || chain.checkpoints.length > 0 ? chain : undefined;
 }
 
 /** True when enforcement denies (or would deny) the action this event decided. */

@@ -1,3 +1,4 @@
+import type { EvidenceConfig } from "../../evidence/options.js";
 import type { LedgerStore } from "../types.js";
 import { type ConnectionTimeouts, openConnection, type RedisTarget } from "./connection.js";
 import { keySpace } from "./keys.js";
@@ -20,6 +21,12 @@ export interface RedisStoreOptions extends RedisStoreLimits, Partial<ConnectionT
   clock?: () => number;
   /** Test only: milliseconds added to the server's TIME, so a suite moves time without sleeping. */
   timeOffsetMs?: () => number;
+  /**
+   * Chains the audit events into each tenant's SHA-256 hash chain (hashed and linked off the
+   * reserve/commit path, in batches) and signs checkpoints (parseEvidenceOptions). Without it the
+   * store writes no links and runs no linker.
+   */
+  evidence?: EvidenceConfig;
 }
 
 /** Below the ledger's 2 s store timeout, so a retry still fits. */

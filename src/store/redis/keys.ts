@@ -18,6 +18,13 @@ import { ValidationError } from "../../core/errors.js";
  *   <prefix>:{tenant:acme}:settled         list   settled reservation ids, newest first: caps their count
  *   <prefix>:{tenant:acme}:audit           stream capped (MAXLEN ~ auditEventsMax); id "0-<seq>" (XADD 0-*), fields
  *                                                 e (event JSON), b / a / r (balances: scopes, allocated, remaining)
+ *   <prefix>:{tenant:acme}:chain           zset   the audit hash chain's links (only with evidence on), one member per sealed
+ *                                                 batch: score its last seq, member "<seq>:<hash>,<seq>:<hash>,...";
+ *                                                 kept from the batch holding the stream's first entry - 1 (the anchor) on
+ *   <prefix>:{tenant:acme}:chain-head      string the sealed head "<seq>:<hash>": the last linked event
+ *   <prefix>:{tenant:acme}:checkpoints     zset   chain checkpoints: score seq, member "<seq>:<checkpoint JSON>"; kept from
+ *                                                 the stream's first entry - 1 on (the newest always), at most 1,024
+ *                                                 (the chain keys take the stream's expiry when it has one)
  *   <prefix>:tenants                       set    tenants with budgets, for listings and audit queries across tenants
  *   <prefix>:tenants-recent                zset   tenants without budgets seen lately → when (client ms), capped
  *   <prefix>:sweep                         zset   tenant → deadline hint for the expiry sweep
@@ -35,6 +42,7 @@ export interface KeySpace {
   tenantRoutingKey(tenantScope: string): string;
   auditStream(tenantScope: string): string;
   budgets(tenantScope: string): string;
+  chainLinks(tenantScope: string): string;
   readonly tenants: string;
   readonly recentTenants: string;
   readonly sweepIndex: string;
@@ -56,6 +64,7 @@ export function keySpace(prefix = keyPrefixDefault): KeySpace {
     tenantRoutingKey: (tenantScope) => `${tenantBase(tenantScope)}budgets`,
     auditStream: (tenantScope) => `${tenantBase(tenantScope)}audit`,
     budgets: (tenantScope) => `${tenantBase(tenantScope)}budgets`,
+    chainLinks: (tenantScope) => `${tenantBase(tenantScope)}chain`,
     tenants: `${prefix}:tenants`,
     recentTenants: `${prefix}:tenants-recent`,
     sweepIndex: `${prefix}:sweep`,

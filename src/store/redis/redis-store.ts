@@ -12,6 +12,9 @@ import { applicableScopes, tenantScopeOf } from "../../core/scope.js";
 import { isTier, type Tier, tierRank } from "../../core/tiers.js";
 import { assertAmount, type Unit } from "../../core/units.js";
 import type { BudgetWindow } from "../../core/windows.js";
+import type { ChainExport } from "../../evidence/export.js";
+import { ChainLinker } from "../../evidence/linker.js";
+import { type EvidenceConfig, parseEvidenceOptions } from "../../evidence/options.js";
 import { tenantOfReservation } from "../keyv-records.js";
 import type {
   ActionRecord,
@@ -43,6 +46,7 @@ import type {
 import { readAudit } from "./audit-reader.js";
 import { BudgetShapes, type TenantShapes } from "./budget-shapes.js";
 import { CallBatcher } from "./call-batcher.js";
+import { RedisChainBackend } from "./chain-backend.js";
 import type { RedisConnection } from "./connection.js";
 import type { KeySpace } from "./keys.js";
 import { amountOf, arrayReply, checkBalance, jsonReply, okOutcome, oneOf, type Reply, textOf } from "./replies.js";
@@ -77,6 +81,8 @@ export interface RedisStoreParts extends RedisStoreLimits {
   keys: KeySpace;
   /** Test only: added to the server's TIME in every script, so a suite can move time without sleeping. */
   timeOffsetMs?: () => number;
+  /** Chains the audit events (hashed and linked off the reserve/commit path) and signs checkpoints. */
+  evidence?: EvidenceConfig;
 }
 
 const runCountersRetentionMsDefault = 7 * 86_400_000;
@@ -90,6 +96,8 @@ const sweepConcurrency = 8;
 const knownTenantsMax = 100_000;
 /** A note that cannot lower a tenant's entry in the sweep index is skipped for this long (client clock, pacing only). */
 const sweepNoteRefreshMs = 1_000;
+/** close() waits this long at most for the linker's last flush (a store that is down fails each call). */
+const linkerCloseWaitMs = 2_000;
 
 /**
  * The distributed store: every mutation is one Lua function call on one tenant's keys (one cluster
@@ -119,9 +127,25 @@ export class RedisLedgerStore implements LedgerStore {
     return { generation, fields };
   });
 
+  /** Audit hash chain (with `evidence` only): the Redis half of the linker. */
+  private readonly chain: RedisChainBackend;
+  private readonly linker: ChainLinker | undefined;
+
   constructor(parts: RedisStoreParts) {
     this.connection = parts.connection;
     this.keys = parts.keys;
+    this.chain = new RedisChainBackend(this.connection, this.keys, (fn, key, args) => this.run(fn, key, args));
+    if (parts.evidence) {
+      const { signingKey, checkpointEveryEvents, checkpointIntervalMs, linkIntervalMs, linkBatchMax } = parts.evidence;
+      this.linker = new ChainLinker(this.chain, {
+        signingKey,
+        checkpointEveryEvents,
+        checkpointIntervalMs,
+        linkIntervalMs,
+        linkBatchMax,
+      });
+      this.linker.start();
+    }
     this.timeOffsetMs = parts.timeOffsetMs ?? (() => 0);
     this.sweepTenantsMax = parts.sweepTenantsMax ?? sweepTenantsMaxDefault;
     this.unknownTenantRetentionMs = parts.unknownTenantRetentionMs ?? unknownTenantRetentionMsDefault;
@@ -147,7 +171,63 @@ export class RedisLedgerStore implements LedgerStore {
   }
 
   async close(): Promise<void> {
+    if (this.linker) await waitAtMost(this.linker.close(), linkerCloseWaitMs);
     await this.connection.close();
+  }
+
+  // ---------------------------------------------------------------- evidence
+
+  /**
+   * The audit hash chain as kept, for `tollgate audit --out` and `audit verify --redis`: per tenant
+   * (the tenant scope, or every tenant), a record for every linked event the stream keeps, the kept
+   * checkpoints, and the retention anchor when the stream was trimmed. This store's own linker
+   * links what it wrote first; events of other processes not linked yet are not in it (linkChains).
+   */
+  async chainExport(query: { tenant?: string }): Promise<ChainExport> {
+    await this.linker?.flush();
+    const tenants = query.tenant !== undefined ? [tenantScopeOf(query.tenant)] : await this.tenants();
+    const exported: ChainExport = { records: [], checkpoints: [] };
+    const nowMs = Date.now();
+    const perTenant = new Map<string, ChainExport>();
+    await forEachLimited(tenants, sweepConcurrency, async (tenant) => {
+      perTenant.set(tenant, await this.chain.exportTenant(tenant, nowMs));
+    });
+    for (const tenant of [...perTenant.keys()].sort()) {
+      const one = perTenant.get(tenant) as ChainExport;
+      exported.records.push(...one.records);
+      exported.checkpoints.push(...one.checkpoints);
+    }
+    return exported;
+  }
+
+  /**
+   * Links every tenant's written events up to its newest (events of a process that died before
+   * linking them). A store without evidence links only the chains that exist (it never starts one)
+   * and writes no checkpoint; with evidence, its linker signs the checkpoints that are due.
+   */
+  async linkChains(query: { tenant?: string } = {}): Promise<void> {
+    const linker =
+      this.linker ??
+      new ChainLinker(
+        {
+          sealedHead: (tenant) => this.chain.sealedHead(tenant),
+          eventsAfter: (tenant, afterSeq, limit) => this.chain.eventsAfter(tenant, afterSeq, limit),
+          seal: (tenant, from, links) => this.chain.seal(tenant, from, links),
+          putCheckpoint: async () => undefined,
+          lastCheckpoint: (tenant) => this.chain.lastCheckpoint(tenant),
+        },
+        parseEvidenceOptions({}),
+      );
+    const tenants = query.tenant !== undefined ? [tenantScopeOf(query.tenant)] : await this.tenants();
+    await forEachLimited(tenants, sweepConcurrency, async (tenant) => {
+      if (!this.linker && (await this.chain.sealedHead(tenant)).seq === 0) return;
+      // linkTenant takes a bounded number of batches per call: go on until the head stops moving.
+      for (let head = -1; ; ) {
+        const linked = await linker.linkTenant(tenant);
+        if (linked.seq === head) break;
+        head = linked.seq;
+      }
+    });
   }
 
   // ---------------------------------------------------------------- budgets
@@ -411,12 +491,26 @@ export class RedisLedgerStore implements LedgerStore {
 
   private runTenant(script: StoreFunction, tenant: string, args: string[]): Promise<unknown> {
     const keys = this.keys;
-    return this.batcher.send(script, keys.tenantRoutingKey(tenant), [
+    const sent = this.batcher.send(script, keys.tenantRoutingKey(tenant), [
       keys.tenantBase(tenant),
       String(this.timeOffsetMs()),
       this.limitsArg,
       ...args,
     ]);
+    const linker = this.linker;
+    if (!linker || script === scripts.shapes) return sent;
+    // Every other tenant function may append audit events (reads expire overdue holds); a call that
+    // failed may have written too. The linker hashes them off this path.
+    return sent.then(
+      (reply) => {
+        linker.noteWritten(tenant);
+        return reply;
+      },
+      (error) => {
+        linker.noteWritten(tenant);
+        throw error;
+      },
+    );
   }
 
   /**
@@ -695,6 +789,14 @@ function idempotencyArgs(tag: IdempotencyTag | undefined): [string, string] {
 function publicDefinition(stored: BudgetDefinition & { gen?: number }): BudgetDefinition {
   const { gen: _gen, ...definition } = stored;
   return definition;
+}
+
+async function waitAtMost(promise: Promise<unknown>, ms: number): Promise<void> {
+  let timer: ReturnType<typeof setTimeout> | undefined;
+  const waited = new Promise<void>((resolve) => {
+    timer = setTimeout(resolve, ms);
+  });
+  await Promise.race([promise.catch(() => undefined), waited]).finally(() => clearTimeout(timer));
 }
 
 async function forEachLimited<T>(items: readonly T[], concurrency: number, run: (item: T) => Promise<void>) {

@@ -1,5 +1,12 @@
 import { createHash } from "node:crypto";
 import { budgetRemoveLua, budgetSetLua, repayDebtLua } from "./lua/budgets.js";
+import {
+  chainCheckpointLastLua,
+  chainCheckpointPutLua,
+  chainHeadLua,
+  chainPreludeLua,
+  chainSealLua,
+} from "./lua/chain.js";
 import { expireLua } from "./lua/expire.js";
 import { extendLua } from "./lua/extend.js";
 import { preludeLua } from "./lua/prelude.js";
@@ -41,6 +48,10 @@ const operations = {
   recordEvent: { name: "event.record", tenant: true, body: recordEventLua },
   sweepDue: { name: "sweep.due", tenant: false, body: sweepDueLua },
   sweepNote: { name: "sweep.note", tenant: false, body: sweepNoteLua },
+  chainHead: { name: "chain.head", tenant: false, body: chainHeadLua },
+  chainSeal: { name: "chain.seal", tenant: false, body: chainSealLua },
+  chainCheckpointPut: { name: "chain.checkpoint.put", tenant: false, body: chainCheckpointPutLua },
+  chainCheckpointLast: { name: "chain.checkpoint.last", tenant: false, body: chainCheckpointLastLua },
 } as const;
 
 export type ScriptName = keyof typeof operations;
@@ -82,7 +93,7 @@ end)
 `;
 
 function libraryBody(version: string): string {
-  const parts = [preludeLua, "local ops = {}"];
+  const parts = [preludeLua, chainPreludeLua, "local ops = {}"];
   for (const { name, tenant, body } of Object.values(operations)) {
     // A tenant function's per-call state comes from begin(); a sweep function reads only its own ARGV.
     const start = tenant ? "begin(keys, args)" : "KEYS, ARGV = keys, args";
