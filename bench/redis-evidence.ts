@@ -11,6 +11,7 @@
  * beside them, the server's time in commands (INFO commandstats) and the client's CPU per pair.
  * `bench/redis.ts` runs it as its last section; `npx tsx bench/redis-evidence.ts` alone.
  */
+
 import { readFileSync } from "node:fs";
 import { pathToFileURL } from "node:url";
 import { generateSigningKey, privateKeyPem } from "../src/evidence/keys.js";
@@ -18,6 +19,7 @@ import { parseEvidenceOptions } from "../src/evidence/options.js";
 import { StoreLedger } from "../src/ledger/ledger.js";
 import { createRedisStore, type RedisLedgerStore } from "../src/store/redis/index.js";
 import { startRedisServer } from "../test/helpers/redis-server.js";
+import { target } from "./targets.js";
 
 const rounds = Number(process.env.BENCH_EVIDENCE_ROUNDS ?? 7);
 const pairsPerRound = Number(process.env.BENCH_EVIDENCE_PAIRS ?? 2_000);
@@ -94,7 +96,6 @@ async function round(variant: Variant, serverPid: number, client: RedisClient): 
 }
 
 const median = (values: number[]) => [...values].sort((a, b) => a - b)[Math.floor(values.length / 2)];
-const verdict = (met: boolean) => (met ? "met" : "NOT MET");
 
 /** Runs the comparison on a server this process reaches at `url` (pid for /proc); returns report lines. */
 export async function benchEvidence(url: string, serverPid: number, say: (line: string) => void): Promise<void> {
@@ -156,10 +157,41 @@ export async function benchEvidence(url: string, serverPid: number, say: (line: 
       `  the chain's own server work, apart (a linker that waits, then links each round's events alone; commandstats), µs per pair: pairs ${list(deferred.commandUs)}; linking ${deferred.linkCommandUs.map((value) => value.toFixed(1)).join(" ")} (median +${(linkShare * 100).toFixed(1)} %)`,
     );
     say(
-      `  target, redis-server CPU ≤ +10 % with evidence: side by side (/proc, the client's hashing shares the machine's 2 cores) median of per-round ratios ${((cpuRatio - 1) * 100).toFixed(1)} % ${verdict(cpuRatio <= 1.1)}; the chain's own commands +${(linkShare * 100).toFixed(1)} % ${verdict(linkShare <= 0.1)}`,
+      target({
+        name: "redis-server CPU per pair, evidence on / off (side by side)",
+        value: cpuRatio,
+        unit: "×",
+        comparison: "<=",
+        limit: 1.1,
+        method: "/proc, median of per-round ratios; the client's hashing shares the 2 cores",
+      }),
     );
     say(
-      `  target, client wall time ≤ +20 % with evidence: median of per-round ratios ${((wallRatio - 1) * 100).toFixed(1)} % ${verdict(wallRatio <= 1.2)}; with all linking after the pairs ${((deferredWallRatio - 1) * 100).toFixed(1)} % ${verdict(deferredWallRatio <= 1.2)}`,
+      target({
+        name: "the chain's own server work per pair / the pair's (commandstats)",
+        value: 1 + linkShare,
+        unit: "×",
+        comparison: "<=",
+        limit: 1.1,
+      }),
+    );
+    say(
+      target({
+        name: "client wall time per pair, evidence on / off",
+        value: wallRatio,
+        unit: "×",
+        comparison: "<=",
+        limit: 1.2,
+        method: "median of per-round ratios, one caller",
+      }),
+    );
+    say(
+      target({
+        name: "client wall time per pair, evidence on (linking after the pairs) / off",
+        value: deferredWallRatio,
+        unit: "×",
+        comparison: "report",
+      }),
     );
   } finally {
     await client.close();

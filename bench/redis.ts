@@ -15,6 +15,7 @@
  * (bench/redis-prototype.ts) runs on the same server in the same run, as the floor to compare with.
  * Options: BENCH_TENANTS (default 100000), BENCH_SECONDS (throughput runs, default 3).
  */
+
 import { execFile } from "node:child_process";
 import { readFileSync } from "node:fs";
 import { pathToFileURL } from "node:url";
@@ -26,6 +27,7 @@ import type { Ledger } from "../src/ledger/ledger.js";
 import { hasBinary, redisUnavailableReason, startRedisServer } from "../test/helpers/redis-server.js";
 import { benchEvidence } from "./redis-evidence.js";
 import { benchPrototype } from "./redis-prototype.js";
+import { target } from "./targets.js";
 
 const run = promisify(execFile);
 const tenantsMany = Number(process.env.BENCH_TENANTS ?? 100_000);
@@ -61,8 +63,6 @@ async function serverMicrosPerScript(client: RedisClient, fn: () => Promise<unkn
   const line = stats.split("\n").find((entry) => /^cmdstat_(fcall|evalsha):/.test(entry)) ?? "";
   return Number(/usec_per_call=([\d.]+)/.exec(line)?.[1] ?? Number.NaN);
 }
-
-const verdict = (met: boolean) => (met ? "met" : "NOT MET");
 
 /** Pairs per second from `count` concurrent callers for `seconds`, and redis-server CPU per pair. */
 async function throughput(
@@ -183,7 +183,15 @@ export async function benchRedis(options: { print?: boolean } = {}): Promise<str
       `reserve + commit p50 (depth 4, one caller): ${pairP50.toFixed(0)} µs, p99 ${percentile(pairs, 0.99).toFixed(0)} µs`,
     );
     const pingRatio = pairP50 / pingP50;
-    say(`  target 1, p50 ≤ 5× PING p50: ${pingRatio.toFixed(2)}× ${verdict(pingRatio <= 5)}`);
+    say(
+      target({
+        name: "reserve + commit p50 / PING p50, one caller",
+        value: pingRatio,
+        unit: "×",
+        comparison: "<=",
+        limit: 5,
+      }),
+    );
 
     // ---------------------------------------------------------------- 2. throughput, 8 and 32 concurrent callers
     const eight = await throughput(callers, throughputSeconds, serverPid, () => pair(ledger, subject));
@@ -192,10 +200,24 @@ export async function benchRedis(options: { print?: boolean } = {}): Promise<str
       `throughput, ${callers} concurrent callers: ${eight.perSecond.toFixed(0)} reserve + commit pairs/s; CPU per pair: client ${eight.clientCpuPerPair.toFixed(0)} µs, redis-server ${eight.serverCpuPerPair.toFixed(0)} µs`,
     );
     say(
-      `  target 2, ≥ 0.12× redis-benchmark -c ${callers} (${(0.12 * reference.rps).toFixed(0)} pairs/s): ${eightRatio.toFixed(3)}× ${verdict(eightRatio >= 0.12)}`,
+      target({
+        name: `pairs/s, ${callers} callers / redis-benchmark -t ping -c ${callers} req/s`,
+        value: eightRatio,
+        unit: "×",
+        comparison: ">=",
+        limit: 0.12,
+        method: `${eight.perSecond.toFixed(0)} pairs/s vs ${reference.rps.toFixed(0)} req/s`,
+      }),
     );
     say(
-      `  target 4, redis-server CPU ≤ 200 µs per pair: ${eight.serverCpuPerPair.toFixed(0)} µs ${verdict(eight.serverCpuPerPair <= 200)}`,
+      target({
+        name: "redis-server CPU per pair",
+        value: eight.serverCpuPerPair,
+        unit: "µs",
+        comparison: "<=",
+        limit: 200,
+        method: `/proc utime + stime over the ${callers}-caller run`,
+      }),
     );
     const many = await throughput(callersMany, throughputSeconds, serverPid, () => pair(ledger, subject));
     const manyRatio = many.perSecond / reference.rps;
@@ -203,7 +225,14 @@ export async function benchRedis(options: { print?: boolean } = {}): Promise<str
       `throughput, ${callersMany} concurrent callers (same-tick batching): ${many.perSecond.toFixed(0)} pairs/s, redis-server ${many.serverCpuPerPair.toFixed(0)} µs per pair`,
     );
     say(
-      `  target 3, ≥ 0.22× redis-benchmark -c ${callers} with batching: ${manyRatio.toFixed(3)}× ${verdict(manyRatio >= 0.22)}`,
+      target({
+        name: `pairs/s, ${callersMany} callers with batching / redis-benchmark -c ${callers} req/s`,
+        value: manyRatio,
+        unit: "×",
+        comparison: ">=",
+        limit: 0.22,
+        method: `${many.perSecond.toFixed(0)} pairs/s`,
+      }),
     );
 
     // ---------------------------------------------------------------- 2b. the minimal prototype, same server, same run
@@ -232,7 +261,17 @@ export async function benchRedis(options: { print?: boolean } = {}): Promise<str
       );
     }
     const linear = depthCosts.every((cost) => cost.server <= cost.depth * base.server * 1.1);
-    say(`  target 5, at most linear in depth: ${verdict(linear)}`);
+    const worstOverLinearDepth = Math.max(...depthCosts.map((cost) => cost.server / (cost.depth * base.server)));
+    say(
+      target({
+        name: "decide server time at depth d / (d × depth 1), worst of 1..6",
+        value: worstOverLinearDepth,
+        unit: "×",
+        comparison: "<=",
+        limit: 1.1,
+        method: linear ? "at most linear" : "above linear",
+      }),
+    );
 
     // ---------------------------------------------------------------- 4. 1 tenant vs many tenants
     const oneTenant = subjectAtDepth(2, "solo");
@@ -266,7 +305,15 @@ export async function benchRedis(options: { print?: boolean } = {}): Promise<str
     say(
       `reserve + commit across ${tenantsMany} tenants: p50 ${manyP50.toFixed(0)} µs, server ${manyServer.toFixed(1)} µs/script (${(manyServer / soloServer).toFixed(2)}×)`,
     );
-    say(`  target 6, flat in the number of tenants (within 1.5×): ${verdict(manyServer <= soloServer * 1.5)}`);
+    say(
+      target({
+        name: `server time per script, ${tenantsMany} tenants / 1 tenant`,
+        value: manyServer / soloServer,
+        unit: "×",
+        comparison: "<=",
+        limit: 1.5,
+      }),
+    );
 
     // ---------------------------------------------------------------- 7. the audit hash chain, on vs off
     await benchEvidence(server.url, serverPid, say);
