@@ -1,6 +1,7 @@
 import Keyv from "keyv";
 import { ValidationError } from "../core/errors.js";
 import type { Policy, PolicyDocument } from "../core/policy.js";
+import { type EvidenceOptions, parseEvidenceOptions } from "../evidence/options.js";
 import { KeyvSingleProcessStore, type KeyvStoreOptions } from "../store/keyv-store.js";
 import type { LedgerStore } from "../store/types.js";
 import { type Ledger, type LedgerOptions, StoreLedger } from "./ledger.js";
@@ -22,6 +23,12 @@ export interface CreateLedgerOptions extends LedgerOptions, Omit<KeyvStoreOption
    * throws a PolicyError at once, naming file, path and line.
    */
   policy?: string | PolicyDocument | Policy;
+  /**
+   * Chains every audit event into its tenant's SHA-256 hash chain and, with a private key, signs
+   * checkpoints every `checkpointEveryEvents` events or `checkpointIntervalMs` (see the README's
+   * Evidence section). Redis store only for now: the embedded store refuses it.
+   */
+  evidence?: EvidenceOptions;
 }
 
 /**
@@ -39,7 +46,8 @@ export function createLedger(options: CreateLedgerOptions = {}): Ledger {
     return new StoreLedger(applyPolicyOnOpen(opener.store, policy), { ...withoutPolicy, mode, policy });
   }
   // --- end policy option ---
-  const { store, redis, redisPrefix, ...rest } = withoutPolicy;
+  const { store, redis, redisPrefix, evidence: evidenceInput, ...rest } = withoutPolicy;
+  const evidence = evidenceInput === undefined ? undefined : parseEvidenceOptions(evidenceInput);
   if (store !== undefined && redis !== undefined) {
     throw new ValidationError([
       { code: "invalid_value", path: "redis", message: "give either store or redis, not both" },
@@ -53,16 +61,37 @@ export function createLedger(options: CreateLedgerOptions = {}): Ledger {
     settledReservationRetentionMs: rest.settledReservationRetentionMs,
     settledReservationsMax: rest.settledReservationsMax,
   };
-  if (redis !== undefined) return new StoreLedger(openRedisStore({ ...limits, redis, prefix: redisPrefix }), rest);
+  if (redis !== undefined) {
+    return new StoreLedger(openRedisStore({ ...limits, redis, prefix: redisPrefix, evidence }), rest);
+  }
   if (store === undefined || isKeyv(store)) {
     const keyv = store as Keyv | undefined;
     const keyvRedisClient = keyv ? redisClientOfKeyv(keyv) : undefined;
     if (keyvRedisClient) {
-      return new StoreLedger(openRedisStore({ ...limits, redis: keyvRedisClient, prefix: redisPrefix }), rest);
+      return new StoreLedger(
+        openRedisStore({ ...limits, redis: keyvRedisClient, prefix: redisPrefix, evidence }),
+        rest,
+      );
+    }
+    if (evidence !== undefined) {
+      throw new ValidationError([
+        {
+          code: "unsupported",
+          path: "evidence",
+          message: "the embedded store does not chain its audit yet: use the Redis store (redis: URL)",
+        },
+      ]);
     }
     return new StoreLedger(new KeyvSingleProcessStore({ ...rest, keyv }), rest);
   }
-  if (isLedgerStore(store)) return new StoreLedger(store, rest);
+  if (isLedgerStore(store)) {
+    if (evidence !== undefined) {
+      throw new ValidationError([
+        { code: "unsupported", path: "evidence", message: "a ready store is built with its own evidence options" },
+      ]);
+    }
+    return new StoreLedger(store, rest);
+  }
   throw new ValidationError([
     { code: "invalid_type", path: "store", message: "must be a Keyv instance or a LedgerStore" },
   ]);
