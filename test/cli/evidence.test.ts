@@ -4,7 +4,7 @@ import { join } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import type { CliIo } from "../../src/cli/io.js";
 import { runCli } from "../../src/cli/run.js";
-import { type ChainRecord, type Checkpoint, emptyChainHead, linkEvent } from "../../src/evidence/chain.js";
+import { type ChainRecord, type Checkpoint, emptyChainHead, linkEvent, trimChain } from "../../src/evidence/chain.js";
 import { chainExportLines } from "../../src/evidence/export.js";
 import { generateSigningKey, signingKeyFromPem } from "../../src/evidence/keys.js";
 import { issueReceipt, receiptOfRecord } from "../../src/evidence/receipt.js";
@@ -142,6 +142,18 @@ describe("tollgate audit verify --from", () => {
     const unsigned = await run(["audit", "verify", "--from", file]);
     expect(unsigned.code).toBe(0);
     expect(unsigned.stdout).toMatch(/signatures not checked \(no --jwks\)/);
+  });
+
+  it("a chain cut by retention verifies from its anchor and says where it starts", async () => {
+    const { records, checkpoints } = buildChain(key, { count: 23, every: 5 });
+    const trimmed = trimChain(records, 4, undefined, 1);
+    const file = writeExport("trimmed.jsonl", {
+      records: trimmed.records,
+      checkpoints: [trimmed.checkpoint, ...checkpoints.filter((checkpoint) => checkpoint.seq > 4)],
+    });
+    const result = await run(["audit", "verify", "--from", file, "--jwks", jwks]);
+    expect(result).toMatchObject({ code: 0, stderr: "" });
+    expect(result.stdout).toContain("seq 5-23 (19 record(s), 5 checkpoint(s)), starts after seq 4 (retention), signed");
   });
 
   // The table is built per test: the tamperings that re-sign need the key generated in beforeAll.

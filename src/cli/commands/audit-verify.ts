@@ -182,8 +182,9 @@ function describeChain(verified: ChainVerification): string[] {
     const signed = verified.signaturesChecked
       ? `signed through seq ${tenant.signedThroughSeq}, ${tenant.unsignedTail} record(s) after the last checkpoint`
       : "signatures not checked (no --jwks)";
+    const trimmed = tenant.trimmedThroughSeq > 0 ? `, starts after seq ${tenant.trimmedThroughSeq} (retention)` : "";
     lines.push(
-      `Tenant ${name}: whole, seq ${tenant.firstSeq}-${tenant.lastSeq} (${tenant.records} record(s), ${tenant.checkpoints} checkpoint(s)), ${signed}.`,
+      `Tenant ${name}: whole, seq ${tenant.firstSeq}-${tenant.lastSeq} (${tenant.records} record(s), ${tenant.checkpoints} checkpoint(s))${trimmed}, ${signed}.`,
     );
   }
   lines.push(verified.ok ? "Chain whole." : "Chain broken.");
