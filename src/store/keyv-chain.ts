@@ -98,8 +98,11 @@ export class EmbeddedChain implements ChainBackend {
     for (const { seq, event } of this.unsealed(tenant, state.anchor, state.head.seq - state.anchor)) {
       records.push({ tenant, seq, prevHash: this.hashAt(state, seq - 1), hash: this.hashAt(state, seq), event });
     }
-    const checkpoints = [...state.checkpoints];
     const firstSeq = records[0]?.seq ?? 0;
+    // Retention dropped every event of the tenant: nothing is left for a checkpoint to cover.
+    if (firstSeq === 0) return { records, checkpoints: [] };
+    // A checkpoint below the anchor covers only records that are gone.
+    const checkpoints = state.checkpoints.filter((checkpoint) => checkpoint.seq >= firstSeq - 1);
     if (firstSeq > 1 && !checkpoints.some((checkpoint) => checkpoint.seq === firstSeq - 1)) {
       checkpoints.unshift(
         unsignedCheckpoint(tenant, { seq: firstSeq - 1, hash: this.hashAt(state, firstSeq - 1) }, nowMs),

@@ -122,7 +122,11 @@ describe("createLedger({ evidence }) on the embedded store", () => {
   });
 
   it("retention (per tenant and in total) drops only sealed events: what is kept verifies, links stay bounded", async () => {
-    const { ledger, store: storeOf } = chainedLedger({
+    const {
+      ledger,
+      clock,
+      store: storeOf,
+    } = chainedLedger({
       auditEventsMax: 8,
       auditEventsTotalMax: 20,
       evidence: { checkpointEveryEvents: 7 },
@@ -130,6 +134,14 @@ describe("createLedger({ evidence }) on the embedded store", () => {
     const store = await storeOf();
     const tenants = ["acme", "beta", "gamma"];
     for (const tenant of tenants) await ledger.setBudget({ scope: `tenant:${tenant}`, limit: 1_000_000 });
+    // A tenant written once, linked and checkpointed, then dropped whole by the total cap.
+    await ledger.setBudget({ scope: "tenant:idle", limit: 1 });
+    await ledger.reserve({ subject: subjectOf("idle"), action, estimate: 5 });
+    await store.linkChains();
+    clock.nowMs += 3_600_000;
+    await ledger.reserve({ subject: subjectOf("idle"), action, estimate: 5 });
+    await store.linkChains();
+    expect((await store.chainExport({ tenant: "tenant:idle" })).checkpoints.map((c) => c.seq)).toEqual([3]);
     // No link call in between: every eviction finds its event unsealed and seals up to it first.
     for (let round = 0; round < 200; round++) {
       const tenant = tenants[round % tenants.length];
@@ -157,6 +169,8 @@ describe("createLedger({ evidence }) on the embedded store", () => {
       expect(state?.hashes.byteLength).toBeLessThanOrEqual(64 * 32);
     }
     expect(exported.records.length).toBeLessThanOrEqual(20);
+    expect(exported.records.some((record) => record.tenant === "tenant:idle")).toBe(false);
+    expect(exported.checkpoints.some((checkpoint) => checkpoint.tenant === "tenant:idle")).toBe(false);
   });
 
   it("gives every tenant a chain of its own, each from seq 1", async () => {
