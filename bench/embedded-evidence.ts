@@ -45,6 +45,23 @@ function pairLoop(ledger: Ledger, after?: () => Promise<void>): () => Promise<vo
   };
 }
 
+const sha256Of = (text: string) => createHash("sha256").update(text).digest("hex");
+
+/**
+ * JCS for what the audit holds (strings, safe integers, arrays, plain objects): JSON.stringify's
+ * strings and numbers are JCS's, so sorting the keys is all that is left. A prototype of what a
+ * canonicalizer specialized to the audit event could cost; main() checks it gives canonicalize's bytes.
+ */
+function sortedJson(value: unknown): string {
+  if (Array.isArray(value)) return `[${value.map(sortedJson).join(",")}]`;
+  if (value === null || typeof value !== "object") return JSON.stringify(value);
+  const object = value as Record<string, unknown>;
+  const keys = Object.keys(object)
+    .filter((key) => object[key] !== undefined)
+    .sort();
+  return `{${keys.map((key) => `${JSON.stringify(key)}:${sortedJson(object[key])}`).join(",")}}`;
+}
+
 async function main(): Promise<void> {
   const baselineAt = process.argv.indexOf("--baseline");
   const key = generateSigningKey("bench");
@@ -57,6 +74,10 @@ async function main(): Promise<void> {
   // The two events a pair audits, as the store's reader returns them: what the chain hashes.
   const sample = (await off.audit({ scope: "tenant:t0", limit: 2 })) as unknown as Record<string, unknown>[];
   let prevHash = "0".repeat(64);
+  for (const event of sample) {
+    const record = { tenant: "tenant:t0", seq: 1, prevHash, event };
+    if (sortedJson(record) !== canonicalize(record)) throw new Error("the sorted-key prototype is not JCS here");
+  }
   const variants: Variant[] = [
     { name: "evidence off", run: pairLoop(off) },
     { name: "evidence on (linked + signed inside the round)", run: pairLoop(on, () => onStore.linkChains()) },
@@ -77,6 +98,15 @@ async function main(): Promise<void> {
         for (let i = 0; i < pairs; i++) {
           prevHash = recordHashOf("tenant:t0", 2 * i + 1, prevHash, sample[0]);
           prevHash = recordHashOf("tenant:t0", 2 * i + 2, prevHash, sample[1]);
+        }
+      },
+    },
+    {
+      name: "sorted-key JSON.stringify + SHA-256 of 2 records (per pair)",
+      run: () => {
+        for (let i = 0; i < pairs; i++) {
+          prevHash = sha256Of(sortedJson({ tenant: "tenant:t0", seq: 2 * i + 1, prevHash, event: sample[0] }));
+          prevHash = sha256Of(sortedJson({ tenant: "tenant:t0", seq: 2 * i + 2, prevHash, event: sample[1] }));
         }
       },
     },
