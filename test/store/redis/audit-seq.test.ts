@@ -23,13 +23,13 @@ describeRedis("the audit seq in Redis answers", () => {
     const first = await ledger.reserve({ subject, action, estimate: 5, idempotencyKey: "k-1" });
     expect(first.auditSeq).toBe(2);
     // The remembered answer as the scripts wrote it before: the same fields, no seq after "replayed".
-    const [recordKey] = await redis.client.keys(`${prefix}:{tenant:acme}:i:reserve:*`);
-    const stored = (await redis.client.get(recordKey)) as string;
+    const [recordKey] = (await redis.client.sendCommand(["KEYS", `${prefix}:{tenant:acme}:i:reserve:*`])) as string[];
+    const stored = (await redis.client.sendCommand(["GET", recordKey])) as string;
     const cut = stored.indexOf("\n");
     const answer = JSON.parse(stored.slice(cut + 1)) as unknown[];
     expect(answer[10]).toBe("2");
     answer.splice(10, 1);
-    await redis.client.set(recordKey, `${stored.slice(0, cut)}\n${JSON.stringify(answer)}`);
+    await redis.client.sendCommand(["SET", recordKey, `${stored.slice(0, cut)}\n${JSON.stringify(answer)}`, "KEEPTTL"]);
     const replay = await ledger.reserve({ subject, action, estimate: 5, idempotencyKey: "k-1" });
     expect(replay).toMatchObject({ replayed: true, reservationId: first.reservationId, balances: first.balances });
     expect(replay.auditSeq).toBeUndefined();
