@@ -35,6 +35,10 @@ interface TenantChainState {
  * about to be dropped by retention is sealed first (`dropped`), so the chain never has a gap.
  */
 export class EmbeddedChain implements ChainBackend {
+  /**
+   * One entry per tenant ever audited (a few hundred bytes once its events are gone): dropping one
+   * would begin its chain again at seq 1 beside checkpoints already handed out.
+   */
   private readonly tenants = new Map<string, TenantChainState>();
 
   constructor(private readonly audits: AuditColumns) {

@@ -93,7 +93,8 @@ export interface KeyvStoreOptions {
   /**
    * Chains every audit event into its tenant's hash chain (and signs checkpoints with a private
    * key): see the README's Evidence section; `parseEvidenceOptions` validates the options into this.
-   * Without it the store does no chain work at all.
+   * Without it the store does no chain work at all. The chain, like the audit, lives in this
+   * process's memory: a new process begins every tenant's chain again at seq 1.
    */
   evidence?: EvidenceConfig;
 }
