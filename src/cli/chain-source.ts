@@ -1,11 +1,7 @@
-import type { ChainExport } from "../evidence/export.js";
+import type { LedgerStore } from "../store/types.js";
 
-/** What a store that chains its audit events offers the CLI (the Redis store). */
-export interface ChainSource {
-  chainExport(query: { tenant?: string }): Promise<ChainExport>;
-  /** Links the events written but not linked yet, in the chains that exist. */
-  linkChains(query?: { tenant?: string }): Promise<void>;
-}
+/** What a store that chains its audit events offers the CLI: LedgerStore's optional chain methods. */
+export type ChainSource = Required<Pick<LedgerStore, "chainExport" | "linkChains">>;
 
 export function chainSourceOf(store: unknown): ChainSource | undefined {
   const candidate = store as Partial<ChainSource> | null;

@@ -59,6 +59,30 @@ interface TenantState {
   lastCheckpointAtMs: number;
 }
 
+/**
+ * Hashes a batch of a tenant's events after `head` (events at or below it are skipped: sealed
+ * meanwhile). Events trimmed before they were linked leave a gap a verifier reports.
+ */
+export function linksAfter(
+  tenant: string,
+  head: ChainHead,
+  batch: readonly SequencedEvent[],
+  onGap?: (tenant: string, fromSeq: number, toSeq: number) => void,
+): ChainLink[] {
+  const links: ChainLink[] = [];
+  let prevHash = head.hash;
+  let expected = head.seq + 1;
+  for (const { seq, event } of batch) {
+    if (seq < expected) continue;
+    if (seq > expected) onGap?.(tenant, expected, seq - 1);
+    const hash = recordHashOf(tenant, seq, prevHash, event);
+    links.push({ seq, prevHash, hash });
+    prevHash = hash;
+    expected = seq + 1;
+  }
+  return links;
+}
+
 export class ChainLinker {
   private readonly pending = new Set<string>();
   private readonly running = new Map<string, Promise<ChainHead>>();
@@ -144,20 +168,8 @@ export class ChainLinker {
     return head;
   }
 
-  /** Hashes a batch after `head`. Events trimmed before they were linked leave a gap a verifier reports. */
   private linksAfter(tenant: string, head: ChainHead, batch: readonly SequencedEvent[]): ChainLink[] {
-    const links: ChainLink[] = [];
-    let prevHash = head.hash;
-    let expected = head.seq + 1;
-    for (const { seq, event } of batch) {
-      if (seq < expected) continue; // sealed meanwhile by another linker
-      if (seq > expected) this.events.onGap?.(tenant, expected, seq - 1);
-      const hash = recordHashOf(tenant, seq, prevHash, event);
-      links.push({ seq, prevHash, hash });
-      prevHash = hash;
-      expected = seq + 1;
-    }
-    return links;
+    return linksAfter(tenant, head, batch, this.events.onGap);
   }
 
   private async checkpointIfDue(tenant: string, head: ChainHead): Promise<void> {

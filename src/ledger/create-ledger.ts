@@ -7,7 +7,7 @@ import type { LedgerStore } from "../store/types.js";
 import { type Ledger, type LedgerOptions, StoreLedger } from "./ledger.js";
 import { applyPolicyOnOpen, resolvePolicySync } from "./policy.js";
 
-export interface CreateLedgerOptions extends LedgerOptions, Omit<KeyvStoreOptions, "keyv"> {
+export interface CreateLedgerOptions extends LedgerOptions, Omit<KeyvStoreOptions, "keyv" | "evidence"> {
   /**
    * A keyv instance (any adapter; single process), or a ready LedgerStore. A Keyv built on
    * `@keyv/redis` is recognised and its Redis connection reused for the distributed store.
@@ -26,7 +26,7 @@ export interface CreateLedgerOptions extends LedgerOptions, Omit<KeyvStoreOption
   /**
    * Chains every audit event into its tenant's SHA-256 hash chain and, with a private key, signs
    * checkpoints every `checkpointEveryEvents` events or `checkpointIntervalMs` (see the README's
-   * Evidence section). Redis store only for now: the embedded store refuses it.
+   * Evidence section). On either store; a ready store is built with its own.
    */
   evidence?: EvidenceOptions;
 }
@@ -47,6 +47,7 @@ export function createLedger(options: CreateLedgerOptions = {}): Ledger {
   }
   // --- end policy option ---
   const { store, redis, redisPrefix, evidence: evidenceInput, ...rest } = withoutPolicy;
+  // Validated now, so a bad key fails here; each store takes the validated copy.
   const evidence = evidenceInput === undefined ? undefined : parseEvidenceOptions(evidenceInput);
   if (store !== undefined && redis !== undefined) {
     throw new ValidationError([
@@ -73,16 +74,7 @@ export function createLedger(options: CreateLedgerOptions = {}): Ledger {
         rest,
       );
     }
-    if (evidence !== undefined) {
-      throw new ValidationError([
-        {
-          code: "unsupported",
-          path: "evidence",
-          message: "the embedded store does not chain its audit yet: use the Redis store (redis: URL)",
-        },
-      ]);
-    }
-    return new StoreLedger(new KeyvSingleProcessStore({ ...rest, keyv }), rest);
+    return new StoreLedger(new KeyvSingleProcessStore({ ...rest, keyv, evidence }), rest);
   }
   if (isLedgerStore(store)) {
     if (evidence !== undefined) {

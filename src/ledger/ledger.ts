@@ -102,7 +102,7 @@ interface ReserveResponseFields {
   replayed?: boolean;
   /**
    * The sequence number of this decision's audit event in its tenant's evidence chain, when the
-   * store reports it: the join key between a trace and the evidence. Not set by the stores yet.
+   * store reports it: the join key between a trace and the evidence. Absent for decide().
    */
   auditSeq?: number;
 }
@@ -378,6 +378,7 @@ export class StoreLedger implements Ledger {
       balances: outcome.balances,
       shadow: outcome.shadow,
       replayed: outcome.replayed,
+      auditSeq: outcome.auditSeq,
     } as ReserveResponse;
     invariant(response.decision !== "DENY" || response.reasonCode !== undefined, "a DENY carries its reason code");
     return recordDecision(response, parsed, dryRun, this.mode); // telemetry (issue 5)

@@ -79,6 +79,10 @@ export class AuditColumns {
   private balanceScopes = new Int32Array(0);
   private balanceCount = new Uint8Array(0);
   private next = new Int32Array(0);
+  /** Per event, its seq in its tenant's evidence chain: only when the store chains (see chainWith). */
+  private chainSeqs: Float64Array | undefined;
+  /** Called before an event of a chaining store is dropped: the chain seals up to it first. */
+  private onDrop: ((tenant: string, chainSeq: number) => void) | undefined;
   private extra: (Partial<AuditEvent> | undefined)[] = [];
   private free = new Int32Array(0);
   private freeCount = 0;
@@ -114,7 +118,14 @@ export class AuditColumns {
     return this.total;
   }
 
-  append(tenant: string, event: AuditInput): void {
+  /** Keeps a chain seq per event from now on, and says which are dropped before they go. */
+  chainWith(onDrop: (tenant: string, chainSeq: number) => void): void {
+    this.chainSeqs = new Float64Array(this.capacity);
+    this.onDrop = onDrop;
+  }
+
+  /** `chainSeq`: the event's seq in its tenant's chain (0 when the store does not chain). */
+  append(tenant: string, event: AuditInput, chainSeq = 0): void {
     let chain = this.newest?.tenant === tenant ? this.newest : this.chains.get(tenant);
     if (!chain) {
       chain = {
@@ -136,6 +147,7 @@ export class AuditColumns {
     if (this.freeCount === 0) this.grow(Math.min(this.capacity * 2, this.totalMax + 1));
     const at = this.free[--this.freeCount];
     this.write(at, event);
+    if (this.chainSeqs) this.chainSeqs[at] = chainSeq;
     this.next[at] = absent;
     if (chain.newest === absent) chain.oldest = at;
     else this.next[chain.newest] = at;
@@ -155,6 +167,21 @@ export class AuditColumns {
     }
     for (const chain of this.chains.values()) this.readChain(chain, out);
     return out.sort((a, b) => a.seq - b.seq);
+  }
+
+  /**
+   * A chaining store's events of one tenant with chain seq > `afterSeq` (at most `limit`), oldest
+   * first, each as the audit reader returns it: what the chain hashes and exports.
+   */
+  chainEvents(tenant: string, afterSeq: number, limit: number): { seq: number; event: AuditEvent }[] {
+    const out: { seq: number; event: AuditEvent }[] = [];
+    const chain = this.chains.get(tenant);
+    const seqs = this.chainSeqs;
+    if (!chain || !seqs) return out;
+    for (let at = chain.oldest; at !== absent && out.length < limit; at = this.next[at]) {
+      if (seqs[at] > afterSeq) out.push({ seq: seqs[at], event: this.read(at, chain.tenantValue) });
+    }
+    return out;
   }
 
   private readChain(chain: TenantChain, out: AuditEvent[]): void {
@@ -365,6 +392,7 @@ export class AuditColumns {
 
   private dropOldest(chain: TenantChain): void {
     const at = chain.oldest;
+    if (this.chainSeqs) this.onDrop?.(chain.tenant, this.chainSeqs[at]);
     chain.oldest = this.next[at];
     if (chain.oldest === absent) chain.newest = absent;
     chain.count--;
@@ -396,6 +424,7 @@ export class AuditColumns {
     this.balanceScopes = widen(this.balanceScopes, new Int32Array(capacity * inlineBalances));
     this.balanceCount = widen(this.balanceCount, new Uint8Array(capacity));
     this.next = widen(this.next, new Int32Array(capacity));
+    if (this.chainSeqs) this.chainSeqs = widen(this.chainSeqs, new Float64Array(capacity));
     const free = new Int32Array(capacity);
     free.set(this.free.subarray(0, this.freeCount));
     this.free = free;

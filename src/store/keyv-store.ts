@@ -13,8 +13,12 @@ import {
 import { tenantScopeOf } from "../core/scope.js";
 import { assertAmount, type Unit } from "../core/units.js";
 import { windowInstanceOf, windowLengthMs } from "../core/windows.js";
+import type { ChainExport } from "../evidence/export.js";
+import { ChainLinker } from "../evidence/linker.js";
+import type { EvidenceConfig } from "../evidence/options.js";
 import { filterAuditEvents } from "./audit-filter.js";
 import { AuditColumns, type AuditInput } from "./keyv-audit.js";
+import { EmbeddedChain } from "./keyv-chain.js";
 import { HoldDeadlines } from "./keyv-deadlines.js";
 import {
   assertCounters,
@@ -86,6 +90,13 @@ export interface KeyvStoreOptions {
   settledReservationsMax?: number;
   /** Counters of run and clock windows that hold nothing are dropped after this much idleness. */
   windowCountersRetentionMs?: number;
+  /**
+   * Chains every audit event into its tenant's hash chain (and signs checkpoints with a private
+   * key): see the README's Evidence section; `parseEvidenceOptions` validates the options into this.
+   * Without it the store does no chain work at all. The chain, like the audit, lives in this
+   * process's memory: a new process begins every tenant's chain again at seq 1.
+   */
+  evidence?: EvidenceConfig;
 }
 
 interface IdempotencyRecord {
@@ -153,6 +164,9 @@ export class KeyvSingleProcessStore implements LedgerStore {
   /** The audit trail as numbers and interned strings; events are objects only when read. */
   private readonly audits: AuditColumns;
   private auditSeq = 0;
+  /** With `evidence` only: each tenant's chain, and the linker that hashes it off the write path. */
+  private readonly chain: EmbeddedChain | undefined;
+  private readonly linker: ChainLinker | undefined;
   private readonly idempotencyKeysMax: number;
   private readonly idempotencyRetentionMs: number;
   private readonly windowCountersRetentionMs: number;
@@ -186,6 +200,18 @@ export class KeyvSingleProcessStore implements LedgerStore {
       options.auditEventsTotalMax ?? auditEventsTotalMaxDefault,
       this.slots,
     );
+    if (options.evidence !== undefined) {
+      const { signingKey, checkpointEveryEvents, checkpointIntervalMs, linkIntervalMs, linkBatchMax } =
+        options.evidence;
+      this.chain = new EmbeddedChain(this.audits);
+      this.linker = new ChainLinker(
+        this.chain,
+        { signingKey, checkpointEveryEvents, checkpointIntervalMs, linkIntervalMs, linkBatchMax },
+        {},
+        this.clock,
+      );
+      this.linker.start();
+    }
     this.idempotencyKeysMax = options.idempotencyKeysMax ?? idempotencyKeysMaxDefault;
     this.idempotencyRetentionMs = options.idempotencyRetentionMs ?? idempotencyRetentionMsDefault;
     this.windowCountersRetentionMs = options.windowCountersRetentionMs ?? windowCountersRetentionMsDefault;
@@ -243,7 +269,45 @@ export class KeyvSingleProcessStore implements LedgerStore {
   }
 
   async close(): Promise<void> {
+    await this.linker?.close();
     await this.writes.flush();
+  }
+
+  // ---------------------------------------------------------------- evidence
+
+  /**
+   * The audit hash chain as kept (every event sealed first): per tenant (the tenant scope, or every
+   * tenant), a record for every kept event, the kept checkpoints, and the retention anchor when the
+   * oldest were dropped. Empty without `evidence`.
+   */
+  async chainExport(query: { tenant?: string }): Promise<ChainExport> {
+    const exported: ChainExport = { records: [], checkpoints: [] };
+    const chain = this.chain;
+    if (!chain) return exported;
+    await this.linkChains(query);
+    const tenants = query.tenant !== undefined ? [tenantScopeOf(query.tenant)] : chain.tenantNames().sort();
+    const nowMs = this.clock();
+    for (const tenant of tenants) {
+      const one = chain.exportTenant(tenant, nowMs);
+      exported.records.push(...one.records);
+      exported.checkpoints.push(...one.checkpoints);
+    }
+    return exported;
+  }
+
+  /** Links every tenant's events up to its newest and signs the checkpoints that are due. */
+  async linkChains(query: { tenant?: string } = {}): Promise<void> {
+    const { chain, linker } = this;
+    if (!chain || !linker) return;
+    const tenants = query.tenant !== undefined ? [tenantScopeOf(query.tenant)] : chain.tenantNames();
+    for (const tenant of tenants) {
+      // linkTenant takes a bounded number of batches per call: go on until the head stops moving.
+      for (let head = -1; ; ) {
+        const linked = await linker.linkTenant(tenant);
+        if (linked.seq === head) break;
+        head = linked.seq;
+      }
+    }
   }
 
   // ---------------------------------------------------------------- budgets
@@ -407,6 +471,7 @@ export class KeyvSingleProcessStore implements LedgerStore {
       expiresAtMs: undefined,
       balances: [],
       shadow: undefined,
+      auditSeq: undefined,
     };
     if (command.shadow && !allowed) {
       outcome.decision = "ALLOW";
@@ -465,7 +530,7 @@ export class KeyvSingleProcessStore implements LedgerStore {
     event.caps = outcome.caps;
     event.shadow = outcome.shadow;
     event.balances = outcome.balances;
-    this.appendAudit(event);
+    outcome.auditSeq = this.appendAudit(event);
     this.remember(tenant, "reserve", command.idempotency, outcome, now);
     return outcome;
   }
@@ -616,7 +681,7 @@ export class KeyvSingleProcessStore implements LedgerStore {
     event.amount = kind === "commit" ? charged : released;
     event.balances = balances;
     event.detail = command.reason ?? (uncharged > 0 ? `uncharged overage ${uncharged}` : undefined);
-    this.appendAudit(event);
+    const auditSeq = this.appendAudit(event);
     this.markSettled(slot, settledAs, now);
     const outcome: SettleOutcome = {
       ok: true,
@@ -627,6 +692,7 @@ export class KeyvSingleProcessStore implements LedgerStore {
       uncharged,
       released: shadowDenied ? 0 : released,
       balances,
+      auditSeq,
     };
     this.remember(tenant, kind, command.idempotency, outcome, now);
     if (command.lostReserve?.idempotencyKey !== undefined) {
@@ -1027,11 +1093,23 @@ export class KeyvSingleProcessStore implements LedgerStore {
     return event;
   }
 
-  /** The columns copy what they keep: `event` is never retained. */
-  private appendAudit(event: Omit<AuditInput, "seq">): void {
+  /**
+   * The columns copy what they keep: `event` is never retained. Returns the event's audit seq: its
+   * tenant's chain seq when the store chains, else the event's own seq.
+   */
+  private appendAudit(event: Omit<AuditInput, "seq">): number {
     this.auditSeq++;
     (event as AuditInput).seq = this.auditSeq;
-    this.audits.append(tenantScopeOf(event.scope), event as AuditInput);
+    const tenant = tenantScopeOf(event.scope);
+    const chain = this.chain;
+    if (chain === undefined) {
+      this.audits.append(tenant, event as AuditInput);
+      return this.auditSeq;
+    }
+    const chainSeq = chain.assign(tenant);
+    this.audits.append(tenant, event as AuditInput, chainSeq);
+    this.linker?.noteWritten(tenant);
+    return chainSeq;
   }
 }
 

@@ -4,6 +4,7 @@ import type { OveragePolicy } from "../core/schemas.js";
 import type { Tier } from "../core/tiers.js";
 import type { Unit } from "../core/units.js";
 import type { BudgetWindow } from "../core/windows.js";
+import type { ChainExport } from "../evidence/export.js";
 
 /**
  * The storage contract. Every mutating method is ONE atomic step over the whole chain of affected
@@ -45,6 +46,14 @@ export interface LedgerStore {
   audit(query: AuditLookup): Promise<AuditEvent[]>;
   /** The store's clock (server time for Redis), in ms since the epoch. */
   now(): Promise<number>;
+  /**
+   * Optional, for a store that chains its audit (both built-in stores): the chain as kept, per
+   * tenant (the tenant scope, or every tenant), oldest first, with its checkpoints and, when
+   * retention cut it, the unsigned anchor at the first seq - 1.
+   */
+  chainExport?(query: { tenant?: string }): Promise<ChainExport>;
+  /** Optional, with chainExport: links the events written but not linked yet, in the chains that exist. */
+  linkChains?(query?: { tenant?: string }): Promise<void>;
   close(): Promise<void>;
 }
 
@@ -138,6 +147,12 @@ export interface ReserveOutcome {
   shadow?: { decision: Decision; reasonCode?: ReasonCode; deniedScope?: string };
   /** True when this answer is the replay of an earlier call with the same idempotency key. */
   replayed?: boolean;
+  /**
+   * The sequence number of this reserve's own audit event (a replay: the first call's). Per tenant:
+   * the audit stream id on Redis, the tenant's chain seq on the embedded store when it chains, else
+   * the event's `seq`. Absent for decide(), which writes no event.
+   */
+  auditSeq?: number;
 }
 
 export type ReserveResult = ReserveOutcome | IdempotencyConflict;
@@ -185,6 +200,8 @@ export type SettleOutcome =
       released: number;
       balances: Balance[];
       replayed?: boolean;
+      /** The sequence number of the settlement's audit event, as ReserveOutcome.auditSeq. */
+      auditSeq?: number;
     }
   | { ok: false; error: SettleError; detail?: string };
 

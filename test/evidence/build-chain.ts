@@ -38,8 +38,11 @@ export function buildChain(
   return { records, checkpoints };
 }
 
-/** The tamperings of issue 11, each with the sequence number a verifier must name. */
-export function tamperings(key: SigningKey, otherKey: SigningKey) {
+/**
+ * The tamperings of issue 11, each with the sequence number a verifier must name, on a chain of at
+ * least 18 records of `tenant` with checkpoints at seqs 5 and 10 (checkpoints[0], checkpoints[1]) and one beyond 17.
+ */
+export function tamperings(key: SigningKey, otherKey: SigningKey, tenant = "acme") {
   const clone = <T>(value: T): T => structuredClone(value);
   return [
     {
@@ -69,7 +72,7 @@ export function tamperings(key: SigningKey, otherKey: SigningKey) {
       apply: (chain: { records: ChainRecord[]; checkpoints: Checkpoint[] }) => {
         const next = clone(chain);
         // A well-formed record with a correct hash of its own, linked to record 6.
-        const forged = linkEvent("acme", headOf(next.records[5]), { ...next.records[6].event, estimate: 0 });
+        const forged = linkEvent(tenant, headOf(next.records[5]), { ...next.records[6].event, estimate: 0 });
         next.records.splice(6, 0, forged);
         return next;
       },
@@ -110,7 +113,7 @@ export function tamperings(key: SigningKey, otherKey: SigningKey) {
       seq: 10,
       apply: (chain: { records: ChainRecord[]; checkpoints: Checkpoint[] }) => {
         const next = clone(chain);
-        const forged = signCheckpoint("acme", headOf(next.records[9]), { ...otherKey, keyId: key.keyId });
+        const forged = signCheckpoint(tenant, headOf(next.records[9]), { ...otherKey, keyId: key.keyId });
         next.checkpoints[1] = { ...forged, atMs: next.checkpoints[1].atMs };
         return next;
       },
@@ -121,7 +124,7 @@ export function tamperings(key: SigningKey, otherKey: SigningKey) {
       seq: 10,
       apply: (chain: { records: ChainRecord[]; checkpoints: Checkpoint[] }) => {
         const next = clone(chain);
-        next.checkpoints[1] = signCheckpoint("acme", headOf(next.records[9]), otherKey);
+        next.checkpoints[1] = signCheckpoint(tenant, headOf(next.records[9]), otherKey);
         return next;
       },
     },

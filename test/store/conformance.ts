@@ -461,6 +461,33 @@ export function testLedgerStore(name: string, createHarness: CreateStoreHarness)
         expect((await ledger.audit({ limit: 2 })).map((event) => event.type)).toEqual(["reserve", "reserve"]);
         expect(await ledger.audit({ decision: "DENY" })).toHaveLength(2);
       });
+
+      it("each answer names its own audit event's seq; a replay the first call's; decide() none", async () => {
+        await ledger.setBudget({ scope: "tenant:acme", limit: 30 });
+        const held = await ledger.reserve({ subject: resolver, action: email, estimate: 20, idempotencyKey: "k-1" });
+        const replay = await ledger.reserve({ subject: resolver, action: email, estimate: 20, idempotencyKey: "k-1" });
+        const committed = await ledger.commit(held.reservationId as string);
+        const denied = await ledger.reserve({ subject: resolver, action: email, estimate: 20 });
+        const second = await ledger.reserve({ subject: resolver, action: email, estimate: 5 });
+        const released = await ledger.release(second.reservationId as string);
+        const decided = await ledger.decide({ subject: resolver, action: email, estimate: 1 });
+        const seqOf = async (type: string, reservationId?: string, decision?: string) =>
+          (await ledger.audit({ scope: "tenant:acme" })).find(
+            (event) =>
+              event.type === type &&
+              (reservationId === undefined || event.reservationId === reservationId) &&
+              (decision === undefined || event.decision === decision),
+          )?.seq;
+        expect(held.auditSeq).toBe(await seqOf("reserve", held.reservationId));
+        expect(replay.replayed).toBe(true);
+        expect(replay.auditSeq).toBe(held.auditSeq);
+        expect(committed.auditSeq).toBe(await seqOf("commit", held.reservationId));
+        expect(denied.auditSeq).toBe(await seqOf("reserve", undefined, "DENY"));
+        expect(released.auditSeq).toBe(await seqOf("release", second.reservationId));
+        const seqs = [held, committed, denied, second, released].map((answer) => answer.auditSeq as number);
+        expect(seqs.every((seq, index) => index === 0 || seq > seqs[index - 1])).toBe(true);
+        expect(decided.auditSeq).toBeUndefined();
+      });
     });
 
     describe("approval decisions", () => {

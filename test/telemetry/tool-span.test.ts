@@ -55,9 +55,11 @@ describe.each(adapterNames.filter((name) => name !== "approvalFallback"))("execu
       expect(attr(span, "tollgate.scope")).toBe("tenant:acme/agent:resolver/toolset:send-email");
       expect(attr(span, "tollgate.tier")).toBe("write-external");
       expect(attr(span, "tollgate.estimate")).toBe(20);
-      // The audit sequence number is a field for the ledger's answer to fill; the stores do not yet.
-      expect(attr(span, "tollgate.audit.seq")).toBeUndefined();
     }
+    // Every call the ledger decided names its reserve's audit event: the join key with the evidence chain.
+    const seqs = spans.map((span) => attr(span, "tollgate.audit.seq"));
+    expect(seqs.every((seq) => Number.isSafeInteger(seq) && (seq as number) > 0)).toBe(true);
+    expect(new Set(seqs).size).toBe(seqs.length);
     const decisions = spans.map((span) => attr(span, "tollgate.decision"));
     expect(decisions.filter((decision) => decision !== "DENY")).toHaveLength(5);
     const denied = spans.filter((span) => attr(span, "tollgate.decision") === "DENY");

@@ -672,9 +672,20 @@ function balancesOf(
 function reserveOutcomeOf(reply: Reply, command: ReserveCommand, scopes: readonly string[]): ReserveOutcome {
   const outcome: ReserveOutcome = {
     decision: oneOf(reply[0], decisions, "reserve", "decision"),
-    balances: balancesOf(reply, 10, command.unit, (index) => scopes[Number(index) - 1], "reserve"),
+    balances: balancesOf(
+      reply,
+      reserveBalancesAt(reply),
+      command.unit,
+      (index) => scopes[Number(index) - 1],
+      "reserve",
+    ),
   };
   for (let at = 1; at <= 9; at++) textOrInteger(reply[at], "reserve");
+  const auditSeq = reserveBalancesAt(reply) === 11 ? auditSeqOf(reply[10], "reserve") : undefined;
+  if (auditSeq !== undefined) outcome.auditSeq = auditSeq;
+  if (!command.dryRun && auditSeq === undefined && reply[9] === "") {
+    throw new StoreReplyError("reserve", "an answer without its audit event's seq");
+  }
   if (reply[1] !== "") outcome.reasonCode = reply[1] as ReasonCode;
   if (reply[2] !== "") outcome.deniedScope = reply[2] as string;
   if (reply[3] !== "") {
@@ -720,10 +731,43 @@ function settleOutcomeOf(reply: Reply, reservationId: string, operation: string)
     debtAdded: amountOf(reply[3], operation, "debtAdded"),
     uncharged: amountOf(reply[4], operation, "uncharged"),
     released: amountOf(reply[5], operation, "released"),
-    balances: balancesOf(reply, 8, textOf(reply[7], operation, "unit") as Unit, String, operation),
+    balances: balancesOf(
+      reply,
+      settleBalancesAt(reply),
+      textOf(reply[7], operation, "unit") as Unit,
+      String,
+      operation,
+    ),
   };
   if (reply[6] !== "") outcome.replayed = true;
+  const auditSeq = settleBalancesAt(reply) === 9 ? auditSeqOf(reply[8], operation) : undefined;
+  if (auditSeq !== undefined) outcome.auditSeq = auditSeq;
+  if (auditSeq === undefined && !outcome.replayed) {
+    throw new StoreReplyError(operation, "an answer without its audit event's seq");
+  }
   return outcome;
+}
+
+/**
+ * Where a reserve reply's balances start: after the audit seq (11), or at 10 in a replay of an
+ * answer remembered before replies carried it. Balances come in groups of `balanceWidth`, so the
+ * two layouts never have the same length modulo it.
+ */
+function reserveBalancesAt(reply: Reply): number {
+  return (reply.length - 11) % balanceWidth === 0 ? 11 : 10;
+}
+
+/** As reserveBalancesAt, for a settle reply: 9 with the audit seq, 8 without. */
+function settleBalancesAt(reply: Reply): number {
+  return (reply.length - 9) % balanceWidth === 0 ? 9 : 8;
+}
+
+/** An audit event's seq: a positive integer (as text in a remembered answer), or "" (none). */
+function auditSeqOf(value: unknown, operation: string): number | undefined {
+  if (value === "") return undefined;
+  const seq = amountOf(value, operation, "auditSeq");
+  if (seq === 0) throw new StoreReplyError(operation, "an audit seq of 0");
+  return seq;
 }
 
 const settleErrors: readonly SettleError[] = [

@@ -57,13 +57,3 @@ describeRedis("createLedger({ evidence }) on Redis", () => {
     }
   });
 });
-
-it("the embedded store refuses evidence rather than ignoring it", () => {
-  try {
-    createLedger({ evidence: {} });
-    expect.unreachable();
-  } catch (error) {
-    expect(error).toBeInstanceOf(ValidationError);
-    expect((error as ValidationError).issues[0].path).toBe("evidence");
-  }
-});

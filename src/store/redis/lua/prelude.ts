@@ -588,6 +588,7 @@ end
 -- stream fields, not JSON: "b" the scopes (space-separated), then per budget "a" allocated and "r"
 -- remaining, passed as Lua numbers, which Redis formats exactly (every integer below 2^53) without a
 -- Lua string being made. The reader (audit-reader.ts) puts seq first and rebuilds "balances".
+-- Returns the event's seq.
 local function appendAudit(body, balances)
   local event
   if type(body) == 'table' then
@@ -598,8 +599,9 @@ local function appendAudit(body, balances)
   else
     event = '{"atMs":' .. int(now) .. ',"_us":' .. nowUs .. ',' .. body .. '}'
   end
+  local id
   if balances == nil then
-    redis.call('XADD', auditKey, 'MAXLEN', '~', auditEventsMax, '0-*', 'e', event)
+    id = redis.call('XADD', auditKey, 'MAXLEN', '~', auditEventsMax, '0-*', 'e', event)
   else
     local args = { auditKey, 'MAXLEN', '~', auditEventsMax, '0-*', 'e', event, 'b', '' }
     local scopes = {}
@@ -610,9 +612,11 @@ local function appendAudit(body, balances)
       n = n + 4
     end
     args[9] = table.concat(scopes, ' ')
-    redis.call('XADD', unpack(args))
+    id = redis.call('XADD', unpack(args))
   end
   expireUnlessKnown(auditKey)
+  -- The event's seq (its id "0-<seq>"): an operation's answer names its own event.
+  return tonumber(string.sub(id, 3))
 end
 
 -- ------------------------------------------------------------------ expiry (server clock)

@@ -10,7 +10,8 @@
  *
  * Returns a flat array (see `reserveOutcomeOf` in redis-store.ts): decision, reasonCode, deniedScope,
  * disabled tiers (comma-separated), reservationId, expiresAtMs, deadline to note in the sweep index,
- * shadow reasonCode, shadow deniedScope, replayed ("" or "1"), then per checked budget its candidate
+ * shadow reasonCode, shadow deniedScope, replayed ("" or "1"), the audit event's seq ("" for a dry
+ * run; a replay: the first call's), then per checked budget its candidate
  * index, window, instance, allocated, spent, reserved, debt. "" and 0 stand for absent. On an
  * idempotency conflict: { "!", "IDEMPOTENCY_CONFLICT" }; when the set of budgets changed since the
  * client's filter: { "!", "SHAPES_CHANGED", current generation }.
@@ -83,7 +84,7 @@ local function indexOf(b) return b.index end
 
 if dryRun then
   return pushBalances({ verdict.decision, verdict.reasonCode or '', verdict.deniedScope or '', verdict.caps or '',
-    '', 0, 0, '', '', '' }, checked, indexOf)
+    '', 0, 0, '', '', '', '' }, checked, indexOf)
 end
 
 local decision, reasonCode, deniedScope, caps = verdict.decision, verdict.reasonCode, verdict.deniedScope, verdict.caps
@@ -133,9 +134,9 @@ if shadowReason ~= '' then
   parts[#parts + 1] = ',"shadow":{"decision":"DENY","reasonCode":"' .. shadowReason .. '"'
     .. field('deniedScope', shadowScope ~= '' and quoted(shadowScope) or nil) .. '}'
 end
-appendAudit(parts, checked)
+local auditSeq = appendAudit(parts, checked)
 local reply = pushBalances({ decision, reasonCode or '', deniedScope or '', caps or '', heldId, expiresAtMs, hint,
-  shadowReason, shadowScope, '' }, checked, indexOf)
+  shadowReason, shadowScope, '', auditSeq }, checked, indexOf)
 rememberArray('reserve', idemKey, idemFingerprint, reply)
 return reply
 `;

@@ -14,7 +14,8 @@
  * operation, so reusing it on another reservation is a conflict too.
  *
  * Returns a flat array (see `settleOutcomeOf` in redis-store.ts): "ok", status, charged, debtAdded,
- * uncharged, released, replayed ("" or "1"), unit, then per held budget its scope, window, instance,
+ * uncharged, released, replayed ("" or "1"), unit, the audit event's seq ("" on a retry answered
+ * from the reservation record), then per held budget its scope, window, instance,
  * allocated, spent, reserved, debt; or { "!", error, detail }.
  */
 const settleLua = (kind: "commit" | "release") => `
@@ -55,7 +56,7 @@ if r[1] ~= 'held' and idemFingerprint ~= '' and r[10] == idemKey and (r[9] == id
   -- A retry of the settle that finalized this reservation (its reply was lost): the same numbers.
   local numbers = redis.call('HMGET', key, 'ch', 'so')
   local debtAdded, uncharged, released = string.match(numbers[2], '^(%d+):(%d+):(%d+)$')
-  return pushBalances({ 'ok', r[1], numbers[1], debtAdded, uncharged, released, '1', r[5] },
+  return pushBalances({ 'ok', r[1], numbers[1], debtAdded, uncharged, released, '1', r[5], '' },
     heldBudgets(r[6], r[5], r[8] or ''), scopeOf)
 end
 if r[1] == 'expired' then return { '!', 'RESERVATION_EXPIRED', '' } end
@@ -139,7 +140,7 @@ if reasonJson ~= '' then
 elseif uncharged > 0 then
   parts[#parts + 1] = ',"detail":"uncharged overage ' .. int(uncharged) .. '"'
 end
-appendAudit(parts, held)
+local auditSeq = appendAudit(parts, held)
 if lostReserve and lostReserveKey ~= '' then
   -- The caller was told the reserve failed: a retry with its key is decided afresh, not replayed.
   local recordKey = idempotencyKey('reserve', lostReserveKey)
@@ -148,7 +149,7 @@ if lostReserve and lostReserveKey ~= '' then
 end
 local reply = pushBalances({ 'ok', status, replyAmount(charged), replyAmount(debtAdded), replyAmount(uncharged),
   replyAmount(released), '',
-  r[5] }, held, scopeOf)
+  r[5], auditSeq }, held, scopeOf)
 rememberArray(kind, idemKey, idemFingerprint, reply)
 return reply
 `;
