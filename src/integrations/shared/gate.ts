@@ -238,7 +238,7 @@ export class Gate {
 
   /**
    * The whole gated call in one step, for the adapters' hot path: reserve, run what is allowed,
-   * settle once (as `admitAction` then `runHeld`, with no promise layers between them).
+   * settle once: `admitAction`, then the run and settle `runHeld` does.
    * `onAdmission` sees every answer (the tool node collects caps from it); `onDeny` answers a
    * denied call instead of running it.
    */
@@ -251,18 +251,18 @@ export class Gate {
     onDeny: (admission: Extract<Admission, { kind: "denied" }>) => T | Promise<T>,
     onAdmission?: (admission: Admission) => void,
   ): Promise<T> {
-    const span = startToolSpan(call);
-    const { ledger } = binding;
-    const response = await (span
-      ? withSpan(span, () => reserveAction(ledger, binding.subject, action, binding.runId))
-      : reserveAction(ledger, binding.subject, action, binding.runId));
-    const admission =
-      response.decision !== "DENY"
-        ? allowed(spec, action, call, response, span, binding.runId)
-        : await this.afterDeny(binding, spec, action, call, response, span);
+    const admission = await this.admitAction(binding, spec, action, call);
     onAdmission?.(admission);
     if (admission.kind === "denied") return await onDeny(admission);
-    const hold = admission.hold;
+    return this.runAndSettle(binding.ledger, admission.hold, run);
+  }
+
+  /**
+   * Runs a held action and settles its hold exactly once: a throw releases (and rethrows), an error
+   * ToolMessage releases, anything else commits what `actual()` reports. The commit is awaited here
+   * rather than through settle(): one promise less per call.
+   */
+  private async runAndSettle<T>(ledger: Ledger, hold: Hold, run: () => Promise<T>): Promise<T> {
     let result: T;
     try {
       result = hold.span ? await withSpan(hold.span, run) : await run();
@@ -270,7 +270,6 @@ export class Gate {
       await this.release(ledger, hold, "the tool threw", { error });
       throw error;
     }
-    // The commit is awaited here rather than through settle(): one promise less per call.
     const commit = this.commitOf(hold, result);
     if (!commit) {
       await this.settle(ledger, hold, result);
@@ -386,15 +385,7 @@ export class Gate {
   async runHeld<T>(ledger: Ledger, hold: Hold, run: () => Promise<T>): Promise<T> {
     // A hold made outside admit (an approval) gets its span here.
     if (!hold.span && hold.call) startHeldSpan(hold, hold.call);
-    let result: T;
-    try {
-      result = hold.span ? await withSpan(hold.span, run) : await run();
-    } catch (error) {
-      await this.release(ledger, hold, "the tool threw", { error });
-      throw error;
-    }
-    await this.settle(ledger, hold, result);
-    return result;
+    return this.runAndSettle(ledger, hold, run);
   }
 
   /**
