@@ -1,62 +1,15 @@
-import { type ChildProcess, spawn } from "node:child_process";
+import type { ChildProcess } from "node:child_process";
 import { fileURLToPath } from "node:url";
 import { afterEach, expect, it } from "vitest";
 import { createLedger } from "../../../src/ledger/create-ledger.js";
+import { nextLine, startWorker as startProcess, type Worker } from "../../helpers/worker-process.js";
 import { describeRedis, uniquePrefix, useRedisServer } from "./support.js";
 
 const workerPath = fileURLToPath(new URL("./worker.ts", import.meta.url));
-const repoRoot = fileURLToPath(new URL("../../../", import.meta.url));
 const children = new Set<ChildProcess>();
 
-function startWorker(args: string[]): {
-  child: ChildProcess;
-  lines: AsyncIterableIterator<string>;
-  done: Promise<number>;
-} {
-  const child = spawn(process.execPath, ["--import", "tsx", workerPath, ...args], {
-    cwd: repoRoot,
-    stdio: ["pipe", "pipe", "pipe"],
-  });
-  children.add(child);
-  let stderr = "";
-  child.stderr?.on("data", (chunk) => {
-    stderr = (stderr + chunk).slice(-2_000);
-  });
-  const done = new Promise<number>((resolve) =>
-    child.once("exit", (code) => {
-      children.delete(child);
-      if (code) console.error(`worker exited ${code}: ${stderr}`);
-      resolve(code ?? -1);
-    }),
-  );
-  return { child, lines: linesOf(child), done };
-}
-
-async function* linesOf(child: ChildProcess): AsyncIterableIterator<string> {
-  let buffer = "";
-  for await (const chunk of child.stdout as AsyncIterable<Buffer>) {
-    buffer += chunk.toString();
-    let newline = buffer.indexOf("\n");
-    while (newline >= 0) {
-      yield buffer.slice(0, newline);
-      buffer = buffer.slice(newline + 1);
-      newline = buffer.indexOf("\n");
-    }
-  }
-}
-
-async function firstLine(lines: AsyncIterableIterator<string>, timeoutMs: number): Promise<string> {
-  let timer: NodeJS.Timeout | undefined;
-  const timeout = new Promise<never>((_, reject) => {
-    timer = setTimeout(() => reject(new Error(`no output from the worker within ${timeoutMs} ms`)), timeoutMs);
-  });
-  try {
-    const next = await Promise.race([lines.next(), timeout]);
-    if (next.done) throw new Error("the worker exited without output");
-    return next.value;
-  } finally {
-    clearTimeout(timer);
-  }
+function startWorker(args: string[]): Worker {
+  return startProcess(workerPath, args, children);
 }
 
 describeRedis("redis store across processes", () => {
@@ -72,10 +25,10 @@ describeRedis("redis store across processes", () => {
     const ledger = createLedger({ redis: redis.server.url, redisPrefix: prefix, sweepIntervalMs: 0 });
     await ledger.setBudget({ scope: "tenant:race", limit });
     const workers = Array.from({ length: 4 }, () => startWorker(["contend", redis.server.url, prefix, "100"]));
-    const ready = await Promise.all(workers.map((worker) => firstLine(worker.lines, 40_000)));
+    const ready = await Promise.all(workers.map((worker) => nextLine(worker.lines, 40_000)));
     expect(ready).toEqual(["ready", "ready", "ready", "ready"]);
     for (const worker of workers) worker.child.stdin?.end("go\n");
-    const results = await Promise.all(workers.map((worker) => firstLine(worker.lines, 20_000)));
+    const results = await Promise.all(workers.map((worker) => nextLine(worker.lines, 20_000)));
     expect(await Promise.all(workers.map((worker) => worker.done))).toEqual([0, 0, 0, 0]);
 
     const counts = results.map((line) => JSON.parse(line) as { allowed: number; denied: number; unavailable: number });
@@ -105,7 +58,7 @@ describeRedis("redis store across processes", () => {
     const ledger = createLedger({ redis: redis.server.url, redisPrefix: prefix, sweepIntervalMs: 50 });
     await ledger.setBudget({ scope: "tenant:crash", limit: 10 });
     const worker = startWorker(["hold", redis.server.url, prefix, String(ttlMs), String(graceMs)]);
-    const held = JSON.parse(await firstLine(worker.lines, 20_000)) as { held: string; decision: string };
+    const held = JSON.parse(await nextLine(worker.lines, 20_000)) as { held: string; decision: string };
     expect(held.decision).toBe("ALLOW");
     const heldAtMs = Date.now();
     worker.child.kill("SIGKILL");
