@@ -1,19 +1,22 @@
 import { type Band, disabledTiersAt, sortTiers } from "./narrowing.js";
 import type { Tier } from "./tiers.js";
 
-export type Decision = "ALLOW" | "ALLOW_WITH_CAPS" | "DENY";
+export const DECISIONS = ["ALLOW", "ALLOW_WITH_CAPS", "DENY"] as const;
+export type Decision = (typeof DECISIONS)[number];
 
 /** Why an action was denied. Stable: integrations and dashboards match on these. */
-export type ReasonCode =
-  | "BUDGET_EXCEEDED"
-  | "BUDGET_NOT_FOUND"
-  | "DEBT_OUTSTANDING"
-  | "TIER_DISABLED"
-  | "TOOL_NOT_ALLOWED"
-  | "TOOL_NOT_COVERED"
-  | "LEDGER_UNAVAILABLE"
-  | "APPROVAL_REJECTED"
-  | "APPROVAL_TIMEOUT";
+export const REASON_CODES = [
+  "BUDGET_EXCEEDED",
+  "BUDGET_NOT_FOUND",
+  "DEBT_OUTSTANDING",
+  "TIER_DISABLED",
+  "TOOL_NOT_ALLOWED",
+  "TOOL_NOT_COVERED",
+  "LEDGER_UNAVAILABLE",
+  "APPROVAL_REJECTED",
+  "APPROVAL_TIMEOUT",
+] as const;
+export type ReasonCode = (typeof REASON_CODES)[number];
 
 /** What the agent may still do. Names follow the Cycles protocol's caps object where they overlap. */
 export interface Caps {

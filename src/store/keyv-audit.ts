@@ -1,37 +1,14 @@
-import type { Caps, Decision, ReasonCode } from "../core/decision.js";
+import { type Caps, DECISIONS, REASON_CODES } from "../core/decision.js";
 import { TIERS, type Tier } from "../core/tiers.js";
 import { UNITS } from "../core/units.js";
 import { formatReservationId, type ReservationSlots } from "./keyv-reservations.js";
-import type { AuditEvent, AuditEventType } from "./types.js";
+import { AUDIT_EVENT_TYPES, type AuditEvent } from "./types.js";
 
 /** An event as the store appends it: balances as read (any object with these three numbers). */
 export type AuditInput = Omit<AuditEvent, "balances"> & {
   balances?: readonly { scope: string; allocated: number; remaining: number }[];
 };
 
-const types: AuditEventType[] = [
-  "reserve",
-  "commit",
-  "release",
-  "expire",
-  "extend",
-  "budget.set",
-  "budget.remove",
-  "debt.repay",
-  "approval",
-];
-const decisions: Decision[] = ["ALLOW", "ALLOW_WITH_CAPS", "DENY"];
-const reasonCodes: ReasonCode[] = [
-  "BUDGET_EXCEEDED",
-  "BUDGET_NOT_FOUND",
-  "DEBT_OUTSTANDING",
-  "TIER_DISABLED",
-  "TOOL_NOT_ALLOWED",
-  "TOOL_NOT_COVERED",
-  "LEDGER_UNAVAILABLE",
-  "APPROVAL_REJECTED",
-  "APPROVAL_TIMEOUT",
-];
 /** Code 0 is "absent" in every code column; a value is its index + 1. */
 const codeOf = <T>(list: readonly T[], value: T | undefined): number =>
   value === undefined ? 0 : list.indexOf(value) + 1;
@@ -197,13 +174,13 @@ export class AuditColumns {
     const action = event.action;
     const shadow = event.shadow;
     const c = at * codeFields;
-    this.code[c] = codeOf(types, event.type);
+    this.code[c] = codeOf(AUDIT_EVENT_TYPES, event.type);
     this.code[c + 1] = codeOf(UNITS, event.unit);
     this.code[c + 2] = codeOf(TIERS, action?.tier);
-    this.code[c + 3] = codeOf(decisions, event.decision);
-    this.code[c + 4] = codeOf(reasonCodes, event.reasonCode);
-    this.code[c + 5] = codeOf(decisions, shadow?.decision);
-    this.code[c + 6] = codeOf(reasonCodes, shadow?.reasonCode);
+    this.code[c + 3] = codeOf(DECISIONS, event.decision);
+    this.code[c + 4] = codeOf(REASON_CODES, event.reasonCode);
+    this.code[c + 5] = codeOf(DECISIONS, shadow?.decision);
+    this.code[c + 6] = codeOf(REASON_CODES, shadow?.reasonCode);
     this.code[c + 7] = this.capsCode(event.caps);
     const s = at * strFields;
     this.str[s] = this.intern(event.scope);
@@ -278,7 +255,7 @@ export class AuditColumns {
     const event = {
       seq: this.num[n],
       atMs: this.num[n + 1],
-      type: types[this.code[c] - 1],
+      type: AUDIT_EVENT_TYPES[this.code[c] - 1],
       scope: this.text(s),
       unit: UNITS[this.code[c + 1] - 1],
     } as AuditEvent;
@@ -303,15 +280,15 @@ export class AuditColumns {
     if (actor !== undefined) event.actor = actor;
     if (!Number.isNaN(this.num[n + 2])) event.estimate = this.num[n + 2];
     if (!Number.isNaN(this.num[n + 3])) event.amount = this.num[n + 3];
-    if (this.code[c + 3] !== 0) event.decision = decisions[this.code[c + 3] - 1];
-    if (this.code[c + 4] !== 0) event.reasonCode = reasonCodes[this.code[c + 4] - 1];
+    if (this.code[c + 3] !== 0) event.decision = DECISIONS[this.code[c + 3] - 1];
+    if (this.code[c + 4] !== 0) event.reasonCode = REASON_CODES[this.code[c + 4] - 1];
     const deniedScope = this.text(s + 6);
     if (deniedScope !== undefined) event.deniedScope = deniedScope;
     const caps = this.code[c + 7];
     if (caps !== 0) event.caps = { disabledTiers: TIERS.filter((_tier, index) => (caps & (1 << index)) !== 0) };
     if (this.code[c + 5] !== 0) {
-      event.shadow = { decision: decisions[this.code[c + 5] - 1] };
-      if (this.code[c + 6] !== 0) event.shadow.reasonCode = reasonCodes[this.code[c + 6] - 1];
+      event.shadow = { decision: DECISIONS[this.code[c + 5] - 1] };
+      if (this.code[c + 6] !== 0) event.shadow.reasonCode = REASON_CODES[this.code[c + 6] - 1];
       const shadowDenied = this.text(s + 7);
       if (shadowDenied !== undefined) event.shadow.deniedScope = shadowDenied;
     }

@@ -255,16 +255,18 @@ export interface ReservationRecord {
   charged: number;
 }
 
-export type AuditEventType =
-  | "reserve"
-  | "commit"
-  | "release"
-  | "expire"
-  | "extend"
-  | "budget.set"
-  | "budget.remove"
-  | "debt.repay"
-  | "approval";
+export const AUDIT_EVENT_TYPES = [
+  "reserve",
+  "commit",
+  "release",
+  "expire",
+  "extend",
+  "budget.set",
+  "budget.remove",
+  "debt.repay",
+  "approval",
+] as const;
+export type AuditEventType = (typeof AUDIT_EVENT_TYPES)[number];
 
 /** One line of the audit log: who, what, where, how much, the answer and why. */
 export interface AuditEvent {
