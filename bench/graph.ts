@@ -65,6 +65,7 @@ export function instantLedger(): Ledger {
     getReservation: unused,
     audit: unused,
     recordApproval: unused,
+    receipt: unused,
     sweep: unused,
     store: new Promise(() => undefined),
     close: () => Promise.resolve(),

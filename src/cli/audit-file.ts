@@ -126,11 +126,11 @@ export function isAuditEventLine(line: string): boolean {
   }
 }
 
-/** A chain record or checkpoint line: evidence, checked by `audit verify --from`, not an event. */
+/** A chain record, checkpoint or receipt line: evidence, checked by `audit verify --from`, not an event. */
 function isEvidenceLine(value: unknown): boolean {
   if (value === null || typeof value !== "object" || Array.isArray(value)) return false;
   const keys = Object.keys(value);
-  return keys.length === 1 && (keys[0] === "chain" || keys[0] === "checkpoint");
+  return keys.length === 1 && (keys[0] === "chain" || keys[0] === "checkpoint" || keys[0] === "receipt");
 }
 
 function issuesOf(error: z.ZodError): ValidationIssue[] {

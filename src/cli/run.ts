@@ -1,6 +1,7 @@
 import { TollgateError, ValidationError } from "../core/errors.js";
 import { type Command, commandHelp, parseCommandArgs } from "./command.js";
 import { audit } from "./commands/audit.js";
+import { auditReceipt } from "./commands/audit-receipt.js";
 import { auditVerify } from "./commands/audit-verify.js";
 import { balance } from "./commands/balance.js";
 import { budgetLs, budgetRm, budgetSet } from "./commands/budget.js";
@@ -25,6 +26,7 @@ export const commands: readonly Command[] = [
   toolsCheck,
   audit,
   auditVerify,
+  auditReceipt,
   keysGenerate,
   report,
 ];

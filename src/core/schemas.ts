@@ -117,6 +117,19 @@ export const auditQuerySchema = z.strictObject({
   untilMs: z.number().int().nonnegative().optional(),
   afterSeq: z.number().int().nonnegative().optional(),
 });
+/** `ledger.receipt()`: a scope of the tenant (its tenant's chain) and the event's seq there (`auditSeq`). */
+export const receiptQuerySchema = z.strictObject({
+  scope: scopeId,
+  seq: z
+    .number()
+    .int("must be a whole number")
+    .min(1, "must be at least 1")
+    .refine(Number.isSafeInteger, "must be a safe integer"),
+  traceId: z
+    .string()
+    .regex(/^[0-9a-f]{32}$/, "must be a W3C trace id (32 lowercase hex)")
+    .optional(),
+});
 export const approvalOutcomes = ["approved", "rejected", "timed-out"] as const;
 export const recordApprovalSchema = z.strictObject({
   subject: subjectSchema,
@@ -153,6 +166,7 @@ export type ExtendInput = z.input<typeof extendSchema>;
 export type BalanceQuery = z.input<typeof balanceQuerySchema>;
 export type RepayDebtInput = z.input<typeof repayDebtSchema>;
 export type AuditQuery = z.input<typeof auditQuerySchema>;
+export type ReceiptInput = z.input<typeof receiptQuerySchema>;
 export type RecordApprovalInput = z.input<typeof recordApprovalSchema>;
 export type ListBudgetsQuery = { scope: string; allTenants?: undefined } | { allTenants: true; scope?: undefined };
 

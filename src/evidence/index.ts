@@ -21,8 +21,8 @@ export {
   unsignedCheckpoint,
   verifyChain,
 } from "./chain.js";
-export type { ChainExport } from "./export.js";
-export { chainExportLines, parseChainExport } from "./export.js";
+export type { ChainExport, ReceiptProblem } from "./export.js";
+export { chainExportLines, parseChainExport, verifyExportReceipts } from "./export.js";
 export type { JwkSet, PublicJwk, SigningKey, VerifyingKey } from "./keys.js";
 export {
   generateSigningKey,
@@ -36,9 +36,13 @@ export {
 export type { ArtifactType, CyclesEnvelope, ReceiptRequest, ReceiptVerification } from "./receipt.js";
 export {
   artifactTypes,
+  chainRecordOfReceipt,
   cyclesSchemaVersion,
   evidenceIdOf,
+  hasArtifactType,
   issueReceipt,
   receiptOfRecord,
   verifyReceipt,
 } from "./receipt.js";
+export type { ReceiptQuery, ReceiptSigner } from "./stored-receipt.js";
+export { receiptOfStoredRecord } from "./stored-receipt.js";

@@ -13,6 +13,8 @@ export const checkpointIntervalMsDefault = 60_000;
 export const linkIntervalMsDefault = 100;
 /** Events hashed per round trip to the store: bounds one link call's memory and its time on the store. */
 export const linkBatchMaxDefault = 512;
+export const serverIdDefault = "urn:tollgate";
+export const serverIdLengthMax = 512;
 
 const wholeNumber = (min: number, max: number) =>
   z.number().int("must be a whole number").min(min, `must be at least ${min}`).max(max, `must be at most ${max}`);
@@ -29,6 +31,8 @@ const evidenceOptionsSchema = z.strictObject({
   /** How often written events are hashed into the chain (off the reserve/commit path). */
   linkIntervalMs: wholeNumber(1, 60_000).optional(),
   linkBatchMax: wholeNumber(1, 10_000).optional(),
+  /** The URI naming this deployment in every receipt's `server_id` (Cycles envelope). */
+  serverId: z.string().min(1).max(serverIdLengthMax).optional(),
 });
 
 export type EvidenceOptions = z.input<typeof evidenceOptionsSchema>;
@@ -39,6 +43,7 @@ export interface EvidenceConfig {
   checkpointIntervalMs: number;
   linkIntervalMs: number;
   linkBatchMax: number;
+  serverId: string;
 }
 
 /** Validates `evidence` options (a ValidationError names the field) and returns a fresh config. */
@@ -66,7 +71,14 @@ export function parseEvidenceOptions(value: unknown, root = "evidence"): Evidenc
     checkpointIntervalMs: options.checkpointIntervalMs ?? checkpointIntervalMsDefault,
     linkIntervalMs: options.linkIntervalMs ?? linkIntervalMsDefault,
     linkBatchMax: options.linkBatchMax ?? linkBatchMaxDefault,
+    serverId: options.serverId ?? serverIdDefault,
   };
+}
+
+/** A store's own copy of a config it was given (it never reads the caller's object again). */
+export function copyEvidenceConfig(config: EvidenceConfig): EvidenceConfig {
+  const { signingKey, checkpointEveryEvents, checkpointIntervalMs, linkIntervalMs, linkBatchMax, serverId } = config;
+  return { signingKey, checkpointEveryEvents, checkpointIntervalMs, linkIntervalMs, linkBatchMax, serverId };
 }
 
 function isPrivateKeyObject(value: unknown): value is KeyObject {

@@ -1,6 +1,6 @@
 import { ValidationError } from "../core/errors.js";
 import { canonicalBytes, isJsonObject, type JsonObject, sha256Hex, sha256HexPattern } from "./canonical.js";
-import type { ChainRecord } from "./chain.js";
+import { type ChainRecord, parseChainRecord, recordHashOf } from "./chain.js";
 import { type KeySet, type SigningKey, signBytes, type VerifyingKey, verifyBytes, verifyingKeyOfHex } from "./keys.js";
 
 /**
@@ -90,6 +90,11 @@ const artifactOfEventType: Record<string, ArtifactType> = {
   expire: "release",
 };
 
+/** True for an audit event type a receipt can be issued for (a Cycles artifact type exists). */
+export function hasArtifactType(eventType: unknown): boolean {
+  return typeof eventType === "string" && Object.hasOwn(artifactOfEventType, eventType);
+}
+
 /**
  * A receipt for one chained audit event: the body is the chain record itself (tenant, seq,
  * prevHash, hash, event), so the receipt also names the event's place in its chain.
@@ -100,7 +105,7 @@ export function receiptOfRecord(
   options: { serverId: string; issuedAtMs?: number; traceId?: string },
 ): CyclesEnvelope {
   const type = typeof record.event.type === "string" ? record.event.type : "";
-  const artifactType = artifactOfEventType[type];
+  const artifactType = hasArtifactType(type) ? artifactOfEventType[type] : undefined;
   if (!artifactType) {
     throw new ValidationError([
       { code: "no_artifact_type", path: "event.type", message: `a "${type}" event has no Cycles artifact type` },
@@ -128,6 +133,15 @@ export interface ReceiptVerification {
    * `key_set`: the signer is a key of the given key set (and `keyId` says which).
    */
   disposition?: "binding_only" | "key_set";
+}
+
+/** The chain record a tollgate receipt vouches for, or undefined for a receipt of another issuer. */
+export function chainRecordOfReceipt(envelope: JsonObject): ChainRecord | undefined {
+  const payload = envelope.payload;
+  if (!isJsonObject(payload)) return undefined;
+  const body = payload[String(envelope.artifact_type)];
+  if (!isJsonObject(body) || !("tollgate_chain_record" in body)) return undefined;
+  return parseChainRecord(body.tollgate_chain_record, "payload.tollgate_chain_record");
 }
 
 /**
@@ -170,6 +184,20 @@ export function verifyReceipt(value: unknown, keys?: KeySet): ReceiptVerificatio
       ok: false,
       ...base,
       problem: { kind: "edited", detail: "its content does not match its evidence_id: it was changed after issue" },
+    };
+  }
+  // A tollgate receipt's record must match its own hash: a signer never vouches for a broken link.
+  let record: ChainRecord | undefined;
+  try {
+    record = chainRecordOfReceipt(value);
+  } catch (error) {
+    return { ok: false, ...base, problem: { kind: "malformed", detail: (error as Error).message } };
+  }
+  if (record && recordHashOf(record.tenant, record.seq, record.prevHash, record.event) !== record.hash) {
+    return {
+      ok: false,
+      ...base,
+      problem: { kind: "edited", detail: `its chain record (seq ${record.seq}) does not match its hash` },
     };
   }
   const signer = signerOf(value, keys);

@@ -32,11 +32,13 @@ import {
   listBudgetsSchema,
   type OveragePolicy,
   parseInput,
+  type ReceiptInput,
   type RecordApprovalInput,
   type ReleaseInput,
   type RemoveBudgetInput,
   type RepayDebtInput,
   type ReserveInput,
+  receiptQuerySchema,
   recordApprovalSchema,
   releaseSchema,
   removeBudgetSchema,
@@ -46,9 +48,10 @@ import {
   type SetBudgetInput,
   setBudgetSchema,
 } from "../core/schemas.js";
-import { type Subject, scopeIdOf } from "../core/scope.js";
+import { type Subject, scopeIdOf, tenantScopeOf } from "../core/scope.js";
 import type { Tier } from "../core/tiers.js";
 import { type Unit, unitDefault } from "../core/units.js";
+import type { CyclesEnvelope } from "../evidence/receipt.js";
 import type {
   AuditEvent,
   Balance,
@@ -154,6 +157,12 @@ export interface Ledger {
    * a timeout) or to note who approved before the action runs.
    */
   recordApproval(input: RecordApprovalInput): Promise<void>;
+  /**
+   * A signed receipt (Cycles evidence envelope) for one audit event: the chained event at `seq` of
+   * the scope's tenant, as `auditSeq` of a reserve/commit/release answer names it. Needs `evidence`
+   * with a `privateKey`; an event no longer kept is a ValidationError naming `seq`.
+   */
+  receipt(input: ReceiptInput): Promise<CyclesEnvelope>;
   /** Expires overdue holds now (the periodic sweep does this on its own). */
   sweep(): Promise<number>;
   /** The store, for tooling (CLI, tests). */
@@ -588,6 +597,20 @@ export class StoreLedger implements Ledger {
         detail: parsed.detail,
       }),
     ).catch((error) => {
+      throw asUnavailable(error);
+    });
+  }
+
+  async receipt(input: ReceiptInput): Promise<CyclesEnvelope> {
+    const parsed = parseInput(receiptQuerySchema, input);
+    const store = await this.getStore();
+    if (typeof store.receipt !== "function") {
+      throw new ValidationError([
+        { code: "unsupported", path: "evidence", message: `the ${store.name} store issues no receipts` },
+      ]);
+    }
+    const query = { tenant: tenantScopeOf(parsed.scope), seq: parsed.seq, traceId: parsed.traceId };
+    return this.withTimeout(store.receipt(query)).catch((error) => {
       throw asUnavailable(error);
     });
   }

@@ -115,6 +115,16 @@ export class EmbeddedChain implements ChainBackend {
     return { records, checkpoints };
   }
 
+  /** The tenant's record at `seq` (sealed first), or undefined when no kept event has that seq. */
+  recordAt(tenant: string, seq: number): ChainRecord | undefined {
+    const state = this.tenants.get(tenant);
+    if (!state || seq <= state.anchor || seq > state.written) return undefined;
+    this.sealThrough(tenant, seq);
+    const [found] = this.unsealed(tenant, seq - 1, 1);
+    if (found?.seq !== seq) return undefined;
+    return { tenant, seq, prevHash: this.hashAt(state, seq - 1), hash: this.hashAt(state, seq), event: found.event };
+  }
+
   /** Retention drops the tenant's event at `chainSeq` (its oldest): seal up to it, then let go of what is older. */
   private dropped(tenant: string, chainSeq: number): void {
     const state = this.tenants.get(tenant);

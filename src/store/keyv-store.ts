@@ -13,9 +13,12 @@ import {
 import { tenantScopeOf } from "../core/scope.js";
 import { assertAmount, type Unit } from "../core/units.js";
 import { windowInstanceOf, windowLengthMs } from "../core/windows.js";
+import type { ChainRecord } from "../evidence/chain.js";
 import type { ChainExport } from "../evidence/export.js";
 import { ChainLinker } from "../evidence/linker.js";
-import type { EvidenceConfig } from "../evidence/options.js";
+import { copyEvidenceConfig, type EvidenceConfig } from "../evidence/options.js";
+import type { CyclesEnvelope } from "../evidence/receipt.js";
+import { type ReceiptQuery, receiptOfStoredRecord } from "../evidence/stored-receipt.js";
 import { filterAuditEvents } from "./audit-filter.js";
 import { AuditColumns, type AuditInput } from "./keyv-audit.js";
 import { EmbeddedChain } from "./keyv-chain.js";
@@ -164,7 +167,8 @@ export class KeyvSingleProcessStore implements LedgerStore {
   /** The audit trail as numbers and interned strings; events are objects only when read. */
   private readonly audits: AuditColumns;
   private auditSeq = 0;
-  /** With `evidence` only: each tenant's chain, and the linker that hashes it off the write path. */
+  /** With `evidence` only: its config (a copy), each tenant's chain, and the linker that hashes it off the write path. */
+  private readonly evidence: EvidenceConfig | undefined;
   private readonly chain: EmbeddedChain | undefined;
   private readonly linker: ChainLinker | undefined;
   private readonly idempotencyKeysMax: number;
@@ -201,15 +205,9 @@ export class KeyvSingleProcessStore implements LedgerStore {
       this.slots,
     );
     if (options.evidence !== undefined) {
-      const { signingKey, checkpointEveryEvents, checkpointIntervalMs, linkIntervalMs, linkBatchMax } =
-        options.evidence;
+      this.evidence = copyEvidenceConfig(options.evidence);
       this.chain = new EmbeddedChain(this.audits);
-      this.linker = new ChainLinker(
-        this.chain,
-        { signingKey, checkpointEveryEvents, checkpointIntervalMs, linkIntervalMs, linkBatchMax },
-        {},
-        this.clock,
-      );
+      this.linker = new ChainLinker(this.chain, this.evidence, {}, this.clock);
       this.linker.start();
     }
     this.idempotencyKeysMax = options.idempotencyKeysMax ?? idempotencyKeysMaxDefault;
@@ -293,6 +291,15 @@ export class KeyvSingleProcessStore implements LedgerStore {
       exported.checkpoints.push(...one.checkpoints);
     }
     return exported;
+  }
+
+  async chainRecord(query: { tenant: string; seq: number }): Promise<ChainRecord | undefined> {
+    return this.chain?.recordAt(tenantScopeOf(query.tenant), query.seq);
+  }
+
+  async receipt(query: ReceiptQuery): Promise<CyclesEnvelope> {
+    const tenant = tenantScopeOf(query.tenant);
+    return receiptOfStoredRecord(this.evidence, { ...query, tenant }, await this.chainRecord({ ...query, tenant }));
   }
 
   /** Links every tenant's events up to its newest and signs the checkpoints that are due. */

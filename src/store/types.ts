@@ -4,7 +4,10 @@ import type { OveragePolicy } from "../core/schemas.js";
 import type { Tier } from "../core/tiers.js";
 import type { Unit } from "../core/units.js";
 import type { BudgetWindow } from "../core/windows.js";
+import type { ChainRecord } from "../evidence/chain.js";
 import type { ChainExport } from "../evidence/export.js";
+import type { CyclesEnvelope } from "../evidence/receipt.js";
+import type { ReceiptQuery } from "../evidence/stored-receipt.js";
 
 /**
  * The storage contract. Every mutating method is ONE atomic step over the whole chain of affected
@@ -54,6 +57,16 @@ export interface LedgerStore {
   chainExport?(query: { tenant?: string }): Promise<ChainExport>;
   /** Optional, with chainExport: links the events written but not linked yet, in the chains that exist. */
   linkChains?(query?: { tenant?: string }): Promise<void>;
+  /**
+   * Optional, with chainExport: one record of a tenant's chain (linked first), or undefined when the
+   * store keeps no event with that seq (never written, or dropped by retention).
+   */
+  chainRecord?(query: { tenant: string; seq: number }): Promise<ChainRecord | undefined>;
+  /**
+   * Optional, for a store built with a signing key: a signed receipt (Cycles evidence envelope) for
+   * the tenant's chained event at `seq` (receiptOfStoredRecord).
+   */
+  receipt?(query: ReceiptQuery): Promise<CyclesEnvelope>;
   close(): Promise<void>;
 }
 

@@ -15,6 +15,7 @@ const config = (overrides: Partial<EvidenceConfig> = {}): EvidenceConfig => ({
   checkpointIntervalMs: 60_000,
   linkIntervalMs: 10,
   linkBatchMax: 64,
+  serverId: "urn:tollgate:test",
   ...overrides,
 });
 const event = (index: number) => ({ type: "reserve", scope: "tenant:acme", decision: "ALLOW", estimate: index });

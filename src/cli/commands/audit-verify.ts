@@ -2,7 +2,12 @@ import { readFile, stat } from "node:fs/promises";
 import { ValidationError } from "../../core/errors.js";
 import { tenantScopeOf } from "../../core/scope.js";
 import { type ChainVerification, verifyChain } from "../../evidence/chain.js";
-import { type ChainExport, parseChainExport } from "../../evidence/export.js";
+import {
+  type ChainExport,
+  parseChainExport,
+  type ReceiptProblem,
+  verifyExportReceipts,
+} from "../../evidence/export.js";
 import { type KeySet, parseJwks } from "../../evidence/keys.js";
 import { type ReceiptVerification, receiptBytesMax, verifyReceipt } from "../../evidence/receipt.js";
 import { auditFileBytesMax, isAuditEventLine } from "../audit-file.js";
@@ -71,21 +76,18 @@ export const auditVerify: Command = {
     }
     let exported: ChainExport;
     if (from !== undefined) {
-      try {
-        exported = parseChainExport(withoutAuditEvents(await readBounded(userPath(io, from), auditFileBytesMax)));
-      } catch (error) {
-        if (error instanceof ValidationError) throw new CliFailure(`${from}: ${error.message}`, { cause: error });
-        throw error;
-      }
+      exported = await readChainExportFile(io, from);
     } else {
       const scope =
         typeof options.scope === "string" ? parseScopeFlag("scope", options.scope, command.name) : undefined;
       exported = await readStoreChain(io, options, command.name, scope);
     }
-    const verified = verifyChain(exported.records, exported.checkpoints, keys);
-    if (options.json) writeJsonLine(io.stdout, verified);
-    else for (const line of describeChain(verified)) writeLine(io.stdout, line);
-    return verified.ok ? exitOk : exitFailure;
+    const chain = verifyChain(exported.records, exported.checkpoints, keys);
+    const receipts = verifyExportReceipts(exported, keys);
+    const ok = chain.ok && receipts.problems.length === 0;
+    if (options.json) writeJsonLine(io.stdout, { ...chain, ok, receipts });
+    else for (const line of [...describeChain(chain), ...describeReceipts(receipts)]) writeLine(io.stdout, line);
+    return ok ? exitOk : exitFailure;
   },
 };
 
@@ -133,6 +135,16 @@ function withoutAuditEvents(text: string): string {
     .join("\n");
 }
 
+/** A chain export file (`audit --out`), its audit event lines left out; a bad line is a CliFailure naming it. */
+export async function readChainExportFile(io: Parameters<Command["run"]>[0]["io"], file: string): Promise<ChainExport> {
+  try {
+    return parseChainExport(withoutAuditEvents(await readBounded(userPath(io, file), auditFileBytesMax)));
+  } catch (error) {
+    if (error instanceof ValidationError) throw new CliFailure(`${file}: ${error.message}`, { cause: error });
+    throw error;
+  }
+}
+
 async function readBounded(file: string, bytesMax: number): Promise<string> {
   try {
     const { size } = await stat(file);
@@ -144,7 +156,7 @@ async function readBounded(file: string, bytesMax: number): Promise<string> {
   }
 }
 
-async function readKeySet(file: string): Promise<KeySet> {
+export async function readKeySet(file: string): Promise<KeySet> {
   const value = parseJsonFile(await readBounded(file, jwksFileBytesMax), file, jwksFileBytesMax);
   try {
     return parseJwks(value);
@@ -164,6 +176,15 @@ function describeReceipt(verified: ReceiptVerification, jwksFile: string | undef
     return `Receipt whole: ${what}, signed by key "${terminalText(verified.keyId ?? "")}" of ${terminalText(jwksFile ?? "")}.`;
   }
   return `Receipt whole: ${what}, signed by the key it names (${verified.signerPublicKeyHex}); no --jwks, so not checked against a key set.`;
+}
+
+function describeReceipts(receipts: { checked: number; problems: ReceiptProblem[] }): string[] {
+  if (receipts.checked === 0) return [];
+  if (receipts.problems.length === 0) return [`Receipts whole: ${receipts.checked} checked.`];
+  return receipts.problems.map((problem) => {
+    const where = problem.tenant === undefined ? "" : ` (${terminalText(problem.tenant)} seq ${problem.seq})`;
+    return `Receipt ${problem.index + 1} of ${receipts.checked} BROKEN${where}: ${problem.kind}: ${terminalText(problem.detail)}.`;
+  });
 }
 
 function describeChain(verified: ChainVerification): string[] {

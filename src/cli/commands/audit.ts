@@ -2,7 +2,11 @@ import { open } from "node:fs/promises";
 import type { Decision } from "../../core/decision.js";
 import { auditQueryLimitMax } from "../../core/limits.js";
 import { tenantScopeOf } from "../../core/scope.js";
+import type { JsonObject } from "../../evidence/canonical.js";
+import { type ChainProblem, verifyChain } from "../../evidence/chain.js";
 import type { ChainExport } from "../../evidence/export.js";
+import { hasArtifactType } from "../../evidence/receipt.js";
+import { type ReceiptSigner, receiptOfStoredRecord } from "../../evidence/stored-receipt.js";
 import type { Ledger } from "../../ledger/ledger.js";
 import { filterAuditEvents } from "../../store/audit-filter.js";
 import type { AuditEvent, AuditLookup } from "../../store/types.js";
@@ -14,6 +18,7 @@ import { formatEvent, percent } from "../format.js";
 import { type CliIo, terminalText, writeJsonLine, writeLine } from "../io.js";
 import { auditFileOption, redisOptions, userPath } from "../options.js";
 import { parseAmountFlag, parseEnumFlag, parseScopeFlag, parseTimeFlag } from "../values.js";
+import { receiptOptions, signerOf } from "./audit-receipt.js";
 
 const decisions: readonly Decision[] = ["ALLOW", "ALLOW_WITH_CAPS", "DENY"];
 export const auditLimitDefault = 1_000;
@@ -54,6 +59,11 @@ export const audit: Command = {
       description:
         "write an audit export (budgets + events, and the audit chain when the store keeps one) to FILE for `tollgate report --from` and `tollgate audit verify --from`",
     },
+    key: {
+      ...receiptOptions.key,
+      description: "with --out: also a signed receipt for every reserve, commit and release in the chain (.pem)",
+    },
+    "server-id": receiptOptions["server-id"],
     ...redisOptions,
     ...auditFileOption,
   },
@@ -62,6 +72,7 @@ export const audit: Command = {
     "tollgate audit --follow --redis redis://127.0.0.1:6379",
     "tollgate audit --would-deny --since 1d --redis redis://127.0.0.1:6379",
     "tollgate audit --out run.jsonl --redis redis://127.0.0.1:6379",
+    "tollgate audit --out run.jsonl --key keys/k1.pem --redis redis://127.0.0.1:6379",
     "tollgate audit --from run.jsonl --tool send_email --json",
   ],
   async run(context) {
@@ -73,7 +84,13 @@ export const audit: Command = {
     if (typeof options.out === "string" && options.follow) {
       throw new UsageError("--out writes a snapshot; it cannot be combined with --follow", context.command.name);
     }
+    if ((options.key !== undefined || options["server-id"] !== undefined) && typeof options.out !== "string") {
+      throw new UsageError("--key and --server-id go with --out", context.command.name);
+    }
+    const signer = typeof options.key === "string" ? await signerOf(options, io, context.command.name) : undefined;
     if (from !== undefined) {
+      if (signer)
+        throw new UsageError("--key signs what a store holds: give --redis, not --from", context.command.name);
       const exported = await readAuditExport(from);
       const events = filterAuditEvents(exported.events, query);
       if (typeof options.out === "string") return writeExport(io, options.out, { budgets: exported.budgets, events });
@@ -91,6 +108,16 @@ export const audit: Command = {
           query.scope ? { scope: tenantScopeOf(query.scope) } : { allTenants: true },
         );
         const chain = await chainOf(await ledger.store, query.scope);
+        if (signer && chain) {
+          const { receipts, withheld } = receiptsOf(chain, signer);
+          chain.receipts = receipts;
+          for (const problem of withheld) {
+            writeLine(
+              io.stderr,
+              `No receipts for ${terminalText(problem.tenant)} from seq ${problem.seq}: its chain is broken there (${problem.kind}); run tollgate audit verify --from ${terminalText(options.out)}.`,
+            );
+          }
+        }
         return writeExport(io, options.out, { budgets, events, chain });
       }
       printer.print(await ledger.audit(query));
@@ -131,8 +158,9 @@ function intervalMsOf({ options, command }: CommandContext): number {
 
 async function writeExport(io: CliIo, file: string, exported: AuditExport): Promise<number> {
   await writeAuditExport(userPath(io, file), exported);
+  const receipts = exported.chain?.receipts ? `, ${exported.chain.receipts.length} receipt(s)` : "";
   const chain = exported.chain
-    ? ` and the audit chain (${exported.chain.records.length} record(s), ${exported.chain.checkpoints.length} checkpoint(s); check it with: tollgate audit verify --from ${file} --jwks JWKS)`
+    ? ` and the audit chain (${exported.chain.records.length} record(s), ${exported.chain.checkpoints.length} checkpoint(s)${receipts}; check it with: tollgate audit verify --from ${file} --jwks JWKS)`
     : "";
   writeLine(
     io.stdout,
@@ -152,6 +180,32 @@ async function chainOf(store: unknown, scope: string | undefined): Promise<Chain
   await source.linkChains(query);
   const chain = await source.chainExport(query);
   return chain.records.length > 0 || chain.checkpoints.length > 0 ? chain : undefined;
+}
+
+/**
+ * A signed receipt for each record of the chain that has a Cycles artifact type (reserve, commit,
+ * release, expiry), up to the first record where the tenant's chain breaks: nothing after a break
+ * is vouched for. Returns the receipts and, per broken tenant, the seq where they stop.
+ */
+function receiptsOf(chain: ChainExport, signer: ReceiptSigner): { receipts: JsonObject[]; withheld: ChainProblem[] } {
+  const issuedAtMs = Date.now();
+  const firstBroken = new Map<string, ChainProblem>();
+  for (const problem of verifyChain(chain.records, chain.checkpoints, undefined).problems) {
+    if (!firstBroken.has(problem.tenant)) firstBroken.set(problem.tenant, problem);
+  }
+  const receipts = chain.records
+    .filter((record) => hasArtifactType(record.event.type))
+    .filter((record) => record.seq < (firstBroken.get(record.tenant)?.seq ?? Number.POSITIVE_INFINITY))
+    .map(
+      (record) =>
+        receiptOfStoredRecord(
+          signer,
+          { tenant: record.tenant, seq: record.seq },
+          record,
+          issuedAtMs,
+        ) as unknown as JsonObject,
+    );
+  return { receipts, withheld: [...firstBroken.values()] };
 }
 
 /** True when enforcement denies (or would deny) the action this event decided. */

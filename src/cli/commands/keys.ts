@@ -1,7 +1,15 @@
-import { chmod, mkdir, readFile, rename, writeFile } from "node:fs/promises";
+import { chmod, mkdir, readFile, rename, stat, writeFile } from "node:fs/promises";
 import { join } from "node:path";
 import { ValidationError } from "../../core/errors.js";
-import { generateSigningKey, type JwkSet, parseJwks, privateKeyPem, publicJwkOf } from "../../evidence/keys.js";
+import {
+  generateSigningKey,
+  type JwkSet,
+  parseJwks,
+  privateKeyPem,
+  publicJwkOf,
+  type SigningKey,
+  signingKeyFromPem,
+} from "../../evidence/keys.js";
 import type { Command } from "../command.js";
 import { CliFailure, exitOk, UsageError } from "../errors.js";
 import { terminalText, writeJsonLine, writeLine } from "../io.js";
@@ -84,6 +92,30 @@ async function readJwksIfAny(file: string): Promise<JwkSet | undefined> {
     throw error;
   }
   return { keys: (value as JwkSet).keys.map((jwk) => ({ ...jwk })) };
+}
+
+/** Bytes a private key file may have (a PKCS#8 Ed25519 PEM is about 120). */
+export const privateKeyFileBytesMax = 16 * 1024;
+
+/** The signing key in a PEM file (as `keys generate` writes it); a file that is not one is a CliFailure naming it. */
+export async function readSigningKey(file: string): Promise<SigningKey> {
+  let pem: string;
+  try {
+    const { size } = await stat(file);
+    if (size > privateKeyFileBytesMax) throw new Error(`it is ${size} bytes, more than a key file has`);
+    pem = await readFile(file, "utf8");
+  } catch (error) {
+    const reason = (error as NodeJS.ErrnoException).code === "ENOENT" ? "no such file" : (error as Error).message;
+    throw new CliFailure(`Cannot read ${file}: ${reason}`, { cause: error });
+  }
+  try {
+    return signingKeyFromPem(pem);
+  } catch (error) {
+    if (error instanceof ValidationError) {
+      throw new CliFailure(`${file} is not an Ed25519 private key (PKCS#8 PEM): ${error.message}`, { cause: error });
+    }
+    throw error;
+  }
 }
 
 export function parseJsonFile(text: string, file: string, bytesMax: number): unknown {

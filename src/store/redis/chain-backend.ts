@@ -91,11 +91,7 @@ export class RedisChainBackend implements ChainBackend {
       this.connection.send(linksKey, ["ZRANGE", linksKey, "0", "-1"]),
       this.connection.send(linksKey, ["ZRANGE", checkpointsKeyOf(linksKey), "0", "-1"]),
     ]);
-    const links = arrayReply(linkMembers, "ZRANGE", 0).flatMap((member) =>
-      textOf(member, "ZRANGE", "links")
-        .split(",")
-        .map((link) => linkOf(link)),
-    );
+    const links = arrayReply(linkMembers, "ZRANGE", 0).flatMap((member) => linksOf(textOf(member, "ZRANGE", "links")));
     const checkpoints = arrayReply(checkpointMembers, "ZRANGE", 0).map((member) =>
       checkpointOf(textOf(member, "ZRANGE", "checkpoint")),
     );
@@ -149,6 +145,44 @@ export class RedisChainBackend implements ChainBackend {
     return { records, checkpoints };
   }
 
+  /**
+   * One record: its stream entry, the sealed batch that holds its link and, for the first link of a
+   * batch, the batch before it (its prevHash). Undefined when the entry or its link is not kept.
+   */
+  async recordAt(tenant: string, seq: number): Promise<ChainRecord | undefined> {
+    const stream = this.keys.auditStream(tenant);
+    const linksKey = this.keys.chainLinks(tenant);
+    const [entries, holding] = await Promise.all([
+      this.connection.send(stream, ["XRANGE", stream, `0-${seq}`, `0-${seq}`]),
+      this.connection.send(linksKey, ["ZRANGE", linksKey, String(seq), "+inf", "BYSCORE", "LIMIT", "0", "1"]),
+    ]);
+    const [entry] = streamEntriesOf(entries);
+    const [batch] = arrayReply(holding, "ZRANGE", 0).map((member) => linksOf(textOf(member, "ZRANGE", "links")));
+    const at = batch?.findIndex((link) => link.seq === seq) ?? -1;
+    if (!entry || !batch || at < 0) return undefined;
+    let prevHash = at > 0 ? batch[at - 1].hash : genesisHash;
+    if (at === 0 && seq > 1) {
+      const before = await this.connection.send(linksKey, [
+        "ZRANGE",
+        linksKey,
+        `(${seq}`,
+        "-inf",
+        "BYSCORE",
+        "REV",
+        "LIMIT",
+        "0",
+        "1",
+      ]);
+      const previous = arrayReply(before, "ZRANGE", 0).map((member) => linksOf(textOf(member, "ZRANGE", "links")))[0];
+      const last = previous?.at(-1);
+      // The link before was trimmed with its event: the record is kept, its place no longer shown.
+      if (!last || last.seq !== seq - 1) return undefined;
+      prevHash = last.hash;
+    }
+    const event = chainEventOf(entry[0], entry[1]);
+    return { tenant, seq, prevHash, hash: batch[at].hash, event: event as unknown as JsonObject };
+  }
+
   private call(fn: StoreFunction, tenant: string, args: string[]): Promise<unknown> {
     return this.run(fn, this.keys.chainLinks(tenant), [this.keys.tenantBase(tenant), ...args]);
   }
@@ -173,6 +207,11 @@ function linkOf(member: string, operation = "chain"): ChainHead {
     throw new StoreReplyError(operation, `a chain link that is not "<seq>:<hash>"`);
   }
   return { seq, hash };
+}
+
+/** A links member: "<seq>:<hash>,<seq>:<hash>,..." in rising seq. */
+function linksOf(member: string): ChainHead[] {
+  return member.split(",").map((link) => linkOf(link));
 }
 
 /** A checkpoints member "<seq>:<checkpoint JSON>". */

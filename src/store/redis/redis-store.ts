@@ -12,9 +12,12 @@ import { applicableScopes, tenantScopeOf } from "../../core/scope.js";
 import { isTier, type Tier, tierRank } from "../../core/tiers.js";
 import { assertAmount, type Unit } from "../../core/units.js";
 import type { BudgetWindow } from "../../core/windows.js";
+import type { ChainRecord } from "../../evidence/chain.js";
 import type { ChainExport } from "../../evidence/export.js";
 import { ChainLinker } from "../../evidence/linker.js";
-import { type EvidenceConfig, parseEvidenceOptions } from "../../evidence/options.js";
+import { copyEvidenceConfig, type EvidenceConfig, parseEvidenceOptions } from "../../evidence/options.js";
+import type { CyclesEnvelope } from "../../evidence/receipt.js";
+import { type ReceiptQuery, receiptOfStoredRecord } from "../../evidence/stored-receipt.js";
 import { tenantOfReservation } from "../keyv-records.js";
 import type {
   ActionRecord,
@@ -127,8 +130,9 @@ export class RedisLedgerStore implements LedgerStore {
     return { generation, fields };
   });
 
-  /** Audit hash chain (with `evidence` only): the Redis half of the linker. */
+  /** Audit hash chain: the Redis half of the linker; with `evidence` only, its config (a copy) and the linker. */
   private readonly chain: RedisChainBackend;
+  private readonly evidence: EvidenceConfig | undefined;
   private readonly linker: ChainLinker | undefined;
 
   constructor(parts: RedisStoreParts) {
@@ -136,14 +140,8 @@ export class RedisLedgerStore implements LedgerStore {
     this.keys = parts.keys;
     this.chain = new RedisChainBackend(this.connection, this.keys, (fn, key, args) => this.run(fn, key, args));
     if (parts.evidence) {
-      const { signingKey, checkpointEveryEvents, checkpointIntervalMs, linkIntervalMs, linkBatchMax } = parts.evidence;
-      this.linker = new ChainLinker(this.chain, {
-        signingKey,
-        checkpointEveryEvents,
-        checkpointIntervalMs,
-        linkIntervalMs,
-        linkBatchMax,
-      });
+      this.evidence = copyEvidenceConfig(parts.evidence);
+      this.linker = new ChainLinker(this.chain, this.evidence);
       this.linker.start();
     }
     this.timeOffsetMs = parts.timeOffsetMs ?? (() => 0);
@@ -198,6 +196,17 @@ export class RedisLedgerStore implements LedgerStore {
       exported.checkpoints.push(...one.checkpoints);
     }
     return exported;
+  }
+
+  async chainRecord(query: { tenant: string; seq: number }): Promise<ChainRecord | undefined> {
+    const tenant = tenantScopeOf(query.tenant);
+    await this.linkChains({ tenant });
+    return this.chain.recordAt(tenant, query.seq);
+  }
+
+  async receipt(query: ReceiptQuery): Promise<CyclesEnvelope> {
+    const tenant = tenantScopeOf(query.tenant);
+    return receiptOfStoredRecord(this.evidence, { ...query, tenant }, await this.chainRecord({ ...query, tenant }));
   }
 
   /**

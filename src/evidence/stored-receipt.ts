@@ -1,0 +1,62 @@
+import { StoreReplyError, ValidationError } from "../core/errors.js";
+import { type ChainRecord, recordHashOf } from "./chain.js";
+import type { EvidenceConfig } from "./options.js";
+import { type CyclesEnvelope, receiptOfRecord } from "./receipt.js";
+
+/** Which event to vouch for: a tenant's chain seq, as `auditSeq` in a reserve/commit/release answer. */
+export interface ReceiptQuery {
+  /** The tenant scope ("tenant:acme"). */
+  tenant: string;
+  seq: number;
+  /** W3C trace id (32 lowercase hex) to carry as the receipt's `trace_id`: the join key with traces. */
+  traceId?: string;
+}
+
+/** What signs a receipt: the evidence config's key and the deployment's name. */
+export type ReceiptSigner = Pick<EvidenceConfig, "signingKey" | "serverId">;
+
+/**
+ * The one way a receipt is made from what a store keeps, for both stores, the ledger and the CLI.
+ * The record is checked against its own hash before it is signed: a store whose event was edited
+ * after it was linked gets a fault, never a signature over the edit.
+ */
+export function receiptOfStoredRecord(
+  signer: ReceiptSigner | undefined,
+  query: ReceiptQuery,
+  record: ChainRecord | undefined,
+  issuedAtMs = Date.now(),
+): CyclesEnvelope {
+  const key = signer?.signingKey;
+  if (!signer || !key) {
+    throw new ValidationError([
+      {
+        code: "unsupported",
+        path: "evidence.privateKey",
+        message: "a receipt is signed: give the ledger evidence options with a privateKey",
+      },
+    ]);
+  }
+  if (!record) {
+    throw new ValidationError([
+      {
+        code: "not_found",
+        path: "seq",
+        message: `${query.tenant} keeps no chained event with seq ${query.seq} (not written, or dropped by retention)`,
+      },
+    ]);
+  }
+  if (record.tenant !== query.tenant || record.seq !== query.seq) {
+    throw new StoreReplyError(
+      "receipt",
+      `asked for ${query.tenant} seq ${query.seq}, the store answered another record`,
+    );
+  }
+  if (recordHashOf(record.tenant, record.seq, record.prevHash, record.event) !== record.hash) {
+    throw new StoreReplyError("receipt", `the chain record at seq ${record.seq} does not match its hash`);
+  }
+  return receiptOfRecord(record, key, {
+    serverId: signer.serverId,
+    issuedAtMs,
+    ...(query.traceId !== undefined ? { traceId: query.traceId } : {}),
+  });
+}
