@@ -12,6 +12,7 @@
  * rounds, for "evidence off costs nothing" against the code before the change.
  */
 import { createHash } from "node:crypto";
+import { pathToFileURL } from "node:url";
 import canonicalize from "canonicalize";
 import { recordHashOf } from "../src/evidence/chain.js";
 import { generateSigningKey, privateKeyPem } from "../src/evidence/keys.js";
@@ -19,6 +20,7 @@ import { createLedger } from "../src/ledger/create-ledger.js";
 import type { Ledger } from "../src/ledger/ledger.js";
 import type { KeyvSingleProcessStore } from "../src/store/keyv-store.js";
 import { interleave, type Variant } from "./measure.js";
+import { target } from "./targets.js";
 
 const pairs = 10_000;
 const rounds = 9;
@@ -104,14 +106,20 @@ function shapedJson(value: unknown): string {
   return `${out}}`;
 }
 
-async function main(): Promise<void> {
-  const baselineAt = process.argv.indexOf("--baseline");
+/**
+ * The comparison as a section of `npm run bench` (bench/evidence.ts): returns the printed lines and
+ * records the targets. `baseline`: another checkout's store timed in the same rounds.
+ */
+export async function benchEmbeddedEvidence(baselineDir?: string): Promise<string[]> {
+  const lines: string[] = [];
   const key = generateSigningKey("bench");
   const off = await provisioned(createLedger as CreateLedger, {});
   const on = await provisioned(createLedger as CreateLedger, {
     evidence: { privateKey: privateKeyPem(key), keyId: key.keyId, checkpointEveryEvents: 1_000 },
   });
+  const unsigned = await provisioned(createLedger as CreateLedger, { evidence: { checkpointEveryEvents: 1_000 } });
   const onStore = (await on.store) as KeyvSingleProcessStore;
+  const unsignedStore = (await unsigned.store) as KeyvSingleProcessStore;
   await pairLoop(off)();
   // The two events a pair audits, as the store's reader returns them: what the chain hashes.
   const sample = (await off.audit({ scope: "tenant:t0", limit: 2 })) as unknown as Record<string, unknown>[];
@@ -125,6 +133,10 @@ async function main(): Promise<void> {
   const variants: Variant[] = [
     { name: "evidence off", run: pairLoop(off) },
     { name: "evidence on (linked + signed inside the round)", run: pairLoop(on, () => onStore.linkChains()) },
+    {
+      name: "evidence on, no key (linked, nothing signed)",
+      run: pairLoop(unsigned, () => unsignedStore.linkChains()),
+    },
     {
       name: "prototype: off + JCS + SHA-256 of its 2 events, inline",
       run: async () => {
@@ -197,8 +209,8 @@ async function main(): Promise<void> {
       },
     },
   ];
-  if (baselineAt > 0) {
-    const dir = process.argv[baselineAt + 1];
+  if (baselineDir !== undefined) {
+    const dir = baselineDir;
     const baseline = (await import(`${dir}/src/ledger/create-ledger.ts`)) as { createLedger: CreateLedger };
     variants.push({
       name: `baseline ${dir}: evidence off`,
@@ -208,19 +220,55 @@ async function main(): Promise<void> {
   const results = await interleave(variants, { opsPerRound: pairs, rounds });
   const offUs = results[0].perOpUs.median;
   const offCpuUs = results[0].cpuPerOpUs.median;
-  console.log(`embedded reserve + commit per pair, ${rounds} rounds of ${pairs.toLocaleString("en-US")}, interleaved`);
-  console.log(`${"variant".padEnd(60)} ${"wall µs".padStart(9)} ${"IQR".padStart(7)} ${"cpu µs".padStart(8)}  ×off`);
+  lines.push(`embedded reserve + commit per pair, ${rounds} rounds of ${pairs.toLocaleString("en-US")}, interleaved`);
+  lines.push(`${"variant".padEnd(60)} ${"wall µs".padStart(9)} ${"IQR".padStart(7)} ${"cpu µs".padStart(8)}  ×off`);
   for (const result of results) {
     const { median, q1, q3 } = result.perOpUs;
-    console.log(
+    lines.push(
       `${result.name.padEnd(60)} ${median.toFixed(2).padStart(9)} ${(q3 - q1).toFixed(2).padStart(7)} ${result.cpuPerOpUs.median.toFixed(2).padStart(8)}  ${(median / offUs).toFixed(3)} (cpu ${(result.cpuPerOpUs.median / offCpuUs).toFixed(3)})`,
     );
   }
-  const onUs = results[1].perOpUs.median;
-  console.log(`evidence on / off: +${((onUs / offUs - 1) * 100).toFixed(1)} % (target: ≤ +15 %)`);
+  const [, onResult, unsignedResult, inlinePrototype, , , , , , shaAlone] = results;
+  lines.push(
+    target({
+      name: "embedded reserve + commit, evidence on / off",
+      value: onResult.perOpUs.median / offUs,
+      unit: "×",
+      comparison: "<=",
+      limit: 1.15,
+      method: "interleaved rounds, medians; the round's linking and signing inside it",
+    }),
+    target({
+      name: "embedded: minimal prototype (JCS + SHA-256 of the 2 events inline) / off",
+      value: inlinePrototype.perOpUs.median / offUs,
+      unit: "×",
+      comparison: "report",
+    }),
+    target({
+      name: "embedded: SHA-256 alone of a pair's 2 records / a pair without evidence",
+      value: shaAlone.perOpUs.median / offUs,
+      unit: "×",
+      comparison: "report",
+      method: "the hash function alone over the bytes, no canonical JSON, no event read",
+    }),
+    target({
+      name: "embedded reserve + commit, signing on / chain unsigned",
+      value: onResult.perOpUs.median / unsignedResult.perOpUs.median,
+      unit: "×",
+      comparison: "<=",
+      limit: 1.2,
+      method: "checkpoints every 1,000 events, signed inside the round",
+    }),
+  );
   const seqs = (await onStore.chainExport({ tenant: "tenant:t0" })).records.length;
-  console.log(`chained records kept at the end: ${seqs.toLocaleString("en-US")}`);
-  await Promise.all([off.close(), on.close()]);
+  lines.push(`chained records kept at the end: ${seqs.toLocaleString("en-US")}`);
+  await Promise.all([off.close(), on.close(), unsigned.close()]);
+  return lines;
 }
 
-await main();
+if (import.meta.url === pathToFileURL(process.argv[1] ?? "").href) {
+  const baselineAt = process.argv.indexOf("--baseline");
+  for (const line of await benchEmbeddedEvidence(baselineAt > 0 ? process.argv[baselineAt + 1] : undefined)) {
+    console.log(line);
+  }
+}
