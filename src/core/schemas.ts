@@ -130,6 +130,10 @@ export const receiptQuerySchema = z.strictObject({
     .regex(/^[0-9a-f]{32}$/, "must be a W3C trace id (32 lowercase hex)")
     .optional(),
 });
+export const decideReceiptSchema = z.strictObject({
+  decide: z.unknown(),
+  traceId: receiptQuerySchema.shape.traceId,
+});
 export const approvalOutcomes = ["approved", "rejected", "timed-out"] as const;
 export const recordApprovalSchema = z.strictObject({
   subject: subjectSchema,
@@ -167,6 +171,11 @@ export type BalanceQuery = z.input<typeof balanceQuerySchema>;
 export type RepayDebtInput = z.input<typeof repayDebtSchema>;
 export type AuditQuery = z.input<typeof auditQuerySchema>;
 export type ReceiptInput = z.input<typeof receiptQuerySchema>;
+/** `ledger.receipt({ decide })`: decide() and sign its answer (a dry run writes no audit event to point at). */
+export interface DecideReceiptInput {
+  decide: ReserveInput;
+  traceId?: string;
+}
 export type RecordApprovalInput = z.input<typeof recordApprovalSchema>;
 export type ListBudgetsQuery = { scope: string; allTenants?: undefined } | { allTenants: true; scope?: undefined };
 

@@ -1,7 +1,8 @@
 import { StoreReplyError, ValidationError } from "../core/errors.js";
 import { type ChainRecord, recordHashOf } from "./chain.js";
 import type { EvidenceConfig } from "./options.js";
-import { type CyclesEnvelope, receiptOfRecord } from "./receipt.js";
+import type { JsonObject } from "./canonical.js";
+import { type CyclesEnvelope, issueReceipt, receiptOfRecord } from "./receipt.js";
 
 /** Which event to vouch for: a tenant's chain seq, as `auditSeq` in a reserve/commit/release answer. */
 export interface ReceiptQuery {
@@ -9,6 +10,16 @@ export interface ReceiptQuery {
   tenant: string;
   seq: number;
   /** W3C trace id (32 lowercase hex) to carry as the receipt's `trace_id`: the join key with traces. */
+  traceId?: string;
+}
+
+/**
+ * A decide() answer to vouch for. A decision that holds nothing writes no audit event, so its
+ * receipt carries the question and the answer themselves (`tollgate_decision`), not a chain record.
+ */
+export interface DecisionReceiptQuery {
+  tenant: string;
+  decision: JsonObject;
   traceId?: string;
 }
 
@@ -26,16 +37,7 @@ export function receiptOfStoredRecord(
   record: ChainRecord | undefined,
   issuedAtMs = Date.now(),
 ): CyclesEnvelope {
-  const key = signer?.signingKey;
-  if (!signer || !key) {
-    throw new ValidationError([
-      {
-        code: "unsupported",
-        path: "evidence.privateKey",
-        message: "a receipt is signed: give the ledger evidence options with a privateKey",
-      },
-    ]);
-  }
+  const key = signingKeyOf(signer);
   if (!record) {
     throw new ValidationError([
       {
@@ -55,8 +57,41 @@ export function receiptOfStoredRecord(
     throw new StoreReplyError("receipt", `the chain record at seq ${record.seq} does not match its hash`);
   }
   return receiptOfRecord(record, key, {
-    serverId: signer.serverId,
+    serverId: (signer as ReceiptSigner).serverId,
     issuedAtMs,
     ...(query.traceId !== undefined ? { traceId: query.traceId } : {}),
   });
+}
+
+/** A `decide` receipt: the tenant, the question and the answer, as the ledger built them. */
+export function receiptOfDecision(
+  signer: ReceiptSigner | undefined,
+  query: DecisionReceiptQuery,
+  issuedAtMs = Date.now(),
+): CyclesEnvelope {
+  const key = signingKeyOf(signer);
+  return issueReceipt(
+    {
+      artifactType: "decide",
+      body: { tollgate_decision: { tenant: query.tenant, ...query.decision } },
+      serverId: (signer as ReceiptSigner).serverId,
+      issuedAtMs,
+      ...(query.traceId !== undefined ? { traceId: query.traceId } : {}),
+    },
+    key,
+  );
+}
+
+function signingKeyOf(signer: ReceiptSigner | undefined): NonNullable<ReceiptSigner["signingKey"]> {
+  const key = signer?.signingKey;
+  if (!key) {
+    throw new ValidationError([
+      {
+        code: "unsupported",
+        path: "evidence.privateKey",
+        message: "a receipt is signed: give the ledger evidence options with a privateKey",
+      },
+    ]);
+  }
+  return key;
 }

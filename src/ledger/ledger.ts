@@ -32,6 +32,8 @@ import {
   listBudgetsSchema,
   type OveragePolicy,
   parseInput,
+  type DecideReceiptInput,
+  decideReceiptSchema,
   type ReceiptInput,
   type RecordApprovalInput,
   type ReleaseInput,
@@ -51,6 +53,7 @@ import {
 import { type Subject, scopeIdOf, tenantScopeOf } from "../core/scope.js";
 import type { Tier } from "../core/tiers.js";
 import { type Unit, unitDefault } from "../core/units.js";
+import type { JsonObject } from "../evidence/canonical.js";
 import type { CyclesEnvelope } from "../evidence/receipt.js";
 import type {
   AuditEvent,
@@ -159,10 +162,11 @@ export interface Ledger {
   recordApproval(input: RecordApprovalInput): Promise<void>;
   /**
    * A signed receipt (Cycles evidence envelope) for one audit event: the chained event at `seq` of
-   * the scope's tenant, as `auditSeq` of a reserve/commit/release answer names it. Needs `evidence`
+   * the scope's tenant, as `auditSeq` of a reserve/commit/release answer names it; or, with
+   * `{ decide }`, a decide() made now and its answer (artifact type "decide"). Needs `evidence`
    * with a `privateKey`; an event no longer kept is a ValidationError naming `seq`.
    */
-  receipt(input: ReceiptInput): Promise<CyclesEnvelope>;
+  receipt(input: ReceiptInput | DecideReceiptInput): Promise<CyclesEnvelope>;
   /** Expires overdue holds now (the periodic sweep does this on its own). */
   sweep(): Promise<number>;
   /** The store, for tooling (CLI, tests). */
@@ -601,15 +605,24 @@ export class StoreLedger implements Ledger {
     });
   }
 
-  async receipt(input: ReceiptInput): Promise<CyclesEnvelope> {
-    const parsed = parseInput(receiptQuerySchema, input);
+  async receipt(input: ReceiptInput | DecideReceiptInput): Promise<CyclesEnvelope> {
+    const isDecide = typeof input === "object" && input !== null && "decide" in input;
+    const parsed = isDecide ? parseInput(decideReceiptSchema, input) : parseInput(receiptQuerySchema, input);
     const store = await this.getStore();
     if (typeof store.receipt !== "function") {
       throw new ValidationError([
         { code: "unsupported", path: "evidence", message: `the ${store.name} store issues no receipts` },
       ]);
     }
-    const query = { tenant: tenantScopeOf(parsed.scope), seq: parsed.seq, traceId: parsed.traceId };
+    let query: Parameters<NonNullable<LedgerStore["receipt"]>>[0];
+    if ("decide" in parsed) {
+      const asked = parseInput(reserveSchema, parsed.decide, "decide");
+      const scope = scopeIdOf(asked.subject as Subject);
+      const answer = await this.decide(asked);
+      query = { tenant: tenantScopeOf(scope), decision: decisionBodyOf(asked, scope, answer), traceId: parsed.traceId };
+    } else {
+      query = { tenant: tenantScopeOf(parsed.scope), seq: parsed.seq, traceId: parsed.traceId };
+    }
     return this.withTimeout(store.receipt(query)).catch((error) => {
       throw asUnavailable(error);
     });
@@ -749,6 +762,27 @@ export function stableJson(value: unknown): string {
     .filter(([, item]) => item !== undefined)
     .sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0));
   return `{${entries.map(([key, item]) => `${JSON.stringify(key)}:${stableJson(item)}`).join(",")}}`;
+}
+
+/**
+ * What a decide receipt vouches for: the question (subject scope, action, estimate, unit, run) and
+ * the answer (decision, reason, denied scope, caps, balances), as plain JSON with no absent fields.
+ */
+function decisionBodyOf(asked: ReserveInput, scope: string, answer: ReserveResponse): JsonObject {
+  const body = {
+    subject: scope,
+    action: asked.action,
+    estimate: asked.estimate,
+    unit: asked.unit ?? unitDefault,
+    runId: asked.runId,
+    decision: answer.decision,
+    reasonCode: answer.reasonCode,
+    deniedScope: answer.deniedScope,
+    caps: answer.caps,
+    shadow: answer.shadow,
+    balances: answer.balances,
+  };
+  return JSON.parse(JSON.stringify(body)) as JsonObject;
 }
 
 function asUnavailable(error: unknown): Error {

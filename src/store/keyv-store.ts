@@ -18,7 +18,12 @@ import type { ChainExport } from "../evidence/export.js";
 import { ChainLinker } from "../evidence/linker.js";
 import { copyEvidenceConfig, type EvidenceConfig } from "../evidence/options.js";
 import type { CyclesEnvelope } from "../evidence/receipt.js";
-import { type ReceiptQuery, receiptOfStoredRecord } from "../evidence/stored-receipt.js";
+import {
+  type DecisionReceiptQuery,
+  type ReceiptQuery,
+  receiptOfDecision,
+  receiptOfStoredRecord,
+} from "../evidence/stored-receipt.js";
 import { filterAuditEvents } from "./audit-filter.js";
 import { AuditColumns, type AuditInput } from "./keyv-audit.js";
 import { EmbeddedChain } from "./keyv-chain.js";
@@ -297,8 +302,9 @@ export class KeyvSingleProcessStore implements LedgerStore {
     return this.chain?.recordAt(tenantScopeOf(query.tenant), query.seq);
   }
 
-  async receipt(query: ReceiptQuery): Promise<CyclesEnvelope> {
+  async receipt(query: ReceiptQuery | DecisionReceiptQuery): Promise<CyclesEnvelope> {
     const tenant = tenantScopeOf(query.tenant);
+    if ("decision" in query) return receiptOfDecision(this.evidence, { ...query, tenant });
     return receiptOfStoredRecord(this.evidence, { ...query, tenant }, await this.chainRecord({ ...query, tenant }));
   }
 

@@ -7,7 +7,7 @@ import type { BudgetWindow } from "../core/windows.js";
 import type { ChainRecord } from "../evidence/chain.js";
 import type { ChainExport } from "../evidence/export.js";
 import type { CyclesEnvelope } from "../evidence/receipt.js";
-import type { ReceiptQuery } from "../evidence/stored-receipt.js";
+import type { DecisionReceiptQuery, ReceiptQuery } from "../evidence/stored-receipt.js";
 
 /**
  * The storage contract. Every mutating method is ONE atomic step over the whole chain of affected
@@ -64,9 +64,10 @@ export interface LedgerStore {
   chainRecord?(query: { tenant: string; seq: number }): Promise<ChainRecord | undefined>;
   /**
    * Optional, for a store built with a signing key: a signed receipt (Cycles evidence envelope) for
-   * the tenant's chained event at `seq` (receiptOfStoredRecord).
+   * the tenant's chained event at `seq` (receiptOfStoredRecord), or for a decide() answer the
+   * ledger hands over (receiptOfDecision).
    */
-  receipt?(query: ReceiptQuery): Promise<CyclesEnvelope>;
+  receipt?(query: ReceiptQuery | DecisionReceiptQuery): Promise<CyclesEnvelope>;
   close(): Promise<void>;
 }
 

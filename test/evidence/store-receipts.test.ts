@@ -43,7 +43,11 @@ function receiptCases(name: string, make: (options: object) => Ledger, auditEven
       expect(held.auditSeq).toBeGreaterThan(0);
       expect(committed.auditSeq).toBe((held.auditSeq as number) + 1);
       const traceId = "4bf92f3577b34da6a3ce929d0e0e4736";
-      const reserved = await ledger.receipt({ scope: "tenant:acme/agent:mailer", seq: held.auditSeq as number, traceId });
+      const reserved = await ledger.receipt({
+        scope: "tenant:acme/agent:mailer",
+        seq: held.auditSeq as number,
+        traceId,
+      });
       const settled = await ledger.receipt({ scope: "tenant:acme", seq: committed.auditSeq as number });
       expect(reserved).toMatchObject({
         schema_version: "cycles-evidence/v0.1",
@@ -63,9 +67,44 @@ function receiptCases(name: string, make: (options: object) => Ledger, auditEven
       expect(chainRecordOfReceipt(reserved as never)).toEqual(atSeq);
       expect(chainRecordOfReceipt(settled as never)?.event).toMatchObject({ type: "commit", amount: 15 });
       // One byte of the payload changed: the receipt no longer verifies.
-      const edited = structuredClone(settled) as unknown as { payload: { commit: { tollgate_chain_record: { event: { amount: number } } } } };
+      const edited = structuredClone(settled) as unknown as {
+        payload: { commit: { tollgate_chain_record: { event: { amount: number } } } };
+      };
       edited.payload.commit.tollgate_chain_record.event.amount = 16;
       expect(verifyReceipt(edited, keys)).toMatchObject({ ok: false, problem: { kind: "edited" } });
+    });
+
+    it("signs a decide() made for the receipt, question and answer inside, and writes no audit event", async () => {
+      const ledger = open({ evidence });
+      await ledger.setBudget({ scope: "tenant:acme", limit: 30 });
+      const before = await ledger.audit({ scope: "tenant:acme" });
+      const allowed = await ledger.receipt({ decide: { subject, action, estimate: 20 } });
+      const denied = await ledger.receipt({ decide: { subject, action, estimate: 40, runId: "run-7" } });
+      expect(allowed.artifact_type).toBe("decide");
+      expect(allowed.payload.decide).toMatchObject({
+        tollgate_decision: {
+          tenant: "tenant:acme",
+          subject: "tenant:acme/agent:mailer",
+          action,
+          estimate: 20,
+          unit: "RISK_POINTS",
+          decision: "ALLOW",
+          balances: [{ scope: "tenant:acme", allocated: 30, remaining: 30 }],
+        },
+      });
+      expect(denied.payload.decide).toMatchObject({
+        tollgate_decision: {
+          decision: "DENY",
+          reasonCode: "BUDGET_EXCEEDED",
+          deniedScope: "tenant:acme",
+          runId: "run-7",
+        },
+      });
+      for (const receipt of [allowed, denied]) expect(verifyReceipt(receipt, keys)).toMatchObject({ ok: true });
+      expect(chainRecordOfReceipt(allowed as never)).toBeUndefined();
+      expect(await ledger.audit({ scope: "tenant:acme" })).toEqual(before);
+      await expectValidation(ledger.receipt({ decide: { subject, action, estimate: -1 } }), "decide.estimate");
+      await expectValidation(ledger.receipt({ decide: { subject, action, estimate: 1 }, seq: 1 } as never), "seq");
     });
 
     it("refuses bad input naming the field, and events that have no receipt or are not kept", async () => {
@@ -86,7 +125,10 @@ function receiptCases(name: string, make: (options: object) => Ledger, auditEven
       const unsigned = open({ evidence: {} });
       await unsigned.setBudget({ scope: "tenant:acme", limit: 100 });
       const held = await unsigned.reserve({ subject, action, estimate: 1 });
-      await expectValidation(unsigned.receipt({ scope: "tenant:acme", seq: held.auditSeq as number }), "evidence.privateKey");
+      await expectValidation(
+        unsigned.receipt({ scope: "tenant:acme", seq: held.auditSeq as number }),
+        "evidence.privateKey",
+      );
       const plain = open({});
       await plain.setBudget({ scope: "tenant:acme", limit: 100 });
       await expectValidation(plain.receipt({ scope: "tenant:acme", seq: 1 }), "evidence.privateKey");
@@ -137,7 +179,9 @@ describeRedis("ledger.receipt() on Redis", () => {
       expect(forged).not.toBe(member);
       await redis.client.sendCommand(["ZREM", linksKey, member]);
       await redis.client.sendCommand(["ZADD", linksKey, score, forged]);
-      const error = await ledger.receipt({ scope: "tenant:acme", seq: held.auditSeq as number }).catch((caught) => caught);
+      const error = await ledger
+        .receipt({ scope: "tenant:acme", seq: held.auditSeq as number })
+        .catch((caught) => caught);
       expect(error).toBeInstanceOf(StoreReplyError);
       expect(String(error.message)).toMatch(/does not match its hash/);
     } finally {

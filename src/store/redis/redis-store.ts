@@ -17,7 +17,12 @@ import type { ChainExport } from "../../evidence/export.js";
 import { ChainLinker } from "../../evidence/linker.js";
 import { copyEvidenceConfig, type EvidenceConfig, parseEvidenceOptions } from "../../evidence/options.js";
 import type { CyclesEnvelope } from "../../evidence/receipt.js";
-import { type ReceiptQuery, receiptOfStoredRecord } from "../../evidence/stored-receipt.js";
+import {
+  type DecisionReceiptQuery,
+  type ReceiptQuery,
+  receiptOfDecision,
+  receiptOfStoredRecord,
+} from "../../evidence/stored-receipt.js";
 import { tenantOfReservation } from "../keyv-records.js";
 import type {
   ActionRecord,
@@ -204,8 +209,9 @@ export class RedisLedgerStore implements LedgerStore {
     return this.chain.recordAt(tenant, query.seq);
   }
 
-  async receipt(query: ReceiptQuery): Promise<CyclesEnvelope> {
+  async receipt(query: ReceiptQuery | DecisionReceiptQuery): Promise<CyclesEnvelope> {
     const tenant = tenantScopeOf(query.tenant);
+    if ("decision" in query) return receiptOfDecision(this.evidence, { ...query, tenant });
     return receiptOfStoredRecord(this.evidence, { ...query, tenant }, await this.chainRecord({ ...query, tenant }));
   }
 
