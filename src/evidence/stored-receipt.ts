@@ -1,7 +1,7 @@
 import { StoreReplyError, ValidationError } from "../core/errors.js";
+import type { JsonObject } from "./canonical.js";
 import { type ChainRecord, recordHashOf } from "./chain.js";
 import type { EvidenceConfig } from "./options.js";
-import type { JsonObject } from "./canonical.js";
 import { type CyclesEnvelope, issueReceipt, receiptOfRecord } from "./receipt.js";
 
 /** Which event to vouch for: a tenant's chain seq, as `auditSeq` in a reserve/commit/release answer. */
