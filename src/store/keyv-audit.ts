@@ -1,12 +1,13 @@
 import { type Caps, DECISIONS, REASON_CODES } from "../core/decision.js";
 import { TIERS, type Tier } from "../core/tiers.js";
 import { UNITS } from "../core/units.js";
+import { BalanceSnapshot } from "./balance-snapshot.js";
 import { formatReservationId, type ReservationSlots } from "./keyv-reservations.js";
 import { AUDIT_EVENT_TYPES, type AuditEvent } from "./types.js";
 
-/** An event as the store appends it: balances as read (any object with these three numbers). */
+/** An event as the store appends it: balances as read (any object with these three numbers), or the answer's snapshot. */
 export type AuditInput = Omit<AuditEvent, "balances"> & {
-  balances?: readonly { scope: string; allocated: number; remaining: number }[];
+  balances?: readonly { scope: string; allocated: number; remaining: number }[] | BalanceSnapshot;
 };
 
 /** Code 0 is "absent" in every code column; a value is its index + 1. */
@@ -203,7 +204,14 @@ export class AuditColumns {
     }
     const balances = event.balances;
     const inline = balances !== undefined && balances.length <= inlineBalances;
-    if (balances && inline) {
+    if (balances instanceof BalanceSnapshot) {
+      for (let index = 0; inline && index < balances.length; index++) {
+        const b = at * inlineBalances + index;
+        this.balanceScopes[b] = this.intern(balances.scopeAt(index));
+        this.balanceNumbers[2 * b] = balances.allocatedAt(index);
+        this.balanceNumbers[2 * b + 1] = balances.remainingAt(index);
+      }
+    } else if (balances && inline) {
       for (let index = 0; index < balances.length; index++) {
         const b = at * inlineBalances + index;
         this.balanceScopes[b] = this.intern(balances[index].scope);
@@ -243,7 +251,8 @@ export class AuditColumns {
     if (event.caps && this.code[c + 7] === 0) extra.caps = structuredClone(event.caps);
     if (event.reservationId !== undefined && !ownId) extra.reservationId = event.reservationId;
     if (event.balances && this.balanceCount[at] === balancesInExtra) {
-      extra.balances = event.balances.map(({ scope, allocated, remaining }) => ({ scope, allocated, remaining }));
+      const balances = event.balances instanceof BalanceSnapshot ? event.balances.toBalances() : event.balances;
+      extra.balances = balances.map(({ scope, allocated, remaining }) => ({ scope, allocated, remaining }));
     }
     return extra;
   }

@@ -17,6 +17,8 @@ import type { ChainExport } from "../evidence/export.js";
 import { ChainLinker } from "../evidence/linker.js";
 import type { EvidenceConfig } from "../evidence/options.js";
 import { filterAuditEvents } from "./audit-filter.js";
+import { BalanceSnapshot, WithBalances } from "./balance-snapshot.js";
+import { EmbeddedDecideOutcome, EmbeddedReserveOutcome, EmbeddedSettleOutcome } from "./keyv-answers.js";
 import { AuditColumns, type AuditInput } from "./keyv-audit.js";
 import { EmbeddedChain } from "./keyv-chain.js";
 import { HoldDeadlines } from "./keyv-deadlines.js";
@@ -63,7 +65,6 @@ import type {
   RepayDebtOutcome,
   ReservationRecord,
   ReserveCommand,
-  ReserveOutcome,
   ReserveResult,
   SettleOutcome,
 } from "./types.js";
@@ -114,6 +115,7 @@ const budgetIndexChunkSize = 1_024;
 const indexHoldsKey = "index:holds";
 const tenantPrefixLength = "tenant:".length;
 const noHolds: HeldBudget[] = [];
+const noBalances: Balance[] = [];
 
 /**
  * The embedded store: state lives in this process's memory and is written through to a keyv
@@ -436,14 +438,15 @@ export class KeyvSingleProcessStore implements LedgerStore {
     const definitions = this.budgetIndex.applicable(command.subjectScope, command.unit);
     // The budgets as held (settling reads `counters`), and the decision's views of them: snapshots
     // taken now in objects reused from call to call (the decision keeps none of them).
-    const checked: HeldBudget[] = [];
+    // Its exact size at once: grown by push, a list gets room for 17.
+    const checked = new Array<HeldBudget>(definitions.length);
     const views = this.viewsOf(definitions.length);
     for (let index = 0; index < definitions.length; index++) {
       const definition = definitions[index];
       const instance =
         definition.window === "lifetime" ? lifetimeInstance : windowInstanceOf(definition.window, now, command.runId);
       const counters = this.countersOf(definition, instance, now);
-      checked.push(this.heldRef(definition, instance, counters));
+      checked[index] = this.heldRef(definition, instance, counters);
       const view = views[index];
       view.scope = definition.scope;
       view.allocated = definition.limit;
@@ -455,24 +458,10 @@ export class KeyvSingleProcessStore implements LedgerStore {
     const evaluation = evaluate(views, command.action.tier, command.estimate);
     const allowed = evaluation.decision !== "DENY";
 
-    if (command.dryRun) {
-      return {
-        ...evaluation,
-        balances: checked.map(({ definition, instance, counters }) => balanceOf(definition, instance, counters)),
-      };
-    }
+    if (command.dryRun) return new EmbeddedDecideOutcome(evaluation, new BalanceSnapshot(checked));
 
-    const outcome: ReserveOutcome = {
-      decision: evaluation.decision,
-      reasonCode: evaluation.reasonCode,
-      deniedScope: evaluation.deniedScope,
-      caps: evaluation.caps,
-      reservationId: undefined,
-      expiresAtMs: undefined,
-      balances: [],
-      shadow: undefined,
-      auditSeq: undefined,
-    };
+    // Balances are taken once holds are made (below); until then the outcome names none.
+    const outcome = new EmbeddedReserveOutcome(evaluation, noBalances);
     if (command.shadow && !allowed) {
       outcome.decision = "ALLOW";
       outcome.shadow = { decision: "DENY", reasonCode: evaluation.reasonCode, deniedScope: evaluation.deniedScope };
@@ -517,7 +506,8 @@ export class KeyvSingleProcessStore implements LedgerStore {
       outcome.reservationId = this.slots.ids[slot];
       outcome.expiresAtMs = this.slots.expiresAtMs[slot];
     }
-    outcome.balances = checked.map(({ definition, instance, counters }) => balanceOf(definition, instance, counters));
+    const balances = new BalanceSnapshot(checked);
+    outcome.balancesFrom(balances);
     const event = this.hotEvent("reserve", now, command.subjectScope, command.unit);
     event.reservationId = outcome.reservationId;
     event.action = command.action;
@@ -529,7 +519,7 @@ export class KeyvSingleProcessStore implements LedgerStore {
     event.deniedScope = outcome.deniedScope;
     event.caps = outcome.caps;
     event.shadow = outcome.shadow;
-    event.balances = outcome.balances;
+    event.balances = balances;
     outcome.auditSeq = this.appendAudit(event);
     this.remember(tenant, "reserve", command.idempotency, outcome, now);
     return outcome;
@@ -596,7 +586,8 @@ export class KeyvSingleProcessStore implements LedgerStore {
 
   private settleCore(command: CommitCommand & ReleaseCommand, kind: "commit" | "release"): SettleOutcome {
     if (command.actual !== undefined) assertAmount(command.actual, "actual");
-    const tenant = tenantOfReservation(command.reservationId);
+    // The tenant names idempotency records only: without a tag (or a lost reserve) no string is made.
+    const tenant = command.idempotency || command.lostReserve ? tenantOfReservation(command.reservationId) : "";
     const now = this.clock();
     this.expireDue(now);
     const replay = this.replay<SettleOutcome>(tenant, kind, command.idempotency);
@@ -670,7 +661,7 @@ export class KeyvSingleProcessStore implements LedgerStore {
     }
     const settledAs = kind === "commit" ? "committed" : "released";
     this.slots.charged[slot] = charged;
-    const balances = held.map(({ definition, instance, counters }) => balanceOf(definition, instance, counters));
+    const balances = new BalanceSnapshot(held);
     const released = kind === "commit" ? Math.max(0, estimate - charged) : estimate;
     const event = this.hotEvent(kind, now, this.slots.subjectScope[slot] as string, this.slots.unit[slot] as Unit);
     event.reservationId = command.reservationId;
@@ -683,17 +674,16 @@ export class KeyvSingleProcessStore implements LedgerStore {
     event.detail = command.reason ?? (uncharged > 0 ? `uncharged overage ${uncharged}` : undefined);
     const auditSeq = this.appendAudit(event);
     this.markSettled(slot, settledAs, now);
-    const outcome: SettleOutcome = {
-      ok: true,
-      reservationId: command.reservationId,
-      status: settledAs,
+    const outcome = new EmbeddedSettleOutcome(
+      command.reservationId,
+      settledAs,
       charged,
       debtAdded,
       uncharged,
-      released: shadowDenied ? 0 : released,
+      shadowDenied ? 0 : released,
       balances,
       auditSeq,
-    };
+    );
     this.remember(tenant, kind, command.idempotency, outcome, now);
     if (command.lostReserve?.idempotencyKey !== undefined) {
       this.forgetReserve(tenant, command.lostReserve.idempotencyKey, command.reservationId);
@@ -856,7 +846,7 @@ export class KeyvSingleProcessStore implements LedgerStore {
       runId: this.slots.runId[slot],
       estimate,
       amount: this.slots.isShadowDenied(slot) ? 0 : estimate,
-      balances: held.map(({ definition, instance, counters }) => balanceOf(definition, instance, counters)),
+      balances: new BalanceSnapshot(held),
     });
     this.markSettled(slot, "expired", now);
   }
@@ -1040,7 +1030,11 @@ export class KeyvSingleProcessStore implements LedgerStore {
   ): void {
     if (!tag) return;
     const key = `i:${tenant}|${operation}|${tag.key}`;
-    const record: IdempotencyRecord = { fingerprint: tag.fingerprint, outcome: structuredClone(outcome), atMs: now };
+    const record: IdempotencyRecord = {
+      fingerprint: tag.fingerprint,
+      outcome: structuredClone(WithBalances.plain(outcome)),
+      atMs: now,
+    };
     const records = this.budgetIndex.hasTenant(tenant) ? this.idempotency : this.unknownIdempotency;
     const recordsMax = records === this.idempotency ? this.idempotencyKeysMax : unknownTenantIdempotencyKeysMax;
     records.set(key, record);

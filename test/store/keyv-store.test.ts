@@ -342,3 +342,103 @@ describe("the reserve hot path's memo of the last subject path", () => {
     );
   });
 });
+
+describe("keyv store: balances built only when read", () => {
+  it("an answer's balances are the numbers at answer time, read as a list and written by JSON in their place", async () => {
+    const ledger = createLedger({ sweepIntervalMs: 0 });
+    await ledger.setBudget({ scope: "tenant:acme", limit: 100 });
+    await ledger.setBudget({ scope: "tenant:acme/toolset:send-email", limit: 50 });
+    const subject = { tenant: "acme", toolset: "send-email" };
+    const action = { name: "send_email", tier: "write-external" as const };
+    const first = await ledger.reserve({ subject, action, estimate: 10 });
+    const decided = await ledger.decide({ subject, action, estimate: 5 });
+    const committed = await ledger.commit(first.reservationId as string, { actual: 7 });
+    // Later traffic changes the counters; the answers above keep what they saw.
+    const second = await ledger.reserve({ subject, action, estimate: 20 });
+    await ledger.release(second.reservationId as string);
+    const balance = (scope: string, spent: number, reserved: number, allocated: number) => ({
+      scope,
+      unit: "RISK_POINTS",
+      window: "lifetime",
+      instance: "life",
+      allocated,
+      spent,
+      reserved,
+      debt: 0,
+      remaining: allocated - spent - reserved,
+    });
+    expect(first.balances).toEqual([
+      balance("tenant:acme", 0, 10, 100),
+      balance("tenant:acme/toolset:send-email", 0, 10, 50),
+    ]);
+    expect(first.balances).toBe(first.balances);
+    expect(decided.balances).toEqual([
+      balance("tenant:acme", 0, 10, 100),
+      balance("tenant:acme/toolset:send-email", 0, 10, 50),
+    ]);
+    expect(committed.balances).toEqual([
+      balance("tenant:acme", 7, 0, 100),
+      balance("tenant:acme/toolset:send-email", 7, 0, 50),
+    ]);
+    expect(second.balances.map((b) => b.reserved)).toEqual([20, 20]);
+    // JSON: every field the plain answer had, in the same order, balances in its place.
+    expect(Object.keys(JSON.parse(JSON.stringify(first)))).toEqual([
+      "decision",
+      "reservationId",
+      "expiresAtMs",
+      "scope",
+      "unit",
+      "estimate",
+      "balances",
+      "auditSeq",
+    ]);
+    expect(JSON.parse(JSON.stringify(first)).balances).toEqual(first.balances);
+    expect(Object.keys(JSON.parse(JSON.stringify(committed)))).toEqual([
+      "ok",
+      "reservationId",
+      "status",
+      "charged",
+      "debtAdded",
+      "uncharged",
+      "released",
+      "balances",
+      "auditSeq",
+    ]);
+    expect(structuredClone(JSON.parse(JSON.stringify(decided)))).toEqual({
+      decision: "ALLOW",
+      scope: "tenant:acme/toolset:send-email",
+      unit: "RISK_POINTS",
+      estimate: 5,
+      balances: decided.balances,
+    });
+    // The audit keeps the same numbers the answers carried.
+    const events = await ledger.audit({ scope: "tenant:acme" });
+    expect(events.filter((event) => event.type === "reserve").map((event) => event.balances)).toEqual([
+      [
+        { scope: "tenant:acme", allocated: 100, remaining: 90 },
+        { scope: "tenant:acme/toolset:send-email", allocated: 50, remaining: 40 },
+      ],
+      [
+        { scope: "tenant:acme", allocated: 100, remaining: 73 },
+        { scope: "tenant:acme/toolset:send-email", allocated: 50, remaining: 23 },
+      ],
+    ]);
+    await ledger.close();
+  });
+
+  it("a replay carries the first answer's balances, as a plain list", async () => {
+    const ledger = createLedger({ sweepIntervalMs: 0 });
+    await ledger.setBudget({ scope: "tenant:acme", limit: 100 });
+    const input = { subject: { tenant: "acme" }, action: { name: "a", tier: "read" as const }, estimate: 3 };
+    const first = await ledger.reserve({ ...input, idempotencyKey: "k1" });
+    const commit = await ledger.commit(first.reservationId as string, { idempotencyKey: "c1" });
+    await ledger.reserve(input);
+    const replay = await ledger.reserve({ ...input, idempotencyKey: "k1" });
+    const commitReplay = await ledger.commit(first.reservationId as string, { idempotencyKey: "c1" });
+    expect(replay.replayed).toBe(true);
+    expect(replay.balances).toEqual(first.balances);
+    expect(replay.balances[0]).toMatchObject({ reserved: 3, spent: 0 });
+    expect(commitReplay).toEqual({ ...JSON.parse(JSON.stringify(commit)), replayed: true });
+    await ledger.close();
+  });
+});
