@@ -37,6 +37,10 @@ export class BalanceSnapshot {
     return this.budgets[index].definition.scope;
   }
 
+  definitionAt(index: number): BudgetDefinition {
+    return this.budgets[index].definition;
+  }
+
   allocatedAt(index: number): number {
     return this.budgets[index].definition.limit;
   }

@@ -28,6 +28,7 @@ import {
   assertStoredCounters,
   assertStoredDefinition,
   assertStoredReservation,
+  auditScopeId,
   balanceOf,
   budgetKeyOfCounterKey,
   type Counters,
@@ -141,6 +142,8 @@ export class KeyvSingleProcessStore implements LedgerStore {
   private readonly deadlines = new HoldDeadlines();
   private readonly views: BudgetView[][] = [];
   private readonly scratchEvent = {} as AuditInput;
+  private lastTenant = "";
+  private lastTenantValue = "";
   private readonly slotFields: SlotFields = {
     tenantValue: "",
     subjectScope: "",
@@ -469,6 +472,7 @@ export class KeyvSingleProcessStore implements LedgerStore {
       outcome.deniedScope = undefined;
       outcome.caps = undefined;
     }
+    let heldSlot: number | undefined;
     if (allowed || command.shadow) {
       const givenId = command.reservationId;
       if (givenId && this.slots.slotOf(givenId) >= 0) invariant(false, `reservation id ${givenId} reused`);
@@ -483,7 +487,7 @@ export class KeyvSingleProcessStore implements LedgerStore {
       const holds = allowed ? checked : noHolds;
       // One scratch record for the store's life: open() copies it into the slot's columns.
       const fields = this.slotFields;
-      fields.tenantValue = tenant.slice(tenantPrefixLength);
+      fields.tenantValue = this.tenantValueOf(tenant);
       fields.subjectScope = command.subjectScope;
       fields.unit = command.unit;
       fields.action = command.action;
@@ -496,6 +500,7 @@ export class KeyvSingleProcessStore implements LedgerStore {
       fields.graceMs = command.graceMs;
       fields.holds = holds;
       const slot = this.slots.open(fields, givenId);
+      heldSlot = slot;
       fields.holds = noHolds;
       this.pushDeadline(slot, command.ttlMs);
       this.persistReservation(slot);
@@ -510,6 +515,7 @@ export class KeyvSingleProcessStore implements LedgerStore {
     outcome.balancesFrom(balances);
     const event = this.hotEvent("reserve", now, command.subjectScope, command.unit);
     event.reservationId = outcome.reservationId;
+    event.reservationSlot = heldSlot;
     event.action = command.action;
     event.runId = command.runId;
     event.actor = command.actor;
@@ -523,6 +529,15 @@ export class KeyvSingleProcessStore implements LedgerStore {
     outcome.auditSeq = this.appendAudit(event);
     this.remember(tenant, "reserve", command.idempotency, outcome, now);
     return outcome;
+  }
+
+  /** "acme" of "tenant:acme"; the last one is remembered (most traffic repeats a tenant). */
+  private tenantValueOf(tenant: string): string {
+    if (tenant !== this.lastTenant) {
+      this.lastTenant = tenant;
+      this.lastTenantValue = tenant.slice(tenantPrefixLength);
+    }
+    return this.lastTenantValue;
   }
 
   /** Reusable decision views, one array per budget count (at most 32 budgets apply to a subject). */
@@ -665,6 +680,7 @@ export class KeyvSingleProcessStore implements LedgerStore {
     const released = kind === "commit" ? Math.max(0, estimate - charged) : estimate;
     const event = this.hotEvent(kind, now, this.slots.subjectScope[slot] as string, this.slots.unit[slot] as Unit);
     event.reservationId = command.reservationId;
+    event.reservationSlot = slot;
     event.action = this.slots.action[slot];
     event.runId = this.slots.runId[slot];
     event.actor = command.actor;
@@ -1072,6 +1088,7 @@ export class KeyvSingleProcessStore implements LedgerStore {
     event.scope = scope;
     event.unit = unit;
     event.reservationId = undefined;
+    event.reservationSlot = undefined;
     event.action = undefined;
     event.runId = undefined;
     event.actor = undefined;
@@ -1124,5 +1141,6 @@ function hotDefinition(fields: Omit<BudgetDefinition, "updatedAtMs">, updatedAtM
     [lifetimeCounters]: undefined,
     [retired]: undefined,
     [lifetimeHold]: undefined,
+    [auditScopeId]: undefined,
   };
 }

@@ -2,7 +2,7 @@ import Keyv from "keyv";
 import { describe, expect, it } from "vitest";
 import { createLedger } from "../../src/ledger/create-ledger.js";
 import { AuditColumns } from "../../src/store/keyv-audit.js";
-import { ReservationSlots } from "../../src/store/keyv-reservations.js";
+import { formatReservationId, parseReservationId, ReservationSlots } from "../../src/store/keyv-reservations.js";
 import { KeyvSingleProcessStore } from "../../src/store/keyv-store.js";
 import { testLedgerStore } from "./conformance.js";
 import { testStoreHardening } from "./hardening.js";
@@ -224,6 +224,16 @@ describe("keyv store: reservation ids name a slot and its generation", () => {
     await expect(ledger.release(`other:${live.slice(5)}`)).rejects.toMatchObject({ code: "RESERVATION_NOT_FOUND" });
     expect(await ledger.getBalance({ scope: "tenant:acme" })).toMatchObject({ spent: 1, reserved: 5 });
     expect(await ledger.getReservation(live)).toMatchObject({ id: live, status: "held", estimate: 5 });
+  });
+
+  it("ids of tenants in turn, of a long tenant value and of one beyond ASCII read as their tenant's, and the audit names them", () => {
+    const tenants = ["acme", "b", "acme", "x".repeat(300), "t\u00e9n\u4e2d", "acme"];
+    const ids = tenants.map((tenant, index) => formatReservationId(tenant, index, 1, 2, 3));
+    ids.forEach((id, index) => {
+      expect(id.slice(0, id.length - 37)).toBe(tenants[index]);
+      expect(id.slice(-37)).toBe(`:${index.toString(16).padStart(8, "0")}-0000-0001-0000-000200000003`);
+      expect(parseReservationId(id)).toEqual({ slot: index, gen: 1, tagHi: 2, tagLo: 3 });
+    });
   });
 
   it("an id survives a restart from a keyv adapter and still settles exactly once", async () => {
