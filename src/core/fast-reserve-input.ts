@@ -4,19 +4,45 @@ import { SCOPE_LEVELS, scopeValueLengthMax, scopeValuePattern } from "./scope.js
 import { isTier } from "./tiers.js";
 import { isAmount, isUnit } from "./units.js";
 
-const reserveKeys = new Set([
-  "subject",
-  "action",
-  "estimate",
-  "unit",
-  "runId",
-  "idempotencyKey",
-  "ttlMs",
-  "overagePolicy",
-  "actor",
-]);
-const actionKeys = new Set(["name", "tier", "kind"]);
-const scopeLevels: ReadonlySet<string> = new Set(SCOPE_LEVELS);
+// Key checks as switches: a comparison per case (the keys are interned strings) instead of a hash
+// lookup per key, on every reserve.
+function isReserveKey(key: string): boolean {
+  switch (key) {
+    case "subject":
+    case "action":
+    case "estimate":
+    case "unit":
+    case "runId":
+    case "idempotencyKey":
+    case "ttlMs":
+    case "overagePolicy":
+    case "actor":
+      return true;
+    default:
+      return false;
+  }
+}
+
+// The switch above lists the levels of SCOPE_LEVELS: checked once here, so they cannot drift apart.
+if (SCOPE_LEVELS.length !== 6 || !SCOPE_LEVELS.every(isScopeLevel)) throw new Error("isScopeLevel is SCOPE_LEVELS");
+
+function isActionKey(key: string): boolean {
+  return key === "name" || key === "tier" || key === "kind";
+}
+
+function isScopeLevel(key: string): boolean {
+  switch (key) {
+    case "tenant":
+    case "workspace":
+    case "app":
+    case "workflow":
+    case "agent":
+    case "toolset":
+      return true;
+    default:
+      return false;
+  }
+}
 
 /**
  * The reserve hot path's validation: the same rules as `reserveSchema` checked by hand, plus the
@@ -37,7 +63,7 @@ export function fastReserveInput(input: unknown): { input: ReserveInput; scopeId
 function readReserveInput(input: unknown): { input: ReserveInput; scopeId: string } | undefined {
   if (typeof input !== "object" || input === null) return undefined;
   const candidate = input as Record<string, unknown>;
-  for (const key in candidate) if (!reserveKeys.has(key)) return undefined;
+  for (const key in candidate) if (!isReserveKey(key)) return undefined;
   const { subject, action, estimate, unit, runId, idempotencyKey, ttlMs, overagePolicy, actor } = candidate;
   if (!isAmount(estimate)) return undefined;
   if (typeof subject !== "object" || subject === null || typeof action !== "object" || action === null) {
@@ -47,8 +73,8 @@ function readReserveInput(input: unknown): { input: ReserveInput; scopeId: strin
   const { tenant, workspace, app, workflow, agent, toolset } = levels;
   const scopeId = scopeIdOfLevels(tenant, workspace, app, workflow, agent, toolset);
   if (scopeId === undefined) return undefined;
-  for (const key in levels) if (!scopeLevels.has(key)) return undefined;
-  for (const key in action) if (!actionKeys.has(key)) return undefined;
+  for (const key in levels) if (!isScopeLevel(key)) return undefined;
+  for (const key in action) if (!isActionKey(key)) return undefined;
   const { name, tier, kind } = action as Record<string, unknown>;
   if (!isShortString(name, actionNameLengthMax) || !isTier(tier)) return undefined;
   if (kind !== undefined && !isShortString(kind, actionNameLengthMax)) return undefined;

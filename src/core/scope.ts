@@ -131,10 +131,19 @@ function popCount(mask: number): number {
   return count;
 }
 
+/** The scope id asked last and its tenant segment: a store asks the same path several times per call. */
+let lastScopeId = "";
+let lastTenantScope = "";
+
 /** The tenant segment ("tenant:acme"), which stores use to keep a tenant's keys together. */
 export function tenantScopeOf(scopeId: string): string {
+  // Usually the very string asked last (an identity comparison), answered without a new string.
+  if (scopeId === lastScopeId) return lastTenantScope;
   const slash = scopeId.indexOf("/");
-  return slash < 0 ? scopeId : scopeId.slice(0, slash);
+  const tenant = slash < 0 ? scopeId : scopeId.slice(0, slash);
+  lastScopeId = scopeId;
+  lastTenantScope = tenant;
+  return tenant;
 }
 
 /** True when `scope` is `ancestor` or lies beneath it. */

@@ -55,6 +55,7 @@ import type { Tier } from "../core/tiers.js";
 import { type Unit, unitDefault } from "../core/units.js";
 import type { JsonObject } from "../evidence/canonical.js";
 import type { CyclesEnvelope } from "../evidence/receipt.js";
+import { WithBalances } from "../store/balance-snapshot.js";
 import type {
   AuditEvent,
   Balance,
@@ -63,6 +64,7 @@ import type {
   LedgerStore,
   ReservationRecord,
   ReserveCommand,
+  ReserveOutcome,
   ReserveResult,
   SettleOutcome,
 } from "../store/types.js";
@@ -324,16 +326,17 @@ export class StoreLedger implements Ledger {
 
   /** A store that names its reservations gets "" (its id comes back in the answer). */
   private reservationIdFor(store: LedgerStore, request: ReserveRequest): string {
-    return store.assignsReservationIds ? "" : `${request.parsed.subject.tenant}:${randomUUID()}`;
+    return store.assignsReservationIds ? "" : `${request.input.subject.tenant}:${randomUUID()}`;
   }
 
   private reserveCommand(request: ReserveRequest, reservationId: string, dryRun: boolean): ReserveCommand {
-    const parsed = request.parsed;
+    const parsed = request.input;
     return {
       reservationId,
-      subjectScope: request.subjectScope,
-      unit: request.unit,
-      action: { name: parsed.action.name, tier: parsed.action.tier, kind: parsed.action.kind },
+      subjectScope: request.scopeId,
+      unit: parsed.unit ?? unitDefault,
+      // A fresh copy already (the input was read into one), which the store may keep.
+      action: parsed.action,
       estimate: parsed.estimate,
       runId: parsed.runId,
       ttlMs: parsed.ttlMs ?? this.ttlMs,
@@ -353,7 +356,8 @@ export class StoreLedger implements Ledger {
     dryRun: boolean,
   ): Promise<ReserveResponse> {
     if (error instanceof ValidationError) return Promise.reject(error);
-    const { parsed, subjectScope, unit } = request;
+    const { input: parsed, scopeId: subjectScope } = request;
+    const unit = parsed.unit ?? unitDefault;
     // The store may have made the hold before its answer was lost: release it once the store answers.
     // (A store that never opened was never asked; one that names its reservations answered nothing,
     // so there is no id to release.)
@@ -374,35 +378,27 @@ export class StoreLedger implements Ledger {
   }
 
   private reserveAnswered(outcome: ReserveResult, request: ReserveRequest, dryRun: boolean): ReserveResponse {
-    const { parsed } = request;
+    const parsed = request.input;
     if ("ok" in outcome) throw new IdempotencyConflictError(parsed.idempotencyKey as string);
     // A retry whose replay hands over a reservation noted as lost: its caller knows it now.
     if (outcome.replayed && outcome.reservationId) this.lostReserves.delete(outcome.reservationId);
-    const response = {
-      decision: outcome.decision,
-      reasonCode: outcome.reasonCode,
-      deniedScope: outcome.deniedScope,
-      caps: outcome.caps,
-      reservationId: outcome.reservationId,
-      expiresAtMs: outcome.expiresAtMs,
-      scope: request.subjectScope,
-      unit: request.unit,
-      estimate: parsed.estimate,
-      balances: outcome.balances,
-      shadow: outcome.shadow,
-      replayed: outcome.replayed,
-      auditSeq: outcome.auditSeq,
-    } as ReserveResponse;
+    const response = new LedgerReserveResponse(
+      outcome,
+      request.scopeId,
+      parsed.unit ?? unitDefault,
+      parsed.estimate,
+    ) as unknown as ReserveResponse;
     invariant(response.decision !== "DENY" || response.reasonCode !== undefined, "a DENY carries its reason code");
     return recordDecision(response, parsed, dryRun, this.mode); // telemetry (issue 5)
   }
 
-  commit(reservationId: string, input: CommitInput = {}): Promise<SettleResponse> {
+  commit(reservationId: string, input: CommitInput = noSettleInput): Promise<SettleResponse> {
     let id: string;
     let parsed: CommitInput;
     try {
       id = reservationIdOf(reservationId);
-      parsed = fastCommitInput(input) ?? parseInput(commitSchema, input);
+      // No input given: nothing to read or copy (the shared empty input is frozen).
+      parsed = input === noSettleInput ? noSettleInput : (fastCommitInput(input) ?? parseInput(commitSchema, input));
     } catch (error) {
       return Promise.reject(error);
     }
@@ -427,12 +423,12 @@ export class StoreLedger implements Ledger {
     );
   }
 
-  release(reservationId: string, input: ReleaseInput = {}): Promise<SettleResponse> {
+  release(reservationId: string, input: ReleaseInput = noSettleInput): Promise<SettleResponse> {
     let id: string;
     let parsed: ReleaseInput;
     try {
       id = reservationIdOf(reservationId);
-      parsed = fastReleaseInput(input) ?? parseInput(releaseSchema, input);
+      parsed = input === noSettleInput ? noSettleInput : (fastReleaseInput(input) ?? parseInput(releaseSchema, input));
     } catch (error) {
       return Promise.reject(error);
     }
@@ -705,6 +701,63 @@ export class StoreLedger implements Ledger {
   }
 }
 
+/**
+ * A reserve or decide answer. `balances` is built from the store's snapshot on first read (the
+ * embedded store takes numbers, not objects; see store/balance-snapshot.ts); toJSON gives the fields
+ * in the order the answer always had.
+ */
+class LedgerReserveResponse extends WithBalances {
+  decision: Decision;
+  reasonCode: ReasonCode | undefined;
+  deniedScope: string | undefined;
+  caps: Caps | undefined;
+  reservationId: string | undefined;
+  expiresAtMs: number | undefined;
+  scope: string;
+  unit: Unit;
+  estimate: number;
+  shadow: ReserveResponseFields["shadow"];
+  replayed: boolean | undefined;
+  auditSeq: number | undefined;
+
+  constructor(outcome: ReserveOutcome, scope: string, unit: Unit, estimate: number) {
+    super(WithBalances.sourceOf(outcome));
+    this.decision = outcome.decision;
+    this.reasonCode = outcome.reasonCode;
+    this.deniedScope = outcome.deniedScope;
+    this.caps = outcome.caps;
+    this.reservationId = outcome.reservationId;
+    this.expiresAtMs = outcome.expiresAtMs;
+    this.scope = scope;
+    this.unit = unit;
+    this.estimate = estimate;
+    this.shadow = outcome.shadow;
+    this.replayed = outcome.replayed;
+    this.auditSeq = outcome.auditSeq;
+  }
+
+  toJSON(): ReserveResponse {
+    return {
+      decision: this.decision,
+      reasonCode: this.reasonCode,
+      deniedScope: this.deniedScope,
+      caps: this.caps,
+      reservationId: this.reservationId,
+      expiresAtMs: this.expiresAtMs,
+      scope: this.scope,
+      unit: this.unit,
+      estimate: this.estimate,
+      balances: this.balances,
+      shadow: this.shadow,
+      replayed: this.replayed,
+      auditSeq: this.auditSeq,
+    } as ReserveResponse;
+  }
+}
+
+/** The input of a commit or release called without one. */
+const noSettleInput: CommitInput & ReleaseInput = Object.freeze({});
+
 /** Settle retries wait 50 ms, then 100 ms, ...; an attempt is not started with less than this left. */
 const settleRetryDelayMsMin = 50;
 const settleAttemptMsMin = 100;
@@ -732,20 +785,22 @@ function reservationIdOf(value: string): string {
   return isPlainReservationId(value) ? value : parseInput(reservationIdSchema, value, "reservationId");
 }
 
-/** A reserve's input as validated once: a fresh copy, its canonical scope id and unit. */
+/**
+ * A reserve's input as validated once: a fresh copy and its canonical scope id (the fast check's
+ * answer itself, so the hot path makes no second object for it).
+ */
 interface ReserveRequest {
-  parsed: ReserveInput;
-  subjectScope: string;
-  unit: Unit;
+  input: ReserveInput;
+  scopeId: string;
 }
 
 function reserveRequestOf(input: ReserveInput): ReserveRequest {
   // Well-formed input takes a hand-written check; anything else goes through zod for its errors.
-  // Either way `parsed` is a fresh copy read once: `input` is never looked at again.
+  // Either way `request.input` is a fresh copy read once: `input` is never looked at again.
   const fast = fastReserveInput(input);
-  const parsed = fast ? fast.input : parseInput(reserveSchema, input);
-  const subjectScope = fast ? fast.scopeId : scopeIdOf(parsed.subject as Subject);
-  return { parsed, subjectScope, unit: parsed.unit ?? unitDefault };
+  if (fast) return fast;
+  const parsed = parseInput(reserveSchema, input);
+  return { input: parsed, scopeId: scopeIdOf(parsed.subject as Subject) };
 }
 
 function tagOf(key: string | undefined, payload: object): IdempotencyTag | undefined {

@@ -1,12 +1,16 @@
 import { type Caps, DECISIONS, REASON_CODES } from "../core/decision.js";
 import { TIERS, type Tier } from "../core/tiers.js";
 import { UNITS } from "../core/units.js";
+import { BalanceSnapshot } from "./balance-snapshot.js";
+import { auditScopeId, type Hot } from "./keyv-records.js";
 import { formatReservationId, type ReservationSlots } from "./keyv-reservations.js";
-import { AUDIT_EVENT_TYPES, type AuditEvent } from "./types.js";
+import { AUDIT_EVENT_TYPES, type AuditEvent, type BudgetDefinition } from "./types.js";
 
-/** An event as the store appends it: balances as read (any object with these three numbers). */
+/** An event as the store appends it: balances as read (any object with these three numbers), or the answer's snapshot. */
 export type AuditInput = Omit<AuditEvent, "balances"> & {
-  balances?: readonly { scope: string; allocated: number; remaining: number }[];
+  balances?: readonly { scope: string; allocated: number; remaining: number }[] | BalanceSnapshot;
+  /** The reservation's slot when the writer knows it (checked against the slot's id, never trusted). */
+  reservationSlot?: number;
 };
 
 /** Code 0 is "absent" in every code column; a value is its index + 1. */
@@ -192,7 +196,14 @@ export class AuditColumns {
     this.str[s + 6] = this.intern(event.deniedScope);
     this.str[s + 7] = this.intern(shadow?.deniedScope);
     const r = at * 4;
-    const slot = event.reservationId === undefined ? absent : this.reservations.slotOf(event.reservationId);
+    const id = event.reservationId;
+    const hint = event.reservationSlot;
+    const slot =
+      id === undefined
+        ? absent
+        : hint !== undefined && this.reservations.ids[hint] === id
+          ? hint
+          : this.reservations.slotOf(id);
     // This store's own ids are kept as the numbers they are made of; a foreign id goes to the overflow.
     const ownId = slot >= 0 && !this.reservations.isForeign(slot);
     this.rid[r] = ownId ? slot : absent;
@@ -203,7 +214,14 @@ export class AuditColumns {
     }
     const balances = event.balances;
     const inline = balances !== undefined && balances.length <= inlineBalances;
-    if (balances && inline) {
+    if (balances instanceof BalanceSnapshot) {
+      for (let index = 0; inline && index < balances.length; index++) {
+        const b = at * inlineBalances + index;
+        this.balanceScopes[b] = this.internScopeOf(balances.definitionAt(index));
+        this.balanceNumbers[2 * b] = balances.allocatedAt(index);
+        this.balanceNumbers[2 * b + 1] = balances.remainingAt(index);
+      }
+    } else if (balances && inline) {
       for (let index = 0; index < balances.length; index++) {
         const b = at * inlineBalances + index;
         this.balanceScopes[b] = this.intern(balances[index].scope);
@@ -243,7 +261,8 @@ export class AuditColumns {
     if (event.caps && this.code[c + 7] === 0) extra.caps = structuredClone(event.caps);
     if (event.reservationId !== undefined && !ownId) extra.reservationId = event.reservationId;
     if (event.balances && this.balanceCount[at] === balancesInExtra) {
-      extra.balances = event.balances.map(({ scope, allocated, remaining }) => ({ scope, allocated, remaining }));
+      const balances = event.balances instanceof BalanceSnapshot ? event.balances.toBalances() : event.balances;
+      extra.balances = balances.map(({ scope, allocated, remaining }) => ({ scope, allocated, remaining }));
     }
     return extra;
   }
@@ -327,6 +346,18 @@ export class AuditColumns {
       mask |= 1 << index;
     }
     return mask;
+  }
+
+  /** intern(definition.scope), by the id the definition remembers when the table still holds it there. */
+  private internScopeOf(definition: Hot<BudgetDefinition>): number {
+    const remembered = definition[auditScopeId];
+    if (remembered !== undefined && this.strings[remembered] === definition.scope) {
+      if (this.stringRefs[remembered]++ === 0) this.unusedStrings--;
+      return remembered;
+    }
+    const id = this.intern(definition.scope);
+    definition[auditScopeId] = id;
+    return id;
   }
 
   /** The string's id, counting one more use; the table holds only strings live events use. */

@@ -28,7 +28,18 @@ export const lifetimeCounters = Symbol("lifetimeCounters");
 export const retired = Symbol("retired");
 /** A lifetime budget's hold reference, shared by every hold on it (see heldRef in keyv-store.ts). */
 export const lifetimeHold = Symbol("lifetimeHold");
-export type Hot<T> = T & { [lifetimeCounters]?: Counters; [retired]?: boolean; [lifetimeHold]?: HeldBudget };
+/**
+ * The id of the definition's scope in the audit's string table when last interned: checked against
+ * the table before use (the string may have been let go since), it spares a hash-table probe per
+ * balance of every audit event.
+ */
+export const auditScopeId = Symbol("auditScopeId");
+export type Hot<T> = T & {
+  [lifetimeCounters]?: Counters;
+  [retired]?: boolean;
+  [lifetimeHold]?: HeldBudget;
+  [auditScopeId]?: number;
+};
 
 export const lifetimeInstance = "life";
 export const lifetimeCounterSuffix = `|${lifetimeInstance}`;

@@ -19,25 +19,53 @@ const overagePolicies: OveragePolicy[] = ["REJECT", "ALLOW_IF_AVAILABLE", "ALLOW
  */
 export const reservationIdSuffixLength = 36;
 const hexCodes = Buffer.from("0123456789abcdef", "latin1");
-/** The suffix is written into these bytes and read out as one string: no concatenation per digit. */
-const suffixBytes = Buffer.alloc(reservationIdSuffixLength, "-".charCodeAt(0));
+/** Tenant values longer than this (or not ASCII) are joined to the suffix as strings instead. */
+const idPrefixLengthMax = 256;
+/**
+ * The whole id is written into these bytes and read out as one flat string: no concatenation (a
+ * joined string is flattened again, a second copy, the first time it is read by character).
+ */
+const idBytes = Buffer.alloc(idPrefixLengthMax + 1 + reservationIdSuffixLength);
+/** The tenant value whose bytes (and the colon after them) are in idBytes now. */
+let prefixValue: string | undefined;
+let prefixLength = 0;
 
 function writeHex(value: number, at: number, digits: number): void {
   for (let index = digits - 1; index >= 0; index--) {
-    suffixBytes[at + index] = hexCodes[value & 15];
+    idBytes[at + index] = hexCodes[value & 15];
     value >>>= 4;
   }
 }
 
+function isShortAscii(value: string): boolean {
+  if (value.length > idPrefixLengthMax) return false;
+  for (let index = 0; index < value.length; index++) if (value.charCodeAt(index) > 127) return false;
+  return true;
+}
+
 /** The id of a slot's generation: `<tenant value>:<suffix>`. */
 export function formatReservationId(tenantValue: string, slot: number, gen: number, tagHi: number, tagLo: number) {
-  writeHex(slot, 0, 8);
-  writeHex(gen >>> 16, 9, 4);
-  writeHex(gen & 0xffff, 14, 4);
-  writeHex(tagHi >>> 16, 19, 4);
-  writeHex(tagHi & 0xffff, 24, 4);
-  writeHex(tagLo, 28, 8);
-  return `${tenantValue}:${suffixBytes.toString("latin1")}`;
+  const plain = tenantValue === prefixValue || isShortAscii(tenantValue);
+  if (plain && tenantValue !== prefixValue) {
+    prefixLength = idBytes.write(tenantValue, 0, "latin1");
+    idBytes[prefixLength] = 58;
+    prefixValue = tenantValue;
+  }
+  const at = plain ? prefixLength + 1 : 0;
+  writeHex(slot, at, 8);
+  idBytes[at + 8] = 45;
+  writeHex(gen >>> 16, at + 9, 4);
+  writeHex(gen & 0xffff, at + 14, 4);
+  idBytes[at + 13] = 45;
+  writeHex(tagHi >>> 16, at + 19, 4);
+  idBytes[at + 18] = 45;
+  writeHex(tagHi & 0xffff, at + 24, 4);
+  idBytes[at + 23] = 45;
+  writeHex(tagLo, at + 28, 8);
+  if (plain) return idBytes.toString("latin1", 0, at + reservationIdSuffixLength);
+  // The prefix bytes were overwritten by this suffix: written again next time.
+  prefixValue = undefined;
+  return `${tenantValue}:${idBytes.toString("latin1", 0, reservationIdSuffixLength)}`;
 }
 
 /** Parses `count` hex digits of `text` at `from` without allocating; -1 on anything else. */

@@ -25,6 +25,8 @@ import {
   receiptOfStoredRecord,
 } from "../evidence/stored-receipt.js";
 import { filterAuditEvents } from "./audit-filter.js";
+import { BalanceSnapshot, WithBalances } from "./balance-snapshot.js";
+import { EmbeddedDecideOutcome, EmbeddedReserveOutcome, EmbeddedSettleOutcome } from "./keyv-answers.js";
 import { AuditColumns, type AuditInput } from "./keyv-audit.js";
 import { EmbeddedChain } from "./keyv-chain.js";
 import { HoldDeadlines } from "./keyv-deadlines.js";
@@ -34,6 +36,7 @@ import {
   assertStoredCounters,
   assertStoredDefinition,
   assertStoredReservation,
+  auditScopeId,
   balanceOf,
   budgetKeyOfCounterKey,
   type Counters,
@@ -71,7 +74,6 @@ import type {
   RepayDebtOutcome,
   ReservationRecord,
   ReserveCommand,
-  ReserveOutcome,
   ReserveResult,
   SettleOutcome,
 } from "./types.js";
@@ -122,6 +124,7 @@ const budgetIndexChunkSize = 1_024;
 const indexHoldsKey = "index:holds";
 const tenantPrefixLength = "tenant:".length;
 const noHolds: HeldBudget[] = [];
+const noBalances: Balance[] = [];
 
 /**
  * The embedded store: state lives in this process's memory and is written through to a keyv
@@ -147,6 +150,8 @@ export class KeyvSingleProcessStore implements LedgerStore {
   private readonly deadlines = new HoldDeadlines();
   private readonly views: BudgetView[][] = [];
   private readonly scratchEvent = {} as AuditInput;
+  private lastTenant = "";
+  private lastTenantValue = "";
   private readonly slotFields: SlotFields = {
     tenantValue: "",
     subjectScope: "",
@@ -449,14 +454,15 @@ export class KeyvSingleProcessStore implements LedgerStore {
     const definitions = this.budgetIndex.applicable(command.subjectScope, command.unit);
     // The budgets as held (settling reads `counters`), and the decision's views of them: snapshots
     // taken now in objects reused from call to call (the decision keeps none of them).
-    const checked: HeldBudget[] = [];
+    // Its exact size at once: grown by push, a list gets room for 17.
+    const checked = new Array<HeldBudget>(definitions.length);
     const views = this.viewsOf(definitions.length);
     for (let index = 0; index < definitions.length; index++) {
       const definition = definitions[index];
       const instance =
         definition.window === "lifetime" ? lifetimeInstance : windowInstanceOf(definition.window, now, command.runId);
       const counters = this.countersOf(definition, instance, now);
-      checked.push(this.heldRef(definition, instance, counters));
+      checked[index] = this.heldRef(definition, instance, counters);
       const view = views[index];
       view.scope = definition.scope;
       view.allocated = definition.limit;
@@ -468,24 +474,10 @@ export class KeyvSingleProcessStore implements LedgerStore {
     const evaluation = evaluate(views, command.action.tier, command.estimate);
     const allowed = evaluation.decision !== "DENY";
 
-    if (command.dryRun) {
-      return {
-        ...evaluation,
-        balances: checked.map(({ definition, instance, counters }) => balanceOf(definition, instance, counters)),
-      };
-    }
+    if (command.dryRun) return new EmbeddedDecideOutcome(evaluation, new BalanceSnapshot(checked));
 
-    const outcome: ReserveOutcome = {
-      decision: evaluation.decision,
-      reasonCode: evaluation.reasonCode,
-      deniedScope: evaluation.deniedScope,
-      caps: evaluation.caps,
-      reservationId: undefined,
-      expiresAtMs: undefined,
-      balances: [],
-      shadow: undefined,
-      auditSeq: undefined,
-    };
+    // Balances are taken once holds are made (below); until then the outcome names none.
+    const outcome = new EmbeddedReserveOutcome(evaluation, noBalances);
     if (command.shadow && !allowed) {
       outcome.decision = "ALLOW";
       outcome.shadow = { decision: "DENY", reasonCode: evaluation.reasonCode, deniedScope: evaluation.deniedScope };
@@ -493,6 +485,7 @@ export class KeyvSingleProcessStore implements LedgerStore {
       outcome.deniedScope = undefined;
       outcome.caps = undefined;
     }
+    let heldSlot: number | undefined;
     if (allowed || command.shadow) {
       const givenId = command.reservationId;
       if (givenId && this.slots.slotOf(givenId) >= 0) invariant(false, `reservation id ${givenId} reused`);
@@ -507,7 +500,7 @@ export class KeyvSingleProcessStore implements LedgerStore {
       const holds = allowed ? checked : noHolds;
       // One scratch record for the store's life: open() copies it into the slot's columns.
       const fields = this.slotFields;
-      fields.tenantValue = tenant.slice(tenantPrefixLength);
+      fields.tenantValue = this.tenantValueOf(tenant);
       fields.subjectScope = command.subjectScope;
       fields.unit = command.unit;
       fields.action = command.action;
@@ -520,6 +513,7 @@ export class KeyvSingleProcessStore implements LedgerStore {
       fields.graceMs = command.graceMs;
       fields.holds = holds;
       const slot = this.slots.open(fields, givenId);
+      heldSlot = slot;
       fields.holds = noHolds;
       this.pushDeadline(slot, command.ttlMs);
       this.persistReservation(slot);
@@ -530,9 +524,11 @@ export class KeyvSingleProcessStore implements LedgerStore {
       outcome.reservationId = this.slots.ids[slot];
       outcome.expiresAtMs = this.slots.expiresAtMs[slot];
     }
-    outcome.balances = checked.map(({ definition, instance, counters }) => balanceOf(definition, instance, counters));
+    const balances = new BalanceSnapshot(checked);
+    outcome.balancesFrom(balances);
     const event = this.hotEvent("reserve", now, command.subjectScope, command.unit);
     event.reservationId = outcome.reservationId;
+    event.reservationSlot = heldSlot;
     event.action = command.action;
     event.runId = command.runId;
     event.actor = command.actor;
@@ -542,10 +538,19 @@ export class KeyvSingleProcessStore implements LedgerStore {
     event.deniedScope = outcome.deniedScope;
     event.caps = outcome.caps;
     event.shadow = outcome.shadow;
-    event.balances = outcome.balances;
+    event.balances = balances;
     outcome.auditSeq = this.appendAudit(event);
     this.remember(tenant, "reserve", command.idempotency, outcome, now);
     return outcome;
+  }
+
+  /** "acme" of "tenant:acme"; the last one is remembered (most traffic repeats a tenant). */
+  private tenantValueOf(tenant: string): string {
+    if (tenant !== this.lastTenant) {
+      this.lastTenant = tenant;
+      this.lastTenantValue = tenant.slice(tenantPrefixLength);
+    }
+    return this.lastTenantValue;
   }
 
   /** Reusable decision views, one array per budget count (at most 32 budgets apply to a subject). */
@@ -609,7 +614,8 @@ export class KeyvSingleProcessStore implements LedgerStore {
 
   private settleCore(command: CommitCommand & ReleaseCommand, kind: "commit" | "release"): SettleOutcome {
     if (command.actual !== undefined) assertAmount(command.actual, "actual");
-    const tenant = tenantOfReservation(command.reservationId);
+    // The tenant names idempotency records only: without a tag (or a lost reserve) no string is made.
+    const tenant = command.idempotency || command.lostReserve ? tenantOfReservation(command.reservationId) : "";
     const now = this.clock();
     this.expireDue(now);
     const replay = this.replay<SettleOutcome>(tenant, kind, command.idempotency);
@@ -683,10 +689,11 @@ export class KeyvSingleProcessStore implements LedgerStore {
     }
     const settledAs = kind === "commit" ? "committed" : "released";
     this.slots.charged[slot] = charged;
-    const balances = held.map(({ definition, instance, counters }) => balanceOf(definition, instance, counters));
+    const balances = new BalanceSnapshot(held);
     const released = kind === "commit" ? Math.max(0, estimate - charged) : estimate;
     const event = this.hotEvent(kind, now, this.slots.subjectScope[slot] as string, this.slots.unit[slot] as Unit);
     event.reservationId = command.reservationId;
+    event.reservationSlot = slot;
     event.action = this.slots.action[slot];
     event.runId = this.slots.runId[slot];
     event.actor = command.actor;
@@ -696,17 +703,16 @@ export class KeyvSingleProcessStore implements LedgerStore {
     event.detail = command.reason ?? (uncharged > 0 ? `uncharged overage ${uncharged}` : undefined);
     const auditSeq = this.appendAudit(event);
     this.markSettled(slot, settledAs, now);
-    const outcome: SettleOutcome = {
-      ok: true,
-      reservationId: command.reservationId,
-      status: settledAs,
+    const outcome = new EmbeddedSettleOutcome(
+      command.reservationId,
+      settledAs,
       charged,
       debtAdded,
       uncharged,
-      released: shadowDenied ? 0 : released,
+      shadowDenied ? 0 : released,
       balances,
       auditSeq,
-    };
+    );
     this.remember(tenant, kind, command.idempotency, outcome, now);
     if (command.lostReserve?.idempotencyKey !== undefined) {
       this.forgetReserve(tenant, command.lostReserve.idempotencyKey, command.reservationId);
@@ -869,7 +875,7 @@ export class KeyvSingleProcessStore implements LedgerStore {
       runId: this.slots.runId[slot],
       estimate,
       amount: this.slots.isShadowDenied(slot) ? 0 : estimate,
-      balances: held.map(({ definition, instance, counters }) => balanceOf(definition, instance, counters)),
+      balances: new BalanceSnapshot(held),
     });
     this.markSettled(slot, "expired", now);
   }
@@ -1053,7 +1059,11 @@ export class KeyvSingleProcessStore implements LedgerStore {
   ): void {
     if (!tag) return;
     const key = `i:${tenant}|${operation}|${tag.key}`;
-    const record: IdempotencyRecord = { fingerprint: tag.fingerprint, outcome: structuredClone(outcome), atMs: now };
+    const record: IdempotencyRecord = {
+      fingerprint: tag.fingerprint,
+      outcome: structuredClone(WithBalances.plain(outcome)),
+      atMs: now,
+    };
     const records = this.budgetIndex.hasTenant(tenant) ? this.idempotency : this.unknownIdempotency;
     const recordsMax = records === this.idempotency ? this.idempotencyKeysMax : unknownTenantIdempotencyKeysMax;
     records.set(key, record);
@@ -1091,6 +1101,7 @@ export class KeyvSingleProcessStore implements LedgerStore {
     event.scope = scope;
     event.unit = unit;
     event.reservationId = undefined;
+    event.reservationSlot = undefined;
     event.action = undefined;
     event.runId = undefined;
     event.actor = undefined;
@@ -1143,5 +1154,6 @@ function hotDefinition(fields: Omit<BudgetDefinition, "updatedAtMs">, updatedAtM
     [lifetimeCounters]: undefined,
     [retired]: undefined,
     [lifetimeHold]: undefined,
+    [auditScopeId]: undefined,
   };
 }

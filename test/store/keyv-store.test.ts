@@ -2,7 +2,7 @@ import Keyv from "keyv";
 import { describe, expect, it } from "vitest";
 import { createLedger } from "../../src/ledger/create-ledger.js";
 import { AuditColumns } from "../../src/store/keyv-audit.js";
-import { ReservationSlots } from "../../src/store/keyv-reservations.js";
+import { formatReservationId, parseReservationId, ReservationSlots } from "../../src/store/keyv-reservations.js";
 import { KeyvSingleProcessStore } from "../../src/store/keyv-store.js";
 import { testLedgerStore } from "./conformance.js";
 import { testStoreHardening } from "./hardening.js";
@@ -226,6 +226,16 @@ describe("keyv store: reservation ids name a slot and its generation", () => {
     expect(await ledger.getReservation(live)).toMatchObject({ id: live, status: "held", estimate: 5 });
   });
 
+  it("ids of tenants in turn, of a long tenant value and of one beyond ASCII read as their tenant's, and the audit names them", () => {
+    const tenants = ["acme", "b", "acme", "x".repeat(300), "t\u00e9n\u4e2d", "acme"];
+    const ids = tenants.map((tenant, index) => formatReservationId(tenant, index, 1, 2, 3));
+    ids.forEach((id, index) => {
+      expect(id.slice(0, id.length - 37)).toBe(tenants[index]);
+      expect(id.slice(-37)).toBe(`:${index.toString(16).padStart(8, "0")}-0000-0001-0000-000200000003`);
+      expect(parseReservationId(id)).toEqual({ slot: index, gen: 1, tagHi: 2, tagLo: 3 });
+    });
+  });
+
   it("an id survives a restart from a keyv adapter and still settles exactly once", async () => {
     const backing = new Map<string, unknown>();
     const open = () => createLedger({ store: new Keyv({ store: backing }), writeThrough: true, sweepIntervalMs: 0 });
@@ -340,5 +350,105 @@ describe("the reserve hot path's memo of the last subject path", () => {
     expect((await ledger.decide({ subject: { ...subject, agent: "q" }, action, estimate: 1 })).scope).toBe(
       "tenant:acme/agent:q/toolset:t",
     );
+  });
+});
+
+describe("keyv store: balances built only when read", () => {
+  it("an answer's balances are the numbers at answer time, read as a list and written by JSON in their place", async () => {
+    const ledger = createLedger({ sweepIntervalMs: 0 });
+    await ledger.setBudget({ scope: "tenant:acme", limit: 100 });
+    await ledger.setBudget({ scope: "tenant:acme/toolset:send-email", limit: 50 });
+    const subject = { tenant: "acme", toolset: "send-email" };
+    const action = { name: "send_email", tier: "write-external" as const };
+    const first = await ledger.reserve({ subject, action, estimate: 10 });
+    const decided = await ledger.decide({ subject, action, estimate: 5 });
+    const committed = await ledger.commit(first.reservationId as string, { actual: 7 });
+    // Later traffic changes the counters; the answers above keep what they saw.
+    const second = await ledger.reserve({ subject, action, estimate: 20 });
+    await ledger.release(second.reservationId as string);
+    const balance = (scope: string, spent: number, reserved: number, allocated: number) => ({
+      scope,
+      unit: "RISK_POINTS",
+      window: "lifetime",
+      instance: "life",
+      allocated,
+      spent,
+      reserved,
+      debt: 0,
+      remaining: allocated - spent - reserved,
+    });
+    expect(first.balances).toEqual([
+      balance("tenant:acme", 0, 10, 100),
+      balance("tenant:acme/toolset:send-email", 0, 10, 50),
+    ]);
+    expect(first.balances).toBe(first.balances);
+    expect(decided.balances).toEqual([
+      balance("tenant:acme", 0, 10, 100),
+      balance("tenant:acme/toolset:send-email", 0, 10, 50),
+    ]);
+    expect(committed.balances).toEqual([
+      balance("tenant:acme", 7, 0, 100),
+      balance("tenant:acme/toolset:send-email", 7, 0, 50),
+    ]);
+    expect(second.balances.map((b) => b.reserved)).toEqual([20, 20]);
+    // JSON: every field the plain answer had, in the same order, balances in its place.
+    expect(Object.keys(JSON.parse(JSON.stringify(first)))).toEqual([
+      "decision",
+      "reservationId",
+      "expiresAtMs",
+      "scope",
+      "unit",
+      "estimate",
+      "balances",
+      "auditSeq",
+    ]);
+    expect(JSON.parse(JSON.stringify(first)).balances).toEqual(first.balances);
+    expect(Object.keys(JSON.parse(JSON.stringify(committed)))).toEqual([
+      "ok",
+      "reservationId",
+      "status",
+      "charged",
+      "debtAdded",
+      "uncharged",
+      "released",
+      "balances",
+      "auditSeq",
+    ]);
+    expect(structuredClone(JSON.parse(JSON.stringify(decided)))).toEqual({
+      decision: "ALLOW",
+      scope: "tenant:acme/toolset:send-email",
+      unit: "RISK_POINTS",
+      estimate: 5,
+      balances: decided.balances,
+    });
+    // The audit keeps the same numbers the answers carried.
+    const events = await ledger.audit({ scope: "tenant:acme" });
+    expect(events.filter((event) => event.type === "reserve").map((event) => event.balances)).toEqual([
+      [
+        { scope: "tenant:acme", allocated: 100, remaining: 90 },
+        { scope: "tenant:acme/toolset:send-email", allocated: 50, remaining: 40 },
+      ],
+      [
+        { scope: "tenant:acme", allocated: 100, remaining: 73 },
+        { scope: "tenant:acme/toolset:send-email", allocated: 50, remaining: 23 },
+      ],
+    ]);
+    await ledger.close();
+  });
+
+  it("a replay carries the first answer's balances, as a plain list", async () => {
+    const ledger = createLedger({ sweepIntervalMs: 0 });
+    await ledger.setBudget({ scope: "tenant:acme", limit: 100 });
+    const input = { subject: { tenant: "acme" }, action: { name: "a", tier: "read" as const }, estimate: 3 };
+    const first = await ledger.reserve({ ...input, idempotencyKey: "k1" });
+    const commit = await ledger.commit(first.reservationId as string, { idempotencyKey: "c1" });
+    await ledger.reserve(input);
+    const replay = await ledger.reserve({ ...input, idempotencyKey: "k1" });
+    const commitReplay = await ledger.commit(first.reservationId as string, { idempotencyKey: "c1" });
+    expect(replay.replayed).toBe(true);
+    expect(replay.balances).toEqual(first.balances);
+    expect(replay.balances[0]).toMatchObject({ reserved: 3, spent: 0 });
+    expect(commitReplay).toEqual({ ...JSON.parse(JSON.stringify(commit)), replayed: true });
+    await ledger.close();
   });
 });

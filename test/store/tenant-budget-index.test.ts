@@ -1,6 +1,6 @@
 import { describe, expect, it } from "vitest";
 import { applicableScopes } from "../../src/core/scope.js";
-import { resolvedPathsMax, shapeOf, TenantBudgetIndex } from "../../src/store/tenant-budget-index.js";
+import { shapeOf, TenantBudgetIndex } from "../../src/store/tenant-budget-index.js";
 import type { BudgetDefinition } from "../../src/store/types.js";
 
 const budget = (scope: string): BudgetDefinition => ({
@@ -68,9 +68,9 @@ describe("TenantBudgetIndex", () => {
     expect(shapeOf("tenant:acme/workspace:w/toolset:t")).toBe(0b10001);
   });
 
-  it("one bounded cache of resolved paths for all tenants: past its bound answers stay right", () => {
+  it("keeps nothing per path: many tenants and paths are answered right, and a tenant that went and came back afresh", () => {
     const index = new TenantBudgetIndex();
-    const tenants = resolvedPathsMax + 10;
+    const tenants = 20_000;
     for (let i = 0; i < tenants; i++) index.set(budget(`tenant:t${i}/toolset:t`));
     for (let round = 0; round < 2; round++) {
       for (let i = 0; i < tenants; i += 997) {
@@ -79,11 +79,43 @@ describe("TenantBudgetIndex", () => {
         ]);
       }
     }
-    // A tenant whose budgets all went and came back is resolved afresh, never from the old entry.
     index.applicable("tenant:t1/toolset:t", "RISK_POINTS");
     index.delete("tenant:t1/toolset:t", "RISK_POINTS");
     expect(index.applicable("tenant:t1/toolset:t", "RISK_POINTS")).toEqual([]);
     index.set(budget("tenant:t1"));
     expect(index.applicable("tenant:t1/toolset:t", "RISK_POINTS").map((found) => found.scope)).toEqual(["tenant:t1"]);
+  });
+
+  it("matches a shape's budget exactly: no prefix, no longer value, no other level, across one and several budgets", () => {
+    const index = new TenantBudgetIndex();
+    const scopes = (path: string) => index.applicable(path, "RISK_POINTS").map((found) => found.scope);
+    index.set(budget("tenant:acme/toolset:te"));
+    expect(scopes("tenant:acme/toolset:t")).toEqual([]);
+    expect(scopes("tenant:acme/toolset:tee")).toEqual([]);
+    expect(scopes("tenant:acme/agent:te")).toEqual([]);
+    expect(scopes("tenant:acme/agent:x/toolset:te")).toEqual(["tenant:acme/toolset:te"]);
+    expect(scopes("tenant:acme2/toolset:te")).toEqual([]);
+    // A second budget of the same shape, then a replacement of one, then a removal.
+    index.set(budget("tenant:acme/toolset:t"));
+    expect(scopes("tenant:acme/toolset:t")).toEqual(["tenant:acme/toolset:t"]);
+    expect(scopes("tenant:acme/toolset:te")).toEqual(["tenant:acme/toolset:te"]);
+    const replacement = { ...budget("tenant:acme/toolset:t"), limit: 9 };
+    expect(index.set(replacement)?.limit).toBe(1);
+    expect(index.applicable("tenant:acme/toolset:t", "RISK_POINTS")).toEqual([replacement]);
+    index.delete("tenant:acme/toolset:te", "RISK_POINTS");
+    expect(scopes("tenant:acme/toolset:te")).toEqual([]);
+    expect(index.applicable("tenant:acme/toolset:t", "RISK_POINTS")).toEqual([replacement]);
+    const single = { ...budget("tenant:acme/toolset:t"), limit: 3 };
+    index.set(single);
+    expect(index.applicable("tenant:acme/toolset:t", "RISK_POINTS")).toEqual([single]);
+    // Two levels in one shape: both segments must match, in order (fewer levels list first).
+    index.set(budget("tenant:acme/workspace:w/agent:r"));
+    expect(scopes("tenant:acme/workspace:w/app:a/agent:r/toolset:t")).toEqual([
+      "tenant:acme/toolset:t",
+      "tenant:acme/workspace:w/agent:r",
+    ]);
+    expect(scopes("tenant:acme/workspace:w/agent:rr")).toEqual([]);
+    expect(scopes("tenant:acme/workspace:ww/agent:r")).toEqual([]);
+    expect(index.size).toBe(2);
   });
 });

@@ -1,0 +1,119 @@
+import type { Caps, Decision, ReasonCode } from "../core/decision.js";
+import { type BalanceSource, WithBalances } from "./balance-snapshot.js";
+import type { ReserveOutcome, SettleOutcome } from "./types.js";
+
+// The embedded store's answers: plain fields, and balances built only when read (balance-snapshot.ts).
+// toJSON lists every field in the order the store's plain answers had, so JSON.stringify, the
+// idempotency record (structuredClone of toJSON()) and a replay read exactly as before.
+
+export class EmbeddedReserveOutcome extends WithBalances implements ReserveOutcome {
+  decision: Decision;
+  reasonCode: ReasonCode | undefined;
+  deniedScope: string | undefined;
+  caps: Caps | undefined;
+  reservationId: string | undefined = undefined;
+  expiresAtMs: number | undefined = undefined;
+  shadow: ReserveOutcome["shadow"] = undefined;
+  auditSeq: number | undefined = undefined;
+
+  constructor(
+    evaluation: { decision: Decision; reasonCode?: ReasonCode; deniedScope?: string; caps?: Caps },
+    balances: BalanceSource,
+  ) {
+    super(balances);
+    this.decision = evaluation.decision;
+    this.reasonCode = evaluation.reasonCode;
+    this.deniedScope = evaluation.deniedScope;
+    this.caps = evaluation.caps;
+  }
+
+  toJSON(): ReserveOutcome {
+    return {
+      decision: this.decision,
+      reasonCode: this.reasonCode,
+      deniedScope: this.deniedScope,
+      caps: this.caps,
+      reservationId: this.reservationId,
+      expiresAtMs: this.expiresAtMs,
+      balances: this.balances,
+      shadow: this.shadow,
+      auditSeq: this.auditSeq,
+    };
+  }
+}
+
+/** A decide() answer: the evaluation and the balances, nothing held, no audit seq. */
+export class EmbeddedDecideOutcome extends WithBalances implements ReserveOutcome {
+  decision: Decision;
+  reasonCode: ReasonCode | undefined;
+  deniedScope: string | undefined;
+  caps: Caps | undefined;
+
+  constructor(
+    evaluation: { decision: Decision; reasonCode?: ReasonCode; deniedScope?: string; caps?: Caps },
+    balances: BalanceSource,
+  ) {
+    super(balances);
+    this.decision = evaluation.decision;
+    this.reasonCode = evaluation.reasonCode;
+    this.deniedScope = evaluation.deniedScope;
+    this.caps = evaluation.caps;
+  }
+
+  toJSON(): ReserveOutcome {
+    return {
+      decision: this.decision,
+      reasonCode: this.reasonCode,
+      deniedScope: this.deniedScope,
+      caps: this.caps,
+      balances: this.balances,
+    };
+  }
+}
+
+type SettledOutcome = Extract<SettleOutcome, { ok: true }>;
+
+export class EmbeddedSettleOutcome extends WithBalances implements SettledOutcome {
+  readonly ok = true as const;
+  reservationId: string;
+  status: "committed" | "released";
+  charged: number;
+  debtAdded: number;
+  uncharged: number;
+  released: number;
+  auditSeq: number;
+
+  constructor(
+    reservationId: string,
+    status: "committed" | "released",
+    charged: number,
+    debtAdded: number,
+    uncharged: number,
+    released: number,
+    balances: BalanceSource,
+    auditSeq: number,
+  ) {
+    super(balances);
+    this.reservationId = reservationId;
+    this.status = status;
+    this.charged = charged;
+    this.debtAdded = debtAdded;
+    this.uncharged = uncharged;
+    this.released = released;
+    this.auditSeq = auditSeq;
+  }
+
+  toJSON(): SettledOutcome {
+    return {
+      ok: true,
+      reservationId: this.reservationId,
+      status: this.status,
+      charged: this.charged,
+      debtAdded: this.debtAdded,
+      uncharged: this.uncharged,
+      released: this.released,
+      balances: this.balances,
+      auditSeq: this.auditSeq,
+    };
+  }
+}
