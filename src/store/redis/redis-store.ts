@@ -340,8 +340,8 @@ export class RedisLedgerStore implements LedgerStore {
         command.dryRun ? "1" : "0",
         command.shadow ? "1" : "0",
         ...idempotencyArgs(command.dryRun ? undefined : command.idempotency),
-        jsonFields({ scope, unit, action, runId, actor, estimate }),
-        jsonFields({ scope, unit, reservationId, action, runId }),
+        jsonFields({ scope, unit, action, runId }),
+        actor === undefined ? "" : JSON.stringify(actor),
         shapes?.generation ?? "",
         ...scopes,
       ]);
@@ -421,7 +421,8 @@ export class RedisLedgerStore implements LedgerStore {
   }
 
   async recordEvent(event: RecordedEvent): Promise<void> {
-    const reply = await this.runTenant(scripts.recordEvent, tenantScopeOf(event.scope), [jsonFields(event)]);
+    const { type, ...fields } = event;
+    const reply = await this.runTenant(scripts.recordEvent, tenantScopeOf(event.scope), [type, jsonFields(fields)]);
     amountOf(reply, "event.record", "reply");
   }
 

@@ -29,7 +29,7 @@ export const preludeLua = `
 -- Per-call state, set by begin() at the start of every function: the library's top level runs once,
 -- when it is loaded, so nothing here may depend on a call.
 local KEYS, ARGV
-local base, now, nowUs
+local base, now, timeSec, timeMicros, clockOffset
 local budgetsKey, metaKey, holdsKey, auditKey, settledKey, idempotencyIndexKey, countersKey, countersIdleKey
 local auditEventsMax, settledRetentionMs, idempotencyRetentionMs, runCountersRetentionMs, expireBatchMax
 local settledReservationsMax, idempotencyKeysMax, unknownTenantRetentionMs
@@ -69,14 +69,32 @@ local function begin(keys, args)
     baseText = base
   end
   local time = redis.call('TIME')
-  now = tonumber(time[1]) * 1000 + math.floor(tonumber(time[2]) / 1000) + tonumber(args[2])
-  -- Server microseconds, to order events of different tenants that share a millisecond.
-  nowUs = time[1] .. string.format('%06d', tonumber(time[2]))
+  -- The audit stream keeps TIME's own two strings (the reader computes atMs and the microseconds that
+  -- order events of different tenants sharing a millisecond): no number is formatted for it.
+  timeSec, timeMicros, clockOffset = time[1], time[2], args[2]
+  now = tonumber(timeSec) * 1000 + math.floor(tonumber(timeMicros) / 1000) + tonumber(clockOffset)
 end
 
 -- A field of the budgets hash that is no budget: the generation of the set of budget fields, bumped
 -- whenever a budget is created or removed (see shapesLua in lua/reads.ts and the reserve).
 local shapeGenField = '~gen'
+
+-- The data layout (layout.ts): the budgets hash of every tenant this build wrote carries it. A tenant
+-- whose budgets hash exists without it was written by an earlier build, whose counters, records and
+-- audit entries this one would misread: refused before anything is read or written.
+local layoutField, layoutVersion = '~layout', '2'
+local function checkLayout(marker, present)
+  if present and marker ~= layoutVersion then
+    error('STORE_LAYOUT tenant ' .. base .. ' has budgets without the layout ' .. layoutVersion .. ' marker')
+  end
+end
+
+-- One budget's stored definition (or nil), after the layout check; and the layout marker.
+local function storedBudget(budgetField)
+  local stored = redis.call('HMGET', budgetsKey, budgetField, shapeGenField, layoutField)
+  checkLayout(stored[3], stored[1] ~= false or stored[2] ~= false)
+  return stored[1] or nil, stored[3]
+end
 
 local function reservationKey(id) return base .. 'r:' .. id end
 local function idempotencyKey(op, key) return base .. 'i:' .. op .. ':' .. key end
@@ -423,8 +441,15 @@ local function heldBudgets(holdsText, unit, runId, runFields)
   if #holds == 0 then return held end
   local fields = {}
   for i, hold in ipairs(holds) do fields[i] = hold.scope .. '|' .. unit end
+  fields[#holds + 1] = layoutField
   local defs = redis.call('HMGET', budgetsKey, unpack(fields))
+  fields[#holds + 1] = nil
   local candidates = {}
+  local present = false
+  for i = 1, #holds do
+    if defs[i] then present = true end
+  end
+  checkLayout(defs[#holds + 1], present)
   for i, hold in ipairs(holds) do
     if defs[i] then
       tenantKnown = true
@@ -579,41 +604,45 @@ local function keepSettled(id)
   expireUnlessKnown(settledKey)
 end
 
--- body: the event's fields after seq and atMs, e.g. '"type":"reserve","scope":...'; either one
--- string or a list of strings, concatenated once. balances (optional): the budgets whose balances
--- the event reports.
+-- An audit event is a stream entry of short fields that the reader (audit-reader.ts) turns into the
+-- event's JSON; nothing here builds JSON. kind: the event's type; fragment: JSON fields every event
+-- of the operation carries (an object body without braces, from the client or the reservation
+-- record, spliced by the reader as it is; '' for none); pairs (optional): more fields as a flat list
+-- of name, value, where the name is the event's key after a kind character: '$' a string value, '#'
+-- an integer (decimal text or a Lua number, which Redis formats exactly below 2^53), '=' JSON text;
+-- balances (optional): the budgets whose balances the event reports, as 'b' scope, 'a' allocated,
+-- 'r' remaining per budget ('b' '' alone for none).
 --
 -- The event's sequence is its stream id: "0-*" has the stream number its entries 0-1, 0-2, ... (the
--- stream keeps its last id when trimmed), so no counter is read or written for it. Balances are
--- stream fields, not JSON: "b" the scopes (space-separated), then per budget "a" allocated and "r"
--- remaining, passed as Lua numbers, which Redis formats exactly (every integer below 2^53) without a
--- Lua string being made. The reader (audit-reader.ts) puts seq first and rebuilds "balances".
--- Returns the event's seq.
-local function appendAudit(body, balances)
-  local event
-  if type(body) == 'table' then
-    -- Strings are hashed whole when made: build the event once, not body first and event after.
-    table.insert(body, 1, '{"atMs":' .. int(now) .. ',"_us":' .. nowUs .. ',')
-    body[#body + 1] = '}'
-    event = table.concat(body)
-  else
-    event = '{"atMs":' .. int(now) .. ',"_us":' .. nowUs .. ',' .. body .. '}'
+-- stream keeps its last id when trimmed), so no counter is read or written for it. The time is TIME's
+-- seconds ('s') and microseconds ('u') as the server gave them, plus the test clock offset ('o') when
+-- there is one. Returns the event's seq.
+local function appendAudit(kind, fragment, pairs, balances)
+  local args = { auditKey, 'MAXLEN', '~', auditEventsMax, '0-*', 't', kind, 's', timeSec, 'u', timeMicros }
+  local n = 11
+  if clockOffset ~= '0' then
+    args[12], args[13] = 'o', clockOffset
+    n = 13
   end
-  local id
-  if balances == nil then
-    id = redis.call('XADD', auditKey, 'MAXLEN', '~', auditEventsMax, '0-*', 'e', event)
-  else
-    local args = { auditKey, 'MAXLEN', '~', auditEventsMax, '0-*', 'e', event, 'b', '' }
-    local scopes = {}
-    local n = 9
-    for i, b in ipairs(balances) do
-      scopes[i] = b.scope
-      args[n + 1], args[n + 2], args[n + 3], args[n + 4] = 'a', b.def.limit, 'r', remainingOf(b)
-      n = n + 4
+  if fragment ~= '' then
+    args[n + 1], args[n + 2] = 'f', fragment
+    n = n + 2
+  end
+  if pairs then
+    for i = 1, #pairs do args[n + i] = pairs[i] end
+    n = n + #pairs
+  end
+  if balances then
+    if #balances == 0 then
+      args[n + 1], args[n + 2] = 'b', ''
     end
-    args[9] = table.concat(scopes, ' ')
-    id = redis.call('XADD', unpack(args))
+    for _, b in ipairs(balances) do
+      args[n + 1], args[n + 2], args[n + 3], args[n + 4], args[n + 5], args[n + 6] =
+        'b', b.scope, 'a', b.def.limitText, 'r', remainingOf(b)
+      n = n + 6
+    end
   end
+  local id = redis.call('XADD', unpack(args))
   expireUnlessKnown(auditKey)
   -- The event's seq (its id "0-<seq>"): an operation's answer names its own event.
   return tonumber(string.sub(id, 3))
@@ -656,10 +685,9 @@ local function expireOne(id)
   saveCounters(changed)
   redis.call('HSET', key, 'st', 'expired')
   keepSettled(id)
-  local amount = estimate
-  if r[8] == '1' then amount = 0 end
-  local parts = { '"type":"expire",', r[7], ',"estimate":', int(estimate), ',"amount":', int(amount) }
-  appendAudit(parts, held)
+  local amount = r[4]
+  if r[8] == '1' then amount = '0' end
+  appendAudit('expire', r[7], { '$reservationId', id, '#estimate', r[4], '#amount', amount }, held)
   return true
 end
 

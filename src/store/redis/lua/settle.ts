@@ -132,15 +132,20 @@ keepSettled(id)
 redis.call('ZREM', holdsKey, id)
 removeDue(recordDeadline(r[11], r[12]), r[5], r[6], runFields, estimate)
 
-local parts = { '"type":"' .. kind .. '",', r[7] }
-if actorJson ~= '' then parts[#parts + 1] = ',"actor":' .. actorJson end
-parts[#parts + 1] = ',"estimate":' .. int(estimate) .. ',"amount":' .. int(amount)
+local pairs = { '$reservationId', id }
+if actorJson ~= '' then pairs[3], pairs[4] = '=actor', actorJson end
+pairs[#pairs + 1] = '#estimate'
+pairs[#pairs + 1] = r[3]
+pairs[#pairs + 1] = '#amount'
+if amount == estimate then pairs[#pairs + 1] = r[3] else pairs[#pairs + 1] = amount end
 if reasonJson ~= '' then
-  parts[#parts + 1] = ',"detail":' .. reasonJson
+  pairs[#pairs + 1] = '=detail'
+  pairs[#pairs + 1] = reasonJson
 elseif uncharged > 0 then
-  parts[#parts + 1] = ',"detail":"uncharged overage ' .. int(uncharged) .. '"'
+  pairs[#pairs + 1] = '$detail'
+  pairs[#pairs + 1] = 'uncharged overage ' .. int(uncharged)
 end
-local auditSeq = appendAudit(parts, held)
+local auditSeq = appendAudit(kind, r[7], pairs, held)
 if lostReserve and lostReserveKey ~= '' then
   -- The caller was told the reserve failed: a retry with its key is decided afresh, not replayed.
   local recordKey = idempotencyKey('reserve', lostReserveKey)
