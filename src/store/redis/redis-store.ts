@@ -801,13 +801,16 @@ function textOrInteger(value: unknown, operation: string): void {
   }
 }
 
+/** Positions of ev, h, st, sd, c, x, ch, e, p, g, ri that a record may leave out. */
+const optionalRecordFields = new Set([3, 6, 10]);
+
 /** The reservation script's reply: 11 fields (all nil when the reservation is unknown). */
 function reservationReplyOf(raw: unknown): (string | null)[] {
   if (!Array.isArray(raw) || raw.length !== 11) throw new StoreReplyError("reservation", "expected 11 fields");
   if (raw[0] === null) return raw.map(() => null);
   for (const [index, item] of raw.entries()) {
-    // The run id (last) is absent on records written before it existed.
-    if (typeof item !== "string" && !(item === null && index >= 6)) {
+    // Fields at their default are left out of the record: sd (not shadow-denied), ch (nothing charged), ri (no run).
+    if (typeof item !== "string" && !(item === null && optionalRecordFields.has(index))) {
       throw new StoreReplyError("reservation", `field ${index + 1} is not text`);
     }
   }

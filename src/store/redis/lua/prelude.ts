@@ -32,7 +32,7 @@ local KEYS, ARGV
 local base, now, timeSec, timeMicros, clockOffset
 local budgetsKey, metaKey, holdsKey, auditKey, settledKey, idempotencyIndexKey, countersKey, countersIdleKey
 local auditEventsMax, settledRetentionMs, idempotencyRetentionMs, runCountersRetentionMs, expireBatchMax
-local settledReservationsMax, idempotencyKeysMax, unknownTenantRetentionMs
+local settledReservationsMax, settledTrimSlack, idempotencyKeysMax, unknownTenantRetentionMs
 local tenantKnown = nil
 local dueBacklog = false
 -- The earliest deadline in the holds index as expireDue found it (0: none), or false once unknown.
@@ -52,6 +52,7 @@ local function begin(keys, args)
     runCountersRetentionMs = tonumber(limits[4])
     expireBatchMax = tonumber(limits[5])
     settledReservationsMax = tonumber(limits[6])
+    settledTrimSlack = math.floor(settledReservationsMax / 64)
     idempotencyKeysMax = tonumber(limits[7])
     unknownTenantRetentionMs = limits[8]
     limitsText = args[3]
@@ -628,12 +629,19 @@ local function rememberArray(op, key, fingerprint, reply)
   remember(op, key, fingerprint, cjson.encode(strings))
 end
 
--- A settled reservation is kept for settledRetentionMs and, per tenant, among the newest
--- settledReservationsMax, so a late second settle gets a precise error.
+-- A settled reservation is a status on its record, which expires settledRetentionMs after settling.
+-- Per tenant at most settledReservationsMax of them (plus a slack of 1/64 of that) are kept: the ids
+-- go on a list, newest first, and when it is longer than that, the oldest beyond
+-- settledReservationsMax go at once, one RPOP and one DEL every settledTrimSlack settles instead of
+-- on every settle. A late second settle within that gets a precise error.
 local function keepSettled(id)
   redis.call('PEXPIRE', reservationKey(id), settledRetentionMs)
-  if redis.call('LPUSH', settledKey, id) > settledReservationsMax then
-    redis.call('DEL', reservationKey(redis.call('RPOP', settledKey)))
+  local length = redis.call('LPUSH', settledKey, id)
+  if length > settledReservationsMax + settledTrimSlack then
+    local oldest = redis.call('RPOP', settledKey, length - settledReservationsMax)
+    local keys = {}
+    for i, old in ipairs(oldest) do keys[i] = reservationKey(old) end
+    redis.call('DEL', unpack(keys))
   end
   expireUnlessKnown(settledKey)
 end

@@ -115,12 +115,13 @@ if allowed or shadow then
   local deadline = deadlineOf(expiresAtMs, tonumber(graceMs))
   local earliest = nextDeadline()
   if earliest == 0 or deadline < earliest then hint = deadline end
-  local shadowDenied = '0'
-  if not allowed then shadowDenied = '1' end
   local holdsText = table.concat(holds, ';')
-  redis.call('HSET', key, 'ev', fragment, 'h', holdsText, 'ri', runId,
-    'u', unit, 'e', ARGV[7], 'g', graceMs, 'p', overagePolicy, 'st', 'held', 'sd', shadowDenied,
-    'c', int(now), 'x', int(expiresAtMs), 'ch', '0')
+  -- The record: fields at their default (no run id, not shadow-denied, nothing charged) are left out.
+  local record = { key, 'st', 'held', 'ev', fragment, 'h', holdsText, 'u', unit, 'e', ARGV[7], 'g', graceMs,
+    'p', overagePolicy, 'c', int(now), 'x', int(expiresAtMs) }
+  if runId ~= '' then record[#record + 1], record[#record + 2] = 'ri', runId end
+  if not allowed then record[#record + 1], record[#record + 2] = 'sd', '1' end
+  redis.call('HSET', unpack(record))
   redis.call('ZADD', holdsKey, deadline, id)
   if allowed then addDue(deadline, unit, holdsText, runFieldsOf(checked), estimate) end
   heldId = id

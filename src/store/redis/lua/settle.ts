@@ -46,18 +46,23 @@ if replayed then
 end
 
 local key = reservationKey(id)
-local r = redis.call('HMGET', key, 'st', 'sd', 'e', 'p', 'u', 'h', 'ev', 'ri', 'sf', 'sk', 'x', 'g', 'cl')
+local r = redis.call('HMGET', key, 'st', 'sd', 'e', 'p', 'u', 'h', 'ev', 'ri', 'x', 'g')
 if not r[1] then return { '!', 'RESERVATION_NOT_FOUND', '' } end
-if expireIfOverdue(id, r[1], r[11], r[12]) then return { '!', 'RESERVATION_EXPIRED', '' } end
+if expireIfOverdue(id, r[1], r[9], r[10]) then return { '!', 'RESERVATION_EXPIRED', '' } end
 -- A replay handed this reservation to a caller since its reserve's answer was lost: it is theirs.
-if lostReserve and r[13] then return { '!', 'RESERVATION_FINALIZED', 'handed to a caller by a replay' } end
-if r[1] ~= 'held' and idemFingerprint ~= '' and r[10] == idemKey and (r[9] == idemFingerprint or idemKey ~= '') then
-  if r[9] ~= idemFingerprint then return { '!', 'IDEMPOTENCY_CONFLICT', '' } end
-  -- A retry of the settle that finalized this reservation (its reply was lost): the same numbers.
-  local numbers = redis.call('HMGET', key, 'ch', 'so')
-  local debtAdded, uncharged, released = string.match(numbers[2], '^(%d+):(%d+):(%d+)$')
-  return pushBalances({ 'ok', r[1], numbers[1], debtAdded, uncharged, released, '1', r[5], '' },
-    heldBudgets(r[6], r[5], r[8] or ''), scopeOf)
+if lostReserve and redis.call('HEXISTS', key, 'cl') == 1 then
+  return { '!', 'RESERVATION_FINALIZED', 'handed to a caller by a replay' }
+end
+if r[1] ~= 'held' and idemFingerprint ~= '' then
+  local tag = redis.call('HMGET', key, 'sf', 'sk')
+  if (tag[2] or '') == idemKey and (tag[1] == idemFingerprint or idemKey ~= '') then
+    if tag[1] ~= idemFingerprint then return { '!', 'IDEMPOTENCY_CONFLICT', '' } end
+    -- A retry of the settle that finalized this reservation (its reply was lost): the same numbers.
+    local numbers = redis.call('HMGET', key, 'ch', 'so')
+    local debtAdded, uncharged, released = string.match(numbers[2], '^(%d+):(%d+):(%d+)$')
+    return pushBalances({ 'ok', r[1], numbers[1], debtAdded, uncharged, released, '1', r[5], '' },
+      heldBudgets(r[6], r[5], r[8] or ''), scopeOf)
+  end
 end
 if r[1] == 'expired' then return { '!', 'RESERVATION_EXPIRED', '' } end
 if r[1] ~= 'held' then return { '!', 'RESERVATION_FINALIZED', r[1] } end
@@ -126,11 +131,13 @@ if kind == 'commit' then
   amount = charged
 end
 if shadowDenied then released = 0 end
-redis.call('HSET', key, 'st', status, 'ch', int(charged), 'so', int(debtAdded) .. ':' .. int(uncharged) .. ':' .. int(released),
-  'sf', idemFingerprint, 'sk', idemKey)
+local settled = { key, 'st', status, 'ch', int(charged), 'so', int(debtAdded) .. ':' .. int(uncharged) .. ':' .. int(released) }
+if idemFingerprint ~= '' then settled[8], settled[9] = 'sf', idemFingerprint end
+if idemKey ~= '' then settled[#settled + 1], settled[#settled + 2] = 'sk', idemKey end
+redis.call('HSET', unpack(settled))
 keepSettled(id)
 redis.call('ZREM', holdsKey, id)
-removeDue(recordDeadline(r[11], r[12]), r[5], r[6], runFields, estimate)
+removeDue(recordDeadline(r[9], r[10]), r[5], r[6], runFields, estimate)
 
 local pairs = { '$reservationId', id }
 if actorJson ~= '' then pairs[3], pairs[4] = '=actor', actorJson end
