@@ -30,13 +30,8 @@ describeRedis("redis store", () => {
   testStoreHardening("redis", redisHarness);
 
   describe("counters read back by the scripts are checked, never trusted", () => {
-    // Counters are integer fields ("s<id>" spent, "r<id>" reserved, "d<id>" debt): each is read as
-    // digits only, at most 2^53 - 1, so a HINCRBY later in the script cannot fail on it either.
-    const cases = ["-1000", "nan", "1.5", "", "9007199254740993", "1e3", " 5", "0x10"].flatMap((stored) =>
-      ["s", "r", "d"].map((kind) => ({ stored, kind })),
-    );
-    for (const { stored, kind } of cases) {
-      it(`a counter field "${kind}…" stored as "${stored}" is an InvariantError and every reserve is DENY`, async () => {
+    for (const stored of ["0:-1000:0", "nan:0:0", "0:1.5:0", "0:0", "9007199254740993:0:0", ""]) {
+      it(`counters stored as "${stored}" are an InvariantError and every reserve is DENY`, async () => {
         const prefix = uniquePrefix("readback");
         const store = await createRedisStore({ redis: redis.client, prefix });
         const ledger = new StoreLedger(store, { sweepIntervalMs: 0 });
@@ -48,9 +43,9 @@ describeRedis("redis store", () => {
         });
         await ledger.commit(held.reservationId as string);
         const countersKey = `${prefix}:{tenant:acme}:counters`;
-        const fields = ((await redis.client.sendCommand(["HKEYS", countersKey])) as string[]).sort();
-        expect(fields).toEqual(["r1|life", "s1|life"]);
-        await redis.client.sendCommand(["HSET", countersKey, `${kind}1|life`, stored]);
+        const fields = (await redis.client.sendCommand(["HKEYS", countersKey])) as string[];
+        expect(fields).toHaveLength(1);
+        await redis.client.sendCommand(["HSET", countersKey, fields[0], stored]);
         await expect(ledger.getBalance({ scope: "tenant:acme" })).rejects.toMatchObject({ code: "INVARIANT_VIOLATED" });
         const response = await ledger.reserve({
           subject: { tenant: "acme" },

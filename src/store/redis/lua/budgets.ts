@@ -72,8 +72,7 @@ if previous then
   tenantKnown = true
   redis.call('HDEL', budgetsKey, budgetField)
   redis.call('HINCRBY', budgetsKey, shapeGenField, 1)
-  local id = counterId(parseDef(previous).gen, 'life')
-  redis.call('HDEL', countersKey, 's' .. id, 'r' .. id, 'd' .. id)
+  redis.call('HDEL', countersKey, parseDef(previous).gen .. ':' .. budgetField .. '|life')
   appendAudit('budget.remove', eventFields)
 end
 local outcome = '{"ok":true,"removed":' .. removed .. '}'

@@ -146,7 +146,7 @@ end
 
 -- Parsed definitions by their stored text, across calls: a definition is parsed once, not on every
 -- reserve and settle. Keyed by the whole stored value (generation included), so a changed budget is
--- a new entry; callers only add the names of its counters (counterNames); dropped whole at defCacheMax entries.
+-- a new entry; never mutated by callers; dropped whole at defCacheMax entries.
 local defCacheMax = 10000
 local defCache, defCacheSize = {}, 0
 local function parseDef(raw)
@@ -183,65 +183,37 @@ local function assertCounters(b)
   end
 end
 
--- A counter is a budget's window instance: its id is "<gen>|<instance>" (a budget's generation is
--- unique in its tenant, so it names the budget), and it is three integer fields of the counters
--- hash, "s<id>" spent, "r<id>" reserved and "d<id>" debt, updated with HINCRBY; an absent field is 0.
-local function counterId(gen, instance) return gen .. '|' .. instance end
-
--- The field names of a definition's counters, kept with the parsed definition (a few instances each),
--- so a steady call builds no field name.
-local counterNamesMax = 8
-local function counterNames(def, instance)
-  local names = def.counters
-  if names == nil or names.size >= counterNamesMax then
-    names = { size = 0 }
-    def.counters = names
-  end
-  local entry = names[instance]
-  if entry == nil then
-    local id = counterId(def.gen, instance)
-    entry = { id = id, s = 's' .. id, r = 'r' .. id, d = 'd' .. id }
-    names[instance] = entry
-    names.size = names.size + 1
-  end
-  return entry
-end
-
 -- A budget on the action's path and its window instance; counters come from loadCounters.
 local function budgetAt(def, scope, budgetField, instance)
-  local names = counterNames(def, instance)
-  return { def = def, scope = scope, instance = instance, field = names.id, names = names }
+  return { def = def, scope = scope, instance = instance, field = def.gen .. ':' .. budgetField .. '|' .. instance }
 end
 
--- What is read back is checked before any script trusts it: digits only (HINCRBY later cannot fail
--- on it), at most 2^53 - 1.
-local function storedCount(value, name, b)
-  if not value then return 0 end
-  if string.find(value, '^%d+$') then
-    local n = tonumber(value)
-    if n <= 9007199254740991 then return n end
-    violated(name .. ' is a safe integer on ' .. b.scope .. ' (stored ' .. string.sub(value, 1, 64) .. ')')
-  end
-  violated(name .. ' >= 0 on ' .. b.scope .. ' (stored ' .. string.sub(value, 1, 64) .. ')')
-end
-
--- All counters of a tenant live in one hash, so a chain of any depth is read with one HMGET.
--- b.c holds the values, b.c0 the values as read (saveCounters writes the difference).
+-- All counters of a tenant live in one hash ("spent:reserved:debt" per budget and window instance),
+-- so a chain of any depth is read with one HMGET and written with one HSET. What is read back is
+-- checked before any script trusts it: three integers, each >= 0 and below 2^53.
 local function loadCounters(list)
   if #list == 0 then return end
-  local fields = {}
-  for i, b in ipairs(list) do
-    local names = b.names
-    fields[3 * i - 2], fields[3 * i - 1], fields[3 * i] = names.s, names.r, names.d
+  local function storedCount(text, name, b, value)
+    local n = tonumber(text)
+    if n ~= nil and n >= 0 and n <= 9007199254740991 then return n end
+    if n ~= nil and n >= 0 then
+      violated(name .. ' is a safe integer on ' .. b.scope .. ' (stored ' .. string.sub(value, 1, 64) .. ')')
+    end
+    violated(name .. ' >= 0 on ' .. b.scope .. ' (stored ' .. string.sub(value, 1, 64) .. ')')
   end
+  local fields = {}
+  for i, b in ipairs(list) do fields[i] = b.field end
   local values = redis.call('HMGET', countersKey, unpack(fields))
   for i, b in ipairs(list) do
-    local spent = storedCount(values[3 * i - 2], 'spent', b)
-    local reserved = storedCount(values[3 * i - 1], 'reserved', b)
-    local debt = storedCount(values[3 * i], 'debt', b)
-    -- A counter exists from its first hold (reserved is written then, even by 0) until it is dropped.
-    b.c = { spent = spent, reserved = reserved, debt = debt, found = values[3 * i - 1] ~= false }
-    b.c0 = { spent = spent, reserved = reserved, debt = debt }
+    local value = values[i]
+    if value then
+      local s, r, d = string.match(value, '^(%-?%d+):(%-?%d+):(%-?%d+)$')
+      if s == nil then violated('counters of ' .. b.scope .. ' are three integers (stored ' .. string.sub(value, 1, 64) .. ')') end
+      b.c = { spent = storedCount(s, 'spent', b, value), reserved = storedCount(r, 'reserved', b, value),
+        debt = storedCount(d, 'debt', b, value), found = true }
+    else
+      b.c = { spent = 0, reserved = 0, debt = 0, found = false }
+    end
   end
 end
 
@@ -250,34 +222,27 @@ local idleCountersPruneMax = 16
 local function pruneIdleCounters()
   local idle = redis.call('ZRANGEBYSCORE', countersIdleKey, '-inf', now, 'LIMIT', 0, idleCountersPruneMax)
   if #idle == 0 then return end
-  local fields = {}
-  for i, id in ipairs(idle) do fields[i] = 'r' .. id end
-  local values = redis.call('HMGET', countersKey, unpack(fields))
-  for i, id in ipairs(idle) do
-    local reserved = values[i] and tonumber(values[i])
+  local values = redis.call('HMGET', countersKey, unpack(idle))
+  for i, counterField in ipairs(idle) do
+    local reserved = values[i] and tonumber(string.match(values[i], '^%-?%d+:(%-?%d+):'))
     if reserved and reserved > 0 then
-      redis.call('ZADD', countersIdleKey, now + clockCountersRetentionMs, id)
+      redis.call('ZADD', countersIdleKey, now + clockCountersRetentionMs, counterField)
     else
-      redis.call('HDEL', countersKey, 's' .. id, 'r' .. id, 'd' .. id)
-      redis.call('ZREM', countersIdleKey, id)
+      redis.call('HDEL', countersKey, counterField)
+      redis.call('ZREM', countersIdleKey, counterField)
     end
   end
 end
 
--- Writes what changed in counters (HINCRBY by the difference; a counter not there yet gets its
--- reserved field even when nothing changed, which marks it as there); window counters get (or push
--- back) their idle deadline. Lifetime counters live with their budget.
+-- Writes counters; window counters get (or push back) their idle deadline. Lifetime counters live
+-- with their budget.
 local function saveCounters(list)
   if #list == 0 then return end
+  local args = {}
   local idleDeadlines = {}
   for _, b in ipairs(list) do
-    local c, c0, names = b.c, b.c0, b.names
-    if c.spent ~= c0.spent then redis.call('HINCRBY', countersKey, names.s, c.spent - c0.spent) end
-    if c.reserved ~= c0.reserved or not c.found then
-      redis.call('HINCRBY', countersKey, names.r, c.reserved - c0.reserved)
-    end
-    if c.debt ~= c0.debt then redis.call('HINCRBY', countersKey, names.d, c.debt - c0.debt) end
-    c0.spent, c0.reserved, c0.debt, c.found = c.spent, c.reserved, c.debt, true
+    args[#args + 1] = b.field
+    args[#args + 1] = int(b.c.spent) .. ':' .. int(b.c.reserved) .. ':' .. int(b.c.debt)
     if b.instance ~= 'life' then
       local retentionMs = clockCountersRetentionMs
       if string.sub(b.instance, 1, 4) == 'run:' then retentionMs = runCountersRetentionMs end
@@ -285,6 +250,7 @@ local function saveCounters(list)
       idleDeadlines[#idleDeadlines + 1] = b.field
     end
   end
+  redis.call('HSET', countersKey, unpack(args))
   if #idleDeadlines > 0 then
     redis.call('ZADD', countersIdleKey, unpack(idleDeadlines))
     pruneIdleCounters()
@@ -402,7 +368,7 @@ local function foldDue(list)
           if code ~= 'R' then
             local instance = code
             if code == 'L' then instance = 'life' end
-            note(counterId(gen, instance), amount, gen, scope, unit, instance)
+            note(gen .. ':' .. scope .. '|' .. unit .. '|' .. instance, amount, gen, scope, unit, instance)
           end
         end
       end
@@ -469,7 +435,7 @@ local function heldBudgets(holdsText, unit, runId, runFields)
   if runFields then
     for _, hold in ipairs(holds) do
       if string.sub(hold.instance, 1, 4) == 'run:' then
-        runFields[#runFields + 1] = counterId(hold.gen, hold.instance)
+        runFields[#runFields + 1] = hold.gen .. ':' .. hold.scope .. '|' .. unit .. '|' .. hold.instance
       end
     end
   end
