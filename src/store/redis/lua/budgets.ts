@@ -72,7 +72,7 @@ if previous then
   tenantKnown = true
   redis.call('HDEL', budgetsKey, budgetField)
   redis.call('HINCRBY', budgetsKey, shapeGenField, 1)
-  redis.call('HDEL', countersKey, parseDef(previous).gen .. ':' .. budgetField .. '|life')
+  redis.call('HDEL', countersKey, counterId(parseDef(previous).gen, 'life'))
   appendAudit('budget.remove', eventFields)
 end
 local outcome = '{"ok":true,"removed":' .. removed .. '}'

@@ -146,7 +146,7 @@ end
 
 -- Parsed definitions by their stored text, across calls: a definition is parsed once, not on every
 -- reserve and settle. Keyed by the whole stored value (generation included), so a changed budget is
--- a new entry; never mutated by callers; dropped whole at defCacheMax entries.
+-- a new entry; callers only add its counter names (counterName); dropped whole at defCacheMax entries.
 local defCacheMax = 10000
 local defCache, defCacheSize = {}, 0
 local function parseDef(raw)
@@ -183,12 +183,34 @@ local function assertCounters(b)
   end
 end
 
--- A budget on the action's path and its window instance; counters come from loadCounters.
-local function budgetAt(def, scope, budgetField, instance)
-  return { def = def, scope = scope, instance = instance, field = def.gen .. ':' .. budgetField .. '|' .. instance }
+-- A counter is a budget's window instance, a field of the counters hash named "<gen>|<instance>" (a
+-- budget's generation is unique in its tenant, so it names the budget).
+local function counterId(gen, instance) return gen .. '|' .. instance end
+
+-- The counter names of a definition, kept with the parsed definition (a few instances each), so a
+-- steady call builds none.
+local counterNamesMax = 8
+local function counterName(def, instance)
+  local names = def.counters
+  if names == nil or names.size >= counterNamesMax then
+    names = { size = 0 }
+    def.counters = names
+  end
+  local name = names[instance]
+  if name == nil then
+    name = counterId(def.gen, instance)
+    names[instance] = name
+    names.size = names.size + 1
+  end
+  return name
 end
 
--- All counters of a tenant live in one hash ("spent:reserved:debt" per budget and window instance),
+-- A budget on the action's path and its window instance; counters come from loadCounters.
+local function budgetAt(def, scope, budgetField, instance)
+  return { def = def, scope = scope, instance = instance, field = counterName(def, instance) }
+end
+
+-- All counters of a tenant live in one hash ("spent:reserved:debt" per counter),
 -- so a chain of any depth is read with one HMGET and written with one HSET. What is read back is
 -- checked before any script trusts it: three integers, each >= 0 and below 2^53.
 local function loadCounters(list)
@@ -368,7 +390,7 @@ local function foldDue(list)
           if code ~= 'R' then
             local instance = code
             if code == 'L' then instance = 'life' end
-            note(gen .. ':' .. scope .. '|' .. unit .. '|' .. instance, amount, gen, scope, unit, instance)
+            note(counterId(gen, instance), amount, gen, scope, unit, instance)
           end
         end
       end
@@ -435,7 +457,7 @@ local function heldBudgets(holdsText, unit, runId, runFields)
   if runFields then
     for _, hold in ipairs(holds) do
       if string.sub(hold.instance, 1, 4) == 'run:' then
-        runFields[#runFields + 1] = hold.gen .. ':' .. hold.scope .. '|' .. unit .. '|' .. hold.instance
+        runFields[#runFields + 1] = counterId(hold.gen, hold.instance)
       end
     end
   end
