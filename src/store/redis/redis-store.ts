@@ -69,7 +69,10 @@ export interface RedisStoreLimits {
   idempotencyKeysMax?: number;
   /** Settled reservations are kept this long, so a late second settle gets a precise error... */
   settledReservationRetentionMs?: number;
-  /** ...and each tenant keeps at most this many. */
+  /**
+   * ...and each tenant keeps at most this many plus 1/64 of it (the oldest beyond this many are
+   * dropped together once the slack is full, so a settle does not pay for one drop each time).
+   */
   settledReservationsMax?: number;
   /** Counters of run windows expire after this much idleness (clock windows after two days). */
   runCountersRetentionMs?: number;

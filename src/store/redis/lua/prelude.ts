@@ -18,8 +18,8 @@
  *
  * Cost: this Redis's Lua hashes every byte of every string it creates (strings are interned), and
  * cjson.decode of a budget definition costs more than the HMGET that read it. So the hot path
- * decodes no JSON (definitions and holds are stored in a compact text form), builds each audit
- * event with one table.concat, and answers reserve and settle with flat arrays of numbers and short
+ * decodes no JSON (definitions and holds are stored in a compact text form), writes each audit
+ * event as short stream fields of strings it already has (no JSON built), and answers reserve and settle with flat arrays of numbers and short
  * strings that the client turns into objects (see redis-store.ts).
  *
  * Failures: Redis does not roll back a script's writes on error, so every invariant is checked
