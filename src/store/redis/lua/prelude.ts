@@ -637,7 +637,7 @@ end
 -- An audit event is a stream entry of short fields that the reader (audit-reader.ts) turns into the
 -- event's JSON; nothing here builds JSON. kind: the event's type; fragment: JSON fields every event
 -- of the operation carries (an object body without braces, from the client or the reservation
--- record, spliced by the reader as it is; '' for none); pairs (optional): more fields as a flat list
+-- record, spliced by the reader as it is; '' for none); extra (optional): more fields as a flat list
 -- of name, value, where the name is the event's key after a kind character: '$' a string value, '#'
 -- an integer (decimal text or a Lua number, which Redis formats exactly below 2^53), '=' JSON text;
 -- balances (optional): the budgets whose balances the event reports, as 'b' scope, 'a' allocated,
@@ -647,7 +647,7 @@ end
 -- stream keeps its last id when trimmed), so no counter is read or written for it. The time is TIME's
 -- seconds ('s') and microseconds ('u') as the server gave them, plus the test clock offset ('o') when
 -- there is one. Returns the event's seq.
-local function appendAudit(kind, fragment, pairs, balances)
+local function appendAudit(kind, fragment, extra, balances)
   local args = { auditKey, 'MAXLEN', '~', auditEventsMax, '0-*', 't', kind, 's', timeSec, 'u', timeMicros }
   local n = 11
   if clockOffset ~= '0' then
@@ -658,9 +658,9 @@ local function appendAudit(kind, fragment, pairs, balances)
     args[n + 1], args[n + 2] = 'f', fragment
     n = n + 2
   end
-  if pairs then
-    for i = 1, #pairs do args[n + i] = pairs[i] end
-    n = n + #pairs
+  if extra then
+    for i = 1, #extra do args[n + i] = extra[i] end
+    n = n + #extra
   end
   if balances then
     if #balances == 0 then

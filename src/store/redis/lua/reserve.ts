@@ -127,34 +127,34 @@ if allowed or shadow then
   heldId = id
 end
 
-local pairs = {}
-if actorJson ~= '' then pairs[1], pairs[2] = '=actor', actorJson end
-pairs[#pairs + 1] = '#estimate'
-pairs[#pairs + 1] = ARGV[7]
+local extra = {}
+if actorJson ~= '' then extra[1], extra[2] = '=actor', actorJson end
+extra[#extra + 1] = '#estimate'
+extra[#extra + 1] = ARGV[7]
 if heldId ~= '' then
-  pairs[#pairs + 1] = '$reservationId'
-  pairs[#pairs + 1] = id
+  extra[#extra + 1] = '$reservationId'
+  extra[#extra + 1] = id
 end
-pairs[#pairs + 1] = '$decision'
-pairs[#pairs + 1] = decision
+extra[#extra + 1] = '$decision'
+extra[#extra + 1] = decision
 if reasonCode then
-  pairs[#pairs + 1] = '$reasonCode'
-  pairs[#pairs + 1] = reasonCode
+  extra[#extra + 1] = '$reasonCode'
+  extra[#extra + 1] = reasonCode
 end
 if deniedScope then
-  pairs[#pairs + 1] = '$deniedScope'
-  pairs[#pairs + 1] = deniedScope
+  extra[#extra + 1] = '$deniedScope'
+  extra[#extra + 1] = deniedScope
 end
 if caps then
-  pairs[#pairs + 1] = '=caps'
-  pairs[#pairs + 1] = '{"disabledTiers":["' .. string.gsub(caps, ',', '","') .. '"]}'
+  extra[#extra + 1] = '=caps'
+  extra[#extra + 1] = '{"disabledTiers":["' .. string.gsub(caps, ',', '","') .. '"]}'
 end
 if shadowReason ~= '' then
-  pairs[#pairs + 1] = '=shadow'
-  pairs[#pairs + 1] = '{"decision":"DENY","reasonCode":"' .. shadowReason .. '"'
+  extra[#extra + 1] = '=shadow'
+  extra[#extra + 1] = '{"decision":"DENY","reasonCode":"' .. shadowReason .. '"'
     .. field('deniedScope', shadowScope ~= '' and quoted(shadowScope) or nil) .. '}'
 end
-local auditSeq = appendAudit('reserve', fragment, pairs, checked)
+local auditSeq = appendAudit('reserve', fragment, extra, checked)
 local reply = pushBalances({ decision, reasonCode or '', deniedScope or '', caps or '', heldId, expiresAtMs, hint,
   shadowReason, shadowScope, '', auditSeq }, checked, indexOf)
 rememberArray('reserve', idemKey, idemFingerprint, reply)

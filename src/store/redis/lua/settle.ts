@@ -139,20 +139,20 @@ keepSettled(id)
 redis.call('ZREM', holdsKey, id)
 removeDue(recordDeadline(r[9], r[10]), r[5], r[6], runFields, estimate)
 
-local pairs = { '$reservationId', id }
-if actorJson ~= '' then pairs[3], pairs[4] = '=actor', actorJson end
-pairs[#pairs + 1] = '#estimate'
-pairs[#pairs + 1] = r[3]
-pairs[#pairs + 1] = '#amount'
-if amount == estimate then pairs[#pairs + 1] = r[3] else pairs[#pairs + 1] = amount end
+local extra = { '$reservationId', id }
+if actorJson ~= '' then extra[3], extra[4] = '=actor', actorJson end
+extra[#extra + 1] = '#estimate'
+extra[#extra + 1] = r[3]
+extra[#extra + 1] = '#amount'
+if amount == estimate then extra[#extra + 1] = r[3] else extra[#extra + 1] = amount end
 if reasonJson ~= '' then
-  pairs[#pairs + 1] = '=detail'
-  pairs[#pairs + 1] = reasonJson
+  extra[#extra + 1] = '=detail'
+  extra[#extra + 1] = reasonJson
 elseif uncharged > 0 then
-  pairs[#pairs + 1] = '$detail'
-  pairs[#pairs + 1] = 'uncharged overage ' .. int(uncharged)
+  extra[#extra + 1] = '$detail'
+  extra[#extra + 1] = 'uncharged overage ' .. int(uncharged)
 end
-local auditSeq = appendAudit(kind, r[7], pairs, held)
+local auditSeq = appendAudit(kind, r[7], extra, held)
 if lostReserve and lostReserveKey ~= '' then
   -- The caller was told the reserve failed: a retry with its key is decided afresh, not replayed.
   local recordKey = idempotencyKey('reserve', lostReserveKey)
