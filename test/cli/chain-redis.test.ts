@@ -86,7 +86,11 @@ function suite() {
     const entries = (await client.sendCommand(["XRANGE", stream, "-", "+"])) as [string, string[]][];
     await client.sendCommand(["DEL", stream]);
     for (const [id, fields] of entries) {
-      const changed = id === "0-4" ? fields.map((value) => value.replace('"estimate":2', '"estimate":9')) : fields;
+      // The estimate is the value after the entry's "#estimate" field (see src/store/redis/audit-reader.ts).
+      const changed =
+        id === "0-4"
+          ? fields.map((value, at) => (fields[at - 1] === "#estimate" && value === "2" ? "9" : value))
+          : fields;
       await client.sendCommand(["XADD", stream, id, ...changed]);
     }
     await client.close();

@@ -2,6 +2,7 @@ import { auditEventMatches, auditQueryLimitDefault } from "../audit-filter.js";
 import type { AuditEvent, AuditLookup } from "../types.js";
 import type { RedisConnection } from "./connection.js";
 import type { KeySpace } from "./keys.js";
+import { StoreLayoutError } from "./layout.js";
 
 const pageSize = 512;
 const tenantsInParallel = 8;
@@ -62,39 +63,69 @@ async function readTenant(
 
 /**
  * An entry as appendAudit (lua/prelude.ts) writes it: id "0-<seq>" (the tenant's sequence number),
- * "e" the event's JSON without seq and balances, and for events with balances "b" their scopes
- * (space-separated) followed by "a" allocated and "r" remaining per budget, in order.
+ * "t" the type, "s" / "u" the server's TIME (seconds, microseconds) and "o" the test clock offset,
+ * "f" JSON fields spliced as they are, then fields named by a kind character and the event's key
+ * ("$" a string, "#" an integer, "=" JSON), and for events with balances "b" scope, "a" allocated,
+ * "r" remaining per budget ("b" "" alone: none). An entry with "e" (the event's whole JSON) is of
+ * the layout before this one, which this build does not read.
  */
 function storedEvent(id: string, fields: readonly string[]): StoredEvent {
-  let json = "{}";
-  let scopes: string[] | undefined;
-  const allocated: number[] = [];
-  const remaining: number[] = [];
+  let type = "";
+  let seconds = 0;
+  let micros = 0;
+  let offsetMs = 0;
+  let fragment = "";
+  let balances: { scope: string; allocated: number; remaining: number }[] | undefined;
+  const rest: [string, unknown][] = [];
   for (let at = 0; at + 1 < fields.length; at += 2) {
+    const name = fields[at];
     const value = fields[at + 1];
-    switch (fields[at]) {
-      case "e":
-        json = value;
+    switch (name) {
+      case "t":
+        type = value;
+        break;
+      case "s":
+        seconds = Number(value);
+        break;
+      case "u":
+        micros = Number(value);
+        break;
+      case "o":
+        offsetMs = Number(value);
+        break;
+      case "f":
+        fragment = value;
         break;
       case "b":
-        scopes = value === "" ? [] : value.split(" ");
+        balances ??= [];
+        if (value !== "") balances.push({ scope: value, allocated: Number.NaN, remaining: Number.NaN });
         break;
       case "a":
-        allocated.push(Number(value));
+        if (balances?.length) balances[balances.length - 1].allocated = Number(value);
         break;
       case "r":
-        remaining.push(Number(value));
+        if (balances?.length) balances[balances.length - 1].remaining = Number(value);
         break;
+      case "e":
+        throw new StoreLayoutError(`audit entry ${id} is of an earlier layout (an "e" field)`);
+      default: {
+        const key = name.slice(1);
+        if (name[0] === "$") rest.push([key, value]);
+        else if (name[0] === "#") rest.push([key, Number(value)]);
+        else if (name[0] === "=") rest.push([key, JSON.parse(value)]);
+      }
     }
   }
-  const event = { seq: Number(id.slice(id.indexOf("-") + 1)), ...JSON.parse(json) } as StoredEvent;
-  if (scopes) {
-    event.balances = scopes.map((scope, index) => ({
-      scope,
-      allocated: allocated[index],
-      remaining: remaining[index],
-    }));
-  }
+  const event = {
+    seq: Number(id.slice(id.indexOf("-") + 1)),
+    atMs: seconds * 1000 + Math.floor(micros / 1000) + offsetMs,
+    _us: seconds * 1_000_000 + micros,
+    type,
+    ...(fragment === "" ? {} : JSON.parse(`{${fragment}}`)),
+  } as StoredEvent;
+  const record = event as unknown as Record<string, unknown>;
+  for (const [key, value] of rest) record[key] = value;
+  if (balances) event.balances = balances;
   return event;
 }
 

@@ -1,5 +1,6 @@
 import { InvariantError, PeerDependencyError, ValidationError } from "../../core/errors.js";
 import { CommandDeadlines } from "./deadlines.js";
+import { StoreLayoutError } from "./layout.js";
 import { RedisUnavailableError } from "./unavailable-error.js";
 
 export { RedisUnavailableError };
@@ -169,6 +170,9 @@ function isClient(target: unknown): target is NodeRedisClientLike {
 /** Server error replies are bugs or transient states; connection failures are always transient. */
 export function asStoreError(error: unknown): Error {
   const message = (error as Error)?.message ?? String(error);
+  if (message.includes("STORE_LAYOUT ")) {
+    return new StoreLayoutError(message.slice(message.indexOf("STORE_LAYOUT ") + 13).split(" script:")[0]);
+  }
   if (message.includes("INVARIANT_VIOLATED")) {
     return new InvariantError(message.slice(message.indexOf("INVARIANT_VIOLATED") + 19).split(" script:")[0]);
   }

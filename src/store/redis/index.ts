@@ -7,6 +7,7 @@ import { RedisLedgerStore, type RedisStoreLimits } from "./redis-store.js";
 export type { NodeRedisClientLike, NodeRedisClusterLike, RedisTarget } from "./connection.js";
 export { RedisUnavailableError } from "./connection.js";
 export { keyPrefixDefault } from "./keys.js";
+export { StoreLayoutError } from "./layout.js";
 export { RedisLedgerStore } from "./redis-store.js";
 
 export interface RedisStoreOptions extends RedisStoreLimits, Partial<ConnectionTimeouts> {

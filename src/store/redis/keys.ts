@@ -5,9 +5,10 @@ import { ValidationError } from "../../core/errors.js";
  * hierarchy lives in one Redis Cluster slot, each script touches one slot, and tenants shard.
  *
  *   <prefix>:{tenant:acme}:budgets         hash   "<scope>|<unit>" → "<gen>;<limit>;<overdraftLimit>;<window>;<bands>\n<JSON>",
- *                                                 and "~gen": the generation of the set of budget fields (create, remove)
+ *                                                 "~gen": the generation of the set of budget fields (create, remove),
+ *                                                 "~layout": the data layout (layout.ts), from the tenant's first budget on
  *   <prefix>:{tenant:acme}:meta            hash   gen (budget generations)
- *   <prefix>:{tenant:acme}:counters        hash   "<gen>:<scope>|<unit>|<instance>" → "spent:reserved:debt";
+ *   <prefix>:{tenant:acme}:counters        hash   "<gen>|<instance>" → "spent:reserved:debt" (gen names the budget);
  *                                                 one hash so a chain of any depth is one HMGET / HSET
  *   <prefix>:{tenant:acme}:counters-idle   zset   window counter field → when it may be dropped if idle
  *   <prefix>:{tenant:acme}:r:<reservationId>
@@ -15,9 +16,9 @@ import { ValidationError } from "../../core/errors.js";
  *   <prefix>:{tenant:acme}:holds           zset   open reservation id → deadline (expiresAt + grace), server ms
  *   <prefix>:{tenant:acme}:i:<op>:<key>    string idempotency record "<fingerprint>\n<outcome>", PX retention
  *   <prefix>:{tenant:acme}:idempotency     list   idempotency record keys, newest first: caps their count
- *   <prefix>:{tenant:acme}:settled         list   settled reservation ids, newest first: caps their count
- *   <prefix>:{tenant:acme}:audit           stream capped (MAXLEN ~ auditEventsMax); id "0-<seq>" (XADD 0-*), fields
- *                                                 e (event JSON), b / a / r (balances: scopes, allocated, remaining)
+ *   <prefix>:{tenant:acme}:settled         list   settled reservation ids, newest first: caps their count (trimmed in batches)
+ *   <prefix>:{tenant:acme}:audit           stream capped (MAXLEN ~ auditEventsMax); id "0-<seq>" (XADD 0-*), short fields
+ *                                                 the reader turns into the event (audit-reader.ts)
  *   <prefix>:{tenant:acme}:chain           zset   the audit hash chain's links (only with evidence on), one member per sealed
  *                                                 batch: score its last seq, member "<seq>:<hash>,<seq>:<hash>,...";
  *                                                 kept from the batch holding the stream's first entry - 1 (the anchor) on
@@ -32,8 +33,8 @@ import { ValidationError } from "../../core/errors.js";
  * The last three are indexes outside any tenant's slot; they are written by separate commands and
  * are never needed for a decision to be right.
  *
- * Layouts of earlier builds (JSON-only definitions and holds, reservation records without deadline
- * slots, audit stream ids from the clock with seq kept in meta) are not read: none was released.
+ * A tenant written by an earlier build (no "~layout" in its budgets hash) is refused, not read
+ * (layout.ts, StoreLayoutError).
  */
 export interface KeySpace {
   /** "<prefix>:{tenant:acme}:" — what tenant scripts get as ARGV[1]. */

@@ -69,7 +69,10 @@ export interface RedisStoreLimits {
   idempotencyKeysMax?: number;
   /** Settled reservations are kept this long, so a late second settle gets a precise error... */
   settledReservationRetentionMs?: number;
-  /** ...and each tenant keeps at most this many. */
+  /**
+   * ...and each tenant keeps at most this many plus 1/64 of it (the oldest beyond this many are
+   * dropped together once the slack is full, so a settle does not pay for one drop each time).
+   */
   settledReservationsMax?: number;
   /** Counters of run windows expire after this much idleness (clock windows after two days). */
   runCountersRetentionMs?: number;
@@ -340,8 +343,8 @@ export class RedisLedgerStore implements LedgerStore {
         command.dryRun ? "1" : "0",
         command.shadow ? "1" : "0",
         ...idempotencyArgs(command.dryRun ? undefined : command.idempotency),
-        jsonFields({ scope, unit, action, runId, actor, estimate }),
-        jsonFields({ scope, unit, reservationId, action, runId }),
+        jsonFields({ scope, unit, action, runId }),
+        actor === undefined ? "" : JSON.stringify(actor),
         shapes?.generation ?? "",
         ...scopes,
       ]);
@@ -421,7 +424,8 @@ export class RedisLedgerStore implements LedgerStore {
   }
 
   async recordEvent(event: RecordedEvent): Promise<void> {
-    const reply = await this.runTenant(scripts.recordEvent, tenantScopeOf(event.scope), [jsonFields(event)]);
+    const { type, ...fields } = event;
+    const reply = await this.runTenant(scripts.recordEvent, tenantScopeOf(event.scope), [type, jsonFields(fields)]);
     amountOf(reply, "event.record", "reply");
   }
 
@@ -800,13 +804,16 @@ function textOrInteger(value: unknown, operation: string): void {
   }
 }
 
+/** Positions of ev, h, st, sd, c, x, ch, e, p, g, ri that a record may leave out. */
+const optionalRecordFields = new Set([3, 6, 10]);
+
 /** The reservation script's reply: 11 fields (all nil when the reservation is unknown). */
 function reservationReplyOf(raw: unknown): (string | null)[] {
   if (!Array.isArray(raw) || raw.length !== 11) throw new StoreReplyError("reservation", "expected 11 fields");
   if (raw[0] === null) return raw.map(() => null);
   for (const [index, item] of raw.entries()) {
-    // The run id (last) is absent on records written before it existed.
-    if (typeof item !== "string" && !(item === null && index >= 6)) {
+    // Fields at their default are left out of the record: sd (not shadow-denied), ch (nothing charged), ri (no run).
+    if (typeof item !== "string" && !(item === null && optionalRecordFields.has(index))) {
       throw new StoreReplyError("reservation", `field ${index + 1} is not text`);
     }
   }

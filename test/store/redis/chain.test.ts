@@ -42,6 +42,11 @@ describeRedis("redis store: the audit hash chain", () => {
     for (const [id, fields] of changed) await send(["XADD", stream, id, ...fields]);
   }
 
+  /** An entry's fields with its estimate (the value after the "#estimate" field) changed from `from` to `to`. */
+  function withEstimate(fields: string[], from: string, to: string): string[] {
+    return fields.map((value, index) => (fields[index - 1] === "#estimate" && value === from ? to : value));
+  }
+
   async function firstProblem(store: RedisLedgerStore, keySet = keys) {
     const exported = await store.chainExport({ tenant: "tenant:acme" });
     return verifyChain(exported.records, exported.checkpoints, keySet).problems[0];
@@ -61,9 +66,7 @@ describeRedis("redis store: the audit hash chain", () => {
   it("an edited field of a stored event is found at its seq", async () => {
     const { store, stream } = await chained();
     await rewrite(stream, (all) =>
-      all.map(([id, fields]) =>
-        id === "0-7" ? [id, fields.map((value) => value.replace('"estimate":2', '"estimate":0'))] : [id, fields],
-      ),
+      all.map(([id, fields]) => (id === "0-7" ? [id, withEstimate(fields, "2", "0")] : [id, fields])),
     );
     expect(await firstProblem(store)).toMatchObject({ seq: 7, kind: "edited" });
   });
@@ -77,7 +80,7 @@ describeRedis("redis store: the audit hash chain", () => {
   it("a forged event inserted (the later ones renumbered) is found at its seq", async () => {
     const { store, stream } = await chained();
     await rewrite(stream, (all) => {
-      const forged: Entry = ["", all[4][1].map((value) => value.replace('"estimate":2', '"estimate":1'))];
+      const forged: Entry = ["", withEstimate(all[4][1], "2", "1")];
       const shifted = [...all.slice(0, 5), forged, ...all.slice(5)];
       return shifted.map(([, fields], index) => [`0-${index + 1}`, fields]);
     });

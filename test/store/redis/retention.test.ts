@@ -122,6 +122,29 @@ describeRedis("redis store retention: every log and index is bounded", () => {
     await ledger.close();
   });
 
+  it("trims settled reservations in batches: never more than settledReservationsMax plus 1/64 of it, the newest kept", async () => {
+    const settledReservationsMax = 256; // a slack of 4
+    const { ledger, key } = await open({ settledReservationsMax });
+    await ledger.setBudget({ scope: "tenant:acme", limit: 1_000_000 });
+    const ids: string[] = [];
+    const lengths: number[] = [];
+    for (let n = 0; n < 300; n++) {
+      const response = await ledger.reserve({ subject: { tenant: "acme" }, action: read, estimate: 1 });
+      ids.push(response.reservationId as string);
+      await ledger.commit(response.reservationId as string);
+      lengths.push(Number(await redis.client.sendCommand(["LLEN", key("settled")])));
+    }
+    expect(Math.max(...lengths)).toBe(settledReservationsMax + 4);
+    expect(lengths.at(-1)).toBeGreaterThanOrEqual(settledReservationsMax);
+    // What the list forgot is gone, what it keeps is there: the newest settledReservationsMax at least.
+    const kept = lengths.at(-1) as number;
+    for (const id of ids.slice(0, ids.length - kept)) expect(await ledger.getReservation(id)).toBeNull();
+    for (const id of ids.slice(-settledReservationsMax)) {
+      expect(await redis.client.sendCommand(["EXISTS", key(`r:${id}`)])).toBe(1);
+    }
+    await ledger.close();
+  });
+
   it("merges audit events of several tenants by time, newest last", async () => {
     const { ledger } = await open();
     for (const tenant of ["a", "b", "c"]) await ledger.setBudget({ scope: `tenant:${tenant}`, limit: 10 });

@@ -23,7 +23,9 @@ local idemFingerprint = ARGV[9]
 local replayed = replay('budget.set', idemKey, idemFingerprint)
 if replayed then return replayed end
 
-local previous = redis.call('HGET', budgetsKey, budgetField)
+local previous, marker = storedBudget(budgetField)
+-- The tenant's first budget under this layout marks its budgets hash with it.
+if not marker then redis.call('HSET', budgetsKey, layoutField, layoutVersion) end
 local gen
 if previous then
   gen = parseDef(previous).gen
@@ -42,7 +44,7 @@ if not previous and gen == '1' then
   redis.call('PERSIST', idempotencyIndexKey)
   redis.call('PERSIST', settledKey)
 end
-appendAudit('"type":"budget.set",' .. eventFields)
+appendAudit('budget.set', eventFields)
 local created = 'true'
 if previous then created = 'false' end
 local outcome = '{"ok":true,"definition":' .. stored .. ',"created":' .. created .. '}'
@@ -63,15 +65,15 @@ local idemFingerprint = ARGV[7]
 local replayed = replay('budget.remove', idemKey, idemFingerprint)
 if replayed then return replayed end
 
-local previous = redis.call('HGET', budgetsKey, budgetField)
+local previous = storedBudget(budgetField)
 local removed = 'false'
 if previous then
   removed = 'true'
   tenantKnown = true
   redis.call('HDEL', budgetsKey, budgetField)
   redis.call('HINCRBY', budgetsKey, shapeGenField, 1)
-  redis.call('HDEL', countersKey, parseDef(previous).gen .. ':' .. budgetField .. '|life')
-  appendAudit('"type":"budget.remove",' .. eventFields)
+  redis.call('HDEL', countersKey, counterId(parseDef(previous).gen, 'life'))
+  appendAudit('budget.remove', eventFields)
 end
 local outcome = '{"ok":true,"removed":' .. removed .. '}'
 remember('budget.remove', idemKey, idemFingerprint, outcome)
@@ -94,7 +96,7 @@ local idemFingerprint = ARGV[9]
 local replayed = replay('debt.repay', idemKey, idemFingerprint)
 if replayed then return replayed end
 
-local raw = redis.call('HGET', budgetsKey, budgetField)
+local raw = storedBudget(budgetField)
 if not raw then return '{"ok":true,"repaid":0,"balance":null}' end
 local def = parseDef(raw)
 local b = budgetAt(def, string.match(budgetField, '^[^|]+'), budgetField, instanceOf(def.window, runId))
@@ -105,7 +107,7 @@ b.c.debt = b.c.debt - repaid
 b.c.spent = b.c.spent + repaid
 assertCounters(b)
 saveCounters({ b })
-appendAudit('"type":"debt.repay",' .. eventFields .. ',"amount":' .. int(repaid))
+appendAudit('debt.repay', eventFields, { '#amount', repaid })
 local outcome = '{"ok":true,"repaid":' .. int(repaid) .. ',"balance":' .. balanceJson(b, string.match(budgetField, '|(.*)$')) .. '}'
 remember('debt.repay', idemKey, idemFingerprint, outcome)
 return outcome

@@ -35,7 +35,7 @@ redis.call('ZADD', holdsKey, deadline, id)
 local estimate = tonumber(r[8])
 removeDue(recordDeadline(r[7], r[2]), r[5], r[4], runFields, estimate)
 addDue(deadline, r[5], r[4], runFields, estimate)
-appendAudit('"type":"extend",' .. r[3] .. ',"detail":' .. str('expiresAtMs=' .. int(expiresAtMs)))
+appendAudit('extend', r[3], { '$reservationId', id, '$detail', 'expiresAtMs=' .. int(expiresAtMs) })
 local outcome = '{"ok":true,"reservationId":' .. str(id) .. ',"expiresAtMs":' .. int(expiresAtMs) .. '}'
 remember('extend', idemKey, idemFingerprint, outcome)
 return { outcome, hint }

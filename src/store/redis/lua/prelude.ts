@@ -18,8 +18,8 @@
  *
  * Cost: this Redis's Lua hashes every byte of every string it creates (strings are interned), and
  * cjson.decode of a budget definition costs more than the HMGET that read it. So the hot path
- * decodes no JSON (definitions and holds are stored in a compact text form), builds each audit
- * event with one table.concat, and answers reserve and settle with flat arrays of numbers and short
+ * decodes no JSON (definitions and holds are stored in a compact text form), writes each audit
+ * event as short stream fields of strings it already has (no JSON built), and answers reserve and settle with flat arrays of numbers and short
  * strings that the client turns into objects (see redis-store.ts).
  *
  * Failures: Redis does not roll back a script's writes on error, so every invariant is checked
@@ -29,10 +29,10 @@ export const preludeLua = `
 -- Per-call state, set by begin() at the start of every function: the library's top level runs once,
 -- when it is loaded, so nothing here may depend on a call.
 local KEYS, ARGV
-local base, now, nowUs
+local base, now, timeSec, timeMicros, clockOffset
 local budgetsKey, metaKey, holdsKey, auditKey, settledKey, idempotencyIndexKey, countersKey, countersIdleKey
 local auditEventsMax, settledRetentionMs, idempotencyRetentionMs, runCountersRetentionMs, expireBatchMax
-local settledReservationsMax, idempotencyKeysMax, unknownTenantRetentionMs
+local settledReservationsMax, settledTrimSlack, idempotencyKeysMax, unknownTenantRetentionMs
 local tenantKnown = nil
 local dueBacklog = false
 -- The earliest deadline in the holds index as expireDue found it (0: none), or false once unknown.
@@ -52,6 +52,7 @@ local function begin(keys, args)
     runCountersRetentionMs = tonumber(limits[4])
     expireBatchMax = tonumber(limits[5])
     settledReservationsMax = tonumber(limits[6])
+    settledTrimSlack = math.floor(settledReservationsMax / 64)
     idempotencyKeysMax = tonumber(limits[7])
     unknownTenantRetentionMs = limits[8]
     limitsText = args[3]
@@ -69,14 +70,32 @@ local function begin(keys, args)
     baseText = base
   end
   local time = redis.call('TIME')
-  now = tonumber(time[1]) * 1000 + math.floor(tonumber(time[2]) / 1000) + tonumber(args[2])
-  -- Server microseconds, to order events of different tenants that share a millisecond.
-  nowUs = time[1] .. string.format('%06d', tonumber(time[2]))
+  -- The audit stream keeps TIME's own two strings (the reader computes atMs and the microseconds that
+  -- order events of different tenants sharing a millisecond): no number is formatted for it.
+  timeSec, timeMicros, clockOffset = time[1], time[2], args[2]
+  now = tonumber(timeSec) * 1000 + math.floor(tonumber(timeMicros) / 1000) + tonumber(clockOffset)
 end
 
 -- A field of the budgets hash that is no budget: the generation of the set of budget fields, bumped
 -- whenever a budget is created or removed (see shapesLua in lua/reads.ts and the reserve).
 local shapeGenField = '~gen'
+
+-- The data layout (layout.ts): the budgets hash of every tenant this build wrote carries it. A tenant
+-- whose budgets hash exists without it was written by an earlier build, whose counters, records and
+-- audit entries this one would misread: refused before anything is read or written.
+local layoutField, layoutVersion = '~layout', '2'
+local function checkLayout(marker, present)
+  if present and marker ~= layoutVersion then
+    error('STORE_LAYOUT tenant ' .. base .. ' has budgets without the layout ' .. layoutVersion .. ' marker')
+  end
+end
+
+-- One budget's stored definition (or nil), after the layout check; and the layout marker.
+local function storedBudget(budgetField)
+  local stored = redis.call('HMGET', budgetsKey, budgetField, shapeGenField, layoutField)
+  checkLayout(stored[3], stored[1] ~= false or stored[2] ~= false)
+  return stored[1] or nil, stored[3]
+end
 
 local function reservationKey(id) return base .. 'r:' .. id end
 local function idempotencyKey(op, key) return base .. 'i:' .. op .. ':' .. key end
@@ -127,7 +146,7 @@ end
 
 -- Parsed definitions by their stored text, across calls: a definition is parsed once, not on every
 -- reserve and settle. Keyed by the whole stored value (generation included), so a changed budget is
--- a new entry; never mutated by callers; dropped whole at defCacheMax entries.
+-- a new entry; callers only add its counter names (counterName); dropped whole at defCacheMax entries.
 local defCacheMax = 10000
 local defCache, defCacheSize = {}, 0
 local function parseDef(raw)
@@ -164,12 +183,34 @@ local function assertCounters(b)
   end
 end
 
--- A budget on the action's path and its window instance; counters come from loadCounters.
-local function budgetAt(def, scope, budgetField, instance)
-  return { def = def, scope = scope, instance = instance, field = def.gen .. ':' .. budgetField .. '|' .. instance }
+-- A counter is a budget's window instance, a field of the counters hash named "<gen>|<instance>" (a
+-- budget's generation is unique in its tenant, so it names the budget).
+local function counterId(gen, instance) return gen .. '|' .. instance end
+
+-- The counter names of a definition, kept with the parsed definition (a few instances each), so a
+-- steady call builds none.
+local counterNamesMax = 8
+local function counterName(def, instance)
+  local names = def.counters
+  if names == nil or names.size >= counterNamesMax then
+    names = { size = 0 }
+    def.counters = names
+  end
+  local name = names[instance]
+  if name == nil then
+    name = counterId(def.gen, instance)
+    names[instance] = name
+    names.size = names.size + 1
+  end
+  return name
 end
 
--- All counters of a tenant live in one hash ("spent:reserved:debt" per budget and window instance),
+-- A budget on the action's path and its window instance; counters come from loadCounters.
+local function budgetAt(def, scope, budgetField, instance)
+  return { def = def, scope = scope, instance = instance, field = counterName(def, instance) }
+end
+
+-- All counters of a tenant live in one hash ("spent:reserved:debt" per counter),
 -- so a chain of any depth is read with one HMGET and written with one HSET. What is read back is
 -- checked before any script trusts it: three integers, each >= 0 and below 2^53.
 local function loadCounters(list)
@@ -349,7 +390,7 @@ local function foldDue(list)
           if code ~= 'R' then
             local instance = code
             if code == 'L' then instance = 'life' end
-            note(gen .. ':' .. scope .. '|' .. unit .. '|' .. instance, amount, gen, scope, unit, instance)
+            note(counterId(gen, instance), amount, gen, scope, unit, instance)
           end
         end
       end
@@ -416,15 +457,22 @@ local function heldBudgets(holdsText, unit, runId, runFields)
   if runFields then
     for _, hold in ipairs(holds) do
       if string.sub(hold.instance, 1, 4) == 'run:' then
-        runFields[#runFields + 1] = hold.gen .. ':' .. hold.scope .. '|' .. unit .. '|' .. hold.instance
+        runFields[#runFields + 1] = counterId(hold.gen, hold.instance)
       end
     end
   end
   if #holds == 0 then return held end
   local fields = {}
   for i, hold in ipairs(holds) do fields[i] = hold.scope .. '|' .. unit end
+  fields[#holds + 1] = layoutField
   local defs = redis.call('HMGET', budgetsKey, unpack(fields))
+  fields[#holds + 1] = nil
   local candidates = {}
+  local present = false
+  for i = 1, #holds do
+    if defs[i] then present = true end
+  end
+  checkLayout(defs[#holds + 1], present)
   for i, hold in ipairs(holds) do
     if defs[i] then
       tenantKnown = true
@@ -569,51 +617,62 @@ local function rememberArray(op, key, fingerprint, reply)
   remember(op, key, fingerprint, cjson.encode(strings))
 end
 
--- A settled reservation is kept for settledRetentionMs and, per tenant, among the newest
--- settledReservationsMax, so a late second settle gets a precise error.
+-- A settled reservation is a status on its record, which expires settledRetentionMs after settling.
+-- Per tenant at most settledReservationsMax of them (plus a slack of 1/64 of that) are kept: the ids
+-- go on a list, newest first, and when it is longer than that, the oldest beyond
+-- settledReservationsMax go at once, one RPOP and one DEL every settledTrimSlack settles instead of
+-- on every settle. A late second settle within that gets a precise error.
 local function keepSettled(id)
   redis.call('PEXPIRE', reservationKey(id), settledRetentionMs)
-  if redis.call('LPUSH', settledKey, id) > settledReservationsMax then
-    redis.call('DEL', reservationKey(redis.call('RPOP', settledKey)))
+  local length = redis.call('LPUSH', settledKey, id)
+  if length > settledReservationsMax + settledTrimSlack then
+    local oldest = redis.call('RPOP', settledKey, length - settledReservationsMax)
+    local keys = {}
+    for i, old in ipairs(oldest) do keys[i] = reservationKey(old) end
+    redis.call('DEL', unpack(keys))
   end
   expireUnlessKnown(settledKey)
 end
 
--- body: the event's fields after seq and atMs, e.g. '"type":"reserve","scope":...'; either one
--- string or a list of strings, concatenated once. balances (optional): the budgets whose balances
--- the event reports.
+-- An audit event is a stream entry of short fields that the reader (audit-reader.ts) turns into the
+-- event's JSON; nothing here builds JSON. kind: the event's type; fragment: JSON fields every event
+-- of the operation carries (an object body without braces, from the client or the reservation
+-- record, spliced by the reader as it is; '' for none); extra (optional): more fields as a flat list
+-- of name, value, where the name is the event's key after a kind character: '$' a string value, '#'
+-- an integer (decimal text or a Lua number, which Redis formats exactly below 2^53), '=' JSON text;
+-- balances (optional): the budgets whose balances the event reports, as 'b' scope, 'a' allocated,
+-- 'r' remaining per budget ('b' '' alone for none).
 --
 -- The event's sequence is its stream id: "0-*" has the stream number its entries 0-1, 0-2, ... (the
--- stream keeps its last id when trimmed), so no counter is read or written for it. Balances are
--- stream fields, not JSON: "b" the scopes (space-separated), then per budget "a" allocated and "r"
--- remaining, passed as Lua numbers, which Redis formats exactly (every integer below 2^53) without a
--- Lua string being made. The reader (audit-reader.ts) puts seq first and rebuilds "balances".
--- Returns the event's seq.
-local function appendAudit(body, balances)
-  local event
-  if type(body) == 'table' then
-    -- Strings are hashed whole when made: build the event once, not body first and event after.
-    table.insert(body, 1, '{"atMs":' .. int(now) .. ',"_us":' .. nowUs .. ',')
-    body[#body + 1] = '}'
-    event = table.concat(body)
-  else
-    event = '{"atMs":' .. int(now) .. ',"_us":' .. nowUs .. ',' .. body .. '}'
+-- stream keeps its last id when trimmed), so no counter is read or written for it. The time is TIME's
+-- seconds ('s') and microseconds ('u') as the server gave them, plus the test clock offset ('o') when
+-- there is one. Returns the event's seq.
+local function appendAudit(kind, fragment, extra, balances)
+  local args = { auditKey, 'MAXLEN', '~', auditEventsMax, '0-*', 't', kind, 's', timeSec, 'u', timeMicros }
+  local n = 11
+  if clockOffset ~= '0' then
+    args[12], args[13] = 'o', clockOffset
+    n = 13
   end
-  local id
-  if balances == nil then
-    id = redis.call('XADD', auditKey, 'MAXLEN', '~', auditEventsMax, '0-*', 'e', event)
-  else
-    local args = { auditKey, 'MAXLEN', '~', auditEventsMax, '0-*', 'e', event, 'b', '' }
-    local scopes = {}
-    local n = 9
-    for i, b in ipairs(balances) do
-      scopes[i] = b.scope
-      args[n + 1], args[n + 2], args[n + 3], args[n + 4] = 'a', b.def.limit, 'r', remainingOf(b)
-      n = n + 4
+  if fragment ~= '' then
+    args[n + 1], args[n + 2] = 'f', fragment
+    n = n + 2
+  end
+  if extra then
+    for i = 1, #extra do args[n + i] = extra[i] end
+    n = n + #extra
+  end
+  if balances then
+    if #balances == 0 then
+      args[n + 1], args[n + 2] = 'b', ''
     end
-    args[9] = table.concat(scopes, ' ')
-    id = redis.call('XADD', unpack(args))
+    for _, b in ipairs(balances) do
+      args[n + 1], args[n + 2], args[n + 3], args[n + 4], args[n + 5], args[n + 6] =
+        'b', b.scope, 'a', b.def.limitText, 'r', remainingOf(b)
+      n = n + 6
+    end
   end
+  local id = redis.call('XADD', unpack(args))
   expireUnlessKnown(auditKey)
   -- The event's seq (its id "0-<seq>"): an operation's answer names its own event.
   return tonumber(string.sub(id, 3))
@@ -656,10 +715,9 @@ local function expireOne(id)
   saveCounters(changed)
   redis.call('HSET', key, 'st', 'expired')
   keepSettled(id)
-  local amount = estimate
-  if r[8] == '1' then amount = 0 end
-  local parts = { '"type":"expire",', r[7], ',"estimate":', int(estimate), ',"amount":', int(amount) }
-  appendAudit(parts, held)
+  local amount = r[4]
+  if r[8] == '1' then amount = '0' end
+  appendAudit('expire', r[7], { '$reservationId', id, '#estimate', r[4], '#amount', amount }, held)
   return true
 end
 

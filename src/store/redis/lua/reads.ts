@@ -8,7 +8,7 @@ export const balanceLua = `
 local budgetField = ARGV[4]
 local runId = ARGV[5]
 expireDue()
-local raw = redis.call('HGET', budgetsKey, budgetField)
+local raw = storedBudget(budgetField)
 if not raw then return 'null' end
 local def = parseDef(raw)
 local b = budgetAt(def, string.match(budgetField, '^[^|]+'), budgetField, instanceOf(def.window, runId))
@@ -19,6 +19,7 @@ return balanceJson(b, string.match(budgetField, '|(.*)$'))
 
 /** reservation. ARGV[4]: reservationId. Returns the record's fields ev, h, st, sd, c, x, ch, e, p, g, ri (nil when unknown). */
 export const reservationLua = `
+storedBudget(shapeGenField)
 expireDue()
 local due = redis.call('HMGET', reservationKey(ARGV[4]), 'st', 'x', 'g')
 expireIfOverdue(ARGV[4], due[1], due[2], due[3])
@@ -31,10 +32,11 @@ return redis.call('HMGET', reservationKey(ARGV[4]), 'ev', 'h', 'st', 'sd', 'c', 
  * Returns { generation, field... }.
  */
 export const shapesLua = `
+storedBudget(shapeGenField)
 local fields = redis.call('HKEYS', budgetsKey)
 local out = { redis.call('HGET', budgetsKey, shapeGenField) or '0' }
 for _, budgetField in ipairs(fields) do
-  if budgetField ~= shapeGenField then out[#out + 1] = budgetField end
+  if string.sub(budgetField, 1, 1) ~= '~' then out[#out + 1] = budgetField end
 end
 return out
 `;

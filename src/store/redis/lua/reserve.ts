@@ -3,8 +3,8 @@
  *
  * ARGV[4..]: reservationId, unit, tier, estimate, runId ("" for none), ttlMs, graceMs, overagePolicy,
  * dryRun ("1"/"0"), shadow ("1"/"0"), idempotency key ("" for none), fingerprint,
- * reserveEvent (JSON fields of the audit event known up front), recordEvent (JSON fields every later
- * event of this reservation repeats; with the numeric fields it is also the record's fixed part),
+ * the event fragment (JSON fields of every audit event of this reservation: scope, unit, action,
+ * runId; with the numeric fields it is also the record's fixed part), the actor (JSON or ""),
  * the generation of the tenant's set of budgets the client filtered the candidates by ("" when it
  * sends them all), then the candidate scopes, outermost first.
  *
@@ -29,8 +29,8 @@ local dryRun = ARGV[12] == '1'
 local shadow = ARGV[13] == '1'
 local idemKey = ARGV[14]
 local idemFingerprint = ARGV[15]
-local reserveEvent = ARGV[16]
-local recordEvent = ARGV[17]
+local fragment = ARGV[16]
+local actorJson = ARGV[17]
 local shapeGen = ARGV[18]
 local firstScope = 19
 
@@ -59,7 +59,9 @@ local fields = {}
 for i = firstScope, #ARGV do fields[#fields + 1] = ARGV[i] .. '|' .. unit end
 local scopeCount = #fields
 fields[scopeCount + 1] = shapeGenField
+fields[scopeCount + 2] = layoutField
 local defs = redis.call('HMGET', budgetsKey, unpack(fields))
+checkLayout(defs[scopeCount + 2], defs[scopeCount + 1] ~= false)
 -- The client left out the scopes whose shape had no budget when the set of budgets was at
 -- generation shapeGen: valid only while it still is. Otherwise it refreshes and asks again.
 local currentGen = defs[scopeCount + 1] or '0'
@@ -113,28 +115,46 @@ if allowed or shadow then
   local deadline = deadlineOf(expiresAtMs, tonumber(graceMs))
   local earliest = nextDeadline()
   if earliest == 0 or deadline < earliest then hint = deadline end
-  local shadowDenied = '0'
-  if not allowed then shadowDenied = '1' end
   local holdsText = table.concat(holds, ';')
-  redis.call('HSET', key, 'ev', recordEvent, 'h', holdsText, 'ri', runId,
-    'u', unit, 'e', ARGV[7], 'g', graceMs, 'p', overagePolicy, 'st', 'held', 'sd', shadowDenied,
-    'c', int(now), 'x', int(expiresAtMs), 'ch', '0')
+  -- The record: fields at their default (no run id, not shadow-denied, nothing charged) are left out.
+  local record = { key, 'st', 'held', 'ev', fragment, 'h', holdsText, 'u', unit, 'e', ARGV[7], 'g', graceMs,
+    'p', overagePolicy, 'c', int(now), 'x', int(expiresAtMs) }
+  if runId ~= '' then record[#record + 1], record[#record + 2] = 'ri', runId end
+  if not allowed then record[#record + 1], record[#record + 2] = 'sd', '1' end
+  redis.call('HSET', unpack(record))
   redis.call('ZADD', holdsKey, deadline, id)
   if allowed then addDue(deadline, unit, holdsText, runFieldsOf(checked), estimate) end
   heldId = id
 end
 
-local parts = { '"type":"reserve",', reserveEvent }
-if heldId ~= '' then parts[#parts + 1] = ',"reservationId":"' .. id .. '"' end
-parts[#parts + 1] = ',"decision":"' .. decision .. '"'
-if reasonCode then parts[#parts + 1] = ',"reasonCode":"' .. reasonCode .. '"' end
-if deniedScope then parts[#parts + 1] = ',"deniedScope":' .. quoted(deniedScope) end
-if caps then parts[#parts + 1] = ',"caps":{"disabledTiers":["' .. string.gsub(caps, ',', '","') .. '"]}' end
+local extra = {}
+if actorJson ~= '' then extra[1], extra[2] = '=actor', actorJson end
+extra[#extra + 1] = '#estimate'
+extra[#extra + 1] = ARGV[7]
+if heldId ~= '' then
+  extra[#extra + 1] = '$reservationId'
+  extra[#extra + 1] = id
+end
+extra[#extra + 1] = '$decision'
+extra[#extra + 1] = decision
+if reasonCode then
+  extra[#extra + 1] = '$reasonCode'
+  extra[#extra + 1] = reasonCode
+end
+if deniedScope then
+  extra[#extra + 1] = '$deniedScope'
+  extra[#extra + 1] = deniedScope
+end
+if caps then
+  extra[#extra + 1] = '=caps'
+  extra[#extra + 1] = '{"disabledTiers":["' .. string.gsub(caps, ',', '","') .. '"]}'
+end
 if shadowReason ~= '' then
-  parts[#parts + 1] = ',"shadow":{"decision":"DENY","reasonCode":"' .. shadowReason .. '"'
+  extra[#extra + 1] = '=shadow'
+  extra[#extra + 1] = '{"decision":"DENY","reasonCode":"' .. shadowReason .. '"'
     .. field('deniedScope', shadowScope ~= '' and quoted(shadowScope) or nil) .. '}'
 end
-local auditSeq = appendAudit(parts, checked)
+local auditSeq = appendAudit('reserve', fragment, extra, checked)
 local reply = pushBalances({ decision, reasonCode or '', deniedScope or '', caps or '', heldId, expiresAtMs, hint,
   shadowReason, shadowScope, '', auditSeq }, checked, indexOf)
 rememberArray('reserve', idemKey, idemFingerprint, reply)

@@ -46,18 +46,23 @@ if replayed then
 end
 
 local key = reservationKey(id)
-local r = redis.call('HMGET', key, 'st', 'sd', 'e', 'p', 'u', 'h', 'ev', 'ri', 'sf', 'sk', 'x', 'g', 'cl')
+local r = redis.call('HMGET', key, 'st', 'sd', 'e', 'p', 'u', 'h', 'ev', 'ri', 'x', 'g')
 if not r[1] then return { '!', 'RESERVATION_NOT_FOUND', '' } end
-if expireIfOverdue(id, r[1], r[11], r[12]) then return { '!', 'RESERVATION_EXPIRED', '' } end
+if expireIfOverdue(id, r[1], r[9], r[10]) then return { '!', 'RESERVATION_EXPIRED', '' } end
 -- A replay handed this reservation to a caller since its reserve's answer was lost: it is theirs.
-if lostReserve and r[13] then return { '!', 'RESERVATION_FINALIZED', 'handed to a caller by a replay' } end
-if r[1] ~= 'held' and idemFingerprint ~= '' and r[10] == idemKey and (r[9] == idemFingerprint or idemKey ~= '') then
-  if r[9] ~= idemFingerprint then return { '!', 'IDEMPOTENCY_CONFLICT', '' } end
-  -- A retry of the settle that finalized this reservation (its reply was lost): the same numbers.
-  local numbers = redis.call('HMGET', key, 'ch', 'so')
-  local debtAdded, uncharged, released = string.match(numbers[2], '^(%d+):(%d+):(%d+)$')
-  return pushBalances({ 'ok', r[1], numbers[1], debtAdded, uncharged, released, '1', r[5], '' },
-    heldBudgets(r[6], r[5], r[8] or ''), scopeOf)
+if lostReserve and redis.call('HEXISTS', key, 'cl') == 1 then
+  return { '!', 'RESERVATION_FINALIZED', 'handed to a caller by a replay' }
+end
+if r[1] ~= 'held' and idemFingerprint ~= '' then
+  local tag = redis.call('HMGET', key, 'sf', 'sk')
+  if (tag[2] or '') == idemKey and (tag[1] == idemFingerprint or idemKey ~= '') then
+    if tag[1] ~= idemFingerprint then return { '!', 'IDEMPOTENCY_CONFLICT', '' } end
+    -- A retry of the settle that finalized this reservation (its reply was lost): the same numbers.
+    local numbers = redis.call('HMGET', key, 'ch', 'so')
+    local debtAdded, uncharged, released = string.match(numbers[2], '^(%d+):(%d+):(%d+)$')
+    return pushBalances({ 'ok', r[1], numbers[1], debtAdded, uncharged, released, '1', r[5], '' },
+      heldBudgets(r[6], r[5], r[8] or ''), scopeOf)
+  end
 end
 if r[1] == 'expired' then return { '!', 'RESERVATION_EXPIRED', '' } end
 if r[1] ~= 'held' then return { '!', 'RESERVATION_FINALIZED', r[1] } end
@@ -126,21 +131,28 @@ if kind == 'commit' then
   amount = charged
 end
 if shadowDenied then released = 0 end
-redis.call('HSET', key, 'st', status, 'ch', int(charged), 'so', int(debtAdded) .. ':' .. int(uncharged) .. ':' .. int(released),
-  'sf', idemFingerprint, 'sk', idemKey)
+local settled = { key, 'st', status, 'ch', int(charged), 'so', int(debtAdded) .. ':' .. int(uncharged) .. ':' .. int(released) }
+if idemFingerprint ~= '' then settled[8], settled[9] = 'sf', idemFingerprint end
+if idemKey ~= '' then settled[#settled + 1], settled[#settled + 2] = 'sk', idemKey end
+redis.call('HSET', unpack(settled))
 keepSettled(id)
 redis.call('ZREM', holdsKey, id)
-removeDue(recordDeadline(r[11], r[12]), r[5], r[6], runFields, estimate)
+removeDue(recordDeadline(r[9], r[10]), r[5], r[6], runFields, estimate)
 
-local parts = { '"type":"' .. kind .. '",', r[7] }
-if actorJson ~= '' then parts[#parts + 1] = ',"actor":' .. actorJson end
-parts[#parts + 1] = ',"estimate":' .. int(estimate) .. ',"amount":' .. int(amount)
+local extra = { '$reservationId', id }
+if actorJson ~= '' then extra[3], extra[4] = '=actor', actorJson end
+extra[#extra + 1] = '#estimate'
+extra[#extra + 1] = r[3]
+extra[#extra + 1] = '#amount'
+if amount == estimate then extra[#extra + 1] = r[3] else extra[#extra + 1] = amount end
 if reasonJson ~= '' then
-  parts[#parts + 1] = ',"detail":' .. reasonJson
+  extra[#extra + 1] = '=detail'
+  extra[#extra + 1] = reasonJson
 elseif uncharged > 0 then
-  parts[#parts + 1] = ',"detail":"uncharged overage ' .. int(uncharged) .. '"'
+  extra[#extra + 1] = '$detail'
+  extra[#extra + 1] = 'uncharged overage ' .. int(uncharged)
 end
-local auditSeq = appendAudit(parts, held)
+local auditSeq = appendAudit(kind, r[7], extra, held)
 if lostReserve and lostReserveKey ~= '' then
   -- The caller was told the reserve failed: a retry with its key is decided afresh, not replayed.
   local recordKey = idempotencyKey('reserve', lostReserveKey)
