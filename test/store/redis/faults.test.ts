@@ -168,12 +168,12 @@ describeRedis(
           [
             "commit with token",
             () => store.commit({ reservationId: id, actual: 4, idempotency: token }),
-            { charged: 4 },
+            { charged: 4, auditSeq: 3 },
           ],
           [
-            "same call retried",
+            "same call retried: answered from the record, with the same audit seq",
             () => store.commit({ reservationId: id, actual: 4, idempotency: token }),
-            { ok: true, charged: 4, replayed: true, released: 6 },
+            { ok: true, charged: 4, replayed: true, released: 6, auditSeq: 3 },
           ],
           [
             "another commit call",
@@ -188,6 +188,13 @@ describeRedis(
           ["ledger commit again", () => ledger.commit(id).catch((error) => error), { code: "RESERVATION_FINALIZED" }],
         ];
         for (const [, run, expected] of rows) expect(await run()).toMatchObject(expected);
+        // A record settled before the seq was kept with its numbers still answers a retry, without one.
+        const [recordKey] = (await redis.sendCommand(["KEYS", `${prefix}:{tenant:acme}:r:*`])) as string[];
+        expect(await redis.sendCommand(["HGET", recordKey, "so"])).toBe("0:0:6:3");
+        await redis.sendCommand(["HSET", recordKey, "so", "0:0:6"]);
+        const older = await store.commit({ reservationId: id, actual: 4, idempotency: token });
+        expect(older).toMatchObject({ ok: true, charged: 4, replayed: true });
+        expect((older as { auditSeq?: number }).auditSeq).toBeUndefined();
         expect(await redis.sendCommand(["EXISTS", `${prefix}:{tenant:acme}:idempotency`])).toBe(0);
         expect(await ledger.getBalance({ scope: "tenant:acme" })).toMatchObject({ spent: 4, reserved: 0 });
         expect(await ledger.audit({ scope: "tenant:acme", type: "commit" })).toHaveLength(1);

@@ -59,8 +59,9 @@ if r[1] ~= 'held' and idemFingerprint ~= '' then
     if tag[1] ~= idemFingerprint then return { '!', 'IDEMPOTENCY_CONFLICT', '' } end
     -- A retry of the settle that finalized this reservation (its reply was lost): the same numbers.
     local numbers = redis.call('HMGET', key, 'ch', 'so')
-    local debtAdded, uncharged, released = string.match(numbers[2], '^(%d+):(%d+):(%d+)$')
-    return pushBalances({ 'ok', r[1], numbers[1], debtAdded, uncharged, released, '1', r[5], '' },
+    -- The settle's audit seq is the fourth number (absent in records settled before it was kept).
+    local debtAdded, uncharged, released, seq = string.match(numbers[2], '^(%d+):(%d+):(%d+):?(%d*)$')
+    return pushBalances({ 'ok', r[1], numbers[1], debtAdded, uncharged, released, '1', r[5], seq or '' },
       heldBudgets(r[6], r[5], r[8] or ''), scopeOf)
   end
 end
@@ -134,8 +135,6 @@ if shadowDenied then released = 0 end
 local settled = { key, 'st', status, 'ch', int(charged), 'so', int(debtAdded) .. ':' .. int(uncharged) .. ':' .. int(released) }
 if idemFingerprint ~= '' then settled[8], settled[9] = 'sf', idemFingerprint end
 if idemKey ~= '' then settled[#settled + 1], settled[#settled + 2] = 'sk', idemKey end
-redis.call('HSET', unpack(settled))
-keepSettled(id)
 redis.call('ZREM', holdsKey, id)
 removeDue(recordDeadline(r[9], r[10]), r[5], r[6], runFields, estimate)
 
@@ -153,6 +152,10 @@ elseif uncharged > 0 then
   extra[#extra + 1] = 'uncharged overage ' .. int(uncharged)
 end
 local auditSeq = appendAudit(kind, r[7], extra, held)
+-- The record keeps the audit seq with the numbers, so a retry answered from it names the same event.
+settled[7] = settled[7] .. ':' .. int(auditSeq)
+redis.call('HSET', unpack(settled))
+keepSettled(id)
 if lostReserve and lostReserveKey ~= '' then
   -- The caller was told the reserve failed: a retry with its key is decided afresh, not replayed.
   local recordKey = idempotencyKey('reserve', lostReserveKey)
