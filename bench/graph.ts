@@ -1,6 +1,6 @@
 /**
  * The integration's own cost where users feel it, each target as a pair measured round by round in
- * turn (measurePair), over the real embedded ledger and over an instant stub ledger (answers
+ * turn (interleave, wall and CPU time), over the real embedded ledger and over an instant stub ledger (answers
  * without work, so what is left is the adapter's own cost):
  *
  * - `PermissionedToolNode.invoke` alone against `ToolNode.invoke` (same tool, same call) ≤ 1.10×;
@@ -20,7 +20,7 @@ import { PermissionedToolNode } from "../src/integrations/langgraph/permissioned
 import { TollgateAnnotation, tollgateStateDefault } from "../src/integrations/langgraph/state.js";
 import { createLedger } from "../src/ledger/create-ledger.js";
 import type { Ledger, ReserveResponse, SettleResponse } from "../src/ledger/ledger.js";
-import { formatMeasurement, type Measurement, measurePair } from "./measure.js";
+import { formatMeasurement, type InterleavedResult, interleave, type Measurement, pairwiseRatios } from "./measure.js";
 import { summarize } from "./stats.js";
 import { target } from "./targets.js";
 
@@ -175,18 +175,20 @@ export async function embeddedLedger(toolsets: readonly string[]): Promise<Ledge
   return ledger;
 }
 
-/** A pair measured by measurePair, with each round's B/A ratio kept (both ran in that round). */
+/** A pair measured round by round in turn (interleave), with each round's B/A ratio kept (both ran in that round). */
 export interface Pair {
   base: Measurement;
   gated: Measurement;
-  /** Per-round ratios gated / base, sorted: rounds share their load, so these step around bursts. */
+  /** Per-round ratios gated / base of wall time, sorted: rounds share their load, so these step around bursts. */
   ratios: number[];
+  /** The same of CPU time (this process, every thread): a neighbour taking the CPU lengthens wall time, not this. */
+  cpuRatios: number[];
 }
 
 /**
- * measurePair, with every round's time of each variant recorded as well: the verdicts use the
+ * The two variants interleaved round by round (one untimed round first): the verdicts use the
  * median of the per-round ratios (a round's A and B ran back to back, under the same load), and
- * show their interquartile range.
+ * show their interquartile range; the CPU-time ratio is printed beside each.
  */
 export async function measuredPair(
   a: { name: string; run: () => Promise<void> },
@@ -194,21 +196,20 @@ export async function measuredPair(
   opsPerRound: number,
   rounds: number,
 ): Promise<Pair> {
-  const times: [number[], number[]] = [[], []];
-  const timed = (index: 0 | 1, run: () => Promise<void>) => async () => {
-    const startNs = process.hrtime.bigint();
-    await run();
-    times[index].push(Number(process.hrtime.bigint() - startNs));
+  const [base, gated] = await interleave([a, b], { opsPerRound, rounds });
+  const measurement = (result: InterleavedResult): Measurement => ({
+    name: result.name,
+    perOpUs: result.perOpUs.median,
+    opsPerSecond: 1_000_000 / result.perOpUs.median,
+    spread: result.perOpUs,
+  });
+  const sorted = (values: number[]) => values.sort((x, y) => x - y);
+  return {
+    base: measurement(base),
+    gated: measurement(gated),
+    ratios: sorted(pairwiseRatios(gated.roundsUs, base.roundsUs)),
+    cpuRatios: sorted(pairwiseRatios(gated.roundsCpuUs, base.roundsCpuUs)),
   };
-  const [base, gated] = await measurePair(
-    { name: a.name, run: timed(0, a.run) },
-    { name: b.name, run: timed(1, b.run) },
-    opsPerRound,
-    rounds,
-  );
-  // The first call of each is measurePair's warm-up.
-  const ratios = times[1].slice(1).map((time, round) => time / times[0][round + 1]);
-  return { base, gated, ratios: ratios.sort((x, y) => x - y) };
 }
 
 export interface Target {
@@ -219,10 +220,10 @@ export interface Target {
   forScale?: boolean;
 }
 
-/** Records the figure with bench/targets.ts (summarized over runs) and returns its line. */
+/** Records the figure with bench/targets.ts (summarized over runs) and returns its lines: wall time, then CPU time. */
 export function targetLine({ label, pair, max, forScale }: Target): string {
   const spread = summarize(pair.ratios);
-  return target({
+  const wall = target({
     name: label.trim(),
     value: spread.median,
     unit: "×",
@@ -231,12 +232,26 @@ export function targetLine({ label, pair, max, forScale }: Target): string {
     spread,
     method: "median of per-round ratios, rounds interleaved",
   });
+  return `${wall}\n${cpuLine(label, pair)}`;
 }
 
-/** A ratio shown for scale, without a target. */
+/** A ratio shown for scale, without a target (and its CPU-time ratio). */
 export function scaleLine(label: string, pair: Pair): string {
   const spread = summarize(pair.ratios);
-  return target({ name: label.trim(), value: spread.median, unit: "×", comparison: "report", spread });
+  const wall = target({ name: label.trim(), value: spread.median, unit: "×", comparison: "report", spread });
+  return `${wall}\n${cpuLine(label, pair)}`;
+}
+
+function cpuLine(label: string, pair: Pair): string {
+  const spread = summarize(pair.cpuRatios);
+  return target({
+    name: `  ${label.trim()}, CPU time`,
+    value: spread.median,
+    unit: "×",
+    comparison: "report",
+    spread,
+    method: "median of per-round CPU-time ratios, rounds interleaved",
+  });
 }
 
 const loop = (count: number, body: () => Promise<unknown>) => async () => {

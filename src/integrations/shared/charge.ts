@@ -5,6 +5,7 @@ import type { Ledger, ReserveResponse } from "../../ledger/ledger.js";
 type ReserveInput = Parameters<Ledger["reserve"]>[0];
 
 import type { ResolvedAction } from "./action-spec.js";
+import { withKey } from "./with-key.js";
 
 // What the gate and the approval grants ask of the ledger for one action, and what a tool's
 // output is reduced to for `actual()`; committing is the gate's (gate.ts, settle).
@@ -12,7 +13,7 @@ import type { ResolvedAction } from "./action-spec.js";
 /** The reserve / decide input for an action on a subject (the action's toolset completes the scope). */
 export function reserveInputOf(subject: Subject, action: ResolvedAction, runId: string | undefined) {
   const input: ReserveInput = {
-    subject: { ...subject, toolset: action.toolset },
+    subject: withKey(subject, "toolset", action.toolset),
     action: action.kind
       ? { name: action.name, tier: action.tier, kind: action.kind }
       : { name: action.name, tier: action.tier },

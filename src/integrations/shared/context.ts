@@ -2,6 +2,7 @@ import type { RunnableConfig } from "@langchain/core/runnables";
 import { ValidationError } from "../../core/errors.js";
 import type { Subject } from "../../core/scope.js";
 import type { Ledger } from "../../ledger/ledger.js";
+import { withKey } from "./with-key.js";
 
 /** A subject, or a function of the run's config that picks one (per tenant, per user). */
 export type SubjectSource = Subject | ((config: RunnableConfig | undefined) => Subject);
@@ -92,10 +93,8 @@ export function withReservedCall(
 export function withReservedCalls(config: RunnableConfig | undefined, keys: readonly string[]): RunnableConfig {
   const metadata = config?.metadata ?? {};
   const previous = metadata[reservedCallsMetadataKey] as string[] | undefined;
-  return {
-    ...config,
-    metadata: { ...metadata, [reservedCallsMetadataKey]: previous ? [...previous, ...keys] : [...keys] },
-  };
+  const marked = withKey(metadata, reservedCallsMetadataKey, previous ? [...previous, ...keys] : [...keys]);
+  return withKey(config, "metadata", marked) as RunnableConfig;
 }
 
 export function isReservedCall(
