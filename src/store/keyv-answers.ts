@@ -6,6 +6,7 @@ import type { ReserveOutcome, SettleOutcome } from "./types.js";
 // toJSON lists every field in the order the store's plain answers had, so JSON.stringify, the
 // idempotency record (structuredClone of toJSON()) and a replay read exactly as before.
 
+/** A reserve() answer, and a decide() one (nothing held: reservationId, expiresAtMs and auditSeq stay undefined). */
 export class EmbeddedReserveOutcome extends WithBalances implements ReserveOutcome {
   decision: Decision;
   reasonCode: ReasonCode | undefined;
@@ -38,35 +39,6 @@ export class EmbeddedReserveOutcome extends WithBalances implements ReserveOutco
       balances: this.balances,
       shadow: this.shadow,
       auditSeq: this.auditSeq,
-    };
-  }
-}
-
-/** A decide() answer: the evaluation and the balances, nothing held, no audit seq. */
-export class EmbeddedDecideOutcome extends WithBalances implements ReserveOutcome {
-  decision: Decision;
-  reasonCode: ReasonCode | undefined;
-  deniedScope: string | undefined;
-  caps: Caps | undefined;
-
-  constructor(
-    evaluation: { decision: Decision; reasonCode?: ReasonCode; deniedScope?: string; caps?: Caps },
-    balances: BalanceSource,
-  ) {
-    super(balances);
-    this.decision = evaluation.decision;
-    this.reasonCode = evaluation.reasonCode;
-    this.deniedScope = evaluation.deniedScope;
-    this.caps = evaluation.caps;
-  }
-
-  toJSON(): ReserveOutcome {
-    return {
-      decision: this.decision,
-      reasonCode: this.reasonCode,
-      deniedScope: this.deniedScope,
-      caps: this.caps,
-      balances: this.balances,
     };
   }
 }

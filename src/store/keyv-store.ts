@@ -26,7 +26,7 @@ import {
 } from "../evidence/stored-receipt.js";
 import { filterAuditEvents } from "./audit-filter.js";
 import { BalanceSnapshot, WithBalances } from "./balance-snapshot.js";
-import { EmbeddedDecideOutcome, EmbeddedReserveOutcome, EmbeddedSettleOutcome } from "./keyv-answers.js";
+import { EmbeddedReserveOutcome, EmbeddedSettleOutcome } from "./keyv-answers.js";
 import { AuditColumns, type AuditInput } from "./keyv-audit.js";
 import { EmbeddedChain } from "./keyv-chain.js";
 import { HoldDeadlines } from "./keyv-deadlines.js";
@@ -474,7 +474,7 @@ export class KeyvSingleProcessStore implements LedgerStore {
     const evaluation = evaluate(views, command.action.tier, command.estimate);
     const allowed = evaluation.decision !== "DENY";
 
-    if (command.dryRun) return new EmbeddedDecideOutcome(evaluation, new BalanceSnapshot(checked));
+    if (command.dryRun) return new EmbeddedReserveOutcome(evaluation, new BalanceSnapshot(checked));
 
     // Balances are taken once holds are made (below); until then the outcome names none.
     const outcome = new EmbeddedReserveOutcome(evaluation, noBalances);
