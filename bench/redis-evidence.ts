@@ -4,7 +4,7 @@
  * one process, rounds interleaved (the first variant alternates). Each round runs `pairsPerRound`
  * pairs from one caller and then from 8, then links what is left (so the linking those pairs cause is
  * inside the round), and reads:
- *   - redis-server CPU per pair (/proc, utime + stime), 8 callers → target ≤ +10 % with evidence
+ *   - redis-server CPU per pair (/proc schedstat of its threads), 8 callers → target ≤ +10 % with evidence
  *   - client wall time per pair, one caller (mean: the linker's hashing runs in the same process,
  *     so it shows in the mean, not the median; the last link of the round is inside it): signing
  *     on against the same chain unsigned                          → target ≤ +20 %
@@ -20,9 +20,10 @@ import { parseEvidenceOptions } from "../src/evidence/options.js";
 import { StoreLedger } from "../src/ledger/ledger.js";
 import { createRedisStore, type RedisLedgerStore } from "../src/store/redis/index.js";
 import { startRedisServer } from "../test/helpers/redis-server.js";
+import { processCpuMicros } from "./redis-probe.js";
 import { target } from "./targets.js";
 
-const rounds = Number(process.env.BENCH_EVIDENCE_ROUNDS ?? 7);
+const rounds = Number(process.env.BENCH_EVIDENCE_ROUNDS ?? 9);
 const pairsPerRound = Number(process.env.BENCH_EVIDENCE_PAIRS ?? 2_000);
 const callers = 8;
 const subject = { tenant: "evidence", workspace: "w1", app: "a1", workflow: "f1" };
@@ -54,11 +55,6 @@ async function commandMicros(client: RedisClient): Promise<number> {
   return total;
 }
 
-function cpuMicrosOf(pid: number): number {
-  const fields = readFileSync(`/proc/${pid}/stat`, "utf8").split(") ")[1].split(" ");
-  return ((Number(fields[11]) + Number(fields[12])) * 1_000_000) / 100;
-}
-
 async function pair(ledger: StoreLedger): Promise<void> {
   const response = await ledger.reserve({ subject, action: read, estimate: 1 });
   if (!response.reservationId) throw new Error(`unexpected ${response.decision} ${response.reasonCode}`);
@@ -75,7 +71,7 @@ async function round(variant: Variant, serverPid: number, client: RedisClient): 
   variant.wallUs.push(((performance.now() - startedAt) * 1_000) / pairsPerRound);
   variant.clientCpuUs.push((clientCpu.user + clientCpu.system) / pairsPerRound);
   await client.sendCommand(["CONFIG", "RESETSTAT"]);
-  const cpuBefore = cpuMicrosOf(serverPid);
+  const cpuBefore = processCpuMicros(serverPid);
   let next = 0;
   await Promise.all(
     Array.from({ length: callers }, async () => {
@@ -85,14 +81,14 @@ async function round(variant: Variant, serverPid: number, client: RedisClient): 
   if (variant.name === "deferred") {
     // Its linker waits: the pairs alone, then the linking alone, each on its own commandstats.
     variant.commandUs.push((await commandMicros(client)) / pairsPerRound);
-    variant.serverCpuUs.push((cpuMicrosOf(serverPid) - cpuBefore) / pairsPerRound);
+    variant.serverCpuUs.push((processCpuMicros(serverPid) - cpuBefore) / pairsPerRound);
     await client.sendCommand(["CONFIG", "RESETSTAT"]);
     await variant.store.linkChains({ tenant: "tenant:evidence" });
     variant.linkCommandUs.push((await commandMicros(client)) / pairsPerRound);
     return;
   }
   await variant.store.linkChains({ tenant: "tenant:evidence" });
-  variant.serverCpuUs.push((cpuMicrosOf(serverPid) - cpuBefore) / pairsPerRound);
+  variant.serverCpuUs.push((processCpuMicros(serverPid) - cpuBefore) / pairsPerRound);
   variant.commandUs.push((await commandMicros(client)) / pairsPerRound);
 }
 
@@ -171,7 +167,7 @@ export async function benchEvidence(url: string, serverPid: number, say: (line: 
         unit: "×",
         comparison: "<=",
         limit: 1.1,
-        method: "/proc, median of per-round ratios; the client's hashing shares the 2 cores",
+        method: "/proc schedstat, median of per-round ratios; the client's hashing shares the 2 cores",
       }),
     );
     say(

@@ -10,11 +10,11 @@
  * overdue-slot sums, unknown-tenant expiry, reply checking on the client.
  */
 import { execFile } from "node:child_process";
-import { readFileSync } from "node:fs";
 import { pathToFileURL } from "node:url";
 import { promisify } from "node:util";
 import { createClient } from "@redis/client";
 import { startRedisServer } from "../test/helpers/redis-server.js";
+import { processCpuMicros } from "./redis-probe.js";
 
 const library = `#!lua name=tollgate_prototype
 local function clock()
@@ -79,11 +79,6 @@ export interface PrototypeFigures {
   serverCpuUsPerPair: number;
 }
 
-function cpuMicrosOf(pid: number): number {
-  const fields = readFileSync(`/proc/${pid}/stat`, "utf8").split(") ")[1].split(" ");
-  return ((Number(fields[11]) + Number(fields[12])) * 1_000_000) / 100;
-}
-
 /** Runs the prototype pair on the server `url` (process `pid`): one-caller p50, 8-caller pairs/s, server CPU. */
 export async function benchPrototype(url: string, pid: number, depth = 4, seconds = 3): Promise<PrototypeFigures> {
   const node = createClient({ url });
@@ -109,7 +104,7 @@ export async function benchPrototype(url: string, pid: number, depth = 4, second
       latencies.push((performance.now() - startedAt) * 1_000);
     }
     latencies.sort((a, b) => a - b);
-    const cpuBefore = cpuMicrosOf(pid);
+    const cpuBefore = processCpuMicros(pid);
     let done = 0;
     const startedAt = performance.now();
     const deadline = startedAt + seconds * 1_000;
@@ -125,7 +120,7 @@ export async function benchPrototype(url: string, pid: number, depth = 4, second
     return {
       pairP50Us: latencies[Math.floor(latencies.length / 2)],
       pairsPerSecond8: done / elapsedS,
-      serverCpuUsPerPair: (cpuMicrosOf(pid) - cpuBefore) / done,
+      serverCpuUsPerPair: (processCpuMicros(pid) - cpuBefore) / done,
     };
   } finally {
     await node.close();

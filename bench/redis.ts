@@ -26,6 +26,7 @@ import { createLedger } from "../src/ledger/create-ledger.js";
 import type { Ledger } from "../src/ledger/ledger.js";
 import { hasBinary, redisUnavailableReason, startRedisServer } from "../test/helpers/redis-server.js";
 import { benchEvidence } from "./redis-evidence.js";
+import { processCpuMicros } from "./redis-probe.js";
 import { benchPrototype } from "./redis-prototype.js";
 import { target } from "./targets.js";
 
@@ -71,7 +72,7 @@ async function throughput(
   serverPid: number,
   fn: () => Promise<void>,
 ): Promise<{ perSecond: number; serverCpuPerPair: number; clientCpuPerPair: number }> {
-  const serverCpuBefore = cpuMicrosOf(serverPid);
+  const serverCpuBefore = processCpuMicros(serverPid);
   const clientCpuBefore = process.cpuUsage();
   let done = 0;
   const startedAt = performance.now();
@@ -88,14 +89,9 @@ async function throughput(
   const clientCpu = process.cpuUsage(clientCpuBefore);
   return {
     perSecond: done / elapsedS,
-    serverCpuPerPair: (cpuMicrosOf(serverPid) - serverCpuBefore) / done,
+    serverCpuPerPair: (processCpuMicros(serverPid) - serverCpuBefore) / done,
     clientCpuPerPair: (clientCpu.user + clientCpu.system) / done,
   };
-}
-
-function cpuMicrosOf(pid: number): number {
-  const fields = readFileSync(`/proc/${pid}/stat`, "utf8").split(") ")[1].split(" ");
-  return ((Number(fields[11]) + Number(fields[12])) * 1_000_000) / 100; // utime + stime, in clock ticks of 10 ms
 }
 
 async function redisBenchmarkPing(port: number): Promise<{ p50Ms: number; rps: number }> {
@@ -216,7 +212,7 @@ export async function benchRedis(options: { print?: boolean } = {}): Promise<str
         unit: "µs",
         comparison: "<=",
         limit: 200,
-        method: `/proc utime + stime over the ${callers}-caller run`,
+        method: `/proc schedstat over the ${callers}-caller run`,
       }),
     );
     const many = await throughput(callersMany, throughputSeconds, serverPid, () => pair(ledger, subject));
