@@ -258,7 +258,29 @@ export class Gate {
         : await this.afterDeny(binding, spec, action, call, response, span);
     onAdmission?.(admission);
     if (admission.kind === "denied") return await onDeny(admission);
-    return this.runAndSettle(binding.ledger, admission.hold, run);
+    // runAndSettle's steps written out too: returning its promise from here would cost a promise
+    // and two microtask turns to adopt it, and awaiting it one promise more.
+    const { ledger } = binding;
+    const hold = admission.hold;
+    let result: T;
+    try {
+      result = hold.span ? await withSpan(hold.span, run) : await run();
+    } catch (error) {
+      await this.release(ledger, hold, "the tool threw", { error });
+      throw error;
+    }
+    const commit = this.commitOf(hold, result);
+    if (!commit) {
+      await this.settle(ledger, hold, result);
+      return result;
+    }
+    try {
+      await commitHeld(ledger, hold, commit.input);
+    } catch (error) {
+      this.onSettleError(error, hold.reservationId as string);
+    }
+    this.afterSettle(hold, commit.actualError);
+    return result;
   }
 
   /**
@@ -279,13 +301,10 @@ export class Gate {
       await this.settle(ledger, hold, result);
       return result;
     }
-    const reservationId = hold.reservationId as string;
     try {
-      await (hold.span
-        ? withSpan(hold.span, () => ledger.commit(reservationId, commit.input))
-        : ledger.commit(reservationId, commit.input));
+      await commitHeld(ledger, hold, commit.input);
     } catch (error) {
-      this.onSettleError(error, reservationId);
+      this.onSettleError(error, hold.reservationId as string);
     }
     this.afterSettle(hold, commit.actualError);
     return result;
@@ -491,6 +510,14 @@ function reserveInSpan(
   return span
     ? withSpan(span, () => reserveAction(binding.ledger, binding.subject, action, binding.runId))
     : reserveAction(binding.ledger, binding.subject, action, binding.runId);
+}
+
+/** Commits a hold that has a reservation, inside its span when there is one. */
+function commitHeld(ledger: Ledger, hold: Hold, input: CommitOptions): Promise<unknown> {
+  const reservationId = hold.reservationId as string;
+  return hold.span
+    ? withSpan(hold.span, () => ledger.commit(reservationId, input))
+    : ledger.commit(reservationId, input);
 }
 
 /** An allowed call's admission: the hold to settle, with its span once the answer is on it. */
