@@ -342,22 +342,36 @@ export class Gate {
    * The dry run behind offering a tool to the model: the same charge, the same grants, nothing
    * held. An estimate that depends on the arguments is taken at the smallest sensible call.
    */
-  async wouldAdmit(binding: ResolvedBinding, tool: ChargeableTool): Promise<ReserveResponse | "TOOL_NOT_COVERED"> {
-    const charge = this.chargeOf(tool, tool.name, binding.ledger);
-    if (!charge.covered) return "TOOL_NOT_COVERED";
+  wouldAdmit(binding: ResolvedBinding, tool: ChargeableTool): Promise<ReserveResponse | "TOOL_NOT_COVERED"> {
+    // Not async: the ledger's answer is passed on by one `then` (the middleware asks this for every
+    // offered tool before every model call); a throw still arrives as a rejection.
+    try {
+      const charge = this.chargeOf(tool, tool.name, binding.ledger);
+      if (!charge.covered) return Promise.resolve("TOOL_NOT_COVERED");
+      const action = this.probeOf(charge, tool.name);
+      const { ledger, subject, runId } = binding;
+      return ledger.decide(reserveInputOf(subject, action, runId)).then((response) => {
+        if (response.decision !== "DENY" || response.reasonCode === "LEDGER_UNAVAILABLE") return response;
+        return reserveOnRememberedGrant(ledger, subject, action, runId, true).then(
+          (granted) => granted?.response ?? response,
+        );
+      });
+    } catch (error) {
+      return Promise.reject(error);
+    }
+  }
+
+  /** The dry run's action for a covered charge, made once per charge. */
+  private probeOf(charge: Extract<ToolCharge, { covered: true }>, name: string): ResolvedAction {
     let action = this.probes.get(charge);
     if (!action) {
       action = {
-        ...resolveAction({ ...charge.spec, estimate: 0 }, tool.name, {}),
+        ...resolveAction({ ...charge.spec, estimate: 0 }, name, {}),
         estimate: probeEstimate(charge.spec),
       };
       this.probes.set(charge, action);
     }
-    const { ledger, subject, runId } = binding;
-    const response = await ledger.decide(reserveInputOf(subject, action, runId));
-    if (response.decision !== "DENY" || response.reasonCode === "LEDGER_UNAVAILABLE") return response;
-    const granted = await reserveOnRememberedGrant(ledger, subject, action, runId, true);
-    return granted?.response ?? response;
+    return action;
   }
 
   /** One denial record, with the binding it was made under (an approval resumes with it). */
