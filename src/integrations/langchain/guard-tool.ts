@@ -1,4 +1,5 @@
 import type { ToolCall } from "@langchain/core/messages/tool";
+import { AsyncLocalStorageProviderSingleton } from "@langchain/core/singletons";
 import { StructuredTool, type StructuredToolInterface, type ToolRunnableConfig } from "@langchain/core/tools";
 import { invariant } from "../../core/errors.js";
 import { type ActionSpec, actionSpecSymbol } from "../shared/action-spec.js";
@@ -75,10 +76,15 @@ export class GuardedTool extends StructuredTool {
     const toolCallId = toolCallIdOf(input, config);
     // An outer layer (a tool node, the callback handler) already paid for this call: run as is.
     if (isReservedCall(config?.metadata, this.name, toolCallId)) return this.inner.invoke(input, given);
-    // The mark is for whoever could charge this call again: callback handlers (they only exist when
-    // the run has callbacks) and a guarded tool inside. Without either, the metadata is pure cost.
+    // The mark is for whoever could charge this call again: a guarded tool inside, and callback
+    // handlers, which reach the inner tool from the run's callbacks, from its own `callbacks`, or
+    // from a configure hook (hooks live in LangChain's context variables). Without any of them,
+    // the metadata is pure cost.
     const innerConfig =
-      hasCallbacks(config) || this.innerIsGuarded
+      this.innerIsGuarded ||
+      hasCallbacks(config?.callbacks) ||
+      hasCallbacks((this.inner as { callbacks?: unknown }).callbacks) ||
+      hasContextVariables()
         ? (withReservedCall(config, this.name, toolCallId) as ToolRunnableConfig)
         : given;
     return runGuarded(
@@ -118,10 +124,19 @@ export function guardTool(tool: StructuredToolInterface, spec: GuardToolSpec): G
   return new GuardedTool(tool, spec);
 }
 
-function hasCallbacks(config: ToolRunnableConfig | undefined): boolean {
-  const callbacks = config?.callbacks as unknown;
+/** Callbacks (an array of handlers, or a callback manager) with at least one handler. */
+function hasCallbacks(callbacks: unknown): boolean {
   if (!callbacks) return false;
   if (Array.isArray(callbacks)) return callbacks.length > 0;
   const handlers = (callbacks as { handlers?: unknown[] }).handlers;
   return handlers === undefined || handlers.length > 0;
+}
+
+/** LangChain keeps its context variables (configure hooks among them) under this global symbol. */
+const contextVariablesKey = Symbol.for("lc:context_variables");
+
+/** Whether the run we are in carries any LangChain context variable (a configure hook may add handlers). */
+function hasContextVariables(): boolean {
+  const store = AsyncLocalStorageProviderSingleton.getInstance().getStore() as Record<symbol, unknown> | undefined;
+  return store?.[contextVariablesKey] !== undefined;
 }

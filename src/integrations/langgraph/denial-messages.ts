@@ -1,4 +1,4 @@
-import { type AIMessage, type BaseMessage, isAIMessage, ToolMessage } from "@langchain/core/messages";
+import { type AIMessage, type BaseMessage, isAIMessage } from "@langchain/core/messages";
 import type { ToolCall } from "@langchain/core/messages/tool";
 import { denialOf, type TollgateDenial } from "../shared/denial.js";
 
@@ -16,23 +16,6 @@ export function lastAIMessage(messages: readonly BaseMessage[]): AIMessage | und
 /** A tool call's id, or a stable stand-in for calls a model sent without one. */
 export function callIdOf(call: ToolCall, index: number): string {
   return call.id && call.id.length > 0 ? call.id : `call-${index}`;
-}
-
-/**
- * Tool calls of the latest AI message that no ToolMessage answers yet (a resumed node skips the
- * rest): each as the message holds it, with the id it goes by.
- */
-export function unansweredToolCalls(messages: readonly BaseMessage[]): { original: ToolCall; id: string }[] {
-  const ai = lastAIMessage(messages);
-  if (!ai?.tool_calls?.length) return [];
-  const answered = new Set(
-    messages
-      .filter((message) => ToolMessage.isInstance(message))
-      .map((message) => (message as ToolMessage).tool_call_id),
-  );
-  return ai.tool_calls
-    .map((original, index) => ({ original, id: callIdOf(original, index) }))
-    .filter((call) => !answered.has(call.id));
 }
 
 /** Denials of the latest AI turn still waiting for a fallback, in tool-call order. */

@@ -1,4 +1,4 @@
-import type { BaseMessage, ToolMessage } from "@langchain/core/messages";
+import { type BaseMessage, ToolMessage } from "@langchain/core/messages";
 import type { ToolCall } from "@langchain/core/messages/tool";
 import { Command, type LangGraphRunnableConfig } from "@langchain/langgraph";
 import { ToolNode } from "@langchain/langgraph/prebuilt";
@@ -12,7 +12,7 @@ import { resolveAction } from "../shared/action-spec.js";
 import { type ResolvedBinding, reservedCallKey, withReservedCalls } from "../shared/context.js";
 import { denialMessage, type TollgateDenial } from "../shared/denial.js";
 import { adapterOptionsSchema, Gate, type GateOptions, parseAdapterOptions } from "../shared/gate.js";
-import { unansweredToolCalls } from "./denial-messages.js";
+import { callIdOf, lastAIMessage } from "./denial-messages.js";
 import { routeOfDenials } from "./fallback-routes.js";
 import type { NodeTool } from "./run-tool-call.js";
 import { type TollgateState, tollgateStateOf } from "./state.js";
@@ -105,22 +105,14 @@ export class PermissionedToolNode extends ToolNode {
   }
 
   private runStep(input: unknown, config: LangGraphRunnableConfig): Promise<Command | unknown[]> {
-    const { calls, state, sent } = callsOf(input);
+    const calls = callsOf(input);
     if (calls === undefined) return Promise.resolve(new Command({ goto: this.next }));
-    const tollgate = tollgateStateOf(state);
+    const { marks, ids } = calls;
+    const tollgate = tollgateStateOf(input);
     // A state without the channel would lose every denial record and mode switch without a word
     // (LangGraph drops writes to undeclared channels), so nothing runs. A Send carries the state
     // its sender chose, which says nothing about the graph's channels.
-    if (!sent && tollgate === undefined) throw missingChannelError();
-    let ids: Map<ToolCall, string> | undefined;
-    const marks: string[] = [];
-    for (const { original, id } of calls) {
-      if (id !== original.id) {
-        ids ??= new Map();
-        ids.set(original, id);
-      }
-      marks.push(reservedCallKey(original.name, id));
-    }
+    if (!calls.sent && tollgate === undefined) throw missingChannelError();
     const step: Step = {
       binding: this.gate.bind(config),
       tollgate,
@@ -288,16 +280,22 @@ function missingChannelError(): ValidationError {
 
 /**
  * The calls ToolNode will run (one from a Send, else the unanswered calls of the last AI message),
- * each with the id it goes by; undefined when there are none.
+ * in one pass: each call's paid-for mark (`reservedCallKey`) in call order, and the id of each call
+ * sent without one (`call-<index>`; undefined when every call has its own). Undefined when there
+ * are none. The state the node reads its channel from is the input itself (a Send's input is its
+ * state plus `lg_tool_call`).
  */
-function callsOf(input: unknown): {
-  calls: { original: ToolCall; id: string }[] | undefined;
-  state: unknown;
-  sent: boolean;
-} {
+function callsOf(
+  input: unknown,
+): { marks: string[]; ids: Map<ToolCall, string> | undefined; sent: boolean } | undefined {
   if (input !== null && typeof input === "object" && "lg_tool_call" in input) {
-    const { lg_tool_call: call, ...state } = input as { lg_tool_call: ToolCall };
-    return { calls: [{ original: call, id: call.id && call.id.length > 0 ? call.id : "call-0" }], state, sent: true };
+    const call = (input as { lg_tool_call: ToolCall }).lg_tool_call;
+    const id = call.id && call.id.length > 0 ? call.id : "call-0";
+    return {
+      marks: [reservedCallKey(call.name, id)],
+      ids: id !== call.id ? new Map([[call, id]]) : undefined,
+      sent: true,
+    };
   }
   const messages = (input as { messages?: unknown } | null)?.messages;
   if (!Array.isArray(messages)) {
@@ -305,6 +303,26 @@ function callsOf(input: unknown): {
       { code: "invalid_type", path: "state.messages", message: "PermissionedToolNode needs a state with messages" },
     ]);
   }
-  const calls = unansweredToolCalls(messages as BaseMessage[]);
-  return { calls: calls.length > 0 ? calls : undefined, state: input, sent: false };
+  const toolCalls = lastAIMessage(messages as BaseMessage[])?.tool_calls;
+  if (!toolCalls?.length) return undefined;
+  // A call some ToolMessage answers already (a resumed node) is skipped, as ToolNode skips it.
+  let answered: Set<string> | undefined;
+  for (const message of messages) {
+    if (!ToolMessage.isInstance(message)) continue;
+    answered ??= new Set();
+    answered.add(message.tool_call_id);
+  }
+  const marks: string[] = [];
+  let ids: Map<ToolCall, string> | undefined;
+  for (let index = 0; index < toolCalls.length; index++) {
+    const original = toolCalls[index];
+    const id = callIdOf(original, index);
+    if (answered?.has(id)) continue;
+    if (id !== original.id) {
+      ids ??= new Map();
+      ids.set(original, id);
+    }
+    marks.push(reservedCallKey(original.name, id));
+  }
+  return marks.length > 0 ? { marks, ids, sent: false } : undefined;
 }

@@ -258,7 +258,29 @@ export class Gate {
         : await this.afterDeny(binding, spec, action, call, response, span);
     onAdmission?.(admission);
     if (admission.kind === "denied") return await onDeny(admission);
-    return this.runAndSettle(binding.ledger, admission.hold, run);
+    // runAndSettle's steps written out too: returning its promise from here would cost a promise
+    // and two microtask turns to adopt it, and awaiting it one promise more.
+    const { ledger } = binding;
+    const hold = admission.hold;
+    let result: T;
+    try {
+      result = hold.span ? await withSpan(hold.span, run) : await run();
+    } catch (error) {
+      await this.release(ledger, hold, "the tool threw", { error });
+      throw error;
+    }
+    const commit = this.commitOf(hold, result);
+    if (!commit) {
+      await this.settle(ledger, hold, result);
+      return result;
+    }
+    try {
+      await commitHeld(ledger, hold, commit.input);
+    } catch (error) {
+      this.onSettleError(error, hold.reservationId as string);
+    }
+    this.afterSettle(hold, commit.actualError);
+    return result;
   }
 
   /**
@@ -279,13 +301,10 @@ export class Gate {
       await this.settle(ledger, hold, result);
       return result;
     }
-    const reservationId = hold.reservationId as string;
     try {
-      await (hold.span
-        ? withSpan(hold.span, () => ledger.commit(reservationId, commit.input))
-        : ledger.commit(reservationId, commit.input));
+      await commitHeld(ledger, hold, commit.input);
     } catch (error) {
-      this.onSettleError(error, reservationId);
+      this.onSettleError(error, hold.reservationId as string);
     }
     this.afterSettle(hold, commit.actualError);
     return result;
@@ -323,22 +342,36 @@ export class Gate {
    * The dry run behind offering a tool to the model: the same charge, the same grants, nothing
    * held. An estimate that depends on the arguments is taken at the smallest sensible call.
    */
-  async wouldAdmit(binding: ResolvedBinding, tool: ChargeableTool): Promise<ReserveResponse | "TOOL_NOT_COVERED"> {
-    const charge = this.chargeOf(tool, tool.name, binding.ledger);
-    if (!charge.covered) return "TOOL_NOT_COVERED";
+  wouldAdmit(binding: ResolvedBinding, tool: ChargeableTool): Promise<ReserveResponse | "TOOL_NOT_COVERED"> {
+    // Not async: the ledger's answer is passed on by one `then` (the middleware asks this for every
+    // offered tool before every model call); a throw still arrives as a rejection.
+    try {
+      const charge = this.chargeOf(tool, tool.name, binding.ledger);
+      if (!charge.covered) return Promise.resolve("TOOL_NOT_COVERED");
+      const action = this.probeOf(charge, tool.name);
+      const { ledger, subject, runId } = binding;
+      return ledger.decide(reserveInputOf(subject, action, runId)).then((response) => {
+        if (response.decision !== "DENY" || response.reasonCode === "LEDGER_UNAVAILABLE") return response;
+        return reserveOnRememberedGrant(ledger, subject, action, runId, true).then(
+          (granted) => granted?.response ?? response,
+        );
+      });
+    } catch (error) {
+      return Promise.reject(error);
+    }
+  }
+
+  /** The dry run's action for a covered charge, made once per charge. */
+  private probeOf(charge: Extract<ToolCharge, { covered: true }>, name: string): ResolvedAction {
     let action = this.probes.get(charge);
     if (!action) {
       action = {
-        ...resolveAction({ ...charge.spec, estimate: 0 }, tool.name, {}),
+        ...resolveAction({ ...charge.spec, estimate: 0 }, name, {}),
         estimate: probeEstimate(charge.spec),
       };
       this.probes.set(charge, action);
     }
-    const { ledger, subject, runId } = binding;
-    const response = await ledger.decide(reserveInputOf(subject, action, runId));
-    if (response.decision !== "DENY" || response.reasonCode === "LEDGER_UNAVAILABLE") return response;
-    const granted = await reserveOnRememberedGrant(ledger, subject, action, runId, true);
-    return granted?.response ?? response;
+    return action;
   }
 
   /** One denial record, with the binding it was made under (an approval resumes with it). */
@@ -491,6 +524,14 @@ function reserveInSpan(
   return span
     ? withSpan(span, () => reserveAction(binding.ledger, binding.subject, action, binding.runId))
     : reserveAction(binding.ledger, binding.subject, action, binding.runId);
+}
+
+/** Commits a hold that has a reservation, inside its span when there is one. */
+function commitHeld(ledger: Ledger, hold: Hold, input: CommitOptions): Promise<unknown> {
+  const reservationId = hold.reservationId as string;
+  return hold.span
+    ? withSpan(hold.span, () => ledger.commit(reservationId, input))
+    : ledger.commit(reservationId, input);
 }
 
 /** An allowed call's admission: the hold to settle, with its span once the answer is on it. */

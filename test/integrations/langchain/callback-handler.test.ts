@@ -1,4 +1,6 @@
+import { registerConfigureHook, setContextVariable } from "@langchain/core/context";
 import { AIMessage, type BaseMessage, ToolMessage } from "@langchain/core/messages";
+import { RunnableLambda } from "@langchain/core/runnables";
 import { tool } from "@langchain/core/tools";
 import { END, MessagesAnnotation, START, StateGraph } from "@langchain/langgraph";
 import { ToolNode, toolsCondition } from "@langchain/langgraph/prebuilt";
@@ -160,6 +162,46 @@ describe("TollgateCallbackHandler next to guardTool", () => {
     const events = await reserveEvents(ledger, "send_email");
     // The guard's own estimate (25), not the handler's rule (20): one reservation, by the guard.
     expect(events.map((event) => event.estimate)).toEqual([25]);
+    expect(await ledger.getBalance({ scope: "tenant:acme" })).toMatchObject({ spent: 25, reserved: 0 });
+  });
+
+  it("charges once when the handler sits on the wrapped tool's own callbacks, not the run's", async () => {
+    const ledger = createLedger({ sweepIntervalMs: 0 });
+    await ledger.setBudget({ scope: "tenant:acme", limit: 100 });
+    const handler = new TollgateCallbackHandler({ ledger, subject, rules, meterModelCalls: false });
+    let ran = 0;
+    const sendEmail = tool(
+      async ({ to }) => {
+        ran++;
+        return `sent to ${to}`;
+      },
+      { name: "send_email", description: "Send an email", schema: z.object({ to: z.string() }), callbacks: [handler] },
+    );
+    const guarded = guardTool(sendEmail, { ledger, subject, tier: "write-external", estimate: 25 });
+
+    await guarded.invoke({ to: "a@x.io" });
+
+    expect(ran).toBe(1);
+    expect((await reserveEvents(ledger, "send_email")).map((event) => event.estimate)).toEqual([25]);
+    expect(await ledger.getBalance({ scope: "tenant:acme" })).toMatchObject({ spent: 25, reserved: 0 });
+  });
+
+  it("charges once when a configure hook adds the handler to every run", async () => {
+    const ledger = createLedger({ sweepIntervalMs: 0 });
+    await ledger.setBudget({ scope: "tenant:acme", limit: 100 });
+    const { ran, sendEmail } = makeTools();
+    const guarded = guardTool(sendEmail, { ledger, subject, tier: "write-external", estimate: 25 });
+    const handler = new TollgateCallbackHandler({ ledger, subject, rules, meterModelCalls: false });
+
+    // Inside a runnable, so the hook and its variable stay in this run's context.
+    await RunnableLambda.from(async () => {
+      registerConfigureHook({ contextVar: "tollgate_test_handler" });
+      setContextVariable("tollgate_test_handler", handler);
+      return guarded.invoke({ to: "a@x.io" });
+    }).invoke({});
+
+    expect(ran.send_email).toBe(1);
+    expect((await reserveEvents(ledger, "send_email")).map((event) => event.estimate)).toEqual([25]);
     expect(await ledger.getBalance({ scope: "tenant:acme" })).toMatchObject({ spent: 25, reserved: 0 });
   });
 });
