@@ -77,6 +77,8 @@ export class AuditColumns {
   private stringRefs = new Int32Array(1_024);
   private readonly freeStringIds: number[] = [];
   private unusedStrings = 0;
+  /** Per string column, the id it interned last (see internIn); -1: none. */
+  private readonly lastInternedIds = new Int32Array(strFields).fill(absent);
   private readonly chains = new Map<string, TenantChain>();
   private newest: TenantChain | undefined;
   private oldest: TenantChain | undefined;
@@ -187,14 +189,14 @@ export class AuditColumns {
     this.code[c + 6] = codeOf(REASON_CODES, shadow?.reasonCode);
     this.code[c + 7] = this.capsCode(event.caps);
     const s = at * strFields;
-    this.str[s] = this.intern(event.scope);
-    this.str[s + 1] = this.intern(action?.name);
-    this.str[s + 2] = this.intern(action?.kind);
-    this.str[s + 3] = this.intern(event.runId);
-    this.str[s + 4] = this.intern(event.actor);
-    this.str[s + 5] = this.intern(event.detail);
-    this.str[s + 6] = this.intern(event.deniedScope);
-    this.str[s + 7] = this.intern(shadow?.deniedScope);
+    this.str[s] = this.internIn(0, event.scope);
+    this.str[s + 1] = this.internIn(1, action?.name);
+    this.str[s + 2] = this.internIn(2, action?.kind);
+    this.str[s + 3] = this.internIn(3, event.runId);
+    this.str[s + 4] = this.internIn(4, event.actor);
+    this.str[s + 5] = this.internIn(5, event.detail);
+    this.str[s + 6] = this.internIn(6, event.deniedScope);
+    this.str[s + 7] = this.internIn(7, shadow?.deniedScope);
     const r = at * 4;
     const id = event.reservationId;
     const hint = event.reservationSlot;
@@ -357,6 +359,23 @@ export class AuditColumns {
     }
     const id = this.intern(definition.scope);
     definition[auditScopeId] = id;
+    return id;
+  }
+
+  /**
+   * intern(value) for string column `field`, by the id the column interned last when it is the same
+   * string and the table still holds it there (consecutive events mostly repeat their scope, action
+   * name and the rest): a comparison instead of a hash-table probe.
+   */
+  private internIn(field: number, value: string | undefined): number {
+    if (value === undefined) return absent;
+    const last = this.lastInternedIds[field];
+    if (last >= 0 && this.strings[last] === value) {
+      if (this.stringRefs[last]++ === 0) this.unusedStrings--;
+      return last;
+    }
+    const id = this.intern(value);
+    this.lastInternedIds[field] = id;
     return id;
   }
 
