@@ -173,81 +173,111 @@ export class AuditColumns {
 
   private write(at: number, event: AuditInput): void {
     const n = at * numFields;
-    this.num[n] = event.seq;
-    this.num[n + 1] = event.atMs;
-    this.num[n + 2] = event.estimate ?? Number.NaN;
-    this.num[n + 3] = event.amount ?? Number.NaN;
+    const num = this.num;
+    num[n] = event.seq;
+    num[n + 1] = event.atMs;
+    num[n + 2] = event.estimate ?? Number.NaN;
+    num[n + 3] = event.amount ?? Number.NaN;
     const action = event.action;
     const shadow = event.shadow;
+    const caps = event.caps;
+    const decision = event.decision;
+    const reasonCode = event.reasonCode;
     const c = at * codeFields;
-    this.code[c] = codeOf(AUDIT_EVENT_TYPES, event.type);
-    this.code[c + 1] = codeOf(UNITS, event.unit);
-    this.code[c + 2] = codeOf(TIERS, action?.tier);
-    this.code[c + 3] = codeOf(DECISIONS, event.decision);
-    this.code[c + 4] = codeOf(REASON_CODES, event.reasonCode);
-    this.code[c + 5] = codeOf(DECISIONS, shadow?.decision);
-    this.code[c + 6] = codeOf(REASON_CODES, shadow?.reasonCode);
-    this.code[c + 7] = this.capsCode(event.caps);
+    const code = this.code;
+    const typeCode = codeOf(AUDIT_EVENT_TYPES, event.type);
+    const unitCode = codeOf(UNITS, event.unit);
+    const tierCode = action === undefined ? 0 : codeOf(TIERS, action.tier);
+    const decisionCode = codeOf(DECISIONS, decision);
+    const reasonCodeCode = codeOf(REASON_CODES, reasonCode);
+    const capsCode = caps === undefined ? 0 : this.capsCode(caps);
+    code[c] = typeCode;
+    code[c + 1] = unitCode;
+    code[c + 2] = tierCode;
+    code[c + 3] = decisionCode;
+    code[c + 4] = reasonCodeCode;
+    code[c + 7] = capsCode;
+    // Whether every field is in the columns (else what is not goes to the overflow record).
+    let fits =
+      typeCode !== 0 &&
+      unitCode !== 0 &&
+      (action === undefined || tierCode !== 0) &&
+      (decision === undefined || decisionCode !== 0) &&
+      (reasonCode === undefined || reasonCodeCode !== 0) &&
+      (caps === undefined || capsCode !== 0);
     const s = at * strFields;
-    this.str[s] = this.internIn(0, event.scope);
-    this.str[s + 1] = this.internIn(1, action?.name);
-    this.str[s + 2] = this.internIn(2, action?.kind);
-    this.str[s + 3] = this.internIn(3, event.runId);
-    this.str[s + 4] = this.internIn(4, event.actor);
-    this.str[s + 5] = this.internIn(5, event.detail);
-    this.str[s + 6] = this.internIn(6, event.deniedScope);
-    this.str[s + 7] = this.internIn(7, shadow?.deniedScope);
+    const str = this.str;
+    if (shadow === undefined) {
+      code[c + 5] = 0;
+      code[c + 6] = 0;
+      str[s + 7] = absent;
+    } else {
+      const shadowDecision = codeOf(DECISIONS, shadow.decision);
+      const shadowReason = codeOf(REASON_CODES, shadow.reasonCode);
+      code[c + 5] = shadowDecision;
+      code[c + 6] = shadowReason;
+      if (shadowDecision === 0 || (shadow.reasonCode !== undefined && shadowReason === 0)) fits = false;
+      str[s + 7] = this.internIn(7, shadow.deniedScope);
+    }
+    str[s] = this.internIn(0, event.scope);
+    if (action === undefined) {
+      str[s + 1] = absent;
+      str[s + 2] = absent;
+    } else {
+      str[s + 1] = this.internIn(1, action.name);
+      str[s + 2] = this.internIn(2, action.kind);
+    }
+    str[s + 3] = this.internIn(3, event.runId);
+    str[s + 4] = this.internIn(4, event.actor);
+    str[s + 5] = this.internIn(5, event.detail);
+    str[s + 6] = this.internIn(6, event.deniedScope);
     const r = at * 4;
     const id = event.reservationId;
-    const hint = event.reservationSlot;
-    const slot =
-      id === undefined
-        ? absent
-        : hint !== undefined && this.reservations.ids[hint] === id
-          ? hint
-          : this.reservations.slotOf(id);
-    // This store's own ids are kept as the numbers they are made of; a foreign id goes to the overflow.
-    const ownId = slot >= 0 && !this.reservations.isForeign(slot);
-    this.rid[r] = ownId ? slot : absent;
-    if (ownId) {
-      this.rid[r + 1] = this.reservations.gen[slot];
-      this.rid[r + 2] = this.reservations.tagHi[slot];
-      this.rid[r + 3] = this.reservations.tagLo[slot];
+    const reservations = this.reservations;
+    if (id === undefined) {
+      this.rid[r] = absent;
+    } else {
+      const hint = event.reservationSlot;
+      const slot = hint !== undefined && reservations.ids[hint] === id ? hint : reservations.slotOf(id);
+      // This store's own ids are kept as the numbers they are made of; a foreign id goes to the overflow.
+      if (slot >= 0 && !reservations.isForeign(slot)) {
+        this.rid[r] = slot;
+        this.rid[r + 1] = reservations.gen[slot];
+        this.rid[r + 2] = reservations.tagHi[slot];
+        this.rid[r + 3] = reservations.tagLo[slot];
+      } else {
+        this.rid[r] = absent;
+        fits = false;
+      }
     }
     const balances = event.balances;
-    const inline = balances !== undefined && balances.length <= inlineBalances;
-    if (balances instanceof BalanceSnapshot) {
-      for (let index = 0; inline && index < balances.length; index++) {
-        const b = at * inlineBalances + index;
-        this.balanceScopes[b] = this.internScopeOf(balances.definitionAt(index));
-        this.balanceNumbers[2 * b] = balances.allocatedAt(index);
-        this.balanceNumbers[2 * b + 1] = balances.remainingAt(index);
+    if (balances === undefined) {
+      this.balanceCount[at] = balancesAbsent;
+    } else if (balances.length > inlineBalances) {
+      this.balanceCount[at] = balancesInExtra;
+      fits = false;
+    } else {
+      const scopes = this.balanceScopes;
+      const numbers = this.balanceNumbers;
+      const count = balances.length;
+      if (balances instanceof BalanceSnapshot) {
+        for (let index = 0; index < count; index++) {
+          const b = at * inlineBalances + index;
+          scopes[b] = this.internScopeOf(balances.definitionAt(index));
+          numbers[2 * b] = balances.allocatedAt(index);
+          numbers[2 * b + 1] = balances.remainingAt(index);
+        }
+      } else {
+        for (let index = 0; index < count; index++) {
+          const b = at * inlineBalances + index;
+          scopes[b] = this.intern(balances[index].scope);
+          numbers[2 * b] = balances[index].allocated;
+          numbers[2 * b + 1] = balances[index].remaining;
+        }
       }
-    } else if (balances && inline) {
-      for (let index = 0; index < balances.length; index++) {
-        const b = at * inlineBalances + index;
-        this.balanceScopes[b] = this.intern(balances[index].scope);
-        this.balanceNumbers[2 * b] = balances[index].allocated;
-        this.balanceNumbers[2 * b + 1] = balances[index].remaining;
-      }
+      this.balanceCount[at] = count;
     }
-    this.balanceCount[at] = !balances ? balancesAbsent : inline ? balances.length : balancesInExtra;
-    this.extra[at] = this.fitsColumns(at, event, ownId) ? undefined : this.overflow(at, event, ownId);
-  }
-
-  /** Whether every field of the event is in the columns (the rule for this store's own events). */
-  private fitsColumns(at: number, event: AuditInput, ownId: boolean): boolean {
-    const c = at * codeFields;
-    if (this.code[c] === 0 || this.code[c + 1] === 0) return false;
-    if (event.action && this.code[c + 2] === 0) return false;
-    if (event.decision !== undefined && this.code[c + 3] === 0) return false;
-    if (event.reasonCode !== undefined && this.code[c + 4] === 0) return false;
-    if (event.shadow && (this.code[c + 5] === 0 || (event.shadow.reasonCode !== undefined && this.code[c + 6] === 0))) {
-      return false;
-    }
-    if (event.caps && this.code[c + 7] === 0) return false;
-    if (event.reservationId !== undefined && !ownId) return false;
-    return this.balanceCount[at] !== balancesInExtra;
+    this.extra[at] = fits ? undefined : this.overflow(at, event, this.rid[r] !== absent);
   }
 
   /** What the columns could not hold, copied whole; read() lays it over the decoded fields. */
