@@ -3,6 +3,9 @@ import { MinHeap } from "./min-heap.js";
 /** Queues kept at most; holds with yet another TTL go to the heap. */
 const queuesMax = 64;
 
+/** A queue keeps at least this much room once grown to it (compactIfStale's threshold, doubled). */
+const shrinkAbove = 4_096;
+
 /** A growable ring of (deadline, slot), deadlines non-decreasing. */
 class DeadlineQueue {
   deadlines = new Float64Array(64);
@@ -35,7 +38,9 @@ class DeadlineQueue {
       kept++;
     }
     this.size = kept;
-    if (this.deadlines.length > 64 && kept * 4 < this.deadlines.length) this.resize(this.deadlines.length / 2);
+    // Shrunk only when far too big: a queue compacted every thousand holds (lazily deleted entries)
+    // and refilled would otherwise be reallocated twice per compaction.
+    if (this.deadlines.length > shrinkAbove && kept * 8 < this.deadlines.length) this.resize(this.deadlines.length / 2);
   }
 
   private resize(capacity: number): void {
