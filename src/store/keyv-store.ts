@@ -474,10 +474,24 @@ export class KeyvSingleProcessStore implements LedgerStore {
     const evaluation = evaluate(views, command.action.tier, command.estimate);
     const allowed = evaluation.decision !== "DENY";
 
-    if (command.dryRun) return new EmbeddedReserveOutcome(evaluation, new BalanceSnapshot(checked));
+    if (command.dryRun) {
+      return new EmbeddedReserveOutcome(
+        evaluation,
+        new BalanceSnapshot(checked),
+        command.subjectScope,
+        command.unit,
+        command.estimate,
+      );
+    }
 
     // Balances are taken once holds are made (below); until then the outcome names none.
-    const outcome = new EmbeddedReserveOutcome(evaluation, noBalances);
+    const outcome = new EmbeddedReserveOutcome(
+      evaluation,
+      noBalances,
+      command.subjectScope,
+      command.unit,
+      command.estimate,
+    );
     if (command.shadow && !allowed) {
       outcome.decision = "ALLOW";
       outcome.shadow = { decision: "DENY", reasonCode: evaluation.reasonCode, deniedScope: evaluation.deniedScope };
@@ -1061,7 +1075,9 @@ export class KeyvSingleProcessStore implements LedgerStore {
     const key = `i:${tenant}|${operation}|${tag.key}`;
     const record: IdempotencyRecord = {
       fingerprint: tag.fingerprint,
-      outcome: structuredClone(WithBalances.plain(outcome)),
+      outcome: structuredClone(
+        outcome instanceof EmbeddedReserveOutcome ? outcome.toOutcome() : WithBalances.plain(outcome),
+      ),
       atMs: now,
     };
     const records = this.budgetIndex.hasTenant(tenant) ? this.idempotency : this.unknownIdempotency;
