@@ -25,7 +25,7 @@ const balancesAbsent = 255;
 const balancesInExtra = 254;
 const capsPresent = 128;
 const absent = -1;
-/** Unused strings kept besides as many as are used, before they are let go. */
+/** Strings added since the last sweep of the table, besides as many as were used then, before the next. */
 const unusedStringsMargin = 4_096;
 
 /** One tenant's events: a chain through the pool, linked into the list of tenants in order of last write. */
@@ -47,8 +47,8 @@ interface TenantChain {
  * tenant keeps its newest `perTenantMax`; all together keep `totalMax`, the oldest events of the
  * tenant written to longest ago going first (a linked list, so a write is O(1) however many tenants).
  * What does not fit the columns (a foreign reservation id, caps beyond disabled tiers, more than four
- * balances) goes on a per-event overflow record, merged on read. The string table counts uses, so
- * it holds only what the retained events name.
+ * balances) goes on a per-event overflow record, merged on read. The string table is swept from
+ * time to time (sweepStrings), so it holds little beyond what the retained events name.
  */
 export class AuditColumns {
   private capacity = 0;
@@ -74,9 +74,10 @@ export class AuditColumns {
    */
   private readonly strings: (string | undefined)[] = [];
   private readonly stringIds = new Map<string, number>();
-  private stringRefs = new Int32Array(1_024);
   private readonly freeStringIds: number[] = [];
-  private unusedStrings = 0;
+  /** Strings the retained events used at the last sweep, and strings added since (see sweepStrings). */
+  private stringsUsedAtSweep = 0;
+  private stringsAddedSinceSweep = 0;
   /** Per string column, the id it interned last (see internIn); -1: none. */
   private readonly lastInternedIds = new Int32Array(strFields).fill(absent);
   private readonly chains = new Map<string, TenantChain>();
@@ -138,6 +139,7 @@ export class AuditColumns {
     chain.count++;
     this.total++;
     while (this.total > this.totalMax && this.oldest) this.dropOldest(this.oldest);
+    if (this.stringsAddedSinceSweep > this.stringsUsedAtSweep + unusedStringsMargin) this.sweepStrings();
   }
 
   /** One tenant's events, or every tenant's merged, oldest first (by seq). */
@@ -383,10 +385,7 @@ export class AuditColumns {
   /** intern(definition.scope), by the id the definition remembers when the table still holds it there. */
   private internScopeOf(definition: Hot<BudgetDefinition>): number {
     const remembered = definition[auditScopeId];
-    if (remembered !== undefined && this.strings[remembered] === definition.scope) {
-      if (this.stringRefs[remembered]++ === 0) this.unusedStrings--;
-      return remembered;
-    }
+    if (remembered !== undefined && this.strings[remembered] === definition.scope) return remembered;
     const id = this.intern(definition.scope);
     definition[auditScopeId] = id;
     return id;
@@ -400,16 +399,13 @@ export class AuditColumns {
   private internIn(field: number, value: string | undefined): number {
     if (value === undefined) return absent;
     const last = this.lastInternedIds[field];
-    if (last >= 0 && this.strings[last] === value) {
-      if (this.stringRefs[last]++ === 0) this.unusedStrings--;
-      return last;
-    }
+    if (last >= 0 && this.strings[last] === value) return last;
     const id = this.intern(value);
     this.lastInternedIds[field] = id;
     return id;
   }
 
-  /** The string's id, counting one more use; the table holds only strings live events use. */
+  /** The string's id in the table, added when new. */
   private intern(value: string | undefined): number {
     if (value === undefined) return absent;
     let id = this.stringIds.get(value);
@@ -418,33 +414,46 @@ export class AuditColumns {
       if (id === this.strings.length) this.strings.push(value);
       else this.strings[id] = value;
       this.stringIds.set(value, id);
-      if (id >= this.stringRefs.length) {
-        const refs = new Int32Array(this.stringRefs.length * 2);
-        refs.set(this.stringRefs);
-        this.stringRefs = refs;
-      }
-      this.stringRefs[id] = 1;
-      return id;
+      this.stringsAddedSinceSweep++;
     }
-    if (this.stringRefs[id]++ === 0) this.unusedStrings--;
     return id;
   }
 
-  private releaseString(id: number): void {
-    if (id < 0 || --this.stringRefs[id] > 0) return;
-    this.unusedStrings++;
-    if (this.unusedStrings > this.stringIds.size - this.unusedStrings + unusedStringsMargin) this.dropUnusedStrings();
-  }
-
-  private dropUnusedStrings(): void {
+  /**
+   * Lets go of the strings no retained event uses, once more were added since the last sweep than
+   * were used then (plus a margin): the table then holds at most twice the strings the retained
+   * events use, plus the margin, and the write path counts no uses (a sweep reads every retained
+   * event once, amortized over at least as many added strings). Called between events, never while
+   * one is being written (its ids are not linked yet).
+   */
+  private sweepStrings(): void {
+    const used = new Uint8Array(this.strings.length);
+    for (let chain = this.newest; chain; chain = chain.older) {
+      for (let at = chain.oldest; at !== absent; at = this.next[at]) {
+        const s = at * strFields;
+        for (let field = 0; field < strFields; field++) {
+          const id = this.str[s + field];
+          if (id >= 0) used[id] = 1;
+        }
+        const count = this.balanceCount[at];
+        if (count > inlineBalances) continue;
+        for (let index = 0; index < count; index++) used[this.balanceScopes[at * inlineBalances + index]] = 1;
+      }
+    }
+    let kept = 0;
     for (let id = 0; id < this.strings.length; id++) {
       const value = this.strings[id];
-      if (value === undefined || this.stringRefs[id] > 0) continue;
+      if (value === undefined) continue;
+      if (used[id] === 1) {
+        kept++;
+        continue;
+      }
       this.stringIds.delete(value);
       this.strings[id] = undefined;
       this.freeStringIds.push(id);
     }
-    this.unusedStrings = 0;
+    this.stringsUsedAtSweep = kept;
+    this.stringsAddedSinceSweep = 0;
   }
 
   private dropOldest(chain: TenantChain): void {
@@ -455,11 +464,7 @@ export class AuditColumns {
     chain.count--;
     this.total--;
     this.extra[at] = undefined;
-    for (let field = 0; field < strFields; field++) this.releaseString(this.str[at * strFields + field]);
-    const count = this.balanceCount[at];
-    if (count <= inlineBalances) {
-      for (let index = 0; index < count; index++) this.releaseString(this.balanceScopes[at * inlineBalances + index]);
-    }
+    // Its strings stay in the table until a sweep finds no retained event using them.
     this.free[this.freeCount++] = at;
     if (chain.count === 0) {
       this.unlink(chain);
