@@ -70,6 +70,8 @@ export class HoldDeadlines {
   private queueList: DeadlineQueue[] = [];
   private readonly heap = new MinHeap<number>();
   private entries = 0;
+  /** No entry is earlier than this (a lower bound, tightened by anyDue): most calls ask only it. */
+  private earliestBound = Number.POSITIVE_INFINITY;
 
   /** `lane`: holds in one lane come due in order (the TTL plus grace they were made with). */
   push(lane: number, deadline: number, slot: number): void {
@@ -82,6 +84,14 @@ export class HoldDeadlines {
     if (queue && (queue.size === 0 || queue.last <= deadline)) queue.push(deadline, slot);
     else this.heap.push(deadline, slot);
     this.entries++;
+    if (deadline < this.earliestBound) this.earliestBound = deadline;
+  }
+
+  /** Whether some entry is due at `now` (stale ones included): one comparison while none can be. */
+  anyDue(now: number): boolean {
+    if (this.earliestBound > now) return false;
+    this.earliestBound = this.peek();
+    return this.earliestBound <= now;
   }
 
   /** The earliest deadline, or Infinity. */
@@ -106,7 +116,10 @@ export class HoldDeadlines {
           from = queue;
         }
       }
-      if (earliest > now) return;
+      if (earliest > now) {
+        this.earliestBound = earliest;
+        return;
+      }
       let slot: number;
       if (from) {
         slot = from.slots[from.head];

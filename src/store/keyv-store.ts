@@ -873,7 +873,7 @@ export class KeyvSingleProcessStore implements LedgerStore {
 
   /** Expires every held reservation whose TTL + grace has passed. Synchronous: part of a critical section. */
   private expireDue(now: number): number {
-    if (this.deadlines.peek() > now) return 0;
+    if (!this.deadlines.anyDue(now)) return 0;
     let expired = 0;
     this.deadlines.popDue(now, (_deadline, slot) => {
       // Lazy deletion: settled reservations and superseded deadlines (extend) are skipped here.
