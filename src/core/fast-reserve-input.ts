@@ -91,8 +91,8 @@ function readReserveInput(input: unknown): { input: ReserveInput; scopeId: strin
   if (overagePolicy !== undefined && !(overagePolicies as readonly unknown[]).includes(overagePolicy)) return undefined;
   // One shape for every call (absent fields are undefined), so the ledger's reads stay monomorphic.
   const copy: ReserveInput = {
-    subject: { tenant, workspace, app, workflow, agent, toolset } as ReserveInput["subject"],
-    action: { name, tier, kind } as ReserveInput["action"],
+    subject: subjectCopyOf(scopeId, tenant, workspace, app, workflow, agent, toolset),
+    action: actionCopyOf(name, tier as ReserveInput["action"]["tier"], kind as string | undefined),
     estimate,
     unit: unit as ReserveInput["unit"],
     runId: runId as string | undefined,
@@ -102,6 +102,41 @@ function readReserveInput(input: unknown): { input: ReserveInput; scopeId: strin
     actor: actor as string | undefined,
   };
   return { input: copy, scopeId };
+}
+
+/**
+ * The copies of the subject and the action made last, frozen, so a call that repeats them (one
+ * agent's tool calls) shares them instead of allocating two objects. Frozen copies of values read
+ * once: nothing the caller does to its own objects afterwards reaches them, and no reader can change
+ * them for the next call.
+ */
+let lastSubject: ReserveInput["subject"] | undefined;
+let lastSubjectScopeId: string | undefined;
+let lastAction: ReserveInput["action"] | undefined;
+
+function subjectCopyOf(
+  scopeId: string,
+  tenant: unknown,
+  workspace: unknown,
+  app: unknown,
+  workflow: unknown,
+  agent: unknown,
+  toolset: unknown,
+): ReserveInput["subject"] {
+  // The same scope id string is the same six values (scopeIdOfLevels hands it out only for them).
+  if (lastSubject !== undefined && scopeId === lastSubjectScopeId) return lastSubject;
+  const subject = Object.freeze({ tenant, workspace, app, workflow, agent, toolset }) as ReserveInput["subject"];
+  lastSubject = subject;
+  lastSubjectScopeId = scopeId;
+  return subject;
+}
+
+function actionCopyOf(name: string, tier: ReserveInput["action"]["tier"], kind: string | undefined) {
+  const last = lastAction;
+  if (last !== undefined && last.name === name && last.tier === tier && last.kind === kind) return last;
+  const action = Object.freeze({ name, tier, kind }) as ReserveInput["action"];
+  lastAction = action;
+  return action;
 }
 
 /**

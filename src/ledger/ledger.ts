@@ -56,6 +56,7 @@ import { type Unit, unitDefault } from "../core/units.js";
 import type { JsonObject } from "../evidence/canonical.js";
 import type { CyclesEnvelope } from "../evidence/receipt.js";
 import { WithBalances } from "../store/balance-snapshot.js";
+import { EmbeddedReserveOutcome } from "../store/keyv-answers.js";
 import type {
   AuditEvent,
   Balance,
@@ -382,12 +383,16 @@ export class StoreLedger implements Ledger {
     if ("ok" in outcome) throw new IdempotencyConflictError(parsed.idempotencyKey as string);
     // A retry whose replay hands over a reservation noted as lost: its caller knows it now.
     if (outcome.replayed && outcome.reservationId) this.lostReserves.delete(outcome.reservationId);
-    const response = new LedgerReserveResponse(
-      outcome,
-      request.scopeId,
-      parsed.unit ?? unitDefault,
-      parsed.estimate,
-    ) as unknown as ReserveResponse;
+    // The embedded store's answer carries the scope, unit and estimate of its command (this request's)
+    // already: it is the answer. Any other (a remote store's, a replay) is copied into one.
+    const response = (outcome instanceof EmbeddedReserveOutcome
+      ? outcome
+      : new LedgerReserveResponse(
+          outcome,
+          request.scopeId,
+          parsed.unit ?? unitDefault,
+          parsed.estimate,
+        )) as unknown as ReserveResponse;
     invariant(response.decision !== "DENY" || response.reasonCode !== undefined, "a DENY carries its reason code");
     return recordDecision(response, parsed, dryRun, this.mode); // telemetry (issue 5)
   }

@@ -1,4 +1,5 @@
 import type { Caps, Decision, ReasonCode } from "../core/decision.js";
+import type { Unit } from "../core/units.js";
 import { type BalanceSource, WithBalances } from "./balance-snapshot.js";
 import type { ReserveOutcome, SettleOutcome } from "./types.js";
 
@@ -6,7 +7,13 @@ import type { ReserveOutcome, SettleOutcome } from "./types.js";
 // toJSON lists every field in the order the store's plain answers had, so JSON.stringify, the
 // idempotency record (structuredClone of toJSON()) and a replay read exactly as before.
 
-/** A reserve() answer, and a decide() one (nothing held: reservationId, expiresAtMs and auditSeq stay undefined). */
+/**
+ * A reserve() answer, and a decide() one (nothing held: reservationId, expiresAtMs and auditSeq stay
+ * undefined). It also carries what the ledger's answer adds (the subject's scope, the unit and the
+ * estimate, all from the command), so the ledger hands this very object to its caller instead of
+ * copying it into one of its own: toJSON() is the ledger answer's JSON, toOutcome() the store
+ * outcome's (what an idempotency record keeps, as before).
+ */
 export class EmbeddedReserveOutcome extends WithBalances implements ReserveOutcome {
   decision: Decision;
   reasonCode: ReasonCode | undefined;
@@ -14,21 +21,51 @@ export class EmbeddedReserveOutcome extends WithBalances implements ReserveOutco
   caps: Caps | undefined;
   reservationId: string | undefined = undefined;
   expiresAtMs: number | undefined = undefined;
+  scope: string;
+  unit: Unit;
+  estimate: number;
   shadow: ReserveOutcome["shadow"] = undefined;
+  replayed: boolean | undefined = undefined;
   auditSeq: number | undefined = undefined;
 
   constructor(
     evaluation: { decision: Decision; reasonCode?: ReasonCode; deniedScope?: string; caps?: Caps },
     balances: BalanceSource,
+    scope: string,
+    unit: Unit,
+    estimate: number,
   ) {
     super(balances);
     this.decision = evaluation.decision;
     this.reasonCode = evaluation.reasonCode;
     this.deniedScope = evaluation.deniedScope;
     this.caps = evaluation.caps;
+    this.scope = scope;
+    this.unit = unit;
+    this.estimate = estimate;
   }
 
-  toJSON(): ReserveOutcome {
+  /** The ledger answer's fields, in the order its answers always had. */
+  toJSON(): ReserveOutcome & { scope: string; unit: Unit; estimate: number } {
+    return {
+      decision: this.decision,
+      reasonCode: this.reasonCode,
+      deniedScope: this.deniedScope,
+      caps: this.caps,
+      reservationId: this.reservationId,
+      expiresAtMs: this.expiresAtMs,
+      scope: this.scope,
+      unit: this.unit,
+      estimate: this.estimate,
+      balances: this.balances,
+      shadow: this.shadow,
+      replayed: this.replayed,
+      auditSeq: this.auditSeq,
+    };
+  }
+
+  /** The store outcome's fields, in the order the store's plain answers had. */
+  toOutcome(): ReserveOutcome {
     return {
       decision: this.decision,
       reasonCode: this.reasonCode,

@@ -25,7 +25,7 @@ const balancesAbsent = 255;
 const balancesInExtra = 254;
 const capsPresent = 128;
 const absent = -1;
-/** Unused strings kept besides as many as are used, before they are let go. */
+/** Strings added since the last sweep of the table, besides as many as were used then, before the next. */
 const unusedStringsMargin = 4_096;
 
 /** One tenant's events: a chain through the pool, linked into the list of tenants in order of last write. */
@@ -47,8 +47,8 @@ interface TenantChain {
  * tenant keeps its newest `perTenantMax`; all together keep `totalMax`, the oldest events of the
  * tenant written to longest ago going first (a linked list, so a write is O(1) however many tenants).
  * What does not fit the columns (a foreign reservation id, caps beyond disabled tiers, more than four
- * balances) goes on a per-event overflow record, merged on read. The string table counts uses, so
- * it holds only what the retained events name.
+ * balances) goes on a per-event overflow record, merged on read. The string table is swept from
+ * time to time (sweepStrings), so it holds little beyond what the retained events name.
  */
 export class AuditColumns {
   private capacity = 0;
@@ -74,9 +74,12 @@ export class AuditColumns {
    */
   private readonly strings: (string | undefined)[] = [];
   private readonly stringIds = new Map<string, number>();
-  private stringRefs = new Int32Array(1_024);
   private readonly freeStringIds: number[] = [];
-  private unusedStrings = 0;
+  /** Strings the retained events used at the last sweep, and strings added since (see sweepStrings). */
+  private stringsUsedAtSweep = 0;
+  private stringsAddedSinceSweep = 0;
+  /** Per string column, the id it interned last (see internIn); -1: none. */
+  private readonly lastInternedIds = new Int32Array(strFields).fill(absent);
   private readonly chains = new Map<string, TenantChain>();
   private newest: TenantChain | undefined;
   private oldest: TenantChain | undefined;
@@ -136,6 +139,7 @@ export class AuditColumns {
     chain.count++;
     this.total++;
     while (this.total > this.totalMax && this.oldest) this.dropOldest(this.oldest);
+    if (this.stringsAddedSinceSweep > this.stringsUsedAtSweep + unusedStringsMargin) this.sweepStrings();
   }
 
   /** One tenant's events, or every tenant's merged, oldest first (by seq). */
@@ -171,81 +175,111 @@ export class AuditColumns {
 
   private write(at: number, event: AuditInput): void {
     const n = at * numFields;
-    this.num[n] = event.seq;
-    this.num[n + 1] = event.atMs;
-    this.num[n + 2] = event.estimate ?? Number.NaN;
-    this.num[n + 3] = event.amount ?? Number.NaN;
+    const num = this.num;
+    num[n] = event.seq;
+    num[n + 1] = event.atMs;
+    num[n + 2] = event.estimate ?? Number.NaN;
+    num[n + 3] = event.amount ?? Number.NaN;
     const action = event.action;
     const shadow = event.shadow;
+    const caps = event.caps;
+    const decision = event.decision;
+    const reasonCode = event.reasonCode;
     const c = at * codeFields;
-    this.code[c] = codeOf(AUDIT_EVENT_TYPES, event.type);
-    this.code[c + 1] = codeOf(UNITS, event.unit);
-    this.code[c + 2] = codeOf(TIERS, action?.tier);
-    this.code[c + 3] = codeOf(DECISIONS, event.decision);
-    this.code[c + 4] = codeOf(REASON_CODES, event.reasonCode);
-    this.code[c + 5] = codeOf(DECISIONS, shadow?.decision);
-    this.code[c + 6] = codeOf(REASON_CODES, shadow?.reasonCode);
-    this.code[c + 7] = this.capsCode(event.caps);
+    const code = this.code;
+    const typeCode = codeOf(AUDIT_EVENT_TYPES, event.type);
+    const unitCode = codeOf(UNITS, event.unit);
+    const tierCode = action === undefined ? 0 : codeOf(TIERS, action.tier);
+    const decisionCode = codeOf(DECISIONS, decision);
+    const reasonCodeCode = codeOf(REASON_CODES, reasonCode);
+    const capsCode = caps === undefined ? 0 : this.capsCode(caps);
+    code[c] = typeCode;
+    code[c + 1] = unitCode;
+    code[c + 2] = tierCode;
+    code[c + 3] = decisionCode;
+    code[c + 4] = reasonCodeCode;
+    code[c + 7] = capsCode;
+    // Whether every field is in the columns (else what is not goes to the overflow record).
+    let fits =
+      typeCode !== 0 &&
+      unitCode !== 0 &&
+      (action === undefined || tierCode !== 0) &&
+      (decision === undefined || decisionCode !== 0) &&
+      (reasonCode === undefined || reasonCodeCode !== 0) &&
+      (caps === undefined || capsCode !== 0);
     const s = at * strFields;
-    this.str[s] = this.intern(event.scope);
-    this.str[s + 1] = this.intern(action?.name);
-    this.str[s + 2] = this.intern(action?.kind);
-    this.str[s + 3] = this.intern(event.runId);
-    this.str[s + 4] = this.intern(event.actor);
-    this.str[s + 5] = this.intern(event.detail);
-    this.str[s + 6] = this.intern(event.deniedScope);
-    this.str[s + 7] = this.intern(shadow?.deniedScope);
+    const str = this.str;
+    if (shadow === undefined) {
+      code[c + 5] = 0;
+      code[c + 6] = 0;
+      str[s + 7] = absent;
+    } else {
+      const shadowDecision = codeOf(DECISIONS, shadow.decision);
+      const shadowReason = codeOf(REASON_CODES, shadow.reasonCode);
+      code[c + 5] = shadowDecision;
+      code[c + 6] = shadowReason;
+      if (shadowDecision === 0 || (shadow.reasonCode !== undefined && shadowReason === 0)) fits = false;
+      str[s + 7] = this.internIn(7, shadow.deniedScope);
+    }
+    str[s] = this.internIn(0, event.scope);
+    if (action === undefined) {
+      str[s + 1] = absent;
+      str[s + 2] = absent;
+    } else {
+      str[s + 1] = this.internIn(1, action.name);
+      str[s + 2] = this.internIn(2, action.kind);
+    }
+    str[s + 3] = this.internIn(3, event.runId);
+    str[s + 4] = this.internIn(4, event.actor);
+    str[s + 5] = this.internIn(5, event.detail);
+    str[s + 6] = this.internIn(6, event.deniedScope);
     const r = at * 4;
     const id = event.reservationId;
-    const hint = event.reservationSlot;
-    const slot =
-      id === undefined
-        ? absent
-        : hint !== undefined && this.reservations.ids[hint] === id
-          ? hint
-          : this.reservations.slotOf(id);
-    // This store's own ids are kept as the numbers they are made of; a foreign id goes to the overflow.
-    const ownId = slot >= 0 && !this.reservations.isForeign(slot);
-    this.rid[r] = ownId ? slot : absent;
-    if (ownId) {
-      this.rid[r + 1] = this.reservations.gen[slot];
-      this.rid[r + 2] = this.reservations.tagHi[slot];
-      this.rid[r + 3] = this.reservations.tagLo[slot];
+    const reservations = this.reservations;
+    if (id === undefined) {
+      this.rid[r] = absent;
+    } else {
+      const hint = event.reservationSlot;
+      const slot = hint !== undefined && reservations.ids[hint] === id ? hint : reservations.slotOf(id);
+      // This store's own ids are kept as the numbers they are made of; a foreign id goes to the overflow.
+      if (slot >= 0 && !reservations.isForeign(slot)) {
+        this.rid[r] = slot;
+        this.rid[r + 1] = reservations.gen[slot];
+        this.rid[r + 2] = reservations.tagHi[slot];
+        this.rid[r + 3] = reservations.tagLo[slot];
+      } else {
+        this.rid[r] = absent;
+        fits = false;
+      }
     }
     const balances = event.balances;
-    const inline = balances !== undefined && balances.length <= inlineBalances;
-    if (balances instanceof BalanceSnapshot) {
-      for (let index = 0; inline && index < balances.length; index++) {
-        const b = at * inlineBalances + index;
-        this.balanceScopes[b] = this.internScopeOf(balances.definitionAt(index));
-        this.balanceNumbers[2 * b] = balances.allocatedAt(index);
-        this.balanceNumbers[2 * b + 1] = balances.remainingAt(index);
+    if (balances === undefined) {
+      this.balanceCount[at] = balancesAbsent;
+    } else if (balances.length > inlineBalances) {
+      this.balanceCount[at] = balancesInExtra;
+      fits = false;
+    } else {
+      const scopes = this.balanceScopes;
+      const numbers = this.balanceNumbers;
+      const count = balances.length;
+      if (balances instanceof BalanceSnapshot) {
+        for (let index = 0; index < count; index++) {
+          const b = at * inlineBalances + index;
+          scopes[b] = this.internScopeOf(balances.definitionAt(index));
+          numbers[2 * b] = balances.allocatedAt(index);
+          numbers[2 * b + 1] = balances.remainingAt(index);
+        }
+      } else {
+        for (let index = 0; index < count; index++) {
+          const b = at * inlineBalances + index;
+          scopes[b] = this.intern(balances[index].scope);
+          numbers[2 * b] = balances[index].allocated;
+          numbers[2 * b + 1] = balances[index].remaining;
+        }
       }
-    } else if (balances && inline) {
-      for (let index = 0; index < balances.length; index++) {
-        const b = at * inlineBalances + index;
-        this.balanceScopes[b] = this.intern(balances[index].scope);
-        this.balanceNumbers[2 * b] = balances[index].allocated;
-        this.balanceNumbers[2 * b + 1] = balances[index].remaining;
-      }
+      this.balanceCount[at] = count;
     }
-    this.balanceCount[at] = !balances ? balancesAbsent : inline ? balances.length : balancesInExtra;
-    this.extra[at] = this.fitsColumns(at, event, ownId) ? undefined : this.overflow(at, event, ownId);
-  }
-
-  /** Whether every field of the event is in the columns (the rule for this store's own events). */
-  private fitsColumns(at: number, event: AuditInput, ownId: boolean): boolean {
-    const c = at * codeFields;
-    if (this.code[c] === 0 || this.code[c + 1] === 0) return false;
-    if (event.action && this.code[c + 2] === 0) return false;
-    if (event.decision !== undefined && this.code[c + 3] === 0) return false;
-    if (event.reasonCode !== undefined && this.code[c + 4] === 0) return false;
-    if (event.shadow && (this.code[c + 5] === 0 || (event.shadow.reasonCode !== undefined && this.code[c + 6] === 0))) {
-      return false;
-    }
-    if (event.caps && this.code[c + 7] === 0) return false;
-    if (event.reservationId !== undefined && !ownId) return false;
-    return this.balanceCount[at] !== balancesInExtra;
+    this.extra[at] = fits ? undefined : this.overflow(at, event, this.rid[r] !== absent);
   }
 
   /** What the columns could not hold, copied whole; read() lays it over the decoded fields. */
@@ -351,16 +385,27 @@ export class AuditColumns {
   /** intern(definition.scope), by the id the definition remembers when the table still holds it there. */
   private internScopeOf(definition: Hot<BudgetDefinition>): number {
     const remembered = definition[auditScopeId];
-    if (remembered !== undefined && this.strings[remembered] === definition.scope) {
-      if (this.stringRefs[remembered]++ === 0) this.unusedStrings--;
-      return remembered;
-    }
+    if (remembered !== undefined && this.strings[remembered] === definition.scope) return remembered;
     const id = this.intern(definition.scope);
     definition[auditScopeId] = id;
     return id;
   }
 
-  /** The string's id, counting one more use; the table holds only strings live events use. */
+  /**
+   * intern(value) for string column `field`, by the id the column interned last when it is the same
+   * string and the table still holds it there (consecutive events mostly repeat their scope, action
+   * name and the rest): a comparison instead of a hash-table probe.
+   */
+  private internIn(field: number, value: string | undefined): number {
+    if (value === undefined) return absent;
+    const last = this.lastInternedIds[field];
+    if (last >= 0 && this.strings[last] === value) return last;
+    const id = this.intern(value);
+    this.lastInternedIds[field] = id;
+    return id;
+  }
+
+  /** The string's id in the table, added when new. */
   private intern(value: string | undefined): number {
     if (value === undefined) return absent;
     let id = this.stringIds.get(value);
@@ -369,33 +414,46 @@ export class AuditColumns {
       if (id === this.strings.length) this.strings.push(value);
       else this.strings[id] = value;
       this.stringIds.set(value, id);
-      if (id >= this.stringRefs.length) {
-        const refs = new Int32Array(this.stringRefs.length * 2);
-        refs.set(this.stringRefs);
-        this.stringRefs = refs;
-      }
-      this.stringRefs[id] = 1;
-      return id;
+      this.stringsAddedSinceSweep++;
     }
-    if (this.stringRefs[id]++ === 0) this.unusedStrings--;
     return id;
   }
 
-  private releaseString(id: number): void {
-    if (id < 0 || --this.stringRefs[id] > 0) return;
-    this.unusedStrings++;
-    if (this.unusedStrings > this.stringIds.size - this.unusedStrings + unusedStringsMargin) this.dropUnusedStrings();
-  }
-
-  private dropUnusedStrings(): void {
+  /**
+   * Lets go of the strings no retained event uses, once more were added since the last sweep than
+   * were used then (plus a margin): the table then holds at most twice the strings the retained
+   * events use, plus the margin, and the write path counts no uses (a sweep reads every retained
+   * event once, amortized over at least as many added strings). Called between events, never while
+   * one is being written (its ids are not linked yet).
+   */
+  private sweepStrings(): void {
+    const used = new Uint8Array(this.strings.length);
+    for (let chain = this.newest; chain; chain = chain.older) {
+      for (let at = chain.oldest; at !== absent; at = this.next[at]) {
+        const s = at * strFields;
+        for (let field = 0; field < strFields; field++) {
+          const id = this.str[s + field];
+          if (id >= 0) used[id] = 1;
+        }
+        const count = this.balanceCount[at];
+        if (count > inlineBalances) continue;
+        for (let index = 0; index < count; index++) used[this.balanceScopes[at * inlineBalances + index]] = 1;
+      }
+    }
+    let kept = 0;
     for (let id = 0; id < this.strings.length; id++) {
       const value = this.strings[id];
-      if (value === undefined || this.stringRefs[id] > 0) continue;
+      if (value === undefined) continue;
+      if (used[id] === 1) {
+        kept++;
+        continue;
+      }
       this.stringIds.delete(value);
       this.strings[id] = undefined;
       this.freeStringIds.push(id);
     }
-    this.unusedStrings = 0;
+    this.stringsUsedAtSweep = kept;
+    this.stringsAddedSinceSweep = 0;
   }
 
   private dropOldest(chain: TenantChain): void {
@@ -406,11 +464,7 @@ export class AuditColumns {
     chain.count--;
     this.total--;
     this.extra[at] = undefined;
-    for (let field = 0; field < strFields; field++) this.releaseString(this.str[at * strFields + field]);
-    const count = this.balanceCount[at];
-    if (count <= inlineBalances) {
-      for (let index = 0; index < count; index++) this.releaseString(this.balanceScopes[at * inlineBalances + index]);
-    }
+    // Its strings stay in the table until a sweep finds no retained event using them.
     this.free[this.freeCount++] = at;
     if (chain.count === 0) {
       this.unlink(chain);

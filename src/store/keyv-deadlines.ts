@@ -3,6 +3,9 @@ import { MinHeap } from "./min-heap.js";
 /** Queues kept at most; holds with yet another TTL go to the heap. */
 const queuesMax = 64;
 
+/** A queue keeps at least this much room once grown to it (compactIfStale's threshold, doubled). */
+const shrinkAbove = 4_096;
+
 /** A growable ring of (deadline, slot), deadlines non-decreasing. */
 class DeadlineQueue {
   deadlines = new Float64Array(64);
@@ -35,7 +38,9 @@ class DeadlineQueue {
       kept++;
     }
     this.size = kept;
-    if (this.deadlines.length > 64 && kept * 4 < this.deadlines.length) this.resize(this.deadlines.length / 2);
+    // Shrunk only when far too big: a queue compacted every thousand holds (lazily deleted entries)
+    // and refilled would otherwise be reallocated twice per compaction.
+    if (this.deadlines.length > shrinkAbove && kept * 8 < this.deadlines.length) this.resize(this.deadlines.length / 2);
   }
 
   private resize(capacity: number): void {
@@ -65,6 +70,8 @@ export class HoldDeadlines {
   private queueList: DeadlineQueue[] = [];
   private readonly heap = new MinHeap<number>();
   private entries = 0;
+  /** No entry is earlier than this (a lower bound, tightened by anyDue): most calls ask only it. */
+  private earliestBound = Number.POSITIVE_INFINITY;
 
   /** `lane`: holds in one lane come due in order (the TTL plus grace they were made with). */
   push(lane: number, deadline: number, slot: number): void {
@@ -77,6 +84,14 @@ export class HoldDeadlines {
     if (queue && (queue.size === 0 || queue.last <= deadline)) queue.push(deadline, slot);
     else this.heap.push(deadline, slot);
     this.entries++;
+    if (deadline < this.earliestBound) this.earliestBound = deadline;
+  }
+
+  /** Whether some entry is due at `now` (stale ones included): one comparison while none can be. */
+  anyDue(now: number): boolean {
+    if (this.earliestBound > now) return false;
+    this.earliestBound = this.peek();
+    return this.earliestBound <= now;
   }
 
   /** The earliest deadline, or Infinity. */
@@ -101,7 +116,10 @@ export class HoldDeadlines {
           from = queue;
         }
       }
-      if (earliest > now) return;
+      if (earliest > now) {
+        this.earliestBound = earliest;
+        return;
+      }
       let slot: number;
       if (from) {
         slot = from.slots[from.head];

@@ -149,6 +149,9 @@ export class KeyvSingleProcessStore implements LedgerStore {
   private readonly slots: ReservationSlots;
   private readonly deadlines = new HoldDeadlines();
   private readonly views: BudgetView[][] = [];
+  /** The held-budget list made last (shared by the holds it fits) and the scratch it is filled in. */
+  private lastChecked: HeldBudget[] = noHolds;
+  private readonly checkedScratch: HeldBudget[] = [];
   private readonly scratchEvent = {} as AuditInput;
   private lastTenant = "";
   private lastTenantValue = "";
@@ -454,15 +457,18 @@ export class KeyvSingleProcessStore implements LedgerStore {
     const definitions = this.budgetIndex.applicable(command.subjectScope, command.unit);
     // The budgets as held (settling reads `counters`), and the decision's views of them: snapshots
     // taken now in objects reused from call to call (the decision keeps none of them).
-    // Its exact size at once: grown by push, a list gets room for 17.
-    const checked = new Array<HeldBudget>(definitions.length);
-    const views = this.viewsOf(definitions.length);
-    for (let index = 0; index < definitions.length; index++) {
+    const count = definitions.length;
+    const scratch = this.checkedScratch;
+    const views = this.viewsOf(count);
+    let same = this.lastChecked.length === count;
+    for (let index = 0; index < count; index++) {
       const definition = definitions[index];
       const instance =
         definition.window === "lifetime" ? lifetimeInstance : windowInstanceOf(definition.window, now, command.runId);
       const counters = this.countersOf(definition, instance, now);
-      checked[index] = this.heldRef(definition, instance, counters);
+      const ref = this.heldRef(definition, instance, counters);
+      scratch[index] = ref;
+      if (same && this.lastChecked[index] !== ref) same = false;
       const view = views[index];
       view.scope = definition.scope;
       view.allocated = definition.limit;
@@ -471,13 +477,35 @@ export class KeyvSingleProcessStore implements LedgerStore {
       view.debt = counters.debt;
       view.narrowing = definition.narrowing;
     }
+    // Held-budget lists are never changed once made, so holds on the same budgets (lifetime ones: the
+    // same references) share one list instead of each keeping an array of its own. Else a new list of
+    // exactly this size (grown by push, a list gets room for 17).
+    let checked = this.lastChecked;
+    if (!same) {
+      checked = scratch.slice(0, count);
+      this.lastChecked = checked;
+    }
     const evaluation = evaluate(views, command.action.tier, command.estimate);
     const allowed = evaluation.decision !== "DENY";
 
-    if (command.dryRun) return new EmbeddedReserveOutcome(evaluation, new BalanceSnapshot(checked));
+    if (command.dryRun) {
+      return new EmbeddedReserveOutcome(
+        evaluation,
+        new BalanceSnapshot(checked),
+        command.subjectScope,
+        command.unit,
+        command.estimate,
+      );
+    }
 
     // Balances are taken once holds are made (below); until then the outcome names none.
-    const outcome = new EmbeddedReserveOutcome(evaluation, noBalances);
+    const outcome = new EmbeddedReserveOutcome(
+      evaluation,
+      noBalances,
+      command.subjectScope,
+      command.unit,
+      command.estimate,
+    );
     if (command.shadow && !allowed) {
       outcome.decision = "ALLOW";
       outcome.shadow = { decision: "DENY", reasonCode: evaluation.reasonCode, deniedScope: evaluation.deniedScope };
@@ -845,7 +873,7 @@ export class KeyvSingleProcessStore implements LedgerStore {
 
   /** Expires every held reservation whose TTL + grace has passed. Synchronous: part of a critical section. */
   private expireDue(now: number): number {
-    if (this.deadlines.peek() > now) return 0;
+    if (!this.deadlines.anyDue(now)) return 0;
     let expired = 0;
     this.deadlines.popDue(now, (_deadline, slot) => {
       // Lazy deletion: settled reservations and superseded deadlines (extend) are skipped here.
@@ -1061,7 +1089,9 @@ export class KeyvSingleProcessStore implements LedgerStore {
     const key = `i:${tenant}|${operation}|${tag.key}`;
     const record: IdempotencyRecord = {
       fingerprint: tag.fingerprint,
-      outcome: structuredClone(WithBalances.plain(outcome)),
+      outcome: structuredClone(
+        outcome instanceof EmbeddedReserveOutcome ? outcome.toOutcome() : WithBalances.plain(outcome),
+      ),
       atMs: now,
     };
     const records = this.budgetIndex.hasTenant(tenant) ? this.idempotency : this.unknownIdempotency;
