@@ -15,10 +15,13 @@ export interface CheckedBudget {
  * after it is handed over (the embedded store never mutates a held-budget list once made).
  */
 export class BalanceSnapshot {
-  private readonly numbers: number[];
-  private built: Balance[] | undefined;
+  // Declared only, set once in the constructor (see keyv-answers.ts on class fields).
+  declare private readonly budgets: readonly CheckedBudget[];
+  declare private readonly numbers: number[];
+  declare private built: Balance[] | undefined;
 
-  constructor(private readonly budgets: readonly CheckedBudget[]) {
+  constructor(budgets: readonly CheckedBudget[]) {
+    this.budgets = budgets;
     const numbers = new Array<number>(budgets.length * 3);
     for (let index = 0; index < budgets.length; index++) {
       const counters = budgets[index].counters;
@@ -27,6 +30,7 @@ export class BalanceSnapshot {
       numbers[3 * index + 2] = counters.debt;
     }
     this.numbers = numbers;
+    this.built = undefined;
   }
 
   get length(): number {

@@ -5,7 +5,9 @@ import type { ReserveOutcome, SettleOutcome } from "./types.js";
 
 // The embedded store's answers: plain fields, and balances built only when read (balance-snapshot.ts).
 // toJSON lists every field in the order the store's plain answers had, so JSON.stringify, the
-// idempotency record (structuredClone of toJSON()) and a replay read exactly as before.
+// idempotency record (structuredClone of toJSON()) and a replay read exactly as before. Fields are
+// declared only and all set in the constructor, in their order: a class field with define semantics
+// is defined once by the field initializer and written again by the constructor.
 
 /**
  * A reserve() answer, and a decide() one (nothing held: reservationId, expiresAtMs and auditSeq stay
@@ -15,18 +17,18 @@ import type { ReserveOutcome, SettleOutcome } from "./types.js";
  * outcome's (what an idempotency record keeps, as before).
  */
 export class EmbeddedReserveOutcome extends WithBalances implements ReserveOutcome {
-  decision: Decision;
-  reasonCode: ReasonCode | undefined;
-  deniedScope: string | undefined;
-  caps: Caps | undefined;
-  reservationId: string | undefined = undefined;
-  expiresAtMs: number | undefined = undefined;
-  scope: string;
-  unit: Unit;
-  estimate: number;
-  shadow: ReserveOutcome["shadow"] = undefined;
-  replayed: boolean | undefined = undefined;
-  auditSeq: number | undefined = undefined;
+  declare decision: Decision;
+  declare reasonCode: ReasonCode | undefined;
+  declare deniedScope: string | undefined;
+  declare caps: Caps | undefined;
+  declare reservationId: string | undefined;
+  declare expiresAtMs: number | undefined;
+  declare scope: string;
+  declare unit: Unit;
+  declare estimate: number;
+  declare shadow: ReserveOutcome["shadow"];
+  declare replayed: boolean | undefined;
+  declare auditSeq: number | undefined;
 
   constructor(
     evaluation: { decision: Decision; reasonCode?: ReasonCode; deniedScope?: string; caps?: Caps },
@@ -40,9 +42,14 @@ export class EmbeddedReserveOutcome extends WithBalances implements ReserveOutco
     this.reasonCode = evaluation.reasonCode;
     this.deniedScope = evaluation.deniedScope;
     this.caps = evaluation.caps;
+    this.reservationId = undefined;
+    this.expiresAtMs = undefined;
     this.scope = scope;
     this.unit = unit;
     this.estimate = estimate;
+    this.shadow = undefined;
+    this.replayed = undefined;
+    this.auditSeq = undefined;
   }
 
   /** The ledger answer's fields, in the order its answers always had. */
@@ -83,14 +90,14 @@ export class EmbeddedReserveOutcome extends WithBalances implements ReserveOutco
 type SettledOutcome = Extract<SettleOutcome, { ok: true }>;
 
 export class EmbeddedSettleOutcome extends WithBalances implements SettledOutcome {
-  readonly ok = true as const;
-  reservationId: string;
-  status: "committed" | "released";
-  charged: number;
-  debtAdded: number;
-  uncharged: number;
-  released: number;
-  auditSeq: number;
+  declare readonly ok: true;
+  declare reservationId: string;
+  declare status: "committed" | "released";
+  declare charged: number;
+  declare debtAdded: number;
+  declare uncharged: number;
+  declare released: number;
+  declare auditSeq: number;
 
   constructor(
     reservationId: string,
@@ -103,6 +110,7 @@ export class EmbeddedSettleOutcome extends WithBalances implements SettledOutcom
     auditSeq: number,
   ) {
     super(balances);
+    (this as { ok: true }).ok = true;
     this.reservationId = reservationId;
     this.status = status;
     this.charged = charged;
