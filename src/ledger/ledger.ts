@@ -56,7 +56,7 @@ import { type Unit, unitDefault } from "../core/units.js";
 import type { JsonObject } from "../evidence/canonical.js";
 import type { CyclesEnvelope } from "../evidence/receipt.js";
 import { WithBalances } from "../store/balance-snapshot.js";
-import { EmbeddedReserveOutcome } from "../store/keyv-answers.js";
+import { EmbeddedReserveOutcome, reserveAnswerJson } from "../store/keyv-answers.js";
 import type {
   AuditEvent,
   Balance,
@@ -742,21 +742,7 @@ class LedgerReserveResponse extends WithBalances {
   }
 
   toJSON(): ReserveResponse {
-    return {
-      decision: this.decision,
-      reasonCode: this.reasonCode,
-      deniedScope: this.deniedScope,
-      caps: this.caps,
-      reservationId: this.reservationId,
-      expiresAtMs: this.expiresAtMs,
-      scope: this.scope,
-      unit: this.unit,
-      estimate: this.estimate,
-      balances: this.balances,
-      shadow: this.shadow,
-      replayed: this.replayed,
-      auditSeq: this.auditSeq,
-    } as ReserveResponse;
+    return reserveAnswerJson(this) as ReserveResponse;
   }
 }
 

@@ -16,6 +16,31 @@ import type { ReserveOutcome, SettleOutcome } from "./types.js";
  * copying it into one of its own: toJSON() is the ledger answer's JSON, toOutcome() the store
  * outcome's (what an idempotency record keeps, as before).
  */
+/** A reserve answer as the ledger hands it out: the store outcome with the command's scope, unit and estimate. */
+export type ReserveAnswerJson = ReserveOutcome & { scope: string; unit: Unit; estimate: number; replayed?: boolean };
+
+/**
+ * The JSON of a reserve answer, in the order the ledger's answers always had: one field list for
+ * every answer class (this store's and the ledger's own), so the two cannot drift apart.
+ */
+export function reserveAnswerJson(answer: Readonly<ReserveAnswerJson>): ReserveAnswerJson {
+  return {
+    decision: answer.decision,
+    reasonCode: answer.reasonCode,
+    deniedScope: answer.deniedScope,
+    caps: answer.caps,
+    reservationId: answer.reservationId,
+    expiresAtMs: answer.expiresAtMs,
+    scope: answer.scope,
+    unit: answer.unit,
+    estimate: answer.estimate,
+    balances: answer.balances,
+    shadow: answer.shadow,
+    replayed: answer.replayed,
+    auditSeq: answer.auditSeq,
+  };
+}
+
 export class EmbeddedReserveOutcome extends WithBalances implements ReserveOutcome {
   declare decision: Decision;
   declare reasonCode: ReasonCode | undefined;
@@ -53,22 +78,8 @@ export class EmbeddedReserveOutcome extends WithBalances implements ReserveOutco
   }
 
   /** The ledger answer's fields, in the order its answers always had. */
-  toJSON(): ReserveOutcome & { scope: string; unit: Unit; estimate: number } {
-    return {
-      decision: this.decision,
-      reasonCode: this.reasonCode,
-      deniedScope: this.deniedScope,
-      caps: this.caps,
-      reservationId: this.reservationId,
-      expiresAtMs: this.expiresAtMs,
-      scope: this.scope,
-      unit: this.unit,
-      estimate: this.estimate,
-      balances: this.balances,
-      shadow: this.shadow,
-      replayed: this.replayed,
-      auditSeq: this.auditSeq,
-    };
+  toJSON(): ReserveAnswerJson {
+    return reserveAnswerJson(this);
   }
 
   /** The store outcome's fields, in the order the store's plain answers had. */

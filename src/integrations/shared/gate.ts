@@ -258,29 +258,7 @@ export class Gate {
         : await this.afterDeny(binding, spec, action, call, response, span);
     onAdmission?.(admission);
     if (admission.kind === "denied") return await onDeny(admission);
-    // runAndSettle's steps written out too: returning its promise from here would cost a promise
-    // and two microtask turns to adopt it, and awaiting it one promise more.
-    const { ledger } = binding;
-    const hold = admission.hold;
-    let result: T;
-    try {
-      result = hold.span ? await withSpan(hold.span, run) : await run();
-    } catch (error) {
-      await this.release(ledger, hold, "the tool threw", { error });
-      throw error;
-    }
-    const commit = this.commitOf(hold, result);
-    if (!commit) {
-      await this.settle(ledger, hold, result);
-      return result;
-    }
-    try {
-      await commitHeld(ledger, hold, commit.input);
-    } catch (error) {
-      this.onSettleError(error, hold.reservationId as string);
-    }
-    this.afterSettle(hold, commit.actualError);
-    return result;
+    return this.runAndSettle(binding.ledger, admission.hold, run);
   }
 
   /**
