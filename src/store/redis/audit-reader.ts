@@ -65,9 +65,10 @@ async function readTenant(
  * An entry as appendAudit (lua/prelude.ts) writes it: id "0-<seq>" (the tenant's sequence number),
  * "t" the type, "s" / "u" the server's TIME (seconds, microseconds) and "o" the test clock offset,
  * "f" JSON fields spliced as they are, then fields named by a kind character and the event's key
- * ("$" a string, "#" an integer, "=" JSON), and for events with balances "b" scope, "a" allocated,
- * "r" remaining per budget ("b" "" alone: none). An entry with "e" (the event's whole JSON) is of
- * the layout before this one, which this build does not read.
+ * ("$" a string, "#" an integer, "=" JSON), and for events with balances "B": "<scope> <allocated>
+ * <remaining>" per budget joined by ";" ("" for none). Entries written before "B" carry "b" scope,
+ * "a" allocated, "r" remaining per budget ("b" "" alone: none), read the same. An entry with "e"
+ * (the event's whole JSON) is of the layout before this one, which this build does not read.
  */
 function storedEvent(id: string, fields: readonly string[]): StoredEvent {
   let type = "";
@@ -95,6 +96,9 @@ function storedEvent(id: string, fields: readonly string[]): StoredEvent {
         break;
       case "f":
         fragment = value;
+        break;
+      case "B":
+        balances = packedBalances(value);
         break;
       case "b":
         balances ??= [];
@@ -134,6 +138,27 @@ export function chainEventOf(id: string, fields: readonly string[]): AuditEvent 
   const event = storedEvent(id, fields);
   delete event._us; // one object fewer per event than publicEvent's copy: the linker reads every event
   return event;
+}
+
+/** The "B" field: budgets as "<scope> <allocated> <remaining>" joined by ";". */
+function packedBalances(value: string): { scope: string; allocated: number; remaining: number }[] {
+  const balances: { scope: string; allocated: number; remaining: number }[] = [];
+  if (value === "") return balances;
+  for (const item of value.split(";")) {
+    const first = item.indexOf(" ");
+    const second = first < 0 ? -1 : item.indexOf(" ", first + 1);
+    // A malformed item (a store edited by hand) reads as NaN amounts, which the chain's hash shows.
+    if (second < 0) {
+      balances.push({ scope: item, allocated: Number.NaN, remaining: Number.NaN });
+      continue;
+    }
+    balances.push({
+      scope: item.slice(0, first),
+      allocated: Number(item.slice(first + 1, second)),
+      remaining: Number(item.slice(second + 1)),
+    });
+  }
+  return balances;
 }
 
 function byTime(a: StoredEvent, b: StoredEvent): number {

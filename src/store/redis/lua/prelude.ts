@@ -641,8 +641,8 @@ end
 -- record, spliced by the reader as it is; '' for none); extra (optional): more fields as a flat list
 -- of name, value, where the name is the event's key after a kind character: '$' a string value, '#'
 -- an integer (decimal text or a Lua number, which Redis formats exactly below 2^53), '=' JSON text;
--- balances (optional): the budgets whose balances the event reports, as 'b' scope, 'a' allocated,
--- 'r' remaining per budget ('b' '' alone for none).
+-- balances (optional): the budgets whose balances the event reports, one field 'B' of
+-- "<scope> <allocated> <remaining>" per budget joined by ';' ('' for none; scopes have no space or ';').
 --
 -- The event's sequence is its stream id: "0-*" has the stream number its entries 0-1, 0-2, ... (the
 -- stream keeps its last id when trimmed), so no counter is read or written for it. The time is TIME's
@@ -664,14 +664,12 @@ local function appendAudit(kind, fragment, extra, balances)
     n = n + #extra
   end
   if balances then
-    if #balances == 0 then
-      args[n + 1], args[n + 2] = 'b', ''
+    -- One field for all of them: a stream field per value cost ~42k instructions a call, this ~10k.
+    local packed = {}
+    for i, b in ipairs(balances) do
+      packed[i] = string.format('%s %s %d', b.scope, b.def.limitText, remainingOf(b))
     end
-    for _, b in ipairs(balances) do
-      args[n + 1], args[n + 2], args[n + 3], args[n + 4], args[n + 5], args[n + 6] =
-        'b', b.scope, 'a', b.def.limitText, 'r', remainingOf(b)
-      n = n + 6
-    end
+    args[n + 1], args[n + 2] = 'B', table.concat(packed, ';')
   end
   local id = redis.call('XADD', unpack(args))
   expireUnlessKnown(auditKey)
