@@ -71,7 +71,24 @@ redis.register_function('proto_commit', function(keys, args)
 end)
 `;
 
-type Client = { sendCommand(args: string[]): Promise<unknown> };
+export type Client = { sendCommand(args: string[]): Promise<unknown> };
+
+/**
+ * Loads the prototype's library and a chain of `depth` budgets, and returns one reserve + commit of
+ * it on `client` (the same pair for the timing figures and for bench/redis-instructions.ts).
+ */
+export async function prototypePair(client: Client, depth: number): Promise<() => Promise<void>> {
+  await client.sendCommand(["FUNCTION", "LOAD", "REPLACE", library]);
+  const base = "proto:{tenant:proto}:";
+  const names = Array.from({ length: depth }, (_, index) => `b${index}`);
+  for (const name of names) await client.sendCommand(["HSET", `${base}limits`, name, String(Number.MAX_SAFE_INTEGER)]);
+  let next = 0;
+  return async () => {
+    const id = `p${next++}`;
+    await client.sendCommand(["FCALL", "proto_reserve", "1", `${base}limits`, base, id, "1", "60000", ...names]);
+    await client.sendCommand(["FCALL", "proto_commit", "1", `${base}limits`, base, id]);
+  };
+}
 
 export interface PrototypeFigures {
   pairP50Us: number;
@@ -85,17 +102,7 @@ export async function benchPrototype(url: string, pid: number, depth = 4, second
   await node.connect();
   const client = node as unknown as Client;
   try {
-    await client.sendCommand(["FUNCTION", "LOAD", "REPLACE", library]);
-    const base = "proto:{tenant:proto}:";
-    const names = Array.from({ length: depth }, (_, index) => `b${index}`);
-    for (const name of names)
-      await client.sendCommand(["HSET", `${base}limits`, name, String(Number.MAX_SAFE_INTEGER)]);
-    let next = 0;
-    const pair = async () => {
-      const id = `p${next++}`;
-      await client.sendCommand(["FCALL", "proto_reserve", "1", `${base}limits`, base, id, "1", "60000", ...names]);
-      await client.sendCommand(["FCALL", "proto_commit", "1", `${base}limits`, base, id]);
-    };
+    const pair = await prototypePair(client, depth);
     for (let index = 0; index < 1_000; index++) await pair();
     const latencies: number[] = [];
     for (let index = 0; index < 3_000; index++) {

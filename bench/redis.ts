@@ -109,20 +109,20 @@ async function redisBenchmarkPing(port: number): Promise<{ p50Ms: number; rps: n
   return { rps: Number(row?.[1]), p50Ms: Number(row?.[4]) };
 }
 
-function subjectAtDepth(depth: number, tenant = "bench"): Subject {
+export function subjectAtDepth(depth: number, tenant = "bench"): Subject {
   const levels = ["workspace", "app", "workflow", "agent", "toolset"] as const;
   const subject: Record<string, string> = { tenant };
   for (const level of levels.slice(0, depth - 1)) subject[level] = `${level}-1`;
   return subject as Subject;
 }
 
-function scopesOf(subject: Subject): string[] {
+export function scopesOf(subject: Subject): string[] {
   const levels = ["tenant", "workspace", "app", "workflow", "agent", "toolset"] as const;
   const parts = levels.filter((level) => subject[level]).map((level) => `${level}:${subject[level]}`);
   return parts.map((_, index) => parts.slice(0, index + 1).join("/"));
 }
 
-async function pair(ledger: Ledger, subject: Subject): Promise<void> {
+export async function pair(ledger: Ledger, subject: Subject): Promise<void> {
   const response = await ledger.reserve({ subject, action: read, estimate: 1 });
   if (!response.reservationId) throw new Error(`unexpected ${response.decision} ${response.reasonCode}`);
   await ledger.commit(response.reservationId);

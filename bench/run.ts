@@ -38,6 +38,11 @@ const sections: Section[] = [
   { name: "redis", run: async () => (await import("./redis.js")).benchRedis(), byDefault: true },
   { name: "compare-base", run: benchCompareBase, byDefault: true },
   { name: "demo", run: benchDemo, byDefault: false },
+  {
+    name: "instructions",
+    run: async () => (await import("./redis-instructions.js")).benchInstructions(),
+    byDefault: false,
+  },
 ];
 
 let options: ReturnType<typeof parseBenchArgs>;
