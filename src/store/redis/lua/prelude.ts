@@ -73,7 +73,9 @@ local function begin(keys, args)
   -- The audit stream keeps TIME's own two strings (the reader computes atMs and the microseconds that
   -- order events of different tenants sharing a millisecond): no number is formatted for it.
   timeSec, timeMicros, clockOffset = time[1], time[2], args[2]
-  now = tonumber(timeSec) * 1000 + math.floor(tonumber(timeMicros) / 1000) + tonumber(clockOffset)
+  now = tonumber(timeSec) * 1000 + math.floor(tonumber(timeMicros) / 1000)
+  -- Outside tests the offset is '0': no number parsed for it.
+  if clockOffset ~= '0' then now = now + tonumber(clockOffset) end
 end
 
 -- A field of the budgets hash that is no budget: the generation of the set of budget fields, bumped
@@ -320,8 +322,10 @@ end
 -- slots and the chains of budgets (which the operator defines), never by the overdue holds. A folded
 -- entry is deleted: the hold's own expiry later finds it below 0 and leaves those counters alone.
 local dueSlotsFoldMax = 1024
-local function dueKeys(deadline)
+-- The slot's chain key, and its run key only when there are run-window fields (most holds have none).
+local function dueKeys(deadline, withRunKey)
   local slot = int(deadline)
+  if not withRunKey then return base .. 'due:' .. slot, nil end
   return base .. 'due:' .. slot, base .. 'due-run:' .. slot
 end
 
@@ -336,7 +340,7 @@ end
 
 local function addDue(deadline, unit, holdsText, runFields, estimate)
   if estimate <= 0 or holdsText == '' then return end
-  local chainKey, runKey = dueKeys(deadline)
+  local chainKey, runKey = dueKeys(deadline, #runFields > 0)
   redis.call('HINCRBY', chainKey, unit .. ' ' .. holdsText, estimate)
   for _, counterField in ipairs(runFields) do redis.call('HINCRBY', runKey, counterField, estimate) end
 end
@@ -352,7 +356,7 @@ end
 local function removeDue(deadline, unit, holdsText, runFields, estimate)
   local runCounted = {}
   if estimate <= 0 or holdsText == '' then return true, runCounted end
-  local chainKey, runKey = dueKeys(deadline)
+  local chainKey, runKey = dueKeys(deadline, #runFields > 0)
   local chainCounted = takeDue(chainKey, unit .. ' ' .. holdsText, estimate)
   for _, counterField in ipairs(runFields) do runCounted[counterField] = takeDue(runKey, counterField, estimate) end
   return chainCounted, runCounted
@@ -380,7 +384,7 @@ local function foldDue(list)
     local slot = redis.call('ZRANGEBYSCORE', holdsKey, after, now, 'WITHSCORES', 'LIMIT', 0, 1)
     if #slot == 0 then break end
     after = '(' .. slot[2]
-    local chainKey, runKey = dueKeys(tonumber(slot[2]))
+    local chainKey, runKey = dueKeys(tonumber(slot[2]), #runFields > 0)
     local chains = redis.call('HGETALL', chainKey)
     for i = 1, #chains, 2 do
       local amount = tonumber(chains[i + 1])
@@ -744,10 +748,12 @@ local function expireDue()
 end
 
 -- A held reservation past its deadline that expireDue has not reached yet is expired now, before a
--- settle, extend or read looks at it. Returns true when it was.
+-- settle, extend or read looks at it. Returns true when it was, and a held one's deadline.
 local function expireIfOverdue(id, status, expiresAtText, graceText)
-  if status ~= 'held' or recordDeadline(expiresAtText, graceText) > now then return false end
-  return expireOne(id)
+  if status ~= 'held' then return false end
+  local deadline = recordDeadline(expiresAtText, graceText)
+  if deadline > now then return false, deadline end
+  return expireOne(id), deadline
 end
 
 -- The earliest deadline left, or 0: tells the sweep index when to come back for this tenant.

@@ -48,7 +48,9 @@ end
 local key = reservationKey(id)
 local r = redis.call('HMGET', key, 'st', 'sd', 'e', 'p', 'u', 'h', 'ev', 'ri', 'x', 'g')
 if not r[1] then return { '!', 'RESERVATION_NOT_FOUND', '' } end
-if expireIfOverdue(id, r[1], r[9], r[10]) then return { '!', 'RESERVATION_EXPIRED', '' } end
+-- The hold's deadline (nil unless it is held), for removeDue below.
+local expired, deadline = expireIfOverdue(id, r[1], r[9], r[10])
+if expired then return { '!', 'RESERVATION_EXPIRED', '' } end
 -- A replay handed this reservation to a caller since its reserve's answer was lost: it is theirs.
 if lostReserve and redis.call('HEXISTS', key, 'cl') == 1 then
   return { '!', 'RESERVATION_FINALIZED', 'handed to a caller by a replay' }
@@ -132,11 +134,12 @@ if kind == 'commit' then
   amount = charged
 end
 if shadowDenied then released = 0 end
-local settled = { key, 'st', status, 'ch', int(charged), 'so', int(debtAdded) .. ':' .. int(uncharged) .. ':' .. int(released) }
+-- 'so' gets the audit seq appended once the event is written (one format for the four numbers).
+local settled = { key, 'st', status, 'ch', int(charged), 'so', '' }
 if idemFingerprint ~= '' then settled[8], settled[9] = 'sf', idemFingerprint end
 if idemKey ~= '' then settled[#settled + 1], settled[#settled + 2] = 'sk', idemKey end
 redis.call('ZREM', holdsKey, id)
-removeDue(recordDeadline(r[9], r[10]), r[5], r[6], runFields, estimate)
+removeDue(deadline, r[5], r[6], runFields, estimate)
 
 local extra = { '$reservationId', id }
 if actorJson ~= '' then extra[3], extra[4] = '=actor', actorJson end
@@ -153,7 +156,7 @@ elseif uncharged > 0 then
 end
 local auditSeq = appendAudit(kind, r[7], extra, held)
 -- The record keeps the audit seq with the numbers, so a retry answered from it names the same event.
-settled[7] = settled[7] .. ':' .. int(auditSeq)
+settled[7] = string.format('%d:%d:%d:%d', debtAdded, uncharged, released, auditSeq)
 redis.call('HSET', unpack(settled))
 keepSettled(id)
 if lostReserve and lostReserveKey ~= '' then
