@@ -270,7 +270,7 @@ local function saveCounters(list)
     args[#args + 1] = string.format('%d:%d:%d', b.c.spent, b.c.reserved, b.c.debt)
     if b.instance ~= 'life' then
       local retentionMs = clockCountersRetentionMs
-      if string.sub(b.instance, 1, 4) == 'run:' then retentionMs = runCountersRetentionMs end
+      if b.def.window == 'run' then retentionMs = runCountersRetentionMs end
       idleDeadlines[#idleDeadlines + 1] = now + retentionMs
       idleDeadlines[#idleDeadlines + 1] = b.field
     end
@@ -286,9 +286,17 @@ end
 -- is L (lifetime), R (the run window of the reservation's runId, kept in "ri": a runId may contain
 -- anything) or the clock window instance itself ("hour:491234").
 local function holdOf(b)
+  local def = b.def
+  if def.window == 'lifetime' then
+    -- The same text on every call: kept with the parsed definition (for its scope).
+    if def.lifeHoldScope ~= b.scope then
+      def.lifeHold, def.lifeHoldScope = def.gen .. ' L ' .. b.scope, b.scope
+    end
+    return def.lifeHold
+  end
   local code = b.instance
-  if code == 'life' then code = 'L' elseif string.sub(code, 1, 4) == 'run:' then code = 'R' end
-  return b.def.gen .. ' ' .. code .. ' ' .. b.scope
+  if def.window == 'run' then code = 'R' end
+  return def.gen .. ' ' .. code .. ' ' .. b.scope
 end
 
 local function holdsOf(holdsText, runId)
@@ -333,7 +341,7 @@ end
 local function runFieldsOf(list)
   local fields = {}
   for _, b in ipairs(list) do
-    if string.sub(b.instance, 1, 4) == 'run:' then fields[#fields + 1] = b.field end
+    if b.def.window == 'run' then fields[#fields + 1] = b.field end
   end
   return fields
 end
@@ -708,7 +716,7 @@ local function expireOne(id)
   local changed = {}
   for _, b in ipairs(held) do
     local counted = chainCounted
-    if runCounted and string.sub(b.instance, 1, 4) == 'run:' then counted = runCounted[b.field] end
+    if runCounted and b.def.window == 'run' then counted = runCounted[b.field] end
     if counted then
       b.c.reserved = b.c.reserved - estimate
       changed[#changed + 1] = b
