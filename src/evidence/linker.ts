@@ -83,12 +83,15 @@ export function linksAfter(
   return links;
 }
 
+const noop = () => undefined;
+
 export class ChainLinker {
   private readonly pending = new Set<string>();
   private readonly running = new Map<string, Promise<ChainHead>>();
   private readonly state = new Map<string, TenantState>();
   private timer: ReturnType<typeof setInterval> | undefined;
   private flushing: Promise<void> | undefined;
+  private flushAfter: Promise<void> | undefined;
 
   constructor(
     private readonly backend: ChainBackend,
@@ -110,14 +113,23 @@ export class ChainLinker {
     this.timer.unref?.();
   }
 
-  /** Links every tenant written since the last flush and signs the checkpoints that are due. */
+  /**
+   * Links every tenant written before this call and signs the checkpoints that are due. A flush in
+   * progress may have read its events before the latest writes: the call then waits for it and for
+   * one more after it (shared by every call made meanwhile), so an export right after a write has it.
+   */
   flush(): Promise<void> {
     if (!this.flushing) {
       this.flushing = this.flushPending().finally(() => {
         this.flushing = undefined;
       });
+      return this.flushing;
     }
-    return this.flushing;
+    this.flushAfter ??= this.flushing.then(noop, noop).then(() => {
+      this.flushAfter = undefined;
+      return this.flush();
+    });
+    return this.flushAfter;
   }
 
   /** Links what is pending, then stops the timer. */

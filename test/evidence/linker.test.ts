@@ -41,6 +41,24 @@ describe("ChainLinker", () => {
     expect(verification.tenants[0]).toMatchObject({ signedThroughSeq: 250, unsignedTail: 0 });
   });
 
+  it("a flush called while another is linking also links what was written after that one read its events", async () => {
+    const backend = new MemoryChainBackend();
+    const linker = new ChainLinker(backend, config());
+    writeMany(backend, "acme", 3);
+    linker.noteWritten("acme");
+    let release: () => void = () => undefined;
+    backend.beforeSeal = () => new Promise<void>((resolve) => (release = resolve));
+    const first = linker.flush(); // reads seq 1-3, then waits in its seal
+    await new Promise((resolve) => setImmediate(resolve));
+    backend.write("acme", event(3));
+    linker.noteWritten("acme");
+    const second = linker.flush();
+    backend.beforeSeal = undefined;
+    release();
+    await Promise.all([first, second]);
+    expect(backend.records("acme").map((record) => record.seq)).toEqual([1, 2, 3, 4]);
+  });
+
   it("a checkpoint is due after checkpointEveryEvents new events or checkpointIntervalMs, whichever is first", async () => {
     const backend = new MemoryChainBackend();
     let nowMs = 1_000_000;
