@@ -215,16 +215,18 @@ end
 -- All counters of a tenant live in one hash ("spent:reserved:debt" per counter),
 -- so a chain of any depth is read with one HMGET and written with one HSET. What is read back is
 -- checked before any script trusts it: three integers, each >= 0 and below 2^53.
-local function loadCounters(list)
-  if #list == 0 then return end
-  local function storedCount(text, name, b, value)
-    local n = tonumber(text)
-    if n ~= nil and n >= 0 and n <= 9007199254740991 then return n end
-    if n ~= nil and n >= 0 then
+-- Called only when a stored counter is out of range: names the first one that is.
+local function storedCountViolated(b, value, counts)
+  for i, name in ipairs({ 'spent', 'reserved', 'debt' }) do
+    if counts[i] < 0 then violated(name .. ' >= 0 on ' .. b.scope .. ' (stored ' .. string.sub(value, 1, 64) .. ')') end
+    if counts[i] > 9007199254740991 then
       violated(name .. ' is a safe integer on ' .. b.scope .. ' (stored ' .. string.sub(value, 1, 64) .. ')')
     end
-    violated(name .. ' >= 0 on ' .. b.scope .. ' (stored ' .. string.sub(value, 1, 64) .. ')')
   end
+end
+
+local function loadCounters(list)
+  if #list == 0 then return end
   local fields = {}
   for i, b in ipairs(list) do fields[i] = b.field end
   local values = redis.call('HMGET', countersKey, unpack(fields))
@@ -233,8 +235,13 @@ local function loadCounters(list)
     if value then
       local s, r, d = string.match(value, '^(%-?%d+):(%-?%d+):(%-?%d+)$')
       if s == nil then violated('counters of ' .. b.scope .. ' are three integers (stored ' .. string.sub(value, 1, 64) .. ')') end
-      b.c = { spent = storedCount(s, 'spent', b, value), reserved = storedCount(r, 'reserved', b, value),
-        debt = storedCount(d, 'debt', b, value), found = true }
+      -- The pattern admits only digits: each is a number; checked in line, the message built only on failure.
+      local spent, reserved, debt = tonumber(s), tonumber(r), tonumber(d)
+      if spent < 0 or reserved < 0 or debt < 0 or spent > 9007199254740991 or reserved > 9007199254740991
+        or debt > 9007199254740991 then
+        storedCountViolated(b, value, { spent, reserved, debt })
+      end
+      b.c = { spent = spent, reserved = reserved, debt = debt, found = true }
     else
       b.c = { spent = 0, reserved = 0, debt = 0, found = false }
     end
@@ -561,18 +568,25 @@ local function capsAfter(checked, extra)
   return table.concat(out, ',')
 end
 
+local allowAnswer = { decision = 'ALLOW' }
+
 local function evaluate(checked, tier, estimate)
   if #checked == 0 then return { decision = 'DENY', reasonCode = 'BUDGET_NOT_FOUND' } end
+  local narrowed = false
   for _, b in ipairs(checked) do
+    local def, c = b.def, b.c
     -- A zero budget is a revoked grant: always DENY, even for a free action.
-    if b.def.limit == 0 then return { decision = 'DENY', reasonCode = 'BUDGET_EXCEEDED', deniedScope = b.scope } end
-    if b.c.debt > 0 then return { decision = 'DENY', reasonCode = 'DEBT_OUTSTANDING', deniedScope = b.scope } end
+    if def.limit == 0 then return { decision = 'DENY', reasonCode = 'BUDGET_EXCEEDED', deniedScope = b.scope } end
+    if c.debt > 0 then return { decision = 'DENY', reasonCode = 'DEBT_OUTSTANDING', deniedScope = b.scope } end
     -- An exhausted budget takes nothing new, not even a free action.
-    local remaining = remainingOf(b)
+    local remaining = def.limit - c.spent - c.reserved - c.debt
     if remaining <= 0 or remaining < estimate then
       return { decision = 'DENY', reasonCode = 'BUDGET_EXCEEDED', deniedScope = b.scope }
     end
+    if def.bands ~= '' then narrowed = true end
   end
+  -- Without narrowing bands no tier is disabled: nothing more to work out (callers only read it).
+  if not narrowed then return allowAnswer end
   local tierDigit = TIER_DIGIT[tier]
   for _, b in ipairs(checked) do
     local disabled = disabledDigitsAt(b.def, b.c.spent + b.c.reserved + b.c.debt)
