@@ -103,7 +103,7 @@ if allowed or shadow then
   if redis.call('EXISTS', key) == 1 then violated('reservation id ' .. id .. ' reused') end
   local holds = {}
   if allowed then
-    for i, b in ipairs(checked) do
+    for i = 1, #checked do local b = checked[i]
       b.c.reserved = b.c.reserved + estimate
       assertCounters(b)
       if remainingOf(b) < 0 then violated('remaining >= 0 after a hold on ' .. b.scope) end

@@ -83,7 +83,7 @@ if kind == 'commit' and not shadowDenied then
   local overage = actual - estimate
   if overage <= 0 then
     charged = actual
-    for _, b in ipairs(held) do
+    for i = 1, #held do local b = held[i]
       b.c.reserved = b.c.reserved - estimate
       b.c.spent = b.c.spent + actual
     end
@@ -92,27 +92,27 @@ if kind == 'commit' and not shadowDenied then
   elseif overagePolicy == 'ALLOW_IF_AVAILABLE' then
     -- The overage is charged only up to what every held budget still has; never debt.
     local available = overage
-    for _, b in ipairs(held) do available = math.min(available, math.max(0, remainingOf(b))) end
+    for i = 1, #held do available = math.min(available, math.max(0, remainingOf(held[i]))) end
     charged = estimate + available
     uncharged = overage - available
-    for _, b in ipairs(held) do
+    for i = 1, #held do local b = held[i]
       b.c.reserved = b.c.reserved - estimate
       b.c.spent = b.c.spent + charged
     end
   else
     -- ALLOW_WITH_OVERDRAFT: what a budget lacks becomes its debt, up to its overdraftLimit.
-    for _, b in ipairs(held) do
+    for i = 1, #held do local b = held[i]
       b.fromRemaining = math.min(overage, math.max(0, remainingOf(b)))
       b.toDebt = overage - b.fromRemaining
     end
-    for _, b in ipairs(held) do
+    for i = 1, #held do local b = held[i]
       if b.c.debt + b.toDebt > b.def.overdraftLimit then
         return { '!', 'OVERDRAFT_LIMIT_EXCEEDED', b.scope .. ' would owe '
           .. int(b.c.debt + b.toDebt) .. ', over its overdraftLimit ' .. int(b.def.overdraftLimit) }
       end
     end
     charged = actual
-    for _, b in ipairs(held) do
+    for i = 1, #held do local b = held[i]
       b.c.reserved = b.c.reserved - estimate
       b.c.spent = b.c.spent + estimate + b.fromRemaining
       b.c.debt = b.c.debt + b.toDebt
@@ -120,10 +120,10 @@ if kind == 'commit' and not shadowDenied then
     end
   end
 else
-  for _, b in ipairs(held) do b.c.reserved = b.c.reserved - estimate end
+  for i = 1, #held do held[i].c.reserved = held[i].c.reserved - estimate end
 end
 
-for _, b in ipairs(held) do assertCounters(b) end
+for i = 1, #held do assertCounters(held[i]) end
 saveCounters(held)
 local status = 'released'
 if kind == 'commit' then status = 'committed' end
