@@ -308,11 +308,11 @@ end
 
 local function holdsOf(holdsText, runId)
   local holds = {}
-  for item in string.gmatch(holdsText, '[^;]+') do
-    local gen, code, scope = string.match(item, '^(%d+) (%S+) (.+)$')
+  -- One pattern over the whole text (scopes have no space or ';'): no string per item.
+  for gen, code, scope in string.gmatch(holdsText, '(%d+) (%S+) ([^;]+)') do
     local instance = code
     if code == 'L' then instance = 'life' elseif code == 'R' then instance = instanceOf('run', runId) end
-    holds[#holds + 1] = { gen = gen, instance = instance, scope = scope }
+    holds[#holds + 1] = { gen = gen, instance = instance, scope = scope, run = code == 'R' }
   end
   return holds
 end
@@ -476,9 +476,7 @@ local function heldBudgets(holdsText, unit, runId, runFields)
   local held = {}
   if runFields then
     for i = 1, #holds do local hold = holds[i]
-      if string.sub(hold.instance, 1, 4) == 'run:' then
-        runFields[#runFields + 1] = counterId(hold.gen, hold.instance)
-      end
+      if hold.run then runFields[#runFields + 1] = counterId(hold.gen, hold.instance) end
     end
   end
   if #holds == 0 then return held end
@@ -494,10 +492,15 @@ local function heldBudgets(holdsText, unit, runId, runFields)
   end
   checkLayout(defs[#holds + 1], present)
   for i = 1, #holds do local hold = holds[i]
-    if defs[i] then
+    local raw = defs[i]
+    if raw then
       tenantKnown = true
-      local def = parseDef(defs[i])
-      if def.gen == hold.gen then candidates[#candidates + 1] = budgetAt(def, hold.scope, fields[i], hold.instance) end
+      local def = defCache[raw] or parseDef(raw)
+      if def.gen == hold.gen then
+        local instance, names = hold.instance, def.counters
+        candidates[#candidates + 1] = { def = def, scope = hold.scope, instance = instance,
+          field = names and names[instance] or counterName(def, instance) }
+      end
     end
   end
   loadCounters(candidates)
@@ -696,7 +699,8 @@ local function appendAudit(kind, fragment, extra, balances)
     -- One field for all of them: a stream field per value cost ~42k instructions a call, this ~10k.
     local packed = {}
     for i = 1, #balances do local b = balances[i]
-      packed[i] = string.format('%s %s %d', b.scope, b.def.limitText, remainingOf(b))
+      local def, c = b.def, b.c
+      packed[i] = string.format('%s %s %d', b.scope, def.limitText, def.limit - c.spent - c.reserved - c.debt)
     end
     args[n + 1], args[n + 2] = 'B', table.concat(packed, ';')
   end
