@@ -320,9 +320,17 @@ end
 -- ------------------------------------------------------------------ overdue slots (see core/hold-deadline.ts)
 
 -- A hold returns at its deadline: expiresAt + grace rounded down to a slot of the grace's scale.
+-- The slot of each grace seen (a handful: one per store configuration), so no call loops for it.
+local slotOfGrace, gracesKnown = {}, 0
 local function deadlineOf(expiresAtMs, graceMs)
-  local slotMs = 1
-  while slotMs * 2 <= graceMs / 4 do slotMs = slotMs * 2 end
+  local slotMs = slotOfGrace[graceMs]
+  if slotMs == nil then
+    slotMs = 1
+    while slotMs * 2 <= graceMs / 4 do slotMs = slotMs * 2 end
+    if gracesKnown < 64 then
+      slotOfGrace[graceMs], gracesKnown = slotMs, gracesKnown + 1
+    end
+  end
   return math.floor((expiresAtMs + graceMs) / slotMs) * slotMs
 end
 
@@ -527,13 +535,13 @@ local function replyAmount(n)
 end
 
 -- Balances as a flat array for the client: per budget window, instance, allocated, spent, reserved,
--- debt, after the given leading item (index into the candidate scopes, or the scope).
-local function pushBalances(out, list, lead)
+-- debt, after a leading item: the index into the candidate scopes (byIndex), or the scope.
+local function pushBalances(out, list, byIndex)
   local n = #out
   for i = 1, #list do local b = list[i]
     local def, c = b.def, b.c
     local limit, spent, reserved, debt = def.limit, c.spent, c.reserved, c.debt
-    out[n + 1] = lead(b)
+    if byIndex then out[n + 1] = b.index else out[n + 1] = b.scope end
     out[n + 2] = def.window
     out[n + 3] = b.instance
     -- replyAmount in line (a call per value cost more than the test): text only from 9e15 up.

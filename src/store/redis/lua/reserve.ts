@@ -85,11 +85,10 @@ foldDue(checked)
 
 local verdict = evaluate(checked, tier, estimate)
 local allowed = verdict.decision ~= 'DENY'
-local function indexOf(b) return b.index end
 
 if dryRun then
   return pushBalances({ verdict.decision, verdict.reasonCode or '', verdict.deniedScope or '', verdict.caps or '',
-    '', 0, 0, '', '', '', '' }, checked, indexOf)
+    '', 0, 0, '', '', '', '' }, checked, true)
 end
 
 local decision, reasonCode, deniedScope, caps = verdict.decision, verdict.reasonCode, verdict.deniedScope, verdict.caps
@@ -160,7 +159,7 @@ if shadowReason ~= '' then
 end
 local auditSeq = appendAudit('reserve', fragment, extra, checked)
 local reply = pushBalances({ decision, reasonCode or '', deniedScope or '', caps or '', heldId, expiresAtMs, hint,
-  shadowReason, shadowScope, '', auditSeq }, checked, indexOf)
+  shadowReason, shadowScope, '', auditSeq }, checked, true)
 rememberArray('reserve', idemKey, idemFingerprint, reply)
 return reply
 `;

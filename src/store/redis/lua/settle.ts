@@ -35,7 +35,6 @@ end
 local lostReserve = ARGV[10] == '1'
 local lostReserveKey = ARGV[11] or ''
 
-local function scopeOf(b) return b.scope end
 
 expireDue()
 local replayed = replayArray(kind, idemKey, idemFingerprint)
@@ -64,7 +63,7 @@ if r[1] ~= 'held' and idemFingerprint ~= '' then
     -- The settle's audit seq is the fourth number (absent in records settled before it was kept).
     local debtAdded, uncharged, released, seq = string.match(numbers[2], '^(%d+):(%d+):(%d+):?(%d*)$')
     return pushBalances({ 'ok', r[1], numbers[1], debtAdded, uncharged, released, '1', r[5], seq or '' },
-      heldBudgets(r[6], r[5], r[8] or ''), scopeOf)
+      heldBudgets(r[6], r[5], r[8] or ''), false)
   end
 end
 if r[1] == 'expired' then return { '!', 'RESERVATION_EXPIRED', '' } end
@@ -123,7 +122,10 @@ else
   for i = 1, #held do held[i].c.reserved = held[i].c.reserved - estimate end
 end
 
-for i = 1, #held do assertCounters(held[i]) end
+for i = 1, #held do
+  local c = held[i].c
+  if c.reserved < 0 or c.spent < 0 or c.debt < 0 then assertCounters(held[i]) end
+end
 saveCounters(held)
 local status = 'released'
 if kind == 'commit' then status = 'committed' end
@@ -167,7 +169,7 @@ if lostReserve and lostReserveKey ~= '' then
 end
 local reply = pushBalances({ 'ok', status, replyAmount(charged), replyAmount(debtAdded), replyAmount(uncharged),
   replyAmount(released), '',
-  r[5], auditSeq }, held, scopeOf)
+  r[5], auditSeq }, held, false)
 rememberArray(kind, idemKey, idemFingerprint, reply)
 return reply
 `;
