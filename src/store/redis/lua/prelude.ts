@@ -545,7 +545,7 @@ local function pushBalances(out, list, byIndex)
     out[n + 2] = def.window
     out[n + 3] = b.instance
     -- replyAmount in line (a call per value cost more than the test): text only from 9e15 up.
-    if limit < exactIntegerReplyMax then out[n + 4] = limit else out[n + 4] = int(limit) end
+    if limit < exactIntegerReplyMax then out[n + 4] = limit else out[n + 4] = def.limitText end
     if spent < exactIntegerReplyMax then out[n + 5] = spent else out[n + 5] = int(spent) end
     if reserved < exactIntegerReplyMax then out[n + 6] = reserved else out[n + 6] = int(reserved) end
     if debt < exactIntegerReplyMax then out[n + 7] = debt else out[n + 7] = int(debt) end
