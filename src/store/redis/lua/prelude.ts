@@ -215,6 +215,18 @@ end
 -- All counters of a tenant live in one hash ("spent:reserved:debt" per counter),
 -- so a chain of any depth is read with one HMGET and written with one HSET. What is read back is
 -- checked before any script trusts it: three integers, each >= 0 and below 2^53.
+-- The text of small counts (and back), made on the first call after the library loads (its top level has no
+-- string library): reserved and debt are mostly 0 or a few holds, and formatting a number costs ~2k
+-- instructions.
+local smallCountText, smallCountValue = nil, nil
+local function makeSmallCounts()
+  smallCountText, smallCountValue = {}, {}
+  for n = 0, 1023 do
+    local text = string.format('%d', n)
+    smallCountText[n], smallCountValue[text] = text, n
+  end
+end
+
 -- Called only when a stored counter is out of range: names the first one that is.
 local function storedCountViolated(b, value, counts)
   for i, name in ipairs({ 'spent', 'reserved', 'debt' }) do
@@ -236,7 +248,10 @@ local function loadCounters(list)
       local s, r, d = string.match(value, '^(%-?%d+):(%-?%d+):(%-?%d+)$')
       if s == nil then violated('counters of ' .. b.scope .. ' are three integers (stored ' .. string.sub(value, 1, 64) .. ')') end
       -- The pattern admits only digits: each is a number; checked in line, the message built only on failure.
-      local spent, reserved, debt = tonumber(s), tonumber(r), tonumber(d)
+      if smallCountValue == nil then makeSmallCounts() end
+      local spent = smallCountValue[s] or tonumber(s)
+      local reserved = smallCountValue[r] or tonumber(r)
+      local debt = smallCountValue[d] or tonumber(d)
       if spent < 0 or reserved < 0 or debt < 0 or spent > 9007199254740991 or reserved > 9007199254740991
         or debt > 9007199254740991 then
         storedCountViolated(b, value, { spent, reserved, debt })
@@ -267,17 +282,9 @@ end
 
 -- Writes counters; window counters get (or push back) their idle deadline. Lifetime counters live
 -- with their budget.
--- The text of small counts, made on the first call after the library loads (its top level has no
--- string library): reserved and debt are mostly 0 or a few holds, and formatting a number costs ~2k
--- instructions.
-local smallCountText = nil
-
 local function saveCounters(list)
   if #list == 0 then return end
-  if smallCountText == nil then
-    smallCountText = {}
-    for n = 0, 1023 do smallCountText[n] = string.format('%d', n) end
-  end
+  if smallCountText == nil then makeSmallCounts() end
   local args = {}
   local idleDeadlines = {}
   for i = 1, #list do local b = list[i]
