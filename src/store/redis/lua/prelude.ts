@@ -39,6 +39,7 @@ local dueBacklog = false
 local earliestHold = false
 -- The limits and key names only change with the store's options and the tenant: parsed again only then.
 local limitsText, baseText
+local lastTimeSec, lastTimeSecMs
 
 local function begin(keys, args)
   KEYS, ARGV = keys, args
@@ -73,7 +74,9 @@ local function begin(keys, args)
   -- The audit stream keeps TIME's own two strings (the reader computes atMs and the microseconds that
   -- order events of different tenants sharing a millisecond): no number is formatted for it.
   timeSec, timeMicros, clockOffset = time[1], time[2], args[2]
-  now = tonumber(timeSec) * 1000 + math.floor(tonumber(timeMicros) / 1000)
+  -- The seconds change once a second: parsed only then.
+  if timeSec ~= lastTimeSec then lastTimeSec, lastTimeSecMs = timeSec, tonumber(timeSec) * 1000 end
+  now = lastTimeSecMs + math.floor(tonumber(timeMicros) / 1000)
   -- Outside tests the offset is '0': no number parsed for it.
   if clockOffset ~= '0' then now = now + tonumber(clockOffset) end
 end
