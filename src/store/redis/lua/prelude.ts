@@ -367,10 +367,15 @@ end
 -- entry is deleted: the hold's own expiry later finds it below 0 and leaves those counters alone.
 local dueSlotsFoldMax = 1024
 -- The slot's chain key, and its run key only when there are run-window fields (most holds have none).
+-- The last slot's text and chain key: calls within one slot (1,024 ms by default) share them.
+local lastDueDeadline, lastDueBase, lastDueSlot, lastDueChainKey
 local function dueKeys(deadline, withRunKey)
-  local slot = int(deadline)
-  if not withRunKey then return base .. 'due:' .. slot, nil end
-  return base .. 'due:' .. slot, base .. 'due-run:' .. slot
+  if deadline ~= lastDueDeadline or base ~= lastDueBase then
+    lastDueSlot = int(deadline)
+    lastDueDeadline, lastDueBase, lastDueChainKey = deadline, base, base .. 'due:' .. lastDueSlot
+  end
+  if not withRunKey then return lastDueChainKey, nil end
+  return lastDueChainKey, base .. 'due-run:' .. lastDueSlot
 end
 
 -- The run-window counter fields among a hold's budgets.
@@ -735,8 +740,9 @@ local function appendAudit(kind, fragment, extra, balances)
   end
   local id = redis.call('XADD', unpack(args))
   expireUnlessKnown(auditKey)
-  -- The event's seq (its id "0-<seq>"): an operation's answer names its own event.
-  return tonumber(string.sub(id, 3))
+  -- The event's seq (its id "0-<seq>") as the decimal text it is (the client reads either): an
+  -- operation's answer names its own event.
+  return string.sub(id, 3)
 end
 
 -- ------------------------------------------------------------------ expiry (server clock)

@@ -158,7 +158,7 @@ elseif uncharged > 0 then
 end
 local auditSeq = appendAudit(kind, r[7], extra, held)
 -- The record keeps the audit seq with the numbers, so a retry answered from it names the same event.
-settled[7] = string.format('%d:%d:%d:%d', debtAdded, uncharged, released, auditSeq)
+settled[7] = string.format('%d:%d:%d:%s', debtAdded, uncharged, released, auditSeq)
 redis.call('HSET', unpack(settled))
 keepSettled(id)
 if lostReserve and lostReserveKey ~= '' then
