@@ -229,6 +229,11 @@ local function makeSmallCounts()
     smallCountText[n], smallCountValue[text] = text, n
   end
 end
+-- An amount's decimal text: small ones from the table.
+local function countText(n)
+  if smallCountText == nil then makeSmallCounts() end
+  return smallCountText[n] or string.format('%d', n)
+end
 
 -- Called only when a stored counter is out of range: names the first one that is.
 local function storedCountViolated(b, value, counts)

@@ -136,8 +136,8 @@ if kind == 'commit' then
   amount = charged
 end
 if shadowDenied then released = 0 end
--- 'so' gets the audit seq appended once the event is written (one format for the four numbers).
-local settled = { key, 'st', status, 'ch', int(charged), 'so', '' }
+-- 'so' is written once the event's seq is known, with it.
+local settled = { key, 'st', status, 'ch', countText(charged), 'so', '' }
 if idemFingerprint ~= '' then settled[8], settled[9] = 'sf', idemFingerprint end
 if idemKey ~= '' then settled[#settled + 1], settled[#settled + 2] = 'sk', idemKey end
 redis.call('ZREM', holdsKey, id)
@@ -158,7 +158,7 @@ elseif uncharged > 0 then
 end
 local auditSeq = appendAudit(kind, r[7], extra, held)
 -- The record keeps the audit seq with the numbers, so a retry answered from it names the same event.
-settled[7] = string.format('%d:%d:%d:%s', debtAdded, uncharged, released, auditSeq)
+settled[7] = countText(debtAdded) .. ':' .. countText(uncharged) .. ':' .. countText(released) .. ':' .. auditSeq
 redis.call('HSET', unpack(settled))
 keepSettled(id)
 if lostReserve and lostReserveKey ~= '' then
