@@ -99,7 +99,7 @@ if replayed then return replayed end
 local raw = storedBudget(budgetField)
 if not raw then return '{"ok":true,"repaid":0,"balance":null}' end
 local def = parseDef(raw)
-local b = budgetAt(def, string.match(budgetField, '^[^|]+'), budgetField, instanceOf(def.window, runId))
+local b = budgetAt(def, string.match(budgetField, '^[^|]+'), instanceOf(def.window, runId))
 loadCounters({ b })
 foldDue({ b })
 local repaid = math.min(amount, b.c.debt)

@@ -210,17 +210,22 @@ local function counterName(def, instance)
   return name
 end
 
--- A budget on the action's path and its window instance; counters come from loadCounters.
-local function budgetAt(def, scope, budgetField, instance)
-  return { def = def, scope = scope, instance = instance, field = counterName(def, instance) }
+-- A budget on the action's path and its window instance (index: its place among a reserve's
+-- candidate scopes, given here so the table is made whole); counters come from loadCounters. The
+-- counter name kept with the definition is looked up here first (a call to counterName per budget
+-- cost more than the lookup).
+local function budgetAt(def, scope, instance, index)
+  local names = def.counters
+  return { def = def, scope = scope, instance = instance,
+    field = names and names[instance] or counterName(def, instance), index = index }
 end
 
 -- All counters of a tenant live in one hash ("spent:reserved:debt" per counter),
 -- so a chain of any depth is read with one HMGET and written with one HSET. What is read back is
 -- checked before any script trusts it: three integers, each >= 0 and below 2^53.
--- The text of small counts (and back), made on the first call after the library loads (its top level has no
--- string library): reserved and debt are mostly 0 or a few holds, and formatting a number costs ~2k
--- instructions.
+-- Small counts as text and back, made on the first call after the library loads (its top level has
+-- no string library): reserved and debt are mostly 0 or a few holds, and formatting or parsing a
+-- number costs ~2k instructions.
 local smallCountText, smallCountValue = nil, nil
 local function makeSmallCounts()
   smallCountText, smallCountValue = {}, {}
@@ -298,6 +303,7 @@ local function saveCounters(list)
   for i = 1, #list do local b = list[i]
     local c = b.c
     args[#args + 1] = b.field
+    -- countText in line: three calls per budget cost more than the lookups.
     args[#args + 1] = (smallCountText[c.spent] or string.format('%d', c.spent)) .. ':'
       .. (smallCountText[c.reserved] or string.format('%d', c.reserved)) .. ':'
       .. (smallCountText[c.debt] or string.format('%d', c.debt))
@@ -371,8 +377,9 @@ end
 -- slots and the chains of budgets (which the operator defines), never by the overdue holds. A folded
 -- entry is deleted: the hold's own expiry later finds it below 0 and leaves those counters alone.
 local dueSlotsFoldMax = 1024
--- The slot's chain key, and its run key only when there are run-window fields (most holds have none).
--- The last slot's text and chain key: calls within one slot (1,024 ms by default) share them.
+-- The slot's chain key, and its run key only when there are run-window fields (most holds have
+-- none). The last slot's text and chain key are kept: calls within one slot (1,024 ms by default)
+-- share them.
 local lastDueDeadline, lastDueBase, lastDueSlot, lastDueChainKey
 local function dueKeys(deadline, withRunKey)
   if deadline ~= lastDueDeadline or base ~= lastDueBase then
@@ -486,7 +493,7 @@ local function foldDue(list)
       if defs[i] then
         local def = parseDef(defs[i])
         if def.gen == entry.gen then
-          local b = budgetAt(def, entry.scope, otherFields[i], entry.instance)
+          local b = budgetAt(def, entry.scope, entry.instance)
           byField[b.field] = b
           extra[#extra + 1] = b
         end
@@ -535,11 +542,7 @@ local function heldBudgets(holdsText, unit, runId, runFields)
     if raw then
       tenantKnown = true
       local def = defCache[raw] or parseDef(raw)
-      if def.gen == hold.gen then
-        local instance, names = hold.instance, def.counters
-        candidates[#candidates + 1] = { def = def, scope = hold.scope, instance = instance,
-          field = names and names[instance] or counterName(def, instance) }
-      end
+      if def.gen == hold.gen then candidates[#candidates + 1] = budgetAt(def, hold.scope, hold.instance) end
     end
   end
   loadCounters(candidates)
@@ -624,7 +627,7 @@ local function evaluate(checked, tier, estimate)
     if def.limit == 0 then return { decision = 'DENY', reasonCode = 'BUDGET_EXCEEDED', deniedScope = b.scope } end
     if c.debt > 0 then return { decision = 'DENY', reasonCode = 'DEBT_OUTSTANDING', deniedScope = b.scope } end
     -- An exhausted budget takes nothing new, not even a free action.
-    local remaining = def.limit - c.spent - c.reserved - c.debt
+    local remaining = def.limit - c.spent - c.reserved - c.debt -- remainingOf(b) in line
     if remaining <= 0 or remaining < estimate then
       return { decision = 'DENY', reasonCode = 'BUDGET_EXCEEDED', deniedScope = b.scope }
     end
@@ -735,10 +738,10 @@ local function appendAudit(kind, fragment, extra, balances)
     n = n + #extra
   end
   if balances then
-    -- One field for all of them: a stream field per value cost ~42k instructions a call, this ~10k.
+    -- One field for all of them, not three per budget: 9-19k fewer instructions per reserve + commit.
     local packed = {}
     for i = 1, #balances do local b = balances[i]
-      local def, c = b.def, b.c
+      local def, c = b.def, b.c -- remainingOf(b) in line below: a call per budget costs more
       packed[i] = string.format('%s %s %d', b.scope, def.limitText, def.limit - c.spent - c.reserved - c.debt)
     end
     args[n + 1], args[n + 2] = 'B', table.concat(packed, ';')

@@ -11,7 +11,7 @@ expireDue()
 local raw = storedBudget(budgetField)
 if not raw then return 'null' end
 local def = parseDef(raw)
-local b = budgetAt(def, string.match(budgetField, '^[^|]+'), budgetField, instanceOf(def.window, runId))
+local b = budgetAt(def, string.match(budgetField, '^[^|]+'), instanceOf(def.window, runId))
 loadCounters({ b })
 foldDue({ b })
 return balanceJson(b, string.match(budgetField, '|(.*)$'))

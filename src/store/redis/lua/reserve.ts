@@ -70,13 +70,11 @@ local checked = {}
 for i = 1, scopeCount do
   local raw = defs[i]
   if raw then
-    -- parseDef, instanceOf and budgetAt in line for the common case (a call each cost ~0.5k per budget).
+    -- The cached definition and the lifetime instance looked up in line (a call each cost ~0.5k).
     local def = defCache[raw] or parseDef(raw)
     local instance = 'life'
     if def.window ~= 'lifetime' then instance = instanceOf(def.window, runId) end
-    local names = def.counters
-    checked[#checked + 1] = { def = def, scope = ARGV[firstScope + i - 1], instance = instance,
-      field = names and names[instance] or counterName(def, instance), index = i }
+    checked[#checked + 1] = budgetAt(def, ARGV[firstScope + i - 1], instance, i)
   end
 end
 if #checked > 0 then tenantKnown = true end
@@ -109,6 +107,7 @@ if allowed or shadow then
       local c = b.c
       c.reserved = c.reserved + estimate
       if c.reserved < 0 or c.spent < 0 or c.debt < 0 then assertCounters(b) end
+      -- remainingOf(b) in line
       if b.def.limit - c.spent - c.reserved - c.debt < 0 then violated('remaining >= 0 after a hold on ' .. b.scope) end
       holds[i] = holdOf(b)
     end
