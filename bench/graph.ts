@@ -21,6 +21,7 @@ import { TollgateAnnotation, tollgateStateDefault } from "../src/integrations/la
 import { createLedger } from "../src/ledger/create-ledger.js";
 import type { Ledger, ReserveResponse, SettleResponse } from "../src/ledger/ledger.js";
 import { formatMeasurement, type InterleavedResult, interleave, type Measurement, pairwiseRatios } from "./measure.js";
+import { MinimalGatedToolNode, minimalGuard } from "./minimal-gates.js";
 import { summarize } from "./stats.js";
 import { target } from "./targets.js";
 
@@ -320,6 +321,45 @@ export async function benchGraph(invokes = 300, rounds = 21): Promise<string[]> 
     );
     for (const pair of [nodePair, argsPair, callPair])
       lines.push(formatMeasurement(pair.base), formatMeasurement(pair.gated));
+    if (ledgerName !== "instant stub ledger") {
+      // The floor under each adapter on this ledger: a gate that only reserves, runs and commits.
+      const minimalNode = new MinimalGatedToolNode([lookup], ledger, reserveInput);
+      const minimalNodePair = await measuredPair(
+        { name: "ToolNode.invoke (1 tool call)", run: loop(invokes, () => plainNode.invoke(nodeInput)) },
+        {
+          name: `minimal gated ToolNode.invoke (same), ${ledgerName}`,
+          run: loop(invokes, () => minimalNode.invoke(nodeInput)),
+        },
+        invokes,
+        rounds,
+      );
+      const minimalGuarded = minimalGuard(lookup, ledger, reserveInput);
+      const minimalGuardPair = await measuredPair(
+        { name: "tool.invoke(args), bare", run: loop(invokes, () => lookup.invoke({ id: "42" })) },
+        {
+          name: `minimal guard(tool.invoke)(args), ${ledgerName}`,
+          run: loop(invokes, () => minimalGuarded({ id: "42" })),
+        },
+        invokes,
+        rounds,
+      );
+      for (const pair of [minimalNodePair, minimalGuardPair])
+        lines.push(formatMeasurement(pair.base), formatMeasurement(pair.gated));
+      targets.push(
+        {
+          label: `minimal gated ToolNode (runTool: reserve, run, commit) / ToolNode.invoke, ${ledgerName}`,
+          pair: minimalNodePair,
+          max: 1.1,
+          forScale: true,
+        },
+        {
+          label: `minimal guard (reserve, tool.invoke, commit) / tool.invoke, ${ledgerName}`,
+          pair: minimalGuardPair,
+          max: 1.3,
+          forScale: true,
+        },
+      );
+    }
     if (ledgerName !== "instant stub ledger") {
       // The ledger's own share of a gated call: what a lean core has to take off the ratios above.
       const stub = instantLedger();

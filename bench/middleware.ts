@@ -14,9 +14,11 @@ import type { ChatResult } from "@langchain/core/outputs";
 import { tool } from "@langchain/core/tools";
 import { type AgentMiddleware, createAgent, toolCallLimitMiddleware } from "langchain";
 import { z } from "zod";
+import { toolsetFromName } from "../src/core/tool-rules.js";
 import { tollgateMiddleware } from "../src/integrations/langchain/middleware.js";
 import { embeddedLedger, instantLedger, leanLedger, measuredPair, scaleLine, targetLine } from "./graph.js";
 import { formatMeasurement } from "./measure.js";
+import { minimalMiddleware } from "./minimal-gates.js";
 
 const toolCallsPerInvoke = 3;
 const modelCallsPerInvoke = 3;
@@ -96,6 +98,17 @@ export async function benchMiddleware(invokesPerRound = 40, rounds = 15): Promis
     "tenant:acme/toolset:send_email": Number.MAX_SAFE_INTEGER,
   };
   const plain = agentWith([]);
+  // The minimal gate charges what the rules say, resolved here once rather than per call.
+  const minimalInputs = Object.fromEntries(
+    rules.map((rule) => [
+      rule.match,
+      {
+        subject: { ...subject, toolset: toolsetFromName(rule.match) },
+        action: { name: rule.match, tier: rule.tier },
+        estimate: rule.estimate,
+      },
+    ]),
+  );
   const loop = (run: () => Promise<unknown>) => async () => {
     for (let index = 0; index < invokesPerRound; index++) await run();
   };
@@ -109,6 +122,11 @@ export async function benchMiddleware(invokesPerRound = 40, rounds = 15): Promis
     [
       "+ tollgateMiddleware, instant stub ledger",
       agentWith([tollgateMiddleware({ ledger: instantLedger(), subject, rules })]),
+      1.1,
+    ],
+    [
+      "+ a minimal gate middleware (wrapToolCall: reserve, run, commit), embedded ledger",
+      agentWith([minimalMiddleware(ledger, minimalInputs)]),
       1.1,
     ],
     ["+ a pass-through middleware (both hooks)", agentWith([passThroughMiddleware]), undefined],
@@ -132,7 +150,12 @@ export async function benchMiddleware(invokesPerRound = 40, rounds = 15): Promis
     lines.push(formatMeasurement(pair.base), formatMeasurement(pair.gated));
     verdicts.push(
       max !== undefined
-        ? targetLine({ label: `createAgent ${name} / without`, pair, max, forScale: !name.includes("embedded") })
+        ? targetLine({
+            label: `createAgent ${name} / without`,
+            pair,
+            max,
+            forScale: !name.includes("tollgateMiddleware, embedded"),
+          })
         : scaleLine(`createAgent ${name} / without (for scale)`, pair),
     );
   }
