@@ -23,7 +23,7 @@ local function clock()
 end
 
 -- ARGV: base, reservation id, estimate, ttlMs, then the chain's budget names.
-redis.register_function('proto_reserve', function(keys, args)
+local function reserve(args)
   local base, id, estimate, ttlMs = args[1], args[2], tonumber(args[3]), tonumber(args[4])
   local now = clock()
   local holds = base .. 'holds'
@@ -49,10 +49,10 @@ redis.register_function('proto_reserve', function(keys, args)
   redis.call('ZADD', holds, now + ttlMs + 5000, id)
   redis.call('XADD', base .. 'audit', 'MAXLEN', '~', 10000, '0-*', 't', 'reserve', 'id', id, 'd', 'ALLOW', 'e', args[3])
   return reply
-end)
+end
 
 -- ARGV: base, reservation id.
-redis.register_function('proto_commit', function(keys, args)
+local function commit(args)
   local base, id = args[1], args[2]
   local now = clock()
   local key = base .. 'r:' .. id
@@ -68,6 +68,22 @@ redis.register_function('proto_commit', function(keys, args)
   redis.call('ZREM', base .. 'holds', id)
   redis.call('XADD', base .. 'audit', 'MAXLEN', '~', 10000, '0-*', 't', 'commit', 'id', id, 'a', r[2])
   return { 'ok', now }
+end
+
+redis.register_function('proto_reserve', function(keys, args) return reserve(args) end)
+redis.register_function('proto_commit', function(keys, args) return commit(args) end)
+
+-- The calls of one tick in one script: ARGV is, per call, 'r' or 'c', its argument count, its arguments.
+redis.register_function('proto_batch', function(keys, args)
+  local replies, at = {}, 1
+  while at <= #args do
+    local op, count = args[at], tonumber(args[at + 1])
+    local callArgs = {}
+    for i = 1, count do callArgs[i] = args[at + 1 + i] end
+    if op == 'r' then replies[#replies + 1] = reserve(callArgs) else replies[#replies + 1] = commit(callArgs) end
+    at = at + 2 + count
+  end
+  return replies
 end)
 `;
 
@@ -90,13 +106,69 @@ export async function prototypePair(client: Client, depth: number): Promise<() =
   };
 }
 
+/**
+ * The same pair with the calls made in one tick sent as one FCALL of proto_batch (flushed on
+ * process.nextTick, as the store's batcher does), for the many-caller figure.
+ */
+export async function batchedPrototypePair(client: Client, depth: number): Promise<() => Promise<void>> {
+  await prototypePair(client, depth);
+  const base = "proto:{tenant:proto}:";
+  const names = Array.from({ length: depth }, (_, index) => `b${index}`);
+  let queue: { args: string[]; resolve: (reply: unknown) => void; reject: (error: unknown) => void }[] = [];
+  const flush = () => {
+    const calls = queue;
+    queue = [];
+    const args = calls.flatMap((call) => call.args);
+    client.sendCommand(["FCALL", "proto_batch", "1", `${base}limits`, ...args]).then(
+      (replies) => {
+        for (const [index, call] of calls.entries()) call.resolve((replies as unknown[])[index]);
+      },
+      (error) => {
+        for (const call of calls) call.reject(error);
+      },
+    );
+  };
+  const send = (op: "r" | "c", callArgs: string[]) =>
+    new Promise<unknown>((resolve, reject) => {
+      if (queue.length === 0) process.nextTick(flush);
+      queue.push({ args: [op, String(callArgs.length), ...callArgs], resolve, reject });
+    });
+  let next = 0;
+  return async () => {
+    const id = `q${next++}`;
+    await send("r", [base, id, "1", "60000", ...names]);
+    await send("c", [base, id]);
+  };
+}
+
 export interface PrototypeFigures {
   pairP50Us: number;
   pairsPerSecond8: number;
   serverCpuUsPerPair: number;
+  /** Pairs/s from 32 callers with the calls of a tick batched (batchedPrototypePair). */
+  pairsPerSecond32Batched: number;
+  serverCpuUsPerPair32Batched: number;
 }
 
 /** Runs the prototype pair on the server `url` (process `pid`): one-caller p50, 8-caller pairs/s, server CPU. */
+/** `callers` concurrent loops of `pair` for `seconds`: pairs/s and the server's CPU per pair. */
+async function callersFor(pair: () => Promise<void>, callers: number, seconds: number, pid: number) {
+  const cpuBefore = processCpuMicros(pid);
+  let done = 0;
+  const startedAt = performance.now();
+  const deadline = startedAt + seconds * 1_000;
+  await Promise.all(
+    Array.from({ length: callers }, async () => {
+      while (performance.now() < deadline) {
+        await pair();
+        done++;
+      }
+    }),
+  );
+  const elapsedS = (performance.now() - startedAt) / 1_000;
+  return { perSecond: done / elapsedS, serverCpuUsPerPair: (processCpuMicros(pid) - cpuBefore) / done };
+}
+
 export async function benchPrototype(url: string, pid: number, depth = 4, seconds = 3): Promise<PrototypeFigures> {
   const node = createClient({ url });
   await node.connect();
@@ -111,23 +183,14 @@ export async function benchPrototype(url: string, pid: number, depth = 4, second
       latencies.push((performance.now() - startedAt) * 1_000);
     }
     latencies.sort((a, b) => a - b);
-    const cpuBefore = processCpuMicros(pid);
-    let done = 0;
-    const startedAt = performance.now();
-    const deadline = startedAt + seconds * 1_000;
-    await Promise.all(
-      Array.from({ length: 8 }, async () => {
-        while (performance.now() < deadline) {
-          await pair();
-          done++;
-        }
-      }),
-    );
-    const elapsedS = (performance.now() - startedAt) / 1_000;
+    const eight = await callersFor(pair, 8, seconds, pid);
+    const many = await callersFor(await batchedPrototypePair(client, depth), 32, seconds, pid);
     return {
       pairP50Us: latencies[Math.floor(latencies.length / 2)],
-      pairsPerSecond8: done / elapsedS,
-      serverCpuUsPerPair: (processCpuMicros(pid) - cpuBefore) / done,
+      pairsPerSecond8: eight.perSecond,
+      serverCpuUsPerPair: eight.serverCpuUsPerPair,
+      pairsPerSecond32Batched: many.perSecond,
+      serverCpuUsPerPair32Batched: many.serverCpuUsPerPair,
     };
   } finally {
     await node.close();
@@ -140,7 +203,7 @@ if (import.meta.url === pathToFileURL(process.argv[1] ?? "").href) {
     const { stdout } = await promisify(execFile)("redis-cli", ["-p", String(server.port), "INFO", "server"]);
     const figures = await benchPrototype(server.url, Number(/process_id:(\d+)/.exec(stdout)?.[1]));
     console.log(
-      `prototype reserve + commit (depth 4): p50 ${figures.pairP50Us.toFixed(0)} µs, 8 callers ${figures.pairsPerSecond8.toFixed(0)} pairs/s, redis-server CPU ${figures.serverCpuUsPerPair.toFixed(0)} µs per pair`,
+      `prototype reserve + commit (depth 4): p50 ${figures.pairP50Us.toFixed(0)} µs, 8 callers ${figures.pairsPerSecond8.toFixed(0)} pairs/s, redis-server CPU ${figures.serverCpuUsPerPair.toFixed(0)} µs per pair; 32 callers batched ${figures.pairsPerSecond32Batched.toFixed(0)} pairs/s, ${figures.serverCpuUsPerPair32Batched.toFixed(0)} µs per pair`,
     );
   } finally {
     await server.stop();

@@ -234,7 +234,35 @@ export async function benchRedis(options: { print?: boolean } = {}): Promise<str
     // ---------------------------------------------------------------- 2b. the minimal prototype, same server, same run
     const prototype = await benchPrototype(server.url, serverPid, 4, throughputSeconds);
     say(
-      `prototype pair (bench/redis-prototype.ts, depth 4): p50 ${prototype.pairP50Us.toFixed(0)} µs (${(prototype.pairP50Us / pingP50).toFixed(2)}× PING), ${callers} callers ${prototype.pairsPerSecond8.toFixed(0)} pairs/s (${(prototype.pairsPerSecond8 / reference.rps).toFixed(3)}×), redis-server ${prototype.serverCpuUsPerPair.toFixed(0)} µs per pair`,
+      `prototype pair (bench/redis-prototype.ts, depth 4): p50 ${prototype.pairP50Us.toFixed(0)} µs (${(prototype.pairP50Us / pingP50).toFixed(2)}× PING), ${callers} callers ${prototype.pairsPerSecond8.toFixed(0)} pairs/s (${(prototype.pairsPerSecond8 / reference.rps).toFixed(3)}×), redis-server ${prototype.serverCpuUsPerPair.toFixed(0)} µs per pair; ${callersMany} callers batched ${prototype.pairsPerSecond32Batched.toFixed(0)} pairs/s (${(prototype.pairsPerSecond32Batched / reference.rps).toFixed(3)}×), redis-server ${prototype.serverCpuUsPerPair32Batched.toFixed(0)} µs per pair`,
+    );
+    // The floor under each figure above, in the summary beside it.
+    for (const [name, value] of [
+      ["prototype pair p50 / PING p50, one caller", prototype.pairP50Us / pingP50],
+      [`prototype pairs/s, ${callers} callers / redis-benchmark req/s`, prototype.pairsPerSecond8 / reference.rps],
+      [
+        `prototype pairs/s, ${callersMany} callers with batching / redis-benchmark req/s`,
+        prototype.pairsPerSecond32Batched / reference.rps,
+      ],
+    ] as const) {
+      say(
+        target({
+          name,
+          value,
+          unit: "×",
+          comparison: "report",
+          method: "the minimal prototype, same server, same run",
+        }),
+      );
+    }
+    say(
+      target({
+        name: "prototype redis-server CPU per pair",
+        value: prototype.serverCpuUsPerPair,
+        unit: "µs",
+        comparison: "report",
+        method: `${callers} callers; ${prototype.serverCpuUsPerPair32Batched.toFixed(0)} µs with ${callersMany} callers batched`,
+      }),
     );
 
     // ---------------------------------------------------------------- 3. scope depth 1..6
