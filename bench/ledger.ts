@@ -203,6 +203,37 @@ function perProcess(kinds: SampleKind[], rounds = 3): number[] {
 
 // ---------------------------------------------------------------- memory
 
+/**
+ * ms per audit query over a full ring (100,000 retained events of 1,000 tenants): the events after
+ * a recent seq (a poller's query), the newest 10 of every tenant, and the newest 100 of one type.
+ */
+async function auditQueriesMs(): Promise<{ afterSeq: number; newest: number; byType: number }> {
+  const ledger = createLedger({ sweepIntervalMs: 0 });
+  const tenants = 1_000;
+  for (let tenant = 0; tenant < tenants; tenant++) {
+    await ledger.setBudget({ scope: `tenant:a${tenant}`, limit: Number.MAX_SAFE_INTEGER });
+  }
+  for (let index = 0; index < 60_000; index++) {
+    const subject = { tenant: `a${index % tenants}`, toolset: "lookup" };
+    const response = await ledger.reserve({ subject, action: { name: "lookup", tier: "read" }, estimate: 1 });
+    await ledger.commit(response.reservationId as string);
+  }
+  const [last] = await ledger.audit({ limit: 1 });
+  const timed = async (query: Parameters<Ledger["audit"]>[0]) => {
+    for (let index = 0; index < 3; index++) await ledger.audit(query);
+    const startedAt = performance.now();
+    for (let index = 0; index < 20; index++) await ledger.audit(query);
+    return (performance.now() - startedAt) / 20;
+  };
+  const figures = {
+    afterSeq: await timed({ afterSeq: last.seq - 20 }),
+    newest: await timed({ limit: 10 }),
+    byType: await timed({ type: "commit", limit: 100 }),
+  };
+  await ledger.close();
+  return figures;
+}
+
 async function heapPerIdleBudget(): Promise<number> {
   // The slope between two sizes, so fixed costs (modules, caches) cancel out. The audit trail is kept
   // to one event: it is bounded on its own (auditEventsTotalMax); an idle budget is its definition,
@@ -309,6 +340,7 @@ export async function benchLedger(): Promise<string[]> {
   const loopBytes = (await allocatedBytes(() => pairLoop(idle, ["t0"])(pairsCounted))) / pairsCounted;
   await one.close();
   const idleBytes = await heapPerIdleBudget();
+  const audits = await auditQueriesMs();
   const heapMiB = await heapOverPairs(1_000_000);
   // Flat: after the first step (caches, the audit ring and settled records reach their bounds), no growth.
   const growthMiB = Math.max(...heapMiB.slice(1)) - heapMiB[1];
@@ -347,6 +379,13 @@ export async function benchLedger(): Promise<string[]> {
       comparison: "<",
       limit: targets.idleBudgetBytes,
       method: "heap slope between 20,000 and 120,000 budgets, each used once",
+    }),
+    target({
+      name: "audit query over 100,000 retained events, the 20 after a seq",
+      value: audits.afterSeq,
+      unit: "ms",
+      comparison: "report",
+      method: `1,000 tenants; the newest 10 of all: ${audits.newest.toFixed(2)} ms; the newest 100 commits: ${audits.byType.toFixed(2)} ms`,
     }),
     target({ name: "reserve + commit, one tenant", value: pairUs, unit: "µs", comparison: "report" }),
     target({ name: "decide, one tenant", value: decideUs, unit: "µs", comparison: "report" }),

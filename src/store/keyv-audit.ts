@@ -1,10 +1,12 @@
 import { type Caps, DECISIONS, REASON_CODES } from "../core/decision.js";
+import { isWithinScope } from "../core/scope.js";
 import { TIERS, type Tier } from "../core/tiers.js";
 import { UNITS } from "../core/units.js";
+import { auditEventMatches } from "./audit-filter.js";
 import { BalanceSnapshot } from "./balance-snapshot.js";
 import { auditScopeId, type Hot } from "./keyv-records.js";
 import { formatReservationId, type ReservationSlots } from "./keyv-reservations.js";
-import { AUDIT_EVENT_TYPES, type AuditEvent, type BudgetDefinition } from "./types.js";
+import { AUDIT_EVENT_TYPES, type AuditEvent, type AuditLookup, type BudgetDefinition } from "./types.js";
 
 /** An event as the store appends it: balances as read (any object with these three numbers), or the answer's snapshot. */
 export type AuditInput = Omit<AuditEvent, "balances"> & {
@@ -152,6 +154,69 @@ export class AuditColumns {
     }
     for (const chain of this.chains.values()) this.readChain(chain, out);
     return out.sort((a, b) => a.seq - b.seq);
+  }
+
+  /**
+   * The newest `limit` events of one tenant (or of every tenant, by seq) that match `query`, oldest
+   * first, as filterAuditEvents answers over events(). The query is tested on the columns, and only
+   * the events kept are built: polling 100,000 retained events for the few after a seq took 140 ms
+   * when every one of them was built and filtered.
+   */
+  query(tenant: string | undefined, query: AuditLookup, limit: number): AuditEvent[] {
+    if (limit <= 0) return [];
+    const tested = new ColumnQuery(query);
+    if (tenant !== undefined) {
+      const chain = this.chains.get(tenant);
+      if (!chain) return [];
+      return this.matchingSlots(chain, tested, limit).map((at) => this.read(at, chain.tenantValue));
+    }
+    // Every tenant's newest matches, as slots: trimmed to the newest `limit` by seq as they pile up,
+    // so what is kept stays within a few times `limit` however many tenants; only those are built.
+    let kept: { at: number; chain: TenantChain }[] = [];
+    for (const chain of this.chains.values()) {
+      for (const at of this.matchingSlots(chain, tested, limit)) kept.push({ at, chain });
+      if (kept.length > 2 * limit) kept = this.newestBySeq(kept, limit);
+    }
+    return this.newestBySeq(kept, limit).map(({ at, chain }) => this.read(at, chain.tenantValue));
+  }
+
+  /** One chain's newest `limit` matching slots, oldest first (a ring while reading). */
+  private matchingSlots(chain: TenantChain, query: ColumnQuery, limit: number): number[] {
+    const ring: number[] = [];
+    let oldest = 0;
+    for (let at = chain.oldest; at !== absent; at = this.next[at]) {
+      if (!this.matches(at, chain, query)) continue;
+      if (ring.length < limit) ring.push(at);
+      else {
+        ring[oldest] = at;
+        oldest = (oldest + 1) % limit;
+      }
+    }
+    return oldest === 0 ? ring : ring.slice(oldest).concat(ring.slice(0, oldest));
+  }
+
+  /** The newest `limit` of slots from several tenants, oldest first by seq. */
+  private newestBySeq<T extends { at: number }>(slots: T[], limit: number): T[] {
+    slots.sort((a, b) => this.num[a.at * numFields] - this.num[b.at * numFields]);
+    return slots.length > limit ? slots.slice(slots.length - limit) : slots;
+  }
+
+  /** auditEventMatches on the columns; an event with an overflow record is built and tested whole. */
+  private matches(at: number, chain: TenantChain, query: ColumnQuery): boolean {
+    const n = at * numFields;
+    const seq = this.num[n];
+    const atMs = this.num[n + 1];
+    if (seq <= query.afterSeq || atMs < query.sinceMs || atMs > query.untilMs) return false;
+    if (this.extra[at] !== undefined) return auditEventMatches(this.read(at, chain.tenantValue), query.lookup);
+    const c = at * codeFields;
+    const s = at * strFields;
+    if (query.typeCode !== undefined && this.code[c] !== query.typeCode) return false;
+    if (query.decisionCode !== undefined) {
+      if (this.code[c + 3] !== query.decisionCode && this.code[c + 5] !== query.decisionCode) return false;
+    }
+    if (query.action !== undefined && (this.code[c + 2] === 0 || this.text(s + 1) !== query.action)) return false;
+    if (query.scope !== undefined && !isWithinScope(this.text(s) as string, query.scope)) return false;
+    return true;
   }
 
   /**
@@ -513,4 +578,34 @@ export class AuditColumns {
     chain.newer = undefined;
     chain.older = undefined;
   }
+}
+
+/**
+ * A query as the columns test it: codes for its enumerated fields (a value no column can hold gets
+ * -1, which no stored code equals, as no event of the columns can have it), bounds for the rest.
+ */
+class ColumnQuery {
+  readonly afterSeq: number;
+  readonly sinceMs: number;
+  readonly untilMs: number;
+  readonly typeCode: number | undefined;
+  readonly decisionCode: number | undefined;
+  readonly action: string | undefined;
+  readonly scope: string | undefined;
+
+  constructor(readonly lookup: AuditLookup) {
+    this.afterSeq = lookup.afterSeq ?? Number.NEGATIVE_INFINITY;
+    this.sinceMs = lookup.sinceMs ?? Number.NEGATIVE_INFINITY;
+    this.untilMs = lookup.untilMs ?? Number.POSITIVE_INFINITY;
+    // As auditEventMatches: an empty string asks for nothing.
+    this.typeCode = lookup.type ? codeOrNone(AUDIT_EVENT_TYPES, lookup.type) : undefined;
+    this.decisionCode = lookup.decision ? codeOrNone(DECISIONS, lookup.decision) : undefined;
+    this.action = lookup.action || undefined;
+    this.scope = lookup.scope || undefined;
+  }
+}
+
+function codeOrNone<T>(list: readonly T[], value: T): number {
+  const index = list.indexOf(value);
+  return index < 0 ? -1 : index + 1;
 }

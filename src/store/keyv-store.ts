@@ -24,7 +24,7 @@ import {
   receiptOfDecision,
   receiptOfStoredRecord,
 } from "../evidence/stored-receipt.js";
-import { filterAuditEvents } from "./audit-filter.js";
+import { auditQueryLimitDefault } from "./audit-filter.js";
 import { BalanceSnapshot, WithBalances } from "./balance-snapshot.js";
 import { EmbeddedReserveOutcome, EmbeddedSettleOutcome } from "./keyv-answers.js";
 import { AuditColumns, type AuditInput } from "./keyv-audit.js";
@@ -854,9 +854,10 @@ export class KeyvSingleProcessStore implements LedgerStore {
 
   async audit(query: AuditLookup): Promise<AuditEvent[]> {
     if (!this.restored) await this.ready;
-    return filterAuditEvents(
-      this.audits.events(query.scope === undefined ? undefined : tenantScopeOf(query.scope)),
+    return this.audits.query(
+      query.scope === undefined ? undefined : tenantScopeOf(query.scope),
       query,
+      query.limit ?? auditQueryLimitDefault,
     );
   }
 
