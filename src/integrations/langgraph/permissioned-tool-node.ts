@@ -55,6 +55,8 @@ interface Step {
   /** Whether the ledger was asked about any call, and the tiers its answers disabled. */
   asked: boolean;
   disabled: Set<Tier> | undefined;
+  /** A step of one call that arrived outside any step of this node. */
+  lone?: true;
 }
 
 /**
@@ -157,13 +159,18 @@ export class PermissionedToolNode extends ToolNode {
   }
 
   private gatedTool(call: ToolCall, config: LangGraphRunnableConfig, state: unknown): Promise<ToolMessage | Command> {
-    const step = this.steps.get(config);
-    if (!step) return super.runTool(call, config, state);
+    // A call that did not come through this node's step (runTool called on its own, or by a
+    // LangGraph path that bypasses run) is gated all the same, as a step of one call, never run
+    // unasked. Its denial answers the call; there is no step output to record it in.
+    const step = this.steps.get(config) ?? this.loneStep(config, state);
     // Numbered before the first await: ToolNode starts every call in order, so this is call order.
     const index = step.started++;
     const id = step.ids?.get(call);
     const withId: ToolCall =
       id !== undefined ? { ...call, id } : call.id ? call : { ...call, id: call.id ?? `call-${index}` };
+    // A lone call is marked paid for here, as a step marks its calls, so a guardTool inside does not charge it again.
+    if (step.lone)
+      config = withReservedCalls(config, [reservedCallKey(withId.name, withId.id)]) as LangGraphRunnableConfig;
     if (index >= toolCallsPerStepMax) {
       return deniedNow(step, index, this.notAllowed(step, withId, "too many tool calls in one step"));
     }
@@ -191,6 +198,20 @@ export class PermissionedToolNode extends ToolNode {
         if (admission.response) noteCaps(step, admission.response.caps);
       },
     );
+  }
+
+  /** A step for one call that arrived outside any step: the binding and channel from its config and state. */
+  private loneStep(config: LangGraphRunnableConfig, state: unknown): Step {
+    return {
+      binding: this.gate.bind(config),
+      tollgate: tollgateStateOf(state),
+      ids: undefined,
+      started: 0,
+      denials: undefined,
+      asked: false,
+      disabled: undefined,
+      lone: true,
+    };
   }
 
   /** The step's output as one Command: the tool results, the channel update, and where to go. */

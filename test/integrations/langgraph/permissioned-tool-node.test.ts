@@ -252,4 +252,35 @@ describe("PermissionedToolNode", () => {
     expect(steps.size).toBe(0);
     expect(await ledger.getBalance({ scope: "tenant:acme/toolset:internal-search" })).toMatchObject({ reserved: 0 });
   });
+
+  it("gates a runTool call that comes outside any step: charged once, denied when the budget is spent", async () => {
+    await emailLedger(20);
+    const effects = newEffects();
+    const { sendEmail } = supportTools(effects);
+    const node = new PermissionedToolNode([guardTool(sendEmail, { tier: "write-external", estimate: 20 })], {
+      ledger,
+      subject,
+      toolSpecs: { send_email: { tier: "write-external", estimate: 20, toolset: "send-email" } },
+    });
+    // runTool is protected: a LangGraph path that bypassed run() would reach it like this.
+    const runTool = (
+      node as unknown as { runTool(call: unknown, config: unknown, state: unknown): Promise<unknown> }
+    ).runTool.bind(node);
+    const call = (id: string) => ({
+      name: "send_email",
+      args: { to: "a@x.io", body: "refund" },
+      id,
+      type: "tool_call",
+    });
+    const first = (await runTool(call("lone-1"), {}, { messages: [] })) as ToolMessage;
+    const second = (await runTool(call("lone-2"), {}, { messages: [] })) as ToolMessage;
+    expect(first.status).not.toBe("error");
+    expect(second.status).toBe("error");
+    expect(second.content).toContain("BUDGET_EXCEEDED");
+    expect(effects.emails).toHaveLength(1);
+    // One reserve per call: the guardTool inside saw the call marked as paid for.
+    const reserves = (await ledger.audit({ scope: "tenant:acme" })).filter((event) => event.type === "reserve");
+    expect(reserves.map((event) => event.decision)).toEqual(["ALLOW", "DENY"]);
+    expect(await ledger.getBalance({ scope: emailScope })).toMatchObject({ spent: 20, reserved: 0 });
+  });
 });
