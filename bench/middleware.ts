@@ -85,6 +85,13 @@ export const passThroughMiddleware = {
   wrapToolCall: (request: unknown, handler: (request: unknown) => unknown) => handler(request),
 } as unknown as AgentMiddleware;
 
+/** tollgateMiddleware on `ledger`, except that its model-call hook (the tool offer) asks an instant stub ledger. */
+function offerOnStub(ledger: Awaited<ReturnType<typeof embeddedLedger>>): AgentMiddleware {
+  const enforcing = tollgateMiddleware({ ledger, subject, rules });
+  const offering = tollgateMiddleware({ ledger: instantLedger(), subject, rules });
+  return { ...enforcing, wrapModelCall: offering.wrapModelCall } as AgentMiddleware;
+}
+
 /**
  * Each target as a pair, interleaved round by round (measurePair): createAgent without middleware
  * against the same agent with tollgateMiddleware, over the embedded ledger, a lean prototype of
@@ -117,6 +124,12 @@ export async function benchMiddleware(invokesPerRound = 40, rounds = 15): Promis
     [
       "+ tollgateMiddleware, lean prototype ledger",
       agentWith([tollgateMiddleware({ ledger: leanLedger(leanLimits), subject, rules })]),
+      1.1,
+    ],
+    [
+      // What the tool offer's decides cost: the same middleware with its model-call hook on the stub.
+      "+ tollgateMiddleware, embedded ledger, its tool offer (wrapModelCall) on the stub ledger",
+      agentWith([offerOnStub(ledger)]),
       1.1,
     ],
     [
@@ -154,7 +167,7 @@ export async function benchMiddleware(invokesPerRound = 40, rounds = 15): Promis
             label: `createAgent ${name} / without`,
             pair,
             max,
-            forScale: !name.includes("tollgateMiddleware, embedded"),
+            forScale: name !== "+ tollgateMiddleware, embedded ledger",
           })
         : scaleLine(`createAgent ${name} / without (for scale)`, pair),
     );
