@@ -44,6 +44,27 @@ export async function throughput(
 }
 
 /**
+ * `throughput` with CPU time beside it: per operation, the server process's (`serverPid`) and this
+ * process's, in µs.
+ */
+export async function throughputWithCpu(
+  callers: number,
+  seconds: number,
+  serverPid: number,
+  fn: () => Promise<unknown>,
+): Promise<{ perSecond: number; serverCpuPerOp: number; clientCpuPerOp: number }> {
+  const serverCpuBefore = processCpuMicros(serverPid);
+  const clientCpuBefore = process.cpuUsage();
+  const { done, perSecond } = await throughput(callers, seconds, fn);
+  const clientCpu = process.cpuUsage(clientCpuBefore);
+  return {
+    perSecond,
+    serverCpuPerOp: (processCpuMicros(serverPid) - serverCpuBefore) / done,
+    clientCpuPerOp: (clientCpu.user + clientCpu.system) / done,
+  };
+}
+
+/**
  * CPU time of a process in µs: the sum over its threads of the scheduler's run time
  * (/proc/PID/task/TID/schedstat, nanoseconds), so a round of a few hundred ms is measured exactly;
  * /proc/PID/stat's utime + stime (10 ms ticks) where schedstat is missing.

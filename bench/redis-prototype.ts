@@ -14,7 +14,7 @@ import { pathToFileURL } from "node:url";
 import { promisify } from "node:util";
 import { createClient } from "@redis/client";
 import { startRedisServer } from "../test/helpers/redis-server.js";
-import { processCpuMicros } from "./redis-probe.js";
+import { throughputWithCpu } from "./redis-probe.js";
 
 const library = `#!lua name=tollgate_prototype
 local function clock()
@@ -151,24 +151,6 @@ export interface PrototypeFigures {
 }
 
 /** Runs the prototype pair on the server `url` (process `pid`): one-caller p50, 8-caller pairs/s, server CPU. */
-/** `callers` concurrent loops of `pair` for `seconds`: pairs/s and the server's CPU per pair. */
-async function callersFor(pair: () => Promise<void>, callers: number, seconds: number, pid: number) {
-  const cpuBefore = processCpuMicros(pid);
-  let done = 0;
-  const startedAt = performance.now();
-  const deadline = startedAt + seconds * 1_000;
-  await Promise.all(
-    Array.from({ length: callers }, async () => {
-      while (performance.now() < deadline) {
-        await pair();
-        done++;
-      }
-    }),
-  );
-  const elapsedS = (performance.now() - startedAt) / 1_000;
-  return { perSecond: done / elapsedS, serverCpuUsPerPair: (processCpuMicros(pid) - cpuBefore) / done };
-}
-
 export async function benchPrototype(url: string, pid: number, depth = 4, seconds = 3): Promise<PrototypeFigures> {
   const node = createClient({ url });
   await node.connect();
@@ -183,14 +165,14 @@ export async function benchPrototype(url: string, pid: number, depth = 4, second
       latencies.push((performance.now() - startedAt) * 1_000);
     }
     latencies.sort((a, b) => a - b);
-    const eight = await callersFor(pair, 8, seconds, pid);
-    const many = await callersFor(await batchedPrototypePair(client, depth), 32, seconds, pid);
+    const eight = await throughputWithCpu(8, seconds, pid, pair);
+    const many = await throughputWithCpu(32, seconds, pid, await batchedPrototypePair(client, depth));
     return {
       pairP50Us: latencies[Math.floor(latencies.length / 2)],
       pairsPerSecond8: eight.perSecond,
-      serverCpuUsPerPair: eight.serverCpuUsPerPair,
+      serverCpuUsPerPair: eight.serverCpuPerOp,
       pairsPerSecond32Batched: many.perSecond,
-      serverCpuUsPerPair32Batched: many.serverCpuUsPerPair,
+      serverCpuUsPerPair32Batched: many.serverCpuPerOp,
     };
   } finally {
     await node.close();

@@ -26,7 +26,7 @@ import { createLedger } from "../src/ledger/create-ledger.js";
 import type { Ledger } from "../src/ledger/ledger.js";
 import { hasBinary, redisUnavailableReason, startRedisServer } from "../test/helpers/redis-server.js";
 import { benchEvidence } from "./redis-evidence.js";
-import { processCpuMicros } from "./redis-probe.js";
+import { throughputWithCpu } from "./redis-probe.js";
 import { benchPrototype } from "./redis-prototype.js";
 import { target } from "./targets.js";
 
@@ -63,35 +63,6 @@ async function serverMicrosPerScript(client: RedisClient, fn: () => Promise<unkn
   const stats = String(await client.sendCommand(["INFO", "commandstats"]));
   const line = stats.split("\n").find((entry) => /^cmdstat_(fcall|evalsha):/.test(entry)) ?? "";
   return Number(/usec_per_call=([\d.]+)/.exec(line)?.[1] ?? Number.NaN);
-}
-
-/** Pairs per second from `count` concurrent callers for `seconds`, and redis-server CPU per pair. */
-async function throughput(
-  count: number,
-  seconds: number,
-  serverPid: number,
-  fn: () => Promise<void>,
-): Promise<{ perSecond: number; serverCpuPerPair: number; clientCpuPerPair: number }> {
-  const serverCpuBefore = processCpuMicros(serverPid);
-  const clientCpuBefore = process.cpuUsage();
-  let done = 0;
-  const startedAt = performance.now();
-  const deadline = startedAt + seconds * 1_000;
-  await Promise.all(
-    Array.from({ length: count }, async () => {
-      while (performance.now() < deadline) {
-        await fn();
-        done++;
-      }
-    }),
-  );
-  const elapsedS = (performance.now() - startedAt) / 1_000;
-  const clientCpu = process.cpuUsage(clientCpuBefore);
-  return {
-    perSecond: done / elapsedS,
-    serverCpuPerPair: (processCpuMicros(serverPid) - serverCpuBefore) / done,
-    clientCpuPerPair: (clientCpu.user + clientCpu.system) / done,
-  };
 }
 
 async function redisBenchmarkPing(port: number): Promise<{ p50Ms: number; rps: number }> {
@@ -190,10 +161,10 @@ export async function benchRedis(options: { print?: boolean } = {}): Promise<str
     );
 
     // ---------------------------------------------------------------- 2. throughput, 8 and 32 concurrent callers
-    const eight = await throughput(callers, throughputSeconds, serverPid, () => pair(ledger, subject));
+    const eight = await throughputWithCpu(callers, throughputSeconds, serverPid, () => pair(ledger, subject));
     const eightRatio = eight.perSecond / reference.rps;
     say(
-      `throughput, ${callers} concurrent callers: ${eight.perSecond.toFixed(0)} reserve + commit pairs/s; CPU per pair: client ${eight.clientCpuPerPair.toFixed(0)} µs, redis-server ${eight.serverCpuPerPair.toFixed(0)} µs`,
+      `throughput, ${callers} concurrent callers: ${eight.perSecond.toFixed(0)} reserve + commit pairs/s; CPU per pair: client ${eight.clientCpuPerOp.toFixed(0)} µs, redis-server ${eight.serverCpuPerOp.toFixed(0)} µs`,
     );
     say(
       target({
@@ -208,17 +179,17 @@ export async function benchRedis(options: { print?: boolean } = {}): Promise<str
     say(
       target({
         name: "redis-server CPU per pair",
-        value: eight.serverCpuPerPair,
+        value: eight.serverCpuPerOp,
         unit: "µs",
         comparison: "<=",
         limit: 200,
         method: `/proc schedstat over the ${callers}-caller run`,
       }),
     );
-    const many = await throughput(callersMany, throughputSeconds, serverPid, () => pair(ledger, subject));
+    const many = await throughputWithCpu(callersMany, throughputSeconds, serverPid, () => pair(ledger, subject));
     const manyRatio = many.perSecond / reference.rps;
     say(
-      `throughput, ${callersMany} concurrent callers (same-tick batching): ${many.perSecond.toFixed(0)} pairs/s, redis-server ${many.serverCpuPerPair.toFixed(0)} µs per pair`,
+      `throughput, ${callersMany} concurrent callers (same-tick batching): ${many.perSecond.toFixed(0)} pairs/s, redis-server ${many.serverCpuPerOp.toFixed(0)} µs per pair`,
     );
     say(
       target({

@@ -144,7 +144,10 @@ export class AuditColumns {
     if (this.stringsAddedSinceSweep > this.stringsUsedAtSweep + unusedStringsMargin) this.sweepStrings();
   }
 
-  /** One tenant's events, or every tenant's merged, oldest first (by seq). */
+  /**
+   * One tenant's events, or every tenant's merged, oldest first (by seq): every retained event built,
+   * the plain reading `query` is checked against.
+   */
   events(tenant?: string): AuditEvent[] {
     const out: AuditEvent[] = [];
     if (tenant !== undefined) {

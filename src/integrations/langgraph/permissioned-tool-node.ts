@@ -9,7 +9,7 @@ import { sortTiers } from "../../core/narrowing.js";
 import { type FallbackTarget, fallbackTargetSchema } from "../../core/policy.js";
 import type { Tier } from "../../core/tiers.js";
 import { resolveAction } from "../shared/action-spec.js";
-import { type ResolvedBinding, reservedCallKey, withReservedCalls } from "../shared/context.js";
+import { type ResolvedBinding, reservedCallKey, withReservedCall, withReservedCalls } from "../shared/context.js";
 import { denialMessage, type TollgateDenial } from "../shared/denial.js";
 import { adapterOptionsSchema, Gate, type GateOptions, parseAdapterOptions } from "../shared/gate.js";
 import { callIdOf, lastAIMessage } from "./denial-messages.js";
@@ -55,8 +55,6 @@ interface Step {
   /** Whether the ledger was asked about any call, and the tiers its answers disabled. */
   asked: boolean;
   disabled: Set<Tier> | undefined;
-  /** A step of one call that arrived outside any step of this node. */
-  lone?: true;
 }
 
 /**
@@ -162,15 +160,15 @@ export class PermissionedToolNode extends ToolNode {
     // A call that did not come through this node's step (runTool called on its own, or by a
     // LangGraph path that bypasses run) is gated all the same, as a step of one call, never run
     // unasked. Its denial answers the call; there is no step output to record it in.
-    const step = this.steps.get(config) ?? this.loneStep(config, state);
+    const stepOfRun = this.steps.get(config);
+    const step = stepOfRun ?? this.loneStep(config, state);
     // Numbered before the first await: ToolNode starts every call in order, so this is call order.
     const index = step.started++;
     const id = step.ids?.get(call);
     const withId: ToolCall =
       id !== undefined ? { ...call, id } : call.id ? call : { ...call, id: call.id ?? `call-${index}` };
     // A lone call is marked paid for here, as a step marks its calls, so a guardTool inside does not charge it again.
-    if (step.lone)
-      config = withReservedCalls(config, [reservedCallKey(withId.name, withId.id)]) as LangGraphRunnableConfig;
+    if (!stepOfRun) config = withReservedCall(config, withId.name, withId.id) as LangGraphRunnableConfig;
     if (index >= toolCallsPerStepMax) {
       return deniedNow(step, index, this.notAllowed(step, withId, "too many tool calls in one step"));
     }
@@ -210,7 +208,6 @@ export class PermissionedToolNode extends ToolNode {
       denials: undefined,
       asked: false,
       disabled: undefined,
-      lone: true,
     };
   }
 
