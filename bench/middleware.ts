@@ -18,7 +18,7 @@ import { toolsetFromName } from "../src/core/tool-rules.js";
 import { tollgateMiddleware } from "../src/integrations/langchain/middleware.js";
 import { embeddedLedger, instantLedger, leanLedger, measuredPair, scaleLine, targetLine } from "./graph.js";
 import { formatMeasurement } from "./measure.js";
-import { minimalMiddleware } from "./minimal-gates.js";
+import { minimalMiddleware, minimalOfferingMiddleware } from "./minimal-gates.js";
 
 const toolCallsPerInvoke = 3;
 const modelCallsPerInvoke = 3;
@@ -140,6 +140,12 @@ export async function benchMiddleware(invokesPerRound = 40, rounds = 15): Promis
     [
       "+ a minimal gate middleware (wrapToolCall: reserve, run, commit), embedded ledger",
       agentWith([minimalMiddleware(ledger, minimalInputs)]),
+      1.1,
+    ],
+    [
+      // The floor under the whole middleware: the same work (offer, then enforce) done minimally.
+      "+ a minimal gate middleware that also offers only allowed tools (a decide per tool per model call), embedded ledger",
+      agentWith([minimalOfferingMiddleware(ledger, minimalInputs)]),
       1.1,
     ],
     ["+ a pass-through middleware (both hooks)", agentWith([passThroughMiddleware]), undefined],

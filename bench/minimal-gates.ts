@@ -60,7 +60,7 @@ export function minimalGuard(
     );
 }
 
-/** A middleware whose wrapToolCall gates each call by the tool's name: the floor under tollgateMiddleware. */
+/** A middleware whose wrapToolCall gates each call by the tool's name: the floor under tollgateMiddleware's enforcing. */
 export function minimalMiddleware(ledger: Ledger, inputs: Record<string, ReserveInput>): AgentMiddleware {
   return {
     [Symbol.for("AgentMiddleware")]: true,
@@ -72,5 +72,23 @@ export function minimalMiddleware(ledger: Ledger, inputs: Record<string, Reserve
         () => handler(request),
         () => "denied",
       ),
+  } as unknown as AgentMiddleware;
+}
+
+/**
+ * The same work as tollgateMiddleware, minimally: before each model call a `decide` per offered
+ * tool and only the tools not denied passed on, then each tool call gated as minimalMiddleware
+ * does. The floor under the whole middleware, tool offer included.
+ */
+export function minimalOfferingMiddleware(ledger: Ledger, inputs: Record<string, ReserveInput>): AgentMiddleware {
+  const enforcing = minimalMiddleware(ledger, inputs);
+  return {
+    ...enforcing,
+    name: "MinimalOfferingGate",
+    wrapModelCall: async (request: { tools: { name: string }[] }, handler: (request: unknown) => Promise<unknown>) => {
+      const answers = await Promise.all(request.tools.map((tool) => ledger.decide(inputs[tool.name])));
+      const tools = request.tools.filter((_, index) => answers[index].decision !== "DENY");
+      return handler(tools.length === request.tools.length ? request : { ...request, tools });
+    },
   } as unknown as AgentMiddleware;
 }
