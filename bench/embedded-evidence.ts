@@ -236,7 +236,7 @@ export async function benchEmbeddedEvidence(baselineDir?: string): Promise<strin
       },
     },
     {
-      name: "JCS alone of 2 records (per pair)",
+      name: "the canonicalize package alone of 2 records (per pair)",
       run: () => {
         for (let i = 0; i < pairs; i++) {
           canonicalize({ tenant: "tenant:t0", seq: i, prevHash, event: sample[0] });

@@ -40,7 +40,7 @@ function reserveEvent(index: number) {
 }
 
 export async function benchEvidence(): Promise<string[]> {
-  const lines = ["## Evidence (src/evidence: JCS via canonicalize, SHA-256, Ed25519 from node:crypto)"];
+  const lines = ["## Evidence (src/evidence: JCS by canonical.ts, SHA-256, Ed25519 from node:crypto)"];
   const key = generateSigningKey("bench");
   const perRound = 10_000;
   const events = Array.from({ length: perRound }, (_, index) => reserveEvent(index));

@@ -99,7 +99,9 @@ beforeAll(async () => {
       },
     }),
   );
-  const install = ["install", "--no-audit", "--no-fund", "--no-package-lock"];
+  // engine-strict: a dependency that declares it needs a newer Node than ours fails the install here,
+  // as it does for a user who sets it (canonicalize 5.x wants Node 22).
+  const install = ["install", "--no-audit", "--no-fund", "--no-package-lock", "--engine-strict"];
   // The cache holds the packages but maybe not their registry metadata; then the registry fills in.
   const offline = await run("npm", [...install, "--offline"], appDir);
   if (offline.code !== 0) await runOk("npm", [...install, "--prefer-offline"], appDir);
