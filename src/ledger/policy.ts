@@ -2,7 +2,7 @@ import { readFileSync } from "node:fs";
 import { readFile } from "node:fs/promises";
 import { extname } from "node:path";
 import { isMap, isScalar, isSeq, LineCounter, type Node, type Pair, parseDocument } from "yaml";
-import { TollgateError } from "../core/errors.js";
+import { TollgateError, ValidationError } from "../core/errors.js";
 import { resolveNarrowing } from "../core/narrowing.js";
 import {
   changedBudgetFields,
@@ -257,6 +257,10 @@ export interface BudgetAdmin {
   listBudgets(query: ListBudgetsQuery): Promise<BudgetDefinition[]>;
   setBudget(input: SetBudgetInput): Promise<unknown>;
   removeBudget(input: RemoveBudgetInput): Promise<{ removed: boolean }>;
+  /** The store's policy lease (LedgerStore.withPolicyLease); a Ledger's is taken from its store. */
+  withPolicyLease?: LedgerStore["withPolicyLease"];
+  /** A Ledger's store, whose policy lease an apply holds. */
+  readonly store?: Promise<LedgerStore>;
 }
 
 export type PolicyChange =
@@ -338,7 +342,12 @@ export interface ApplyProgress {
 
 export interface ApplyPolicyOptions {
   onProgress?: (progress: ApplyProgress) => void;
+  /** How long to wait for another apply holding the store's policy lease. Default 60 s; then POLICY_APPLY_BUSY. */
+  leaseWaitMs?: number;
 }
+
+export const policyLeaseWaitMsDefault = 60_000;
+const policyLeaseWaitMsMax = 3_600_000;
 
 export interface PolicyApplyResult {
   applied: PolicyChange[];
@@ -376,17 +385,40 @@ export class PolicyApplyError extends TollgateError {
  * Applies a validated policy whole or not at all: the plan is computed first, then run; if the
  * store fails part-way, the changes already made are undone in reverse order. Undoing a removal
  * restores the grant but not its counters (removing a budget drops its counters), which is why
- * removals run last. Two operators applying different files at once are not serialized.
+ * removals run last. The plan and its run hold the store's policy lease when it has one: two
+ * operators (or replicas opening with a policy) applying at once take turns, each planning from
+ * what the one before left, so the store ends as one policy says, never a mix of two.
  */
 export async function applyPolicy(
   admin: BudgetAdmin,
   policy: Policy,
   options: ApplyPolicyOptions = {},
 ): Promise<PolicyApplyResult> {
+  const waitMs = options.leaseWaitMs ?? policyLeaseWaitMsDefault;
+  if (!(Number.isSafeInteger(waitMs) && waitMs >= 0 && waitMs <= policyLeaseWaitMsMax)) {
+    throw new ValidationError([
+      { code: "invalid_value", path: "leaseWaitMs", message: `must be an integer from 0 to ${policyLeaseWaitMsMax}` },
+    ]);
+  }
+  const onProgress = options.onProgress;
+  const store = admin.withPolicyLease ? undefined : await admin.store;
+  const lease = admin.withPolicyLease ?? store?.withPolicyLease?.bind(store);
+  if (!lease) return planAndApply(admin, policy, onProgress, () => true);
+  return lease((held) => planAndApply(admin, policy, onProgress, held), { waitMs });
+}
+
+async function planAndApply(
+  admin: BudgetAdmin,
+  policy: Policy,
+  onProgress: ApplyPolicyOptions["onProgress"],
+  held: () => boolean,
+): Promise<PolicyApplyResult> {
   const plan = await planPolicy(admin, policy);
   const applied: PolicyChange[] = [];
   for (const change of plan.changes) {
     try {
+      // A lease that may have lapsed may be another apply's now: stop before writing more.
+      if (!held()) throw leaseLostError();
       await runChange(admin, change);
     } catch (error) {
       const rollbackFailures: PolicyChange[] = [];
@@ -400,9 +432,17 @@ export async function applyPolicy(
       throw new PolicyApplyError(change, applied.length, rollbackFailures, policy.source, error);
     }
     applied.push(change);
-    options.onProgress?.({ done: applied.length, total: plan.changes.length, change });
+    onProgress?.({ done: applied.length, total: plan.changes.length, change });
   }
   return { applied, unchanged: plan.unchanged };
+}
+
+function leaseLostError(): TollgateError {
+  return new TollgateError(
+    "LEDGER_UNAVAILABLE",
+    "the policy lease may have lapsed (the store did not confirm its renewals), so another apply may be running",
+    { transient: true },
+  );
 }
 
 async function runChange(admin: BudgetAdmin, change: PolicyChange): Promise<void> {
@@ -446,6 +486,7 @@ export function describeChange(change: PolicyChange): string {
 /** Budget administration straight on a store, for applying a policy while the ledger opens. */
 export function budgetAdminOfStore(store: LedgerStore): BudgetAdmin {
   return {
+    withPolicyLease: store.withPolicyLease?.bind(store),
     listBudgets: async (query) => store.listBudgets({ scopePrefix: parseInput(listBudgetsSchema, query).scope }),
     async setBudget(input) {
       await store.putBudget({

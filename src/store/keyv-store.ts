@@ -171,6 +171,8 @@ export class KeyvSingleProcessStore implements LedgerStore {
   };
   /** Ids of open holds, kept only when writing through: the persisted index. */
   private readonly heldIds = new Set<string>();
+  /** The last policy apply queued (withPolicyLease), settled or not. */
+  private policyApplies: Promise<unknown> = Promise.resolve();
   private readonly idempotency = new Map<string, IdempotencyRecord>();
   /**
    * Records of tenants without budgets (a hostile caller's random tenant ids): a pool of their own,
@@ -277,6 +279,16 @@ export class KeyvSingleProcessStore implements LedgerStore {
 
   async now(): Promise<number> {
     return this.clock();
+  }
+
+  /**
+   * Policy applies in this process one after another (the store has one process by definition):
+   * each starts when the one before it has finished, so two never interleave their writes.
+   */
+  withPolicyLease<T>(work: (held: () => boolean) => Promise<T>): Promise<T> {
+    const turn = this.policyApplies.then(() => work(() => true));
+    this.policyApplies = turn.catch(() => undefined);
+    return turn;
   }
 
   async close(): Promise<void> {

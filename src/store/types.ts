@@ -68,6 +68,14 @@ export interface LedgerStore {
    * ledger hands over (receiptOfDecision).
    */
   receipt?(query: ReceiptQuery | DecisionReceiptQuery): Promise<CyclesEnvelope>;
+  /**
+   * Optional, for a store several writers share: runs `work` holding the store's policy lease, so
+   * two policy applies (two operators, replicas opening with a policy) never interleave their
+   * writes. Waits up to `waitMs` for a lease another writer holds, then fails with
+   * POLICY_APPLY_BUSY. `held()` turns false once the lease may have lapsed (its renewals failed):
+   * work still to do must stop then.
+   */
+  withPolicyLease?<T>(work: (held: () => boolean) => Promise<T>, options: { waitMs: number }): Promise<T>;
   close(): Promise<void>;
 }
 

@@ -219,4 +219,38 @@ budgets:
       /cannot read the file: no such file/,
     );
   });
+
+  it("two applies at once take turns: the store ends as one policy says, never a mix of both", async () => {
+    const target = ledger();
+    const only = (toolset: string) =>
+      parsePolicy({ owns: ["tenant:acme"], budgets: [{ scope: `tenant:acme/toolset:${toolset}`, limit: 7 }] });
+    // Planned together from the same empty store, each would add its budget and neither remove the other's.
+    const [first, second] = await Promise.all([
+      applyPolicy(target, only("email")),
+      applyPolicy(target, only("deploy")),
+    ]);
+    expect(first.applied.map((change) => change.kind)).toEqual(["add"]);
+    // The second planned from what the first left: its budget added, the first's removed.
+    expect(second.applied.map((change) => change.kind)).toEqual(["add", "remove"]);
+    const scopes = (await target.listBudgets({ allTenants: true })).map((budget) => budget.scope);
+    expect(scopes).toEqual(["tenant:acme/toolset:deploy"]);
+  });
+
+  it("a failed apply lets the next one have its turn, and a bad leaseWaitMs changes nothing", async () => {
+    const target = ledger();
+    const failing: BudgetAdmin = {
+      listBudgets: (query) => target.listBudgets(query),
+      setBudget: () => Promise.reject(new Error("store down")),
+      removeBudget: (input) => target.removeBudget(input),
+      store: target.store,
+    };
+    const policy = parsePolicyText(basePolicy, "p.yaml");
+    const results = await Promise.allSettled([applyPolicy(failing, policy), applyPolicy(target, policy)]);
+    expect(results[0]).toMatchObject({ status: "rejected", reason: expect.any(PolicyApplyError) });
+    expect(results[1]).toMatchObject({ status: "fulfilled" });
+    await expect(applyPolicy(target, policy, { leaseWaitMs: -1 })).rejects.toMatchObject({
+      code: "VALIDATION_FAILED",
+      issues: [{ path: "leaseWaitMs" }],
+    });
+  });
 });

@@ -29,9 +29,10 @@ import { ValidationError } from "../../core/errors.js";
  *   <prefix>:tenants                       set    tenants with budgets, for listings and audit queries across tenants
  *   <prefix>:tenants-recent                zset   tenants without budgets seen lately → when (client ms), capped
  *   <prefix>:sweep                         zset   tenant → deadline hint for the expiry sweep
+ *   <prefix>:policy-lease                  string the token of whoever is applying a policy now, PX lease (policy-lease.ts)
  *
- * The last three are indexes outside any tenant's slot; they are written by separate commands and
- * are never needed for a decision to be right.
+ * The last four are outside any tenant's slot; they are written by separate commands and are never
+ * needed for a decision to be right.
  *
  * A tenant written by an earlier build (no "~layout" in its budgets hash) is refused, not read
  * (layout.ts, StoreLayoutError).
@@ -47,6 +48,7 @@ export interface KeySpace {
   readonly tenants: string;
   readonly recentTenants: string;
   readonly sweepIndex: string;
+  readonly policyLease: string;
 }
 
 export const keyPrefixDefault = "tollgate";
@@ -69,5 +71,6 @@ export function keySpace(prefix = keyPrefixDefault): KeySpace {
     tenants: `${prefix}:tenants`,
     recentTenants: `${prefix}:tenants-recent`,
     sweepIndex: `${prefix}:sweep`,
+    policyLease: `${prefix}:policy-lease`,
   };
 }

@@ -57,6 +57,7 @@ import { CallBatcher } from "./call-batcher.js";
 import { RedisChainBackend } from "./chain-backend.js";
 import type { RedisConnection } from "./connection.js";
 import type { KeySpace } from "./keys.js";
+import { withRedisLease } from "./policy-lease.js";
 import { amountOf, arrayReply, checkBalance, jsonReply, okOutcome, oneOf, type Reply, textOf } from "./replies.js";
 import { batchFunction, librarySource, type StoreFunction, scripts } from "./scripts.js";
 
@@ -174,6 +175,11 @@ export class RedisLedgerStore implements LedgerStore {
       Math.floor(amountOf(micros, "TIME", "microseconds") / 1000) +
       this.timeOffsetMs()
     );
+  }
+
+  /** One policy apply at a time across every process on this server (and prefix). */
+  withPolicyLease<T>(work: (held: () => boolean) => Promise<T>, options: { waitMs: number }): Promise<T> {
+    return withRedisLease(this.connection, this.keys.policyLease, work, options);
   }
 
   async close(): Promise<void> {
