@@ -114,15 +114,17 @@ export function parseAuditLine(
 }
 
 /**
- * True for a line that is one audit event (as `tollgate audit --out` writes them before the chain):
- * `audit verify --from` leaves those to the chain records, which carry each event themselves.
+ * The audit event a line holds, as the readers of an export take it (`tollgate audit --out` writes
+ * them before the chain); undefined for any other line. `audit verify --from` checks each against
+ * the chain record that carries it.
  */
-export function isAuditEventLine(line: string): boolean {
-  if (!line.includes('"type"')) return false;
+export function auditEventOfLine(line: string): AuditEvent | undefined {
+  if (!line.includes('"type"')) return undefined;
   try {
-    return "event" in parseAuditLine(line, "", 0);
+    const parsed = parseAuditLine(line, "", 0);
+    return "event" in parsed ? parsed.event : undefined;
   } catch {
-    return false;
+    return undefined;
   }
 }
 

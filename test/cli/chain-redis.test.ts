@@ -76,8 +76,28 @@ function suite() {
     expect(verified.stdout).toContain(
       "whole, seq 1-15 (15 record(s), 1 checkpoint(s)), signed through seq 11, 4 record(s) after the last checkpoint",
     );
+    expect(verified.stdout).toContain("Event lines whole: 15 checked, each the event its chain record carries.");
     // The report still reads the events of the same file.
     expect((await run(["audit", "--from", file, "--json"])).stdout.trim().split("\n")).toHaveLength(15);
+    // An event line edited in the file (what a report would show) while its chain record is left whole:
+    // the chain alone verifies, the file does not.
+    const eventAt = lines.findIndex((line) => line.includes('"seq":4,') && !line.startsWith('{"chain":'));
+    const edited = [...lines];
+    edited[eventAt] = edited[eventAt].replace('"estimate":2', '"estimate":9');
+    expect(edited[eventAt]).not.toBe(lines[eventAt]);
+    // And one line that no record covers (an event the chain never had).
+    const invented = JSON.parse(lines[eventAt]);
+    invented.seq = 99;
+    edited.splice(eventAt + 1, 0, JSON.stringify(invented));
+    const editedFile = join(dir, "export-event-edited.jsonl");
+    writeFileSync(editedFile, `${edited.join("\n")}\n`);
+    const lied = await run(["audit", "verify", "--from", editedFile, "--jwks", jwks]);
+    expect(lied.code).toBe(1);
+    expect(lied.stdout).toContain("Chain whole.");
+    expect(lied.stdout).toContain(`Event line ${eventAt + 1} BROKEN: differs_from_chain: event seq 4`);
+    expect(lied.stdout).toContain(`Event line ${eventAt + 2} BROKEN: not_in_chain: no chain record of tenant:acme`);
+    const liedJson = JSON.parse((await run(["audit", "verify", "--from", editedFile, "--json"])).stdout);
+    expect(liedJson).toMatchObject({ ok: false, events: { checked: 16, problemCount: 2 } });
     // Edited on the store: broken at its seq, exit 1.
     const stream = `${prefix}:{tenant:acme}:audit`;
     const { createClient } = await import("@redis/client");

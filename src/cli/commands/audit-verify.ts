@@ -10,10 +10,11 @@ import {
 } from "../../evidence/export.js";
 import { type KeySet, parseJwks } from "../../evidence/keys.js";
 import { type ReceiptVerification, receiptBytesMax, verifyReceipt } from "../../evidence/receipt.js";
-import { auditFileBytesMax, isAuditEventLine } from "../audit-file.js";
+import { auditEventOfLine, auditFileBytesMax } from "../audit-file.js";
 import { chainSourceOf } from "../chain-source.js";
 import type { Command } from "../command.js";
 import { CliFailure, exitFailure, exitOk, UsageError } from "../errors.js";
+import { type EventLine, type EventLineVerification, verifyEventLines } from "../event-lines.js";
 import { terminalText, writeJsonLine, writeLine } from "../io.js";
 import { redisOptions, redisUrlOf, userPath } from "../options.js";
 import { parseScopeFlag } from "../values.js";
@@ -28,7 +29,9 @@ export const auditVerify: Command = {
     "its signature and, with --jwks, that a key of the set signed it.",
     "--from checks a chain export: every hash and link, continuity from seq 1 or from a kept checkpoint, and",
     "every checkpoint's signature against --jwks. It names the first broken sequence number and what broke:",
-    "edited, deleted, inserted, reordered, signature invalid, unknown key.",
+    "edited, deleted, inserted, reordered, signature invalid, unknown key. The export's event lines (what a",
+    "report reads) must each be the event its chain record carries; one that differs or that no record",
+    "covers is named by its line.",
     "--redis reads the chain straight from the live store (every tenant, or the one --scope names) and checks",
     "it the same way; it writes nothing. Events not linked yet (the last moments, a process that died) are",
     "not part of it until a linker links them.",
@@ -75,8 +78,9 @@ export const auditVerify: Command = {
       return verified.ok ? exitOk : exitFailure;
     }
     let exported: ChainExport;
+    let eventLines: EventLine[] = [];
     if (from !== undefined) {
-      exported = await readChainExportFile(io, from);
+      ({ chain: exported, eventLines } = await readExportFile(io, from));
     } else {
       const scope =
         typeof options.scope === "string" ? parseScopeFlag("scope", options.scope, command.name) : undefined;
@@ -84,9 +88,15 @@ export const auditVerify: Command = {
     }
     const chain = verifyChain(exported.records, exported.checkpoints, keys);
     const receipts = verifyExportReceipts(exported, keys);
-    const ok = chain.ok && receipts.problems.length === 0;
-    if (options.json) writeJsonLine(io.stdout, { ...chain, ok, receipts });
-    else for (const line of [...describeChain(chain), ...describeReceipts(receipts)]) writeLine(io.stdout, line);
+    // What a report reads of the file must be what the chain vouches for.
+    const events = verifyEventLines(eventLines, exported.records);
+    const ok = chain.ok && receipts.problems.length === 0 && events.problemCount === 0;
+    if (options.json) writeJsonLine(io.stdout, { ...chain, ok, receipts, events });
+    else {
+      for (const line of [...describeChain(chain), ...describeReceipts(receipts), ...describeEventLines(events)]) {
+        writeLine(io.stdout, line);
+      }
+    }
     return ok ? exitOk : exitFailure;
   },
 };
@@ -125,24 +135,56 @@ async function readStoreChain(
 
 /**
  * An audit export (`tollgate audit --out`) has its events as lines of their own before the chain:
- * they are blanked (line numbers stay true), and every other line must be evidence. The chain
- * records carry the events that are verified.
+ * they are taken out with their line numbers (checked against the chain records, which carry each
+ * event) and blanked, so line numbers stay true; every other line must be evidence.
  */
-function withoutAuditEvents(text: string): string {
-  return text
+function splitAuditEvents(text: string): { chainText: string; eventLines: EventLine[] } {
+  const eventLines: EventLine[] = [];
+  const chainText = text
     .split("\n")
-    .map((line) => (isAuditEventLine(line) ? "" : line))
+    .map((line, index) => {
+      const event = auditEventOfLine(line);
+      if (event === undefined) return line;
+      eventLines.push({ line: index + 1, event });
+      return "";
+    })
     .join("\n");
+  return { chainText, eventLines };
 }
 
-/** A chain export file (`audit --out`), its audit event lines left out; a bad line is a CliFailure naming it. */
-export async function readChainExportFile(io: Parameters<Command["run"]>[0]["io"], file: string): Promise<ChainExport> {
+/** An export file (`audit --out`): its chain, and its audit event lines; a bad line is a CliFailure naming it. */
+async function readExportFile(
+  io: Parameters<Command["run"]>[0]["io"],
+  file: string,
+): Promise<{ chain: ChainExport; eventLines: EventLine[] }> {
   try {
-    return parseChainExport(withoutAuditEvents(await readBounded(userPath(io, file), auditFileBytesMax)));
+    const { chainText, eventLines } = splitAuditEvents(await readBounded(userPath(io, file), auditFileBytesMax));
+    return { chain: parseChainExport(chainText), eventLines };
   } catch (error) {
     if (error instanceof ValidationError) throw new CliFailure(`${file}: ${error.message}`, { cause: error });
     throw error;
   }
+}
+
+/** A chain export file (`audit --out`), its audit event lines left out. */
+export async function readChainExportFile(io: Parameters<Command["run"]>[0]["io"], file: string): Promise<ChainExport> {
+  return (await readExportFile(io, file)).chain;
+}
+
+/** Shown in full up to this many; --json lists up to eventLineProblemsKept. */
+const eventLineProblemsShown = 20;
+
+function describeEventLines(verified: EventLineVerification): string[] {
+  if (verified.checked === 0) return [];
+  if (verified.problemCount === 0) {
+    return [`Event lines whole: ${verified.checked} checked, each the event its chain record carries.`];
+  }
+  const lines = verified.problems
+    .slice(0, eventLineProblemsShown)
+    .map((problem) => `Event line ${problem.line} BROKEN: ${problem.kind}: ${terminalText(problem.detail)}.`);
+  if (verified.problemCount > lines.length) lines.push(`  and ${verified.problemCount - lines.length} more.`);
+  lines.push(`Event lines broken: ${verified.problemCount} of ${verified.checked} are not what the chain vouches for.`);
+  return lines;
 }
 
 async function readBounded(file: string, bytesMax: number): Promise<string> {
