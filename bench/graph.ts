@@ -288,6 +288,7 @@ export async function benchGraph(invokes = 300, rounds = 21): Promise<string[]> 
     runId: undefined,
   };
   const ledgerShares: string[] = [];
+  const overFloor: string[] = [];
   const leanLimits = { "tenant:acme": Number.MAX_SAFE_INTEGER, "tenant:acme/toolset:lookup": Number.MAX_SAFE_INTEGER };
   for (const [ledgerName, ledger] of [
     ["embedded ledger", await embeddedLedger(["lookup"])],
@@ -343,8 +344,34 @@ export async function benchGraph(invokes = 300, rounds = 21): Promise<string[]> 
         invokes,
         rounds,
       );
-      for (const pair of [minimalNodePair, minimalGuardPair])
+      // Ours against that floor directly, in the same rounds: what the adapter adds over any gate on this ledger.
+      const overFloorNode = await measuredPair(
+        {
+          name: `minimal gated ToolNode.invoke, ${ledgerName}`,
+          run: loop(invokes, () => minimalNode.invoke(nodeInput)),
+        },
+        {
+          name: `PermissionedToolNode.invoke, ${ledgerName}`,
+          run: loop(invokes, () => gatedNode.invoke(gatedNodeInput)),
+        },
+        invokes,
+        rounds,
+      );
+      const overFloorGuard = await measuredPair(
+        {
+          name: `minimal guard(tool.invoke)(args), ${ledgerName}`,
+          run: loop(invokes, () => minimalGuarded({ id: "42" })),
+        },
+        { name: `guardTool(tool).invoke(args), ${ledgerName}`, run: loop(invokes, () => guarded.invoke({ id: "42" })) },
+        invokes,
+        rounds,
+      );
+      for (const pair of [minimalNodePair, minimalGuardPair, overFloorNode, overFloorGuard])
         lines.push(formatMeasurement(pair.base), formatMeasurement(pair.gated));
+      overFloor.push(
+        scaleLine(`PermissionedToolNode.invoke / the minimal gated ToolNode, ${ledgerName}`, overFloorNode),
+        scaleLine(`guardTool(tool).invoke(args) / the minimal guard, ${ledgerName}`, overFloorGuard),
+      );
       targets.push(
         {
           label: `minimal gated ToolNode (runTool: reserve, run, commit) / ToolNode.invoke, ${ledgerName}`,
@@ -426,6 +453,7 @@ export async function benchGraph(invokes = 300, rounds = 21): Promise<string[]> 
   lines.push(
     "",
     ...targets.map(targetLine),
+    ...overFloor,
     ...ledgerShares,
     scaleLine("graph step, gated / plain (for context)", stepPair),
   );

@@ -178,6 +178,23 @@ export async function benchMiddleware(invokesPerRound = 40, rounds = 15): Promis
         : scaleLine(`createAgent ${name} / without (for scale)`, pair),
     );
   }
+  // Ours against the same-work floor directly, in the same rounds: what the middleware adds over it.
+  const overFloor = await measuredPair(
+    {
+      name: "createAgent + the minimal offering gate middleware",
+      run: loop(agentWith([minimalOfferingMiddleware(ledger, minimalInputs)])),
+    },
+    {
+      name: "createAgent + tollgateMiddleware",
+      run: loop(agentWith([tollgateMiddleware({ ledger, subject, rules })])),
+    },
+    invokesPerRound,
+    rounds,
+  );
+  lines.push(formatMeasurement(overFloor.base), formatMeasurement(overFloor.gated));
+  verdicts.push(
+    scaleLine("createAgent + tollgateMiddleware / + the minimal offering gate middleware, embedded ledger", overFloor),
+  );
   await ledger.close();
   return [...lines, "", ...verdicts];
 }
