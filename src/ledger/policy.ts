@@ -354,38 +354,54 @@ export interface PolicyApplyResult {
   unchanged: number;
 }
 
-/** Applying failed part-way. `rolledBack` says whether the store is back where it started. */
+/**
+ * Applying failed part-way. `rolledBack` says whether the store is back where it started.
+ * `keptRemovals`: budgets the apply removed and did not add back, because a budget added again
+ * starts from no spend (re-adding one spent 90 of 100 would grant 100 more): revocations the file
+ * asked for, left in place, so a failure never grants more than before.
+ */
 export class PolicyApplyError extends TollgateError {
   readonly failedChange: PolicyChange;
   readonly rolledBack: boolean;
   readonly rollbackFailures: PolicyChange[];
+  readonly keptRemovals: PolicyChange[];
   constructor(
     failedChange: PolicyChange,
     appliedCount: number,
-    rollbackFailures: PolicyChange[],
+    undo: { failures: PolicyChange[]; keptRemovals: PolicyChange[] },
     source: string | undefined,
     cause: unknown,
   ) {
     const what = `${describeChange(failedChange)}: ${(cause as Error)?.message ?? String(cause)}`;
     const code = cause instanceof TollgateError ? cause.code : "LEDGER_UNAVAILABLE";
+    const { failures, keptRemovals } = undo;
+    const diff = `run "tollgate policy diff${source ? ` ${source}` : ""}" to see what differs, then apply again.`;
+    const kept =
+      keptRemovals.length === 0
+        ? ""
+        : ` Kept, not added back (a budget added again would start from no spend): ${keptRemovals.map(describeChange).join(", ")}.`;
     const outcome =
-      rollbackFailures.length === 0
-        ? appliedCount === 0
-          ? "Nothing was changed."
-          : `The ${appliedCount} change(s) already made were rolled back; nothing was changed.`
-        : `Rolling back failed for ${rollbackFailures.map(describeChange).join(", ")}; run "tollgate policy diff${source ? ` ${source}` : ""}" to see what differs, then apply again.`;
+      failures.length > 0
+        ? `Rolling back failed for ${failures.map(describeChange).join(", ")};${kept} ${diff}`
+        : keptRemovals.length > 0
+          ? `The other change(s) were rolled back.${kept} ${diff}`
+          : appliedCount === 0
+            ? "Nothing was changed."
+            : `The ${appliedCount} change(s) already made were rolled back; nothing was changed.`;
     super(code, `Applying the policy failed at ${what}. ${outcome}`, { cause });
     this.failedChange = failedChange;
-    this.rolledBack = rollbackFailures.length === 0;
-    this.rollbackFailures = rollbackFailures;
+    this.rolledBack = failures.length === 0 && keptRemovals.length === 0;
+    this.rollbackFailures = failures;
+    this.keptRemovals = keptRemovals;
   }
 }
 
 /**
  * Applies a validated policy whole or not at all: the plan is computed first, then run; if the
- * store fails part-way, the changes already made are undone in reverse order. Undoing a removal
- * restores the grant but not its counters (removing a budget drops its counters), which is why
- * removals run last. The plan and its run hold the store's policy lease when it has one: two
+ * store fails part-way, the changes already made are undone in reverse order, except removals:
+ * removing a budget drops its counters, and adding it back would start it from no spend, so those
+ * stay removed (PolicyApplyError.keptRemovals) and a failure never grants more than before. That is
+ * why removals run last. The plan and its run hold the store's policy lease when it has one: two
  * operators (or replicas opening with a policy) applying at once take turns, each planning from
  * what the one before left, so the store ends as one policy says, never a mix of two.
  */
@@ -421,15 +437,21 @@ async function planAndApply(
       if (!held()) throw leaseLostError();
       await runChange(admin, change);
     } catch (error) {
-      const rollbackFailures: PolicyChange[] = [];
+      const failures: PolicyChange[] = [];
+      const keptRemovals: PolicyChange[] = [];
       for (const done of [...applied].reverse()) {
+        // Removing dropped the budget's counters: adding it back would hand out its spent part again.
+        if (done.kind === "remove") {
+          keptRemovals.push(done);
+          continue;
+        }
         try {
           await runChange(admin, inverseOf(done));
         } catch {
-          rollbackFailures.push(done);
+          failures.push(done);
         }
       }
-      throw new PolicyApplyError(change, applied.length, rollbackFailures, policy.source, error);
+      throw new PolicyApplyError(change, applied.length, { failures, keptRemovals }, policy.source, error);
     }
     applied.push(change);
     onProgress?.({ done: applied.length, total: plan.changes.length, change });
@@ -461,15 +483,11 @@ async function runChange(admin: BudgetAdmin, change: PolicyChange): Promise<void
   });
 }
 
-function inverseOf(change: PolicyChange): PolicyChange {
-  switch (change.kind) {
-    case "add":
-      return { kind: "remove", before: change.after };
-    case "change":
-      return { kind: "change", before: change.after, after: change.before, fields: change.fields };
-    case "remove":
-      return { kind: "add", after: change.before };
-  }
+/** The change that undoes an add or a change (a removal is not undone: see applyPolicy). */
+function inverseOf(change: Exclude<PolicyChange, { kind: "remove" }>): PolicyChange {
+  return change.kind === "add"
+    ? { kind: "remove", before: change.after }
+    : { kind: "change", before: change.after, after: change.before, fields: change.fields };
 }
 
 export function describeChange(change: PolicyChange): string {

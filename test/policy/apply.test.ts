@@ -160,6 +160,44 @@ budgets:
     );
   });
 
+  it("a failure among the removals keeps those made: a budget added back would start from no spend", async () => {
+    const target = ledger();
+    await target.setBudget({ scope: "tenant:acme/toolset:spent", limit: 100 });
+    await target.setBudget({ scope: "tenant:acme/toolset:truncate", limit: 100 });
+    const held = await target.reserve({
+      subject: { tenant: "acme", toolset: "spent" },
+      action: { name: "send_email", tier: "write-external" },
+      estimate: 90,
+    });
+    await target.commit(held.reservationId as string);
+    const admin: BudgetAdmin = {
+      listBudgets: (query) => target.listBudgets(query),
+      setBudget: (input) => target.setBudget(input),
+      removeBudget: async (input) => {
+        if (input.scope === "tenant:acme/toolset:truncate") throw new Error("store gone");
+        return target.removeBudget(input);
+      },
+    };
+    // Owns tenant:acme: adds one budget, then removes the two it does not list ("spent" first).
+    const policy = parsePolicy({ owns: ["tenant:acme"], budgets: [{ scope: "tenant:acme/toolset:new", limit: 5 }] });
+    const planned = await planPolicy(target, policy);
+    expect(planned.changes.map((change) => change.kind)).toEqual(["add", "remove", "remove"]);
+    const removedFirst = planned.changes[1].kind === "remove" ? planned.changes[1].before.scope : "";
+    if (removedFirst !== "tenant:acme/toolset:spent") throw new Error(`removals in another order: ${removedFirst}`);
+    const failure = (await applyPolicy(admin, policy).catch((error: unknown) => error)) as PolicyApplyError;
+    expect(failure).toBeInstanceOf(PolicyApplyError);
+    expect(failure.rolledBack).toBe(false);
+    expect(failure.rollbackFailures).toEqual([]);
+    expect(failure.keptRemovals.map((change) => change.kind === "remove" && change.before.scope)).toEqual([
+      "tenant:acme/toolset:spent",
+    ]);
+    expect(failure.message).toMatch(/Kept, not added back .*remove tenant:acme\/toolset:spent/);
+    // The add was rolled back; the spent budget stays removed rather than back with 100 to spend.
+    const scopes = (await target.listBudgets({ allTenants: true })).map((budget) => budget.scope);
+    expect(scopes).toEqual(["tenant:acme/toolset:truncate"]);
+    expect(await target.getBalance({ scope: "tenant:acme/toolset:spent" })).toBeNull();
+  });
+
   it("says what is left when rolling back fails too", async () => {
     const target = ledger();
     let failing = false;

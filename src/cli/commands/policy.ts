@@ -85,7 +85,7 @@ export const policyApply: Command = {
   name: "policy apply",
   summary: "make the live store grant exactly what a policy file says (whole or not at all)",
   details:
-    "Validates the whole file first; then adds, changes and finally removes budgets. If the store fails\npart-way, the changes already made are rolled back. Applying the same file twice changes nothing.\nTwo applies at once take turns (a lease on the store); one that waits over 60 s fails, changing nothing.\nThe file's mode, tool rules and fallbacks take effect in agents that load it: createLedger({ policy }).",
+    "Validates the whole file first; then adds, changes and finally removes budgets. If the store fails\npart-way, the changes already made are rolled back, but for budgets already removed (added back, they\nwould start from no spend: they stay removed, and the error names them). Applying the same file twice changes nothing.\nTwo applies at once take turns (a lease on the store); one that waits over 60 s fails, changing nothing.\nThe file's mode, tool rules and fallbacks take effect in agents that load it: createLedger({ policy }).",
   positionals: fileArgument,
   options: {
     "dry-run": { type: "boolean", description: "plan only (same as `policy diff`)" },
