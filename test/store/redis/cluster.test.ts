@@ -1,7 +1,9 @@
 import { createClient, createCluster } from "@redis/client";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { parsePolicy } from "../../../src/core/policy.js";
 import { createLedger } from "../../../src/ledger/create-ledger.js";
 import type { Ledger } from "../../../src/ledger/ledger.js";
+import { applyPolicy } from "../../../src/ledger/policy.js";
 import {
   type RedisClusterHandle,
   redisClusterUnavailableReason,
@@ -97,6 +99,20 @@ function suite() {
     await new Promise((resolve) => setTimeout(resolve, 300)); // past TTL + grace
     expect(await ledger.sweep()).toBe(6);
     await ledger.close();
+  }, 60_000);
+
+  it("takes turns on the policy lease across the cluster: two applies at once end as one policy", async () => {
+    const prefix = uniquePrefix("cluster-lease");
+    const open = () => createLedger({ redis: { cluster: cluster.urls }, redisPrefix: prefix, sweepIntervalMs: 0 });
+    const [a, b] = [open(), open()];
+    const only = (toolset: string) =>
+      parsePolicy({ owns: ["tenant:acme"], budgets: [{ scope: `tenant:acme/toolset:${toolset}`, limit: 3 }] });
+    await Promise.all([applyPolicy(a, only("email")), applyPolicy(b, only("deploy"))]);
+    const scopes = (await a.listBudgets({ allTenants: true })).map((budget) => budget.scope);
+    expect([["tenant:acme/toolset:deploy"], ["tenant:acme/toolset:email"]]).toContainEqual(scopes);
+    // Released: a third apply takes the lease at once.
+    await applyPolicy(a, only("email"), { leaseWaitMs: 0 });
+    await Promise.all([a.close(), b.close()]);
   }, 60_000);
 
   it("accepts a node-redis cluster client", async () => {
