@@ -142,6 +142,26 @@ function suite() {
     expect(text.match(/<svg class="chart utilization"/g)?.length).toBeGreaterThanOrEqual(2);
     expect(text).toContain("BUDGET_EXCEEDED");
   });
+
+  it("policy apply waits --wait-ms for another apply's lease, then fails and changes nothing", async () => {
+    const edited = join(dir, "waiting.policy.yaml");
+    writeFileSync(edited, readFileSync(perTenant, "utf8").replace("limit: 500", "limit: 700"));
+    const { createClient } = await import("@redis/client");
+    const client = createClient({ url: server.url });
+    await client.connect();
+    const lease = `${prefix}:policy-lease`;
+    await client.sendCommand(["SET", lease, "another-operator", "PX", "60000"]);
+    const busy = await tollgate(["policy", "apply", edited, ...store(), "--wait-ms", "300"]);
+    expect(busy.code).toBe(1);
+    expect(busy.stderr).toContain("Another policy apply holds the store");
+    const diff = await tollgate(["policy", "diff", edited, ...store()]);
+    expect(diff.stdout).toContain("limit 600 -> 700");
+    expect((await tollgate(["policy", "apply", edited, ...store(), "--wait-ms", "7200000"])).code).toBe(2);
+    await client.sendCommand(["DEL", lease]);
+    const applied = await tollgate(["policy", "apply", edited, ...store(), "--wait-ms", "0"]);
+    expect(applied.code, applied.stderr).toBe(0);
+    await client.close();
+  });
 }
 
 const reason = redisUnavailableReason();

@@ -6,6 +6,7 @@ import { narrowingLabel } from "../format.js";
 import { writeJsonLine, writeLine } from "../io.js";
 import { redisOptions, redisUrlEnv, redisUrlOf, userPath } from "../options.js";
 import { Progress } from "../progress.js";
+import { parseAmountFlag } from "../values.js";
 
 const fileArgument = [{ name: "FILE", description: "the policy file (.yaml, .yml or .json)", required: true }];
 
@@ -89,6 +90,11 @@ export const policyApply: Command = {
   positionals: fileArgument,
   options: {
     "dry-run": { type: "boolean", description: "plan only (same as `policy diff`)" },
+    "wait-ms": {
+      type: "string",
+      valueName: "MS",
+      description: "how long to wait while another apply holds the store (default 60000; 0: fail at once)",
+    },
     ...redisOptions,
   },
   examples: ["tollgate policy apply tollgate.policy.yaml --redis redis://127.0.0.1:6379"],
@@ -101,6 +107,11 @@ export const policyApply: Command = {
         command.name,
       );
     }
+    const leaseWaitMs =
+      typeof options["wait-ms"] === "string" ? parseAmountFlag("wait-ms", options["wait-ms"], command.name) : undefined;
+    if (leaseWaitMs !== undefined && leaseWaitMs > 3_600_000) {
+      throw new UsageError("--wait-ms must be at most 3600000 (an hour)", command.name);
+    }
     const { planPolicy, applyPolicy } = await ledgerPolicy();
     const { openLedger, closeQuietly } = await source();
     const { ledger, label } = await openLedger(io, options, command.name, { write: true });
@@ -112,6 +123,7 @@ export const policyApply: Command = {
       const progress = new Progress(io.stderr, "Applying policy:");
       const result = await applyPolicy(ledger, policy, {
         onProgress: ({ done, total }) => progress.update(done, total),
+        leaseWaitMs,
       });
       progress.done();
       for (const change of result.applied) writeLine(io.stdout, changeLine(change));
