@@ -18,3 +18,6 @@ export const idempotencyKeyLengthMax = 256;
 export const auditQueryLimitMax = 100_000;
 /** A reservation id is `<tenant>:<36 characters>` (a uuid, or a slot id of that shape): the longest tenant id (128), a colon and 36. */
 export const reservationIdLengthMax = 128 + 1 + 36;
+/** How long a policy apply waits for another's lease on the store, by default and at most. */
+export const policyLeaseWaitMsDefault = 60_000;
+export const policyLeaseWaitMsMax = 3_600_000;

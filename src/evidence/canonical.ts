@@ -67,7 +67,6 @@ function canonicalText(input: unknown, depth: number): string | undefined {
     return `${out}]`;
   }
   const object = value as Record<string, unknown>;
-  // The default sort compares UTF-16 code units: the order JCS requires.
   const keys = sortedKeys(object);
   let out = "{";
   for (const key of keys) {

@@ -3,6 +3,7 @@ import { readFile } from "node:fs/promises";
 import { extname } from "node:path";
 import { isMap, isScalar, isSeq, LineCounter, type Node, type Pair, parseDocument } from "yaml";
 import { TollgateError, ValidationError } from "../core/errors.js";
+import { policyLeaseWaitMsDefault, policyLeaseWaitMsMax } from "../core/limits.js";
 import { resolveNarrowing } from "../core/narrowing.js";
 import {
   changedBudgetFields,
@@ -345,9 +346,6 @@ export interface ApplyPolicyOptions {
   /** How long to wait for another apply holding the store's policy lease. Default 60 s; then POLICY_APPLY_BUSY. */
   leaseWaitMs?: number;
 }
-
-export const policyLeaseWaitMsDefault = 60_000;
-const policyLeaseWaitMsMax = 3_600_000;
 
 export interface PolicyApplyResult {
   applied: PolicyChange[];

@@ -274,6 +274,29 @@ budgets:
     expect(scopes).toEqual(["tenant:acme/toolset:deploy"]);
   });
 
+  it("an apply whose lease lapses stops before its next write and rolls back what it wrote", async () => {
+    const target = ledger();
+    let writes = 0;
+    const admin: BudgetAdmin = {
+      listBudgets: (query) => target.listBudgets(query),
+      setBudget: (input) => {
+        writes++;
+        return target.setBudget(input);
+      },
+      removeBudget: (input) => target.removeBudget(input),
+      // Held for the first write only, as when renewals stop being confirmed.
+      withPolicyLease: (work) => work(() => writes === 0),
+    };
+    const failure = (await applyPolicy(admin, parsePolicyText(basePolicy, "p.yaml")).catch(
+      (error: unknown) => error,
+    )) as PolicyApplyError;
+    expect(failure).toBeInstanceOf(PolicyApplyError);
+    expect(failure.message).toMatch(/lease may have lapsed/);
+    expect(failure.rolledBack).toBe(true);
+    expect(writes).toBe(1);
+    expect(await target.listBudgets({ allTenants: true })).toEqual([]);
+  });
+
   it("a failed apply lets the next one have its turn, and a bad leaseWaitMs changes nothing", async () => {
     const target = ledger();
     const failing: BudgetAdmin = {

@@ -1,3 +1,4 @@
+import { policyLeaseWaitMsDefault, policyLeaseWaitMsMax } from "../../core/limits.js";
 import type { Policy, PolicyBudget } from "../../core/policy.js";
 import type { PolicyChange, PolicyPlan } from "../../ledger/policy.js";
 import type { Command, CommandContext } from "../command.js";
@@ -93,7 +94,7 @@ export const policyApply: Command = {
     "wait-ms": {
       type: "string",
       valueName: "MS",
-      description: "how long to wait while another apply holds the store (default 60000; 0: fail at once)",
+      description: `how long to wait while another apply holds the store (default ${policyLeaseWaitMsDefault}; 0: fail at once)`,
     },
     ...redisOptions,
   },
@@ -109,8 +110,8 @@ export const policyApply: Command = {
     }
     const leaseWaitMs =
       typeof options["wait-ms"] === "string" ? parseAmountFlag("wait-ms", options["wait-ms"], command.name) : undefined;
-    if (leaseWaitMs !== undefined && leaseWaitMs > 3_600_000) {
-      throw new UsageError("--wait-ms must be at most 3600000 (an hour)", command.name);
+    if (leaseWaitMs !== undefined && leaseWaitMs > policyLeaseWaitMsMax) {
+      throw new UsageError(`--wait-ms must be at most ${policyLeaseWaitMsMax}`, command.name);
     }
     const { planPolicy, applyPolicy } = await ledgerPolicy();
     const { openLedger, closeQuietly } = await source();
