@@ -462,6 +462,74 @@ export function testLedgerStore(name: string, createHarness: CreateStoreHarness)
         expect(await ledger.audit({ decision: "DENY" })).toHaveLength(2);
       });
 
+      it("each event's balances are the budgets' as they stand right after it: holds, spend and debt counted", async () => {
+        await ledger.setBudget({ scope: "tenant:acme", limit: 100, overdraftLimit: 50 });
+        await ledger.setBudget({ scope: "tenant:acme/agent:resolver", limit: 1_000 });
+        // What getBalance says of each scope an event names.
+        const standing = async (named: { scope: string }[]) => {
+          const balances = await Promise.all(named.map(({ scope }) => ledger.getBalance({ scope })));
+          return balances.map((balance) => ({
+            scope: balance?.scope,
+            allocated: balance?.allocated,
+            remaining: balance?.remaining,
+          }));
+        };
+        const lastEventBalances = async () => (await ledger.audit({ limit: 1 }))[0].balances;
+        const steps: [string, () => Promise<unknown>][] = [];
+        let first = "";
+        let second = "";
+        let third = "";
+        steps.push(["reserve 30", async () => (first = (await reserve(30)).reservationId as string)]);
+        steps.push(["reserve 20, overdraft", async () => (second = (await reserve(20, true)).reservationId as string)]);
+        steps.push(["commit 30", () => ledger.commit(first, { actual: 30 })]);
+        steps.push(["commit 90 of 20, into debt", () => ledger.commit(second, { actual: 90 })]);
+        steps.push(["a DENY for the debt", () => reserve(1)]);
+        steps.push(["repay", () => ledger.repayDebt({ scope: "tenant:acme", amount: 20 })]);
+        steps.push(["raise to 200", () => ledger.setBudget({ scope: "tenant:acme", limit: 200, overdraftLimit: 50 })]);
+        steps.push([
+          "reserve 7, expiring",
+          async () => (third = (await reserve(7, false, 1_000)).reservationId as string),
+        ]);
+        steps.push([
+          "expire",
+          async () => {
+            await harness.advanceTimeMs(1_000 + graceMs);
+            await ledger.sweep();
+          },
+        ]);
+        function reserve(estimate: number, overdraft = false, ttlMs?: number) {
+          return ledger.reserve({
+            subject: resolver,
+            action: email,
+            estimate,
+            ...(overdraft ? { overagePolicy: "ALLOW_WITH_OVERDRAFT" as const } : {}),
+            ...(ttlMs ? { ttlMs } : {}),
+          });
+        }
+        const seen: Record<string, unknown> = {};
+        for (const [step, run] of steps) {
+          await run();
+          // Budget and debt events carry no balances; every reserve, settle and expiry does.
+          if (step === "repay" || step === "raise to 200") continue;
+          const balances = (await lastEventBalances()) ?? [];
+          expect(balances.length, step).toBeGreaterThan(0);
+          expect({ step, balances }).toEqual({ step, balances: await standing(balances) });
+          seen[step] = balances.find((balance) => balance.scope === "tenant:acme")?.remaining;
+        }
+        expect(third).not.toBe("");
+        // The numbers themselves: 100 held 30 + 20, spent 30, then 100 spent and 20 owed (repaid into
+        // spent), raised to 200, 7 held and returned.
+        expect(seen).toEqual({
+          "reserve 30": 70,
+          "reserve 20, overdraft": 50,
+          "commit 30": 50,
+          "commit 90 of 20, into debt": -20,
+          "a DENY for the debt": -20,
+          "reserve 7, expiring": 73,
+          expire: 80,
+        });
+      });
+
       it("each answer names its own audit event's seq; a replay the first call's; decide() none", async () => {
         await ledger.setBudget({ scope: "tenant:acme", limit: 30 });
         const held = await ledger.reserve({ subject: resolver, action: email, estimate: 20, idempotencyKey: "k-1" });

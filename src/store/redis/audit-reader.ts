@@ -65,8 +65,9 @@ async function readTenant(
  * An entry as appendAudit (lua/prelude.ts) writes it: id "0-<seq>" (the tenant's sequence number),
  * "t" the type, "s" / "u" the server's TIME (seconds, microseconds) and "o" the test clock offset,
  * "f" JSON fields spliced as they are, then fields named by a kind character and the event's key
- * ("$" a string, "#" an integer, "=" JSON), and for events with balances "B": "<scope> <allocated>
- * <remaining>" per budget joined by ";" ("" for none). Entries written before "B" carry "b" scope,
+ * ("$" a string, "#" an integer, "=" JSON), and for events with balances "C": "<scope> <allocated>
+ * <spent>:<reserved>:<debt>" per budget joined by ";" ("" for none), or "B" with remaining in place of
+ * the counters in entries written before "C". Entries written before "B" carry "b" scope,
  * "a" allocated, "r" remaining per budget ("b" "" alone: none), read the same. An entry with "e"
  * (the event's whole JSON) is of the layout before this one, which this build does not read.
  */
@@ -97,8 +98,11 @@ function storedEvent(id: string, fields: readonly string[]): StoredEvent {
       case "f":
         fragment = value;
         break;
+      case "C":
+        balances = packedBalances(value, true);
+        break;
       case "B":
-        balances = packedBalances(value);
+        balances = packedBalances(value, false);
         break;
       case "b":
         balances ??= [];
@@ -140,8 +144,12 @@ export function chainEventOf(id: string, fields: readonly string[]): AuditEvent 
   return event;
 }
 
-/** The "B" field: budgets as "<scope> <allocated> <remaining>" joined by ";". */
-function packedBalances(value: string): { scope: string; allocated: number; remaining: number }[] {
+/**
+ * The "C" field: budgets as "<scope> <allocated> <spent>:<reserved>:<debt>" joined by ";", remaining
+ * worked out here as the script works it out (allocated - spent - reserved - debt, left to right, in
+ * doubles: the same number). The "B" field of entries before it: "<scope> <allocated> <remaining>".
+ */
+function packedBalances(value: string, counters: boolean): { scope: string; allocated: number; remaining: number }[] {
   const balances: { scope: string; allocated: number; remaining: number }[] = [];
   if (value === "") return balances;
   for (const item of value.split(";")) {
@@ -152,14 +160,24 @@ function packedBalances(value: string): { scope: string; allocated: number; rema
       balances.push({ scope: item, allocated: Number.NaN, remaining: Number.NaN });
       continue;
     }
+    const allocated = Number(item.slice(first + 1, second));
     balances.push({
       scope: item.slice(0, first),
-      allocated: Number(item.slice(first + 1, second)),
-      remaining: Number(item.slice(second + 1)),
+      allocated,
+      remaining: counters ? remainingOf(allocated, item.slice(second + 1)) : Number(item.slice(second + 1)),
     });
   }
   return balances;
 }
+
+/** allocated - spent - reserved - debt from "<spent>:<reserved>:<debt>"; NaN when it is not three numbers. */
+function remainingOf(allocated: number, counters: string): number {
+  const parts = countersText.exec(counters);
+  if (!parts) return Number.NaN;
+  return allocated - Number(parts[1]) - Number(parts[2]) - Number(parts[3]);
+}
+
+const countersText = /^(\d{1,16}):(\d{1,16}):(\d{1,16})$/;
 
 function byTime(a: StoredEvent, b: StoredEvent): number {
   return a.atMs - b.atMs || (a._us ?? 0) - (b._us ?? 0) || a.seq - b.seq;

@@ -41,6 +41,36 @@ describe("audit stream entries", () => {
     expect(chainEventOf("0-2", [...head, "b", ""]).balances).toEqual([]);
   });
 
+  it("reads the counters field as the balances it stands for: remaining = allocated - spent - reserved - debt", () => {
+    const counters = chainEventOf("0-7", [
+      ...head,
+      "#amount",
+      "2",
+      "C",
+      "tenant:acme 100 2:0:0;tenant:acme/agent:a1 10 2:1:0;tenant:acme/toolset:x 20 20:0:3",
+    ]);
+    expect(counters.balances).toEqual([
+      { scope: "tenant:acme", allocated: 100, remaining: 98 },
+      { scope: "tenant:acme/agent:a1", allocated: 10, remaining: 7 },
+      { scope: "tenant:acme/toolset:x", allocated: 20, remaining: -3 },
+    ]);
+    // The same event as the field of entries before it, which carried remaining itself.
+    const remaining = chainEventOf("0-7", [...head, "#amount", "2", "B", "tenant:acme 100 98"]);
+    expect(chainEventOf("0-7", [...head, "#amount", "2", "C", "tenant:acme 100 1:1:0"])).toEqual(remaining);
+    // Exact at the largest amounts: the same doubles, in the same order, as the script's arithmetic.
+    const max = Number.MAX_SAFE_INTEGER;
+    expect(chainEventOf("0-1", [...head, "C", `tenant:acme ${max} ${max}:0:0`]).balances?.[0].remaining).toBe(0);
+    expect(chainEventOf("0-1", [...head, "C", `tenant:acme ${max} 1:2:3`]).balances?.[0].remaining).toBe(max - 6);
+  });
+
+  it("reads malformed counters as a NaN remaining", () => {
+    for (const counters of ["1:2", "1:2:3:4", "::", "a:0:0", "-1:0:0", "1:0:0 "]) {
+      expect(chainEventOf("0-1", [...head, "C", `tenant:acme 100 ${counters}`]).balances, counters).toEqual([
+        { scope: "tenant:acme", allocated: 100, remaining: Number.NaN },
+      ]);
+    }
+  });
+
   it("reads a malformed packed item as NaN amounts, so the chain's hash shows the edit", () => {
     const event = chainEventOf("0-3", [...head, "B", "tenant:acme 100;x"]);
     expect(event.balances).toEqual([

@@ -269,9 +269,9 @@ local function loadCounters(list)
         or debt > 9007199254740991 then
         storedCountViolated(b, value, { spent, reserved, debt })
       end
-      b.c = { spent = spent, reserved = reserved, debt = debt, found = true }
+      b.c = { spent = spent, reserved = reserved, debt = debt, found = true, text = value }
     else
-      b.c = { spent = 0, reserved = 0, debt = 0, found = false }
+      b.c = { spent = 0, reserved = 0, debt = 0, found = false, text = '0:0:0' }
     end
   end
 end
@@ -304,9 +304,11 @@ local function saveCounters(list)
     local c = b.c
     args[#args + 1] = b.field
     -- countText in line: three calls per budget cost more than the lookups.
-    args[#args + 1] = (smallCountText[c.spent] or string.format('%d', c.spent)) .. ':'
+    local text = (smallCountText[c.spent] or string.format('%d', c.spent)) .. ':'
       .. (smallCountText[c.reserved] or string.format('%d', c.reserved)) .. ':'
       .. (smallCountText[c.debt] or string.format('%d', c.debt))
+    args[#args + 1] = text
+    c.text = text
     if b.instance ~= 'life' then
       local retentionMs = clockCountersRetentionMs
       if b.def.window == 'run' then retentionMs = runCountersRetentionMs end
@@ -338,14 +340,27 @@ local function holdOf(b)
   return def.gen .. ' ' .. code .. ' ' .. b.scope
 end
 
-local function holdsOf(holdsText, runId)
-  local holds = {}
-  -- One pattern over the whole text (scopes have no space or ';'): no string per item.
+-- Parsed holds texts by the text itself, across calls: every reservation on one chain of budgets has
+-- the same text, and parsing it (a pattern over ~200 characters, a string per part) cost a tenth of a
+-- settle. An entry depends on nothing but its key, so it is never stale; each entry also keeps the
+-- budgets hash fields of its holds per unit. Dropped whole at holdsCacheMax entries, as defCache is.
+-- Entries are shared: nothing outside holdsOf and heldBudgets' fields lookup writes to one.
+local holdsCacheMax = 4096
+local holdsCache, holdsCacheSize = {}, 0
+local function holdsOf(holdsText)
+  local holds = holdsCache[holdsText]
+  if holds then return holds end
+  holds = { fieldsByUnit = {} }
+  -- One pattern over the whole text (scopes have no space or ';').
   for gen, code, scope in string.gmatch(holdsText, '(%d+) (%S+) ([^;]+)') do
+    -- instance: the counter's window instance, nil for the run window (it depends on the runId).
     local instance = code
-    if code == 'L' then instance = 'life' elseif code == 'R' then instance = instanceOf('run', runId) end
-    holds[#holds + 1] = { gen = gen, instance = instance, scope = scope, run = code == 'R' }
+    if code == 'L' then instance = 'life' elseif code == 'R' then instance = nil end
+    holds[#holds + 1] = { gen = gen, instance = instance, scope = scope }
   end
+  if holdsCacheSize >= holdsCacheMax then holdsCache, holdsCacheSize = {}, 0 end
+  holdsCache[holdsText] = holds
+  holdsCacheSize = holdsCacheSize + 1
   return holds
 end
 
@@ -518,19 +533,25 @@ end
 -- skipped, so its holds settle as no-ops. runFields, when given, receives the run-window counter
 -- fields the holds name, whether or not their budgets still exist (for removeDue).
 local function heldBudgets(holdsText, unit, runId, runFields)
-  local holds = holdsOf(holdsText, runId)
+  local holds = holdsOf(holdsText)
   local held = {}
-  if runFields then
-    for i = 1, #holds do local hold = holds[i]
-      if hold.run then runFields[#runFields + 1] = counterId(hold.gen, hold.instance) end
+  local runInstance = nil
+  for i = 1, #holds do
+    if holds[i].instance == nil then
+      runInstance = runInstance or instanceOf('run', runId)
+      if runFields then runFields[#runFields + 1] = counterId(holds[i].gen, runInstance) end
     end
   end
   if #holds == 0 then return held end
-  local fields = {}
-  for i = 1, #holds do fields[i] = holds[i].scope .. '|' .. unit end
-  fields[#holds + 1] = layoutField
+  -- The holds' budget fields and the layout marker, kept with the parsed holds (shared: read only).
+  local fields = holds.fieldsByUnit[unit]
+  if fields == nil then
+    fields = {}
+    for i = 1, #holds do fields[i] = holds[i].scope .. '|' .. unit end
+    fields[#holds + 1] = layoutField
+    holds.fieldsByUnit[unit] = fields
+  end
   local defs = redis.call('HMGET', budgetsKey, unpack(fields))
-  fields[#holds + 1] = nil
   local candidates = {}
   local present = false
   for i = 1, #holds do
@@ -542,7 +563,9 @@ local function heldBudgets(holdsText, unit, runId, runFields)
     if raw then
       tenantKnown = true
       local def = defCache[raw] or parseDef(raw)
-      if def.gen == hold.gen then candidates[#candidates + 1] = budgetAt(def, hold.scope, hold.instance) end
+      if def.gen == hold.gen then
+        candidates[#candidates + 1] = budgetAt(def, hold.scope, hold.instance or runInstance)
+      end
     end
   end
   loadCounters(candidates)
@@ -715,8 +738,12 @@ end
 -- record, spliced by the reader as it is; '' for none); extra (optional): more fields as a flat list
 -- of name, value, where the name is the event's key after a kind character: '$' a string value, '#'
 -- an integer (decimal text or a Lua number, which Redis formats exactly below 2^53), '=' JSON text;
--- balances (optional): the budgets whose balances the event reports, one field 'B' of
--- "<scope> <allocated> <remaining>" per budget joined by ';' ('' for none; scopes have no space or ';').
+-- balances (optional): the budgets whose balances the event reports, one field 'C' of
+-- "<scope> <allocated> <spent>:<reserved>:<debt>" per budget joined by ';' ('' for none; scopes have no
+-- space or ';'), the counters as the counters hash holds them now (c.text: what loadCounters read or
+-- saveCounters wrote; every path that changes a counter saves it before its event); the reader
+-- works out remaining. (Entries written before it
+-- carry 'B', with remaining in place of the counters: old readers skip 'C' instead of misreading it.)
 --
 -- The event's sequence is its stream id: "0-*" has the stream number its entries 0-1, 0-2, ... (the
 -- stream keeps its last id when trimmed), so no counter is read or written for it. The time is TIME's
@@ -738,13 +765,17 @@ local function appendAudit(kind, fragment, extra, balances)
     n = n + #extra
   end
   if balances then
-    -- One field for all of them, not three per budget: 9-19k fewer instructions per reserve + commit.
-    local packed = {}
+    -- One field for all of them, of strings the call has already (the reader works out remaining):
+    -- a string.format per budget, or a table.concat, cost 20-30k instructions per event.
+    local packed = ''
     for i = 1, #balances do local b = balances[i]
-      local def, c = b.def, b.c -- remainingOf(b) in line below: a call per budget costs more
-      packed[i] = string.format('%s %s %d', b.scope, def.limitText, def.limit - c.spent - c.reserved - c.debt)
+      if i == 1 then
+        packed = b.scope .. ' ' .. b.def.limitText .. ' ' .. b.c.text
+      else
+        packed = packed .. ';' .. b.scope .. ' ' .. b.def.limitText .. ' ' .. b.c.text
+      end
     end
-    args[n + 1], args[n + 2] = 'B', table.concat(packed, ';')
+    args[n + 1], args[n + 2] = 'C', packed
   end
   local id = redis.call('XADD', unpack(args))
   expireUnlessKnown(auditKey)
