@@ -654,8 +654,20 @@ function budgetField(scope: string, unit: string): string {
   return `${scope}|${unit}`;
 }
 
-/** Values per budget in a reply: lead (candidate index or scope), window, instance, allocated, spent, reserved, debt. */
+/**
+ * Values per budget in a reply remembered by an earlier build (an idempotent replay within
+ * idempotencyRetentionMs of it): lead (candidate index or scope), window, instance, allocated,
+ * spent, reserved, debt. Replies now carry one packed string per budget (see packedBalanceOf).
+ */
 const balanceWidth = 7;
+
+/** A packed balance: "<lead> <window> <allocated> <spent>:<reserved>:<debt> <instance>" (lua/prelude.ts pushBalances). */
+const packedBalance = /^(\S+) (\S+) (\S+) ([^\s:]+):([^\s:]+):([^\s:]+) (.+)$/s;
+
+/** Whether a reply item is a packed balance: the older layout's items never hold a space. */
+function isPackedBalance(item: unknown): boolean {
+  return typeof item === "string" && item.includes(" ");
+}
 
 const windows: readonly BudgetWindow[] = ["lifetime", "run", "minute", "hour", "day"];
 const decisions: readonly Decision[] = ["ALLOW", "ALLOW_WITH_CAPS", "DENY"];
@@ -667,22 +679,25 @@ function balancesOf(
   scopeOf: (lead: string | number) => string | undefined,
   operation: string,
 ): Balance[] {
-  if ((reply.length - from) % balanceWidth !== 0) {
-    throw new StoreReplyError(operation, `balances of ${reply.length - from} items, not a multiple of ${balanceWidth}`);
+  const packed = from < reply.length && isPackedBalance(reply[from]);
+  const width = packed ? 1 : balanceWidth;
+  if ((reply.length - from) % width !== 0) {
+    throw new StoreReplyError(operation, `balances of ${reply.length - from} items, not a multiple of ${width}`);
   }
   const balances: Balance[] = [];
-  for (let at = from; at < reply.length; at += balanceWidth) {
-    const allocated = amountOf(reply[at + 3], operation, "allocated");
-    const spent = amountOf(reply[at + 4], operation, "spent");
-    const reserved = amountOf(reply[at + 5], operation, "reserved");
-    const debt = amountOf(reply[at + 6], operation, "debt");
-    const scope = scopeOf(reply[at]);
-    if (scope === undefined) throw new StoreReplyError(operation, `no scope for ${String(reply[at])}`);
+  for (let at = from; at < reply.length; at += width) {
+    const item = packed ? packedBalanceOf(reply[at], operation) : reply.slice(at, at + balanceWidth);
+    const allocated = amountOf(item[3], operation, "allocated");
+    const spent = amountOf(item[4], operation, "spent");
+    const reserved = amountOf(item[5], operation, "reserved");
+    const debt = amountOf(item[6], operation, "debt");
+    const scope = scopeOf(item[0]);
+    if (scope === undefined) throw new StoreReplyError(operation, `no scope for ${String(item[0])}`);
     balances.push({
       scope,
       unit,
-      window: oneOf(reply[at + 1], windows, operation, "window"),
-      instance: textOf(reply[at + 2], operation, "instance"),
+      window: oneOf(item[1], windows, operation, "window"),
+      instance: textOf(item[2], operation, "instance"),
       allocated,
       spent,
       reserved,
@@ -691,6 +706,15 @@ function balancesOf(
     });
   }
   return balances;
+}
+
+/** A packed balance's values in the order of the older layout's seven items. */
+function packedBalanceOf(item: string | number, operation: string): readonly string[] {
+  const parts = typeof item === "string" ? packedBalance.exec(item) : null;
+  if (!parts)
+    throw new StoreReplyError(operation, `a balance that is not packed as expected: ${String(item).slice(0, 80)}`);
+  const [, lead, window, allocated, spent, reserved, debt, instance] = parts;
+  return [lead, window, instance, allocated, spent, reserved, debt];
 }
 
 /** See lua/reserve.ts for the reply's layout. */
@@ -775,15 +799,17 @@ function settleOutcomeOf(reply: Reply, reservationId: string, operation: string)
 
 /**
  * Where a reserve reply's balances start: after the audit seq (11), or at 10 in a replay of an
- * answer remembered before replies carried it. Balances come in groups of `balanceWidth`, so the
- * two layouts never have the same length modulo it.
+ * answer remembered before replies carried it. Packed balances came after the seq; balances of the
+ * older layout come in groups of `balanceWidth`, so its two lengths never agree modulo it.
  */
 function reserveBalancesAt(reply: Reply): number {
+  if (reply.length > 11 && isPackedBalance(reply[11])) return 11;
   return (reply.length - 11) % balanceWidth === 0 ? 11 : 10;
 }
 
 /** As reserveBalancesAt, for a settle reply: 9 with the audit seq, 8 without. */
 function settleBalancesAt(reply: Reply): number {
+  if (reply.length > 9 && isPackedBalance(reply[9])) return 9;
   return (reply.length - 9) % balanceWidth === 0 ? 9 : 8;
 }
 

@@ -591,22 +591,18 @@ local function replyAmount(n)
   return int(n)
 end
 
--- Balances as a flat array for the client: per budget window, instance, allocated, spent, reserved,
--- debt, after a leading item: the index into the candidate scopes (byIndex), or the scope.
+-- Balances for the client, one string per budget after the reply's leading items:
+-- "<lead> <window> <allocated> <spent>:<reserved>:<debt> <instance>", where lead is the index into
+-- the candidate scopes (byIndex) or the scope, the amounts are the texts stored (exact at any size),
+-- and the instance comes last (a run's instance holds the caller's run id, which may hold spaces).
+-- Seven items per budget cost ~1k instructions each to hand to Redis; a string of texts the call
+-- already has costs one concatenation.
 local function pushBalances(out, list, byIndex)
   local n = #out
   for i = 1, #list do local b = list[i]
-    local def, c = b.def, b.c
-    local limit, spent, reserved, debt = def.limit, c.spent, c.reserved, c.debt
-    if byIndex then out[n + 1] = b.index else out[n + 1] = b.scope end
-    out[n + 2] = def.window
-    out[n + 3] = b.instance
-    -- replyAmount in line (a call per value cost more than the test): text only from 9e15 up.
-    if limit < exactIntegerReplyMax then out[n + 4] = limit else out[n + 4] = def.limitText end
-    if spent < exactIntegerReplyMax then out[n + 5] = spent else out[n + 5] = int(spent) end
-    if reserved < exactIntegerReplyMax then out[n + 6] = reserved else out[n + 6] = int(reserved) end
-    if debt < exactIntegerReplyMax then out[n + 7] = debt else out[n + 7] = int(debt) end
-    n = n + 7
+    local lead = b.scope
+    if byIndex then lead = countText(b.index) end
+    out[n + i] = lead .. ' ' .. b.def.window .. ' ' .. b.def.limitText .. ' ' .. b.c.text .. ' ' .. b.instance
   end
   return out
 end

@@ -11,8 +11,8 @@
  * Returns a flat array (see `reserveOutcomeOf` in redis-store.ts): decision, reasonCode, deniedScope,
  * disabled tiers (comma-separated), reservationId, expiresAtMs, deadline to note in the sweep index,
  * shadow reasonCode, shadow deniedScope, replayed ("" or "1"), the audit event's seq ("" for a dry
- * run; a replay: the first call's), then per checked budget its candidate
- * index, window, instance, allocated, spent, reserved, debt. "" and 0 stand for absent. On an
+ * run; a replay: the first call's), then per checked budget one string (pushBalances in
+ * lua/prelude.ts): its candidate index, window, allocated, counters and instance. "" and 0 stand for absent. On an
  * idempotency conflict: { "!", "IDEMPOTENCY_CONFLICT" }; when the set of budgets changed since the
  * client's filter: { "!", "SHAPES_CHANGED", current generation }.
  */

@@ -15,8 +15,8 @@
  *
  * Returns a flat array (see `settleOutcomeOf` in redis-store.ts): "ok", status, charged, debtAdded,
  * uncharged, released, replayed ("" or "1"), unit, the audit event's seq ("" on a retry answered
- * from the reservation record), then per held budget its scope, window, instance,
- * allocated, spent, reserved, debt; or { "!", error, detail }.
+ * from the reservation record), then per held budget one string (pushBalances in
+ * lua/prelude.ts): its scope, window, allocated, counters and instance; or { "!", error, detail }.
  */
 const settleLua = (kind: "commit" | "release") => `
 local kind = '${kind}'
