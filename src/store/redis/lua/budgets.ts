@@ -102,9 +102,9 @@ local def = parseDef(raw)
 local b = budgetAt(def, string.match(budgetField, '^[^|]+'), instanceOf(def.window, runId))
 loadCounters({ b })
 foldDue({ b })
-local repaid = math.min(amount, b.c.debt)
-b.c.debt = b.c.debt - repaid
-b.c.spent = b.c.spent + repaid
+local repaid = math.min(amount, b.debt)
+b.debt = b.debt - repaid
+b.spent = b.spent + repaid
 assertCounters(b)
 saveCounters({ b })
 appendAudit('debt.repay', eventFields, { '#amount', repaid })

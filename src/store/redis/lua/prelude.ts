@@ -177,11 +177,11 @@ local function instanceOf(window, runId)
 end
 
 local function remainingOf(b)
-  return b.def.limit - b.c.spent - b.c.reserved - b.c.debt
+  return b.def.limit - b.spent - b.reserved - b.debt
 end
 
 local function assertCounters(b)
-  local c = b.c
+  local c = b
   if c.reserved >= 0 and c.spent >= 0 and c.debt >= 0 then return end
   for _, name in ipairs({ 'reserved', 'spent', 'debt' }) do
     if c[name] < 0 then violated(name .. ' >= 0 on ' .. b.scope .. ' (got ' .. int(c[name]) .. ')') end
@@ -211,13 +211,16 @@ local function counterName(def, instance)
 end
 
 -- A budget on the action's path and its window instance (index: its place among a reserve's
--- candidate scopes, given here so the table is made whole); counters come from loadCounters. The
--- counter name kept with the definition is looked up here first (a call to counterName per budget
--- cost more than the lookup).
+-- candidate scopes, given here so the table is made whole), with its counter's values (spent,
+-- reserved, debt; found: whether the counter exists; text: its stored "spent:reserved:debt"), which
+-- loadCounters fills in: one table per budget, made at its full size (a second table for the
+-- counters, or fields added later, cost ~2.5k instructions per budget). The counter name kept with
+-- the definition is looked up here first (a call to counterName per budget cost more than the lookup).
 local function budgetAt(def, scope, instance, index)
   local names = def.counters
   return { def = def, scope = scope, instance = instance,
-    field = names and names[instance] or counterName(def, instance), index = index }
+    field = names and names[instance] or counterName(def, instance), index = index,
+    spent = 0, reserved = 0, debt = 0, found = false, text = '0:0:0' }
 end
 
 -- All counters of a tenant live in one hash ("spent:reserved:debt" per counter),
@@ -269,9 +272,9 @@ local function loadCounters(list)
         or debt > 9007199254740991 then
         storedCountViolated(b, value, { spent, reserved, debt })
       end
-      b.c = { spent = spent, reserved = reserved, debt = debt, found = true, text = value }
+      b.spent, b.reserved, b.debt, b.found, b.text = spent, reserved, debt, true, value
     else
-      b.c = { spent = 0, reserved = 0, debt = 0, found = false, text = '0:0:0' }
+      b.spent, b.reserved, b.debt, b.found, b.text = 0, 0, 0, false, '0:0:0'
     end
   end
 end
@@ -301,7 +304,7 @@ local function saveCounters(list)
   local args = {}
   local idleDeadlines = {}
   for i = 1, #list do local b = list[i]
-    local c = b.c
+    local c = b
     args[#args + 1] = b.field
     -- countText in line: three calls per budget cost more than the lookups.
     local text = (smallCountText[c.spent] or string.format('%d', c.spent)) .. ':'
@@ -520,8 +523,8 @@ local function foldDue(list)
   for i = 1, #order do local counterField = order[i]
     local b = byField[counterField]
     -- A counter that is gone (its budget removed) has nothing left to free.
-    if b and b.c.found then
-      b.c.reserved = b.c.reserved - pending[counterField].amount
+    if b and b.found then
+      b.reserved = b.reserved - pending[counterField].amount
       assertCounters(b)
       touched[#touched + 1] = b
     end
@@ -571,15 +574,15 @@ local function heldBudgets(holdsText, unit, runId, runFields)
   loadCounters(candidates)
   foldDue(candidates)
   for i = 1, #candidates do local b = candidates[i]
-    if b.c.found then held[#held + 1] = b end
+    if b.found then held[#held + 1] = b end
   end
   return held
 end
 
 local function balanceJson(b, unit)
   return '{"scope":' .. quoted(b.scope) .. ',"unit":"' .. unit .. '","window":"' .. b.def.window
-    .. '","instance":' .. str(b.instance) .. ',"allocated":' .. b.def.limitText .. ',"spent":' .. int(b.c.spent)
-    .. ',"reserved":' .. int(b.c.reserved) .. ',"debt":' .. int(b.c.debt) .. ',"remaining":' .. int(remainingOf(b)) .. '}'
+    .. '","instance":' .. str(b.instance) .. ',"allocated":' .. b.def.limitText .. ',"spent":' .. int(b.spent)
+    .. ',"reserved":' .. int(b.reserved) .. ',"debt":' .. int(b.debt) .. ',"remaining":' .. int(remainingOf(b)) .. '}'
 end
 
 -- An amount for a reply: an integer reply, or decimal text from 9e15 up. The client parses integer
@@ -602,7 +605,7 @@ local function pushBalances(out, list, byIndex)
   for i = 1, #list do local b = list[i]
     local lead = b.scope
     if byIndex then lead = countText(b.index) end
-    out[n + i] = lead .. ' ' .. b.def.window .. ' ' .. b.def.limitText .. ' ' .. b.c.text .. ' ' .. b.instance
+    out[n + i] = lead .. ' ' .. b.def.window .. ' ' .. b.def.limitText .. ' ' .. b.text .. ' ' .. b.instance
   end
   return out
 end
@@ -625,7 +628,7 @@ end
 local function capsAfter(checked, extra)
   local union = ''
   for i = 1, #checked do local b = checked[i]
-    union = union .. disabledDigitsAt(b.def, b.c.spent + b.c.reserved + b.c.debt + extra)
+    union = union .. disabledDigitsAt(b.def, b.spent + b.reserved + b.debt + extra)
   end
   if union == '' then return nil end
   local out = {}
@@ -641,7 +644,7 @@ local function evaluate(checked, tier, estimate)
   if #checked == 0 then return { decision = 'DENY', reasonCode = 'BUDGET_NOT_FOUND' } end
   local narrowed = false
   for i = 1, #checked do local b = checked[i]
-    local def, c = b.def, b.c
+    local def, c = b.def, b
     -- A zero budget is a revoked grant: always DENY, even for a free action.
     if def.limit == 0 then return { decision = 'DENY', reasonCode = 'BUDGET_EXCEEDED', deniedScope = b.scope } end
     if c.debt > 0 then return { decision = 'DENY', reasonCode = 'DEBT_OUTSTANDING', deniedScope = b.scope } end
@@ -656,7 +659,7 @@ local function evaluate(checked, tier, estimate)
   if not narrowed then return allowAnswer end
   local tierDigit = TIER_DIGIT[tier]
   for i = 1, #checked do local b = checked[i]
-    local disabled = disabledDigitsAt(b.def, b.c.spent + b.c.reserved + b.c.debt)
+    local disabled = disabledDigitsAt(b.def, b.spent + b.reserved + b.debt)
     if disabled ~= '' and string.find(disabled, tierDigit, 1, true) then
       return { decision = 'DENY', reasonCode = 'TIER_DISABLED', deniedScope = b.scope, caps = capsAfter(checked, 0) }
     end
@@ -736,7 +739,7 @@ end
 -- an integer (decimal text or a Lua number, which Redis formats exactly below 2^53), '=' JSON text;
 -- balances (optional): the budgets whose balances the event reports, one field 'C' of
 -- "<scope> <allocated> <spent>:<reserved>:<debt>" per budget joined by ';' ('' for none; scopes have no
--- space or ';'), the counters as the counters hash holds them now (c.text: what loadCounters read or
+-- space or ';'), the counters as the counters hash holds them now (b.text: what loadCounters read or
 -- saveCounters wrote; every path that changes a counter saves it before its event); the reader
 -- works out remaining. (Entries written before it
 -- carry 'B', with remaining in place of the counters: old readers skip 'C' instead of misreading it.)
@@ -766,9 +769,9 @@ local function appendAudit(kind, fragment, extra, balances)
     local packed = ''
     for i = 1, #balances do local b = balances[i]
       if i == 1 then
-        packed = b.scope .. ' ' .. b.def.limitText .. ' ' .. b.c.text
+        packed = b.scope .. ' ' .. b.def.limitText .. ' ' .. b.text
       else
-        packed = packed .. ';' .. b.scope .. ' ' .. b.def.limitText .. ' ' .. b.c.text
+        packed = packed .. ';' .. b.scope .. ' ' .. b.def.limitText .. ' ' .. b.text
       end
     end
     args[n + 1], args[n + 2] = 'C', packed
@@ -809,7 +812,7 @@ local function expireOne(id)
     local counted = chainCounted
     if runCounted and b.def.window == 'run' then counted = runCounted[b.field] end
     if counted then
-      b.c.reserved = b.c.reserved - estimate
+      b.reserved = b.reserved - estimate
       changed[#changed + 1] = b
     end
     assertCounters(b)

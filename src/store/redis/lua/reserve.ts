@@ -104,7 +104,7 @@ if allowed or shadow then
   local holds = {}
   if allowed then
     for i = 1, #checked do local b = checked[i]
-      local c = b.c
+      local c = b
       c.reserved = c.reserved + estimate
       if c.reserved < 0 or c.spent < 0 or c.debt < 0 then assertCounters(b) end
       -- remainingOf(b) in line

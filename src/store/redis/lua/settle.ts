@@ -83,8 +83,8 @@ if kind == 'commit' and not shadowDenied then
   if overage <= 0 then
     charged = actual
     for i = 1, #held do local b = held[i]
-      b.c.reserved = b.c.reserved - estimate
-      b.c.spent = b.c.spent + actual
+      b.reserved = b.reserved - estimate
+      b.spent = b.spent + actual
     end
   elseif overagePolicy == 'REJECT' then
     return { '!', 'OVERAGE_REJECTED', 'actual ' .. int(actual) .. ' exceeds the estimate ' .. int(estimate) }
@@ -95,8 +95,8 @@ if kind == 'commit' and not shadowDenied then
     charged = estimate + available
     uncharged = overage - available
     for i = 1, #held do local b = held[i]
-      b.c.reserved = b.c.reserved - estimate
-      b.c.spent = b.c.spent + charged
+      b.reserved = b.reserved - estimate
+      b.spent = b.spent + charged
     end
   else
     -- ALLOW_WITH_OVERDRAFT: what a budget lacks becomes its debt, up to its overdraftLimit.
@@ -105,25 +105,25 @@ if kind == 'commit' and not shadowDenied then
       b.toDebt = overage - b.fromRemaining
     end
     for i = 1, #held do local b = held[i]
-      if b.c.debt + b.toDebt > b.def.overdraftLimit then
+      if b.debt + b.toDebt > b.def.overdraftLimit then
         return { '!', 'OVERDRAFT_LIMIT_EXCEEDED', b.scope .. ' would owe '
-          .. int(b.c.debt + b.toDebt) .. ', over its overdraftLimit ' .. int(b.def.overdraftLimit) }
+          .. int(b.debt + b.toDebt) .. ', over its overdraftLimit ' .. int(b.def.overdraftLimit) }
       end
     end
     charged = actual
     for i = 1, #held do local b = held[i]
-      b.c.reserved = b.c.reserved - estimate
-      b.c.spent = b.c.spent + estimate + b.fromRemaining
-      b.c.debt = b.c.debt + b.toDebt
+      b.reserved = b.reserved - estimate
+      b.spent = b.spent + estimate + b.fromRemaining
+      b.debt = b.debt + b.toDebt
       debtAdded = math.max(debtAdded, b.toDebt)
     end
   end
 else
-  for i = 1, #held do held[i].c.reserved = held[i].c.reserved - estimate end
+  for i = 1, #held do held[i].reserved = held[i].reserved - estimate end
 end
 
 for i = 1, #held do
-  local c = held[i].c
+  local c = held[i]
   if c.reserved < 0 or c.spent < 0 or c.debt < 0 then assertCounters(held[i]) end
 end
 saveCounters(held)
