@@ -172,6 +172,19 @@ describe("tollgate audit verify --from", () => {
     expect(JSON.parse(json.stdout).problems[0]).toMatchObject({ seq: tampering.seq, kind: tampering.kind });
   });
 
+  it("an export with no chain in it vouches for nothing: exit 1, and never 'Chain whole.'", async () => {
+    const empty = join(dir, "empty.jsonl");
+    writeFileSync(empty, "");
+    const result = await run(["audit", "verify", "--from", empty, "--jwks", jwks]);
+    expect(result).toEqual({
+      code: 1,
+      stdout: "The export holds no chain records or checkpoints: nothing in it is vouched for.\n",
+      stderr: "",
+    });
+    const json = JSON.parse((await run(["audit", "verify", "--from", empty, "--json"])).stdout);
+    expect(json).toMatchObject({ ok: false, tenants: [] });
+  });
+
   it("a line that is not evidence is an error naming its line", async () => {
     const file = join(dir, "mixed.jsonl");
     const lines = chainExportLines(buildChain(key, { count: 3 }));

@@ -90,7 +90,8 @@ export const auditVerify: Command = {
     const receipts = verifyExportReceipts(exported, keys);
     // What a report reads of the file must be what the chain vouches for.
     const events = verifyEventLines(eventLines, exported.records);
-    const ok = chain.ok && receipts.problems.length === 0 && events.problemCount === 0;
+    // An export with no chain in it vouches for nothing: not a pass (the store path refuses it too).
+    const ok = chain.ok && chain.tenants.length > 0 && receipts.problems.length === 0 && events.problemCount === 0;
     if (options.json) writeJsonLine(io.stdout, { ...chain, ok, receipts, events });
     else {
       for (const line of [...describeChain(chain), ...describeReceipts(receipts), ...describeEventLines(events)]) {
@@ -231,7 +232,9 @@ function describeReceipts(receipts: { checked: number; problems: ReceiptProblem[
 
 function describeChain(verified: ChainVerification): string[] {
   const lines: string[] = [];
-  if (verified.tenants.length === 0) lines.push("The export holds no chain records or checkpoints.");
+  if (verified.tenants.length === 0) {
+    return ["The export holds no chain records or checkpoints: nothing in it is vouched for."];
+  }
   for (const tenant of verified.tenants) {
     const first = verified.problems.find((problem) => problem.tenant === tenant.tenant);
     const name = terminalText(tenant.tenant);
