@@ -124,7 +124,8 @@ if allowed or shadow then
   if runId ~= '' then record[#record + 1], record[#record + 2] = 'ri', runId end
   if not allowed then record[#record + 1], record[#record + 2] = 'sd', '1' end
   redis.call('HSET', unpack(record))
-  redis.call('ZADD', holdsKey, deadline, id)
+  -- The score as the deadline slot's text (dueKeys keeps it): a number argument costs Redis a conversion.
+  redis.call('ZADD', holdsKey, dueSlotText(deadline), id)
   if allowed then addDue(deadline, unit, holdsText, runFieldsOf(checked), estimate) end
   heldId = id
 end
