@@ -136,7 +136,13 @@ describeRedis("redis store: the audit hash chain", () => {
     const firstSeq = exported.records[0].seq;
     expect(firstSeq).toBeGreaterThan(1);
     expect(exported.records.at(-1)?.seq).toBe(301);
-    expect(exported.checkpoints[0]).toMatchObject({ seq: firstSeq - 1, keyId: "", signature: "" });
+    // The chain starts at its retention anchor (unsigned). When trimming (whole stream nodes, so
+    // where depends on the entries' bytes) cuts right after a checkpoint's seq, the anchor there has
+    // been seen both as that signed checkpoint and as an unsigned one; either verifies.
+    const anchor = exported.checkpoints[0];
+    expect(anchor.seq).toBe(firstSeq - 1);
+    if ((firstSeq - 1) % 20 !== 0 || anchor.keyId === "") expect(anchor).toMatchObject({ keyId: "", signature: "" });
+    else expect(anchor).toMatchObject({ keyId: "k1", signature: expect.stringMatching(/^[0-9a-f]{128}$/) });
     const verification = verifyChain(exported.records, exported.checkpoints, keys);
     expect(verification.problems).toEqual([]);
     expect(verification.tenants[0]).toMatchObject({ trimmedThroughSeq: firstSeq - 1, lastSeq: 301 });

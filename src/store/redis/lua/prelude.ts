@@ -760,8 +760,8 @@ end
 -- An audit event is a stream entry of short fields that the reader (audit-reader.ts) turns into the
 -- event's JSON; nothing here builds JSON. kind: the event's type; fragment: JSON fields every event
 -- of the operation carries (an object body without braces, from the client or the reservation
--- record, spliced by the reader as it is; '' for none); extra (optional): more fields as a flat list
--- of name, value, where the name is the event's key after a kind character: '$' a string value, '#'
+-- record, spliced by the reader as it is; '' for none); extra (optional, a table of the caller's own,
+-- which gets the other fields appended): more fields as a flat list of name, value, where the name is the event's key after a kind character: '$' a string value, '#'
 -- an integer (decimal text or a Lua number, which Redis formats exactly below 2^53), '=' JSON text;
 -- balances (optional): the budgets whose balances the event reports, one field 'C' of
 -- "<scope> <allocated> <spent>:<reserved>:<debt>" per budget joined by ';' ('' for none; scopes have no
@@ -775,19 +775,17 @@ end
 -- seconds ('s') and microseconds ('u') as the server gave them, plus the test clock offset ('o') when
 -- there is one. Returns the event's seq.
 local function appendAudit(kind, fragment, extra, balances)
-  local args = { auditKey, 'MAXLEN', '~', auditEventsMax, '0-*', 't', kind, 's', timeSec, 'u', timeMicros }
-  local n = 11
+  -- The optional fields go after the caller's (a table of its own, appended to here), and the fixed
+  -- ones straight into the call: no second table copied and grown for every event.
+  local rest = extra or {}
+  local n = #rest
   if clockOffset ~= '0' then
-    args[12], args[13] = 'o', clockOffset
-    n = 13
-  end
-  if fragment ~= '' then
-    args[n + 1], args[n + 2] = 'f', fragment
+    rest[n + 1], rest[n + 2] = 'o', clockOffset
     n = n + 2
   end
-  if extra then
-    for i = 1, #extra do args[n + i] = extra[i] end
-    n = n + #extra
+  if fragment ~= '' then
+    rest[n + 1], rest[n + 2] = 'f', fragment
+    n = n + 2
   end
   if balances then
     -- One field for all of them, of strings the call has already (the reader works out remaining):
@@ -800,9 +798,10 @@ local function appendAudit(kind, fragment, extra, balances)
         packed = packed .. ';' .. b.scope .. ' ' .. b.def.limitText .. ' ' .. b.text
       end
     end
-    args[n + 1], args[n + 2] = 'C', packed
+    rest[n + 1], rest[n + 2] = 'C', packed
   end
-  local id = redis.call('XADD', unpack(args))
+  local id = redis.call('XADD', auditKey, 'MAXLEN', '~', auditEventsMax, '0-*', 't', kind, 's', timeSec, 'u',
+    timeMicros, unpack(rest))
   expireUnlessKnown(auditKey)
   -- The event's seq (its id "0-<seq>") as the decimal text it is (the client reads either): an
   -- operation's answer names its own event.
