@@ -661,7 +661,10 @@ function budgetField(scope: string, unit: string): string {
  */
 const balanceWidth = 7;
 
-/** A packed balance: "<lead> <window> <allocated> <spent>:<reserved>:<debt> <instance>" (lua/prelude.ts pushBalances). */
+/**
+ * A packed balance, as lua/prelude.ts pushBalances makes it:
+ * "<lead> <window> <allocated> <spent>:<reserved>:<debt> <instance>".
+ */
 const packedBalance = /^(\S+) (\S+) (\S+) ([^\s:]+):([^\s:]+):([^\s:]+) (.+)$/s;
 
 /** Whether a reply item is a packed balance: the older layout's items never hold a space. */

@@ -181,10 +181,9 @@ local function remainingOf(b)
 end
 
 local function assertCounters(b)
-  local c = b
-  if c.reserved >= 0 and c.spent >= 0 and c.debt >= 0 then return end
+  if b.reserved >= 0 and b.spent >= 0 and b.debt >= 0 then return end
   for _, name in ipairs({ 'reserved', 'spent', 'debt' }) do
-    if c[name] < 0 then violated(name .. ' >= 0 on ' .. b.scope .. ' (got ' .. int(c[name]) .. ')') end
+    if b[name] < 0 then violated(name .. ' >= 0 on ' .. b.scope .. ' (got ' .. int(b[name]) .. ')') end
   end
 end
 
@@ -314,19 +313,18 @@ local function saveCounters(list)
   local args = {}
   local idleDeadlines = {}
   for i = 1, #list do local b = list[i]
-    local c = b
     args[#args + 1] = b.field
     -- countText in line: three calls per budget cost more than the lookups.
-    local text = (smallCountText[c.spent] or string.format('%d', c.spent)) .. ':'
-      .. (smallCountText[c.reserved] or string.format('%d', c.reserved)) .. ':'
-      .. (smallCountText[c.debt] or string.format('%d', c.debt))
+    local text = (smallCountText[b.spent] or string.format('%d', b.spent)) .. ':'
+      .. (smallCountText[b.reserved] or string.format('%d', b.reserved)) .. ':'
+      .. (smallCountText[b.debt] or string.format('%d', b.debt))
     args[#args + 1] = text
-    c.text = text
+    b.text = text
     -- Only numbers a load would accept: the cache never answers what parsing would refuse.
-    if countsCache[text] == nil and c.spent >= 0 and c.reserved >= 0 and c.debt >= 0
-      and c.spent <= 9007199254740991 and c.reserved <= 9007199254740991 and c.debt <= 9007199254740991 then
+    if countsCache[text] == nil and b.spent >= 0 and b.reserved >= 0 and b.debt >= 0
+      and b.spent <= 9007199254740991 and b.reserved <= 9007199254740991 and b.debt <= 9007199254740991 then
       if countsCacheSize >= countsCacheMax then countsCache, countsCacheSize = {}, 0 end
-      countsCache[text] = { c.spent, c.reserved, c.debt }
+      countsCache[text] = { b.spent, b.reserved, b.debt }
       countsCacheSize = countsCacheSize + 1
     end
     if b.instance ~= 'life' then
@@ -670,12 +668,12 @@ local function evaluate(checked, tier, estimate)
   if #checked == 0 then return { decision = 'DENY', reasonCode = 'BUDGET_NOT_FOUND' } end
   local narrowed = false
   for i = 1, #checked do local b = checked[i]
-    local def, c = b.def, b
+    local def = b.def
     -- A zero budget is a revoked grant: always DENY, even for a free action.
     if def.limit == 0 then return { decision = 'DENY', reasonCode = 'BUDGET_EXCEEDED', deniedScope = b.scope } end
-    if c.debt > 0 then return { decision = 'DENY', reasonCode = 'DEBT_OUTSTANDING', deniedScope = b.scope } end
+    if b.debt > 0 then return { decision = 'DENY', reasonCode = 'DEBT_OUTSTANDING', deniedScope = b.scope } end
     -- An exhausted budget takes nothing new, not even a free action.
-    local remaining = def.limit - c.spent - c.reserved - c.debt -- remainingOf(b) in line
+    local remaining = def.limit - b.spent - b.reserved - b.debt -- remainingOf(b) in line
     if remaining <= 0 or remaining < estimate then
       return { decision = 'DENY', reasonCode = 'BUDGET_EXCEEDED', deniedScope = b.scope }
     end
@@ -761,14 +759,15 @@ end
 -- event's JSON; nothing here builds JSON. kind: the event's type; fragment: JSON fields every event
 -- of the operation carries (an object body without braces, from the client or the reservation
 -- record, spliced by the reader as it is; '' for none); extra (optional, a table of the caller's own,
--- which gets the other fields appended): more fields as a flat list of name, value, where the name is the event's key after a kind character: '$' a string value, '#'
--- an integer (decimal text or a Lua number, which Redis formats exactly below 2^53), '=' JSON text;
+-- which gets the other fields appended): more fields as a flat list of name, value, where the name
+-- is the event's key after a kind character: '$' a string value, '#' an integer (decimal text or a
+-- Lua number, which Redis formats exactly below 2^53), '=' JSON text;
 -- balances (optional): the budgets whose balances the event reports, one field 'C' of
 -- "<scope> <allocated> <spent>:<reserved>:<debt>" per budget joined by ';' ('' for none; scopes have no
 -- space or ';'), the counters as the counters hash holds them now (b.text: what loadCounters read or
 -- saveCounters wrote; every path that changes a counter saves it before its event); the reader
--- works out remaining. (Entries written before it
--- carry 'B', with remaining in place of the counters: old readers skip 'C' instead of misreading it.)
+-- works out remaining. (Entries written before it carry 'B', with remaining in place of the
+-- counters: old readers skip 'C' instead of misreading it.)
 --
 -- The event's sequence is its stream id: "0-*" has the stream number its entries 0-1, 0-2, ... (the
 -- stream keeps its last id when trimmed), so no counter is read or written for it. The time is TIME's

@@ -12,9 +12,9 @@
  * disabled tiers (comma-separated), reservationId, expiresAtMs, deadline to note in the sweep index,
  * shadow reasonCode, shadow deniedScope, replayed ("" or "1"), the audit event's seq ("" for a dry
  * run; a replay: the first call's), then per checked budget one string (pushBalances in
- * lua/prelude.ts): its candidate index, window, allocated, counters and instance. "" and 0 stand for absent. On an
- * idempotency conflict: { "!", "IDEMPOTENCY_CONFLICT" }; when the set of budgets changed since the
- * client's filter: { "!", "SHAPES_CHANGED", current generation }.
+ * lua/prelude.ts): its candidate index, window, allocated, counters and instance. "" and 0 stand for
+ * absent. On an idempotency conflict: { "!", "IDEMPOTENCY_CONFLICT" }; when the set of budgets
+ * changed since the client's filter: { "!", "SHAPES_CHANGED", current generation }.
  */
 export const reserveLua = `
 local id = ARGV[4]
@@ -104,11 +104,10 @@ if allowed or shadow then
   local holds = {}
   if allowed then
     for i = 1, #checked do local b = checked[i]
-      local c = b
-      c.reserved = c.reserved + estimate
-      if c.reserved < 0 or c.spent < 0 or c.debt < 0 then assertCounters(b) end
+      b.reserved = b.reserved + estimate
+      if b.reserved < 0 or b.spent < 0 or b.debt < 0 then assertCounters(b) end
       -- remainingOf(b) in line
-      if b.def.limit - c.spent - c.reserved - c.debt < 0 then violated('remaining >= 0 after a hold on ' .. b.scope) end
+      if b.def.limit - b.spent - b.reserved - b.debt < 0 then violated('remaining >= 0 after a hold on ' .. b.scope) end
       holds[i] = holdOf(b)
     end
     saveCounters(checked)

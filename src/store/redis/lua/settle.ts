@@ -122,9 +122,8 @@ else
   for i = 1, #held do held[i].reserved = held[i].reserved - estimate end
 end
 
-for i = 1, #held do
-  local c = held[i]
-  if c.reserved < 0 or c.spent < 0 or c.debt < 0 then assertCounters(held[i]) end
+for i = 1, #held do local b = held[i]
+  if b.reserved < 0 or b.spent < 0 or b.debt < 0 then assertCounters(b) end
 end
 saveCounters(held)
 local status = 'released'
