@@ -334,26 +334,27 @@ export class RedisLedgerStore implements LedgerStore {
     const known = shapes !== undefined;
     let scopes = all;
     let raw: unknown;
+    // What every attempt's plan shares (see planOf in lua/prelude.ts): joined by newlines, which none
+    // of its parts holds (names, numbers, validated scopes, JSON).
+    const planHead = [
+      unit,
+      action.tier,
+      String(command.ttlMs),
+      String(command.graceMs),
+      command.overagePolicy,
+      `${command.dryRun ? "1" : "0"}${command.shadow ? "1" : "0"}`,
+    ].join("\n");
+    const planTail = `${jsonFields({ scope, unit, action, runId })}\n${actor === undefined ? "" : JSON.stringify(actor)}`;
+    const perCall = [runId ?? "", ...idempotencyArgs(command.dryRun ? undefined : command.idempotency)];
     // At most three calls: filtered, filtered again after a refresh, then all candidates.
     for (let attempt = 0; ; attempt++) {
       scopes = shapes ? shapes.candidates(scope, unit, all) : all;
-      raw = await this.runTenant(scripts.reserve, tenant, [
-        reservationId,
-        unit,
-        action.tier,
-        String(estimate),
-        runId ?? "",
-        String(command.ttlMs),
-        String(command.graceMs),
-        command.overagePolicy,
-        command.dryRun ? "1" : "0",
-        command.shadow ? "1" : "0",
-        ...idempotencyArgs(command.dryRun ? undefined : command.idempotency),
-        jsonFields({ scope, unit, action, runId }),
-        actor === undefined ? "" : JSON.stringify(actor),
-        shapes?.generation ?? "",
-        ...scopes,
-      ]);
+      const plan = `${planHead}\n${shapes?.generation ?? ""}\n${planTail}${scopes.length > 0 ? `\n${scopes.join("\n")}` : ""}`;
+      raw = await this.runTenant(
+        scripts.reserve,
+        tenant,
+        withoutTrailingEmpty([reservationId, String(estimate), plan, ...perCall]),
+      );
       if (!(Array.isArray(raw) && raw[0] === "!" && raw[1] === "SHAPES_CHANGED")) break;
       // The tenant's budgets changed since the snapshot: nothing was decided; refresh and ask again.
       shapes = attempt === 0 ? await this.shapes.refresh(tenant) : undefined;
@@ -372,27 +373,35 @@ export class RedisLedgerStore implements LedgerStore {
 
   commit(command: CommitCommand): Promise<SettleOutcome> {
     if (command.actual !== undefined) assertAmount(command.actual, "actual");
-    return this.settle(scripts.commit, command.reservationId, [
+    return this.settle(scripts.commit, command.reservationId, command.idempotency, [
       command.actual === undefined ? "" : String(command.actual),
       command.actor === undefined ? "" : JSON.stringify(command.actor),
-      "",
-      ...idempotencyArgs(command.idempotency),
     ]);
   }
 
   release(command: ReleaseCommand): Promise<SettleOutcome> {
-    return this.settle(scripts.release, command.reservationId, [
+    return this.settle(scripts.release, command.reservationId, command.idempotency, [
       "",
       command.actor === undefined ? "" : JSON.stringify(command.actor),
       command.reason === undefined ? "" : JSON.stringify(command.reason),
-      ...idempotencyArgs(command.idempotency),
       command.lostReserve ? "1" : "",
       command.lostReserve?.idempotencyKey ?? "",
     ]);
   }
 
-  private async settle(script: StoreFunction, reservationId: string, args: string[]): Promise<SettleOutcome> {
-    const raw = await this.runTenant(script, tenantOfReservation(reservationId), [reservationId, ...args]);
+  /** See lua/settle.ts for the arguments: the fingerprint and key first, as every settle has a fingerprint. */
+  private async settle(
+    script: StoreFunction,
+    reservationId: string,
+    idempotency: IdempotencyTag | undefined,
+    args: string[],
+  ): Promise<SettleOutcome> {
+    const [key, fingerprint] = idempotencyArgs(idempotency);
+    const raw = await this.runTenant(
+      script,
+      tenantOfReservation(reservationId),
+      withoutTrailingEmpty([reservationId, fingerprint, key, ...args]),
+    );
     return settleOutcomeOf(arrayReply(raw, script.name, 2), reservationId, script.name);
   }
 
@@ -881,6 +890,13 @@ function holdsOf(stored: string, runId: string): { scope: string; instance: stri
 /** An object's JSON without its braces: fields a script splices into the events it writes. */
 function jsonFields(fields: Record<string, unknown>): string {
   return JSON.stringify(fields).slice(1, -1);
+}
+
+/** Arguments without the empty ones at the end: a script reads a missing one as "" (each costs Redis ~1.5k instructions). */
+function withoutTrailingEmpty(args: string[]): string[] {
+  let end = args.length;
+  while (end > 0 && args[end - 1] === "") end--;
+  return end === args.length ? args : args.slice(0, end);
 }
 
 function idempotencyArgs(tag: IdempotencyTag | undefined): [string, string] {

@@ -18,8 +18,9 @@ describeRedis("redis store: a reserve sends only the candidate scopes whose shap
         if (property === "sendCommand") {
           return (args: string[]) => {
             if (args[0] === "FCALL" && args[1].endsWith("_reserve")) {
-              // FCALL fn 1 key, then ARGV: 3 common, 15 of the reserve (the last is the shape generation).
-              sentScopes.push(args.slice(4 + 3 + 15));
+              // FCALL fn 1 key, then ARGV: 3 common, the id, the estimate, the plan (lua/prelude.ts
+              // planOf: 9 newline-separated parts, then the candidate scopes).
+              sentScopes.push(args[4 + 3 + 2].split("\n").slice(9));
             }
             return target.sendCommand(args);
           };

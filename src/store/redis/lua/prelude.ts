@@ -122,6 +122,53 @@ local function invariant(ok, message)
   if not ok then violated(message) end
 end
 
+-- A reserve's plan: what a caller's calls of one action on one subject share, sent as one argument
+-- "<unit>\\n<tier>\\n<ttlMs>\\n<graceMs>\\n<overagePolicy>\\n<dryRun><shadow>\\n<shape generation>\\n
+-- <event fragment>\\n<actor json>\\n<candidate scope>\\n..." (no part holds a newline: units, tiers
+-- and policies are names, scopes are validated, JSON escapes its newlines). Parsed plans are kept by
+-- their text across calls, as holdsCache keeps holds: each of ~14 arguments cost Redis ~1.5k
+-- instructions to hand over, and the budget fields are built once per plan instead of per call. An
+-- entry depends on nothing but its key; entries are shared and read only. Dropped whole at
+-- planCacheMax entries.
+local planCacheMax, planScopesMax = 4096, 256
+local planCache, planCacheSize = {}, 0
+local function planOf(text)
+  local plan = planCache[text]
+  if plan then return plan end
+  local parts, at = {}, 1
+  for _ = 1, planScopesMax + 9 do
+    local cut = string.find(text, '\\n', at, true)
+    if not cut then
+      parts[#parts + 1] = string.sub(text, at)
+      at = nil
+      break
+    end
+    parts[#parts + 1] = string.sub(text, at, cut - 1)
+    at = cut + 1
+  end
+  if at ~= nil or #parts < 9 then violated('a reserve plan has 9 parts and at most ' .. planScopesMax .. ' scopes') end
+  local ttlMs, graceMs = tonumber(parts[3]), tonumber(parts[4])
+  invariant(ttlMs ~= nil and ttlMs >= 1 and ttlMs == math.floor(ttlMs), 'ttlMs is a positive integer')
+  invariant(graceMs ~= nil and graceMs >= 0 and graceMs == math.floor(graceMs), 'graceMs is an integer >= 0')
+  local unit = parts[1]
+  local scopes, fields = {}, {}
+  for i = 10, #parts do
+    scopes[#scopes + 1] = parts[i]
+    fields[#fields + 1] = parts[i] .. '|' .. unit
+  end
+  local scopeCount = #scopes
+  fields[scopeCount + 1] = shapeGenField
+  fields[scopeCount + 2] = layoutField
+  plan = { unit = unit, tier = parts[2], ttlMs = ttlMs, graceMs = graceMs, graceText = parts[4],
+    overagePolicy = parts[5], dryRun = string.sub(parts[6], 1, 1) == '1', shadow = string.sub(parts[6], 2, 2) == '1',
+    shapeGen = parts[7], fragment = parts[8], actorJson = parts[9], scopes = scopes, fields = fields,
+    scopeCount = scopeCount }
+  if planCacheSize >= planCacheMax then planCache, planCacheSize = {}, 0 end
+  planCache[text] = plan
+  planCacheSize = planCacheSize + 1
+  return plan
+end
+
 -- A tenant that never had a budget (a random id from a hostile caller) leaves only keys that expire:
 -- its audit stream, sequence and indexes live unknownTenantRetentionMs after its last write. Scripts
 -- that saw one of the tenant's budgets set tenantKnown; others look it up once, when they write.

@@ -1,12 +1,9 @@
 /**
  * reserve / decide: check every budgeted scope of the chain, then hold the estimate on all or none.
  *
- * ARGV[4..]: reservationId, unit, tier, estimate, runId ("" for none), ttlMs, graceMs, overagePolicy,
- * dryRun ("1"/"0"), shadow ("1"/"0"), idempotency key ("" for none), fingerprint,
- * the event fragment (JSON fields of every audit event of this reservation: scope, unit, action,
- * runId; with the numeric fields it is also the record's fixed part), the actor (JSON or ""),
- * the generation of the tenant's set of budgets the client filtered the candidates by ("" when it
- * sends them all), then the candidate scopes, outermost first.
+ * ARGV[4..]: reservationId, estimate, the plan (see planOf in lua/prelude.ts: what a caller's calls of
+ * one action on one subject share, one argument the script parses once), then, each left out when
+ * empty: runId, idempotency key, fingerprint.
  *
  * Returns a flat array (see `reserveOutcomeOf` in redis-store.ts): decision, reasonCode, deniedScope,
  * disabled tiers (comma-separated), reservationId, expiresAtMs, deadline to note in the sweep index,
@@ -18,27 +15,26 @@
  */
 export const reserveLua = `
 local id = ARGV[4]
-local unit = ARGV[5]
-local tier = ARGV[6]
-local estimate = tonumber(ARGV[7])
-local runId = ARGV[8]
-local ttlMs = tonumber(ARGV[9])
-local graceMs = ARGV[10]
-local overagePolicy = ARGV[11]
-local dryRun = ARGV[12] == '1'
-local shadow = ARGV[13] == '1'
-local idemKey = ARGV[14]
-local idemFingerprint = ARGV[15]
-local fragment = ARGV[16]
-local actorJson = ARGV[17]
-local shapeGen = ARGV[18]
-local firstScope = 19
+local plan = planOf(ARGV[6])
+local unit = plan.unit
+local tier = plan.tier
+local estimate = tonumber(ARGV[5])
+local runId = ARGV[7] or ''
+local ttlMs = plan.ttlMs
+local graceMs = plan.graceMs
+local overagePolicy = plan.overagePolicy
+local dryRun = plan.dryRun
+local shadow = plan.shadow
+local idemKey = ARGV[8] or ''
+local idemFingerprint = ARGV[9] or ''
+local fragment = plan.fragment
+local actorJson = plan.actorJson
+local shapeGen = plan.shapeGen
 
 -- Before the first write (expireDue writes): a number that is not a safe integer is never held.
 if not (estimate ~= nil and estimate >= 0 and estimate <= 9007199254740991 and estimate == math.floor(estimate)) then
-  violated('estimate is a safe integer >= 0 (got ' .. string.sub(ARGV[7], 1, 32) .. ')')
+  violated('estimate is a safe integer >= 0 (got ' .. string.sub(ARGV[5], 1, 32) .. ')')
 end
-invariant(ttlMs ~= nil and ttlMs >= 1 and ttlMs == math.floor(ttlMs), 'ttlMs is a positive integer')
 
 expireDue()
 if not dryRun then
@@ -55,12 +51,8 @@ if not dryRun then
   end
 end
 
-local fields = {}
-for i = firstScope, #ARGV do fields[#fields + 1] = ARGV[i] .. '|' .. unit end
-local scopeCount = #fields
-fields[scopeCount + 1] = shapeGenField
-fields[scopeCount + 2] = layoutField
-local defs = redis.call('HMGET', budgetsKey, unpack(fields))
+local scopeCount = plan.scopeCount
+local defs = redis.call('HMGET', budgetsKey, unpack(plan.fields))
 checkLayout(defs[scopeCount + 2], defs[scopeCount + 1] ~= false)
 -- The client left out the scopes whose shape had no budget when the set of budgets was at
 -- generation shapeGen: valid only while it still is. Otherwise it refreshes and asks again.
@@ -74,7 +66,7 @@ for i = 1, scopeCount do
     local def = defCache[raw] or parseDef(raw)
     local instance = 'life'
     if def.window ~= 'lifetime' then instance = instanceOf(def.window, runId) end
-    checked[#checked + 1] = budgetAt(def, ARGV[firstScope + i - 1], instance, i)
+    checked[#checked + 1] = budgetAt(def, plan.scopes[i], instance, i)
   end
 end
 if #checked > 0 then tenantKnown = true end
@@ -113,12 +105,12 @@ if allowed or shadow then
     saveCounters(checked)
   end
   expiresAtMs = now + ttlMs
-  local deadline = deadlineOf(expiresAtMs, tonumber(graceMs))
+  local deadline = deadlineOf(expiresAtMs, graceMs)
   local earliest = nextDeadline()
   if earliest == 0 or deadline < earliest then hint = deadline end
   local holdsText = table.concat(holds, ';')
   -- The record: fields at their default (no run id, not shadow-denied, nothing charged) are left out.
-  local record = { key, 'st', 'held', 'ev', fragment, 'h', holdsText, 'u', unit, 'e', ARGV[7], 'g', graceMs,
+  local record = { key, 'st', 'held', 'ev', fragment, 'h', holdsText, 'u', unit, 'e', ARGV[5], 'g', plan.graceText,
     'p', overagePolicy, 'c', int(now), 'x', int(expiresAtMs) }
   if runId ~= '' then record[#record + 1], record[#record + 2] = 'ri', runId end
   if not allowed then record[#record + 1], record[#record + 2] = 'sd', '1' end
@@ -132,7 +124,7 @@ end
 local extra = {}
 if actorJson ~= '' then extra[1], extra[2] = '=actor', actorJson end
 extra[#extra + 1] = '#estimate'
-extra[#extra + 1] = ARGV[7]
+extra[#extra + 1] = ARGV[5]
 if heldId ~= '' then
   extra[#extra + 1] = '$reservationId'
   extra[#extra + 1] = id

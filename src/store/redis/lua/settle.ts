@@ -2,9 +2,10 @@
  * commit / release: settle a held reservation exactly once. Commit applies the reservation's
  * overage policy (REJECT, ALLOW_IF_AVAILABLE, ALLOW_WITH_OVERDRAFT) on every budget it holds.
  *
- * ARGV[4..]: reservationId, actual ("" for the estimate), actor (JSON string or ""), reason (JSON
- * string or ""), idempotency key ("" for none), fingerprint, then for a release of a reserve whose
- * answer was lost (see ReleaseCommand.lostReserve) "1" and that reserve's idempotency key ("" for none).
+ * ARGV[4..]: reservationId, then, each left out when empty and none after it is given: fingerprint,
+ * idempotency key, actual (the estimate when empty), actor (JSON string), reason (JSON string), and
+ * for a release of a reserve whose answer was lost (see ReleaseCommand.lostReserve) "1" and that
+ * reserve's idempotency key.
  *
  * Idempotency lives on the reservation record: the settle that finalizes it writes its key ("sk"),
  * fingerprint ("sf") and numbers ("ch", "so") there, so a retry with the same key and fingerprint
@@ -21,11 +22,11 @@
 const settleLua = (kind: "commit" | "release") => `
 local kind = '${kind}'
 local id = ARGV[4]
-local actualArg = ARGV[5]
-local actorJson = ARGV[6]
-local reasonJson = ARGV[7]
-local idemKey = ARGV[8]
-local idemFingerprint = ARGV[9]
+local idemFingerprint = ARGV[5] or ''
+local idemKey = ARGV[6] or ''
+local actualArg = ARGV[7] or ''
+local actorJson = ARGV[8] or ''
+local reasonJson = ARGV[9] or ''
 if actualArg ~= '' then
   local actual = tonumber(actualArg)
   if not (actual ~= nil and actual >= 0 and actual <= 9007199254740991 and actual == math.floor(actual)) then
@@ -34,7 +35,6 @@ if actualArg ~= '' then
 end
 local lostReserve = ARGV[10] == '1'
 local lostReserveKey = ARGV[11] or ''
-
 
 expireDue()
 local replayed = replayArray(kind, idemKey, idemFingerprint)
