@@ -7,6 +7,7 @@ import { ValidationError } from "../../core/errors.js";
  *   <prefix>:{tenant:acme}:budgets         hash   "<scope>|<unit>" → "<gen>;<limit>;<overdraftLimit>;<window>;<bands>\n<JSON>",
  *                                                 "~gen": the generation of the set of budget fields (create, remove),
  *                                                 "~layout": the data layout (layout.ts), from the tenant's first budget on
+ *                                                 "~ver": replaced on every definition write (what scripts cached stays valid while it is unchanged)
  *   <prefix>:{tenant:acme}:meta            hash   gen (budget generations)
  *   <prefix>:{tenant:acme}:counters        hash   "<gen>|<instance>" → "spent:reserved:debt" (gen names the budget);
  *                                                 one hash so a chain of any depth is one HMGET / HSET

@@ -34,6 +34,7 @@ else
 end
 local stored = string.sub(definitionJson, 1, -2) .. ',"updatedAtMs":' .. int(now) .. ',"gen":' .. gen .. '}'
 redis.call('HSET', budgetsKey, budgetField, gen .. ';' .. definitionText .. '\\n' .. stored)
+noteDefinitionsChanged()
 -- A new budget changes which budgets exist: clients that filter candidate scopes refresh.
 if not previous then redis.call('HINCRBY', budgetsKey, shapeGenField, 1) end
 tenantKnown = true
@@ -71,6 +72,7 @@ if previous then
   removed = 'true'
   tenantKnown = true
   redis.call('HDEL', budgetsKey, budgetField)
+  noteDefinitionsChanged()
   redis.call('HINCRBY', budgetsKey, shapeGenField, 1)
   redis.call('HDEL', countersKey, counterId(parseDef(previous).gen, 'life'))
   appendAudit('budget.remove', eventFields)

@@ -95,6 +95,35 @@ local function checkLayout(marker, present)
   end
 end
 
+-- A field of the budgets hash that is no budget: a value no write ever repeats, replaced whenever a
+-- definition is written or removed (noteDefinitionsChanged). A call that finds the value it saw last
+-- reuses the definitions it read then instead of reading them again (each is ~200 bytes of text,
+-- ~6k instructions to hand to Lua per definition read). Unique: this Lua state's write count plus
+-- the server's TIME, so neither a reloaded library nor a flushed and rebuilt tenant repeats one.
+local definitionsVersionField = '~ver'
+local definitionsWrites = 0
+local function noteDefinitionsChanged()
+  definitionsWrites = definitionsWrites + 1
+  redis.call('HSET', budgetsKey, definitionsVersionField,
+    timeSec .. '.' .. timeMicros .. '.' .. definitionsWrites)
+end
+
+-- The stored definitions of fields (count budget fields, then shapeGenField, layoutField and
+-- definitionsVersionField), and the generation and layout marker read with them. entry (a cache
+-- entry's table of its own) keeps what was read under the version and the tenant it was read for;
+-- while the hash still has that version, only the three fields after the budgets are read.
+local function definitionsOf(entry, fields, count)
+  if entry.defs and entry.base == base then
+    local head = redis.call('HMGET', budgetsKey, shapeGenField, layoutField, definitionsVersionField)
+    if head[3] == entry.version then return entry.defs, head[1], head[2] end
+  end
+  local defs = redis.call('HMGET', budgetsKey, unpack(fields))
+  -- Kept only under a version: a hash without one is read in full every time.
+  entry.base, entry.version, entry.defs = base, defs[count + 3], nil
+  if defs[count + 3] then entry.defs = defs end
+  return defs, defs[count + 1], defs[count + 2]
+end
+
 -- One budget's stored definition (or nil), after the layout check; and the layout marker.
 local function storedBudget(budgetField)
   local stored = redis.call('HMGET', budgetsKey, budgetField, shapeGenField, layoutField)
@@ -128,8 +157,8 @@ end
 -- and policies are names, scopes are validated, JSON escapes its newlines). Parsed plans are kept by
 -- their text across calls, as holdsCache keeps holds: each of ~14 arguments cost Redis ~1.5k
 -- instructions to hand over, and the budget fields are built once per plan instead of per call. An
--- entry depends on nothing but its key; entries are shared and read only. Dropped whole at
--- planCacheMax entries.
+-- entry depends on nothing but its key; entries are shared and read only, but for the definitions
+-- definitionsOf keeps in one. Dropped whole at planCacheMax entries.
 local planCacheMax, planScopesMax = 4096, 256
 local planCache, planCacheSize = {}, 0
 local function planOf(text)
@@ -159,10 +188,11 @@ local function planOf(text)
   local scopeCount = #scopes
   fields[scopeCount + 1] = shapeGenField
   fields[scopeCount + 2] = layoutField
+  fields[scopeCount + 3] = definitionsVersionField
   plan = { unit = unit, tier = parts[2], ttlMs = ttlMs, graceMs = graceMs, graceText = parts[4],
     overagePolicy = parts[5], dryRun = string.sub(parts[6], 1, 1) == '1', shadow = string.sub(parts[6], 2, 2) == '1',
     shapeGen = parts[7], fragment = parts[8], actorJson = parts[9], scopes = scopes, fields = fields,
-    scopeCount = scopeCount }
+    scopeCount = scopeCount, definitions = {} }
   if planCacheSize >= planCacheMax then planCache, planCacheSize = {}, 0 end
   planCache[text] = plan
   planCacheSize = planCacheSize + 1
@@ -415,7 +445,7 @@ local holdsCache, holdsCacheSize = {}, 0
 local function holdsOf(holdsText)
   local holds = holdsCache[holdsText]
   if holds then return holds end
-  holds = { fieldsByUnit = {} }
+  holds = { byUnit = {} }
   -- One pattern over the whole text (scopes have no space or ';').
   for gen, code, scope in string.gmatch(holdsText, '(%d+) (%S+) ([^;]+)') do
     -- instance: the counter's window instance, nil for the run window (it depends on the runId).
@@ -617,21 +647,25 @@ local function heldBudgets(holdsText, unit, runId, runFields)
     end
   end
   if #holds == 0 then return held end
-  -- The holds' budget fields and the layout marker, kept with the parsed holds (shared: read only).
-  local fields = holds.fieldsByUnit[unit]
-  if fields == nil then
-    fields = {}
+  -- The holds' budget fields (then those definitionsOf reads after them), kept with the parsed holds
+  -- per unit with the definitions last read (the only part of a holds entry written to).
+  local byUnit = holds.byUnit[unit]
+  if byUnit == nil then
+    local fields = {}
     for i = 1, #holds do fields[i] = holds[i].scope .. '|' .. unit end
-    fields[#holds + 1] = layoutField
-    holds.fieldsByUnit[unit] = fields
+    fields[#holds + 1] = shapeGenField
+    fields[#holds + 2] = layoutField
+    fields[#holds + 3] = definitionsVersionField
+    byUnit = { fields = fields }
+    holds.byUnit[unit] = byUnit
   end
-  local defs = redis.call('HMGET', budgetsKey, unpack(fields))
+  local defs, _, marker = definitionsOf(byUnit, byUnit.fields, #holds)
   local candidates = {}
   local present = false
   for i = 1, #holds do
     if defs[i] then present = true end
   end
-  checkLayout(defs[#holds + 1], present)
+  checkLayout(marker, present)
   for i = 1, #holds do local hold = holds[i]
     local raw = defs[i]
     if raw then

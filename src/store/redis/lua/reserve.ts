@@ -52,11 +52,11 @@ if not dryRun then
 end
 
 local scopeCount = plan.scopeCount
-local defs = redis.call('HMGET', budgetsKey, unpack(plan.fields))
-checkLayout(defs[scopeCount + 2], defs[scopeCount + 1] ~= false)
+local defs, storedGen, marker = definitionsOf(plan.definitions, plan.fields, scopeCount)
+checkLayout(marker, storedGen ~= false)
 -- The client left out the scopes whose shape had no budget when the set of budgets was at
 -- generation shapeGen: valid only while it still is. Otherwise it refreshes and asks again.
-local currentGen = defs[scopeCount + 1] or '0'
+local currentGen = storedGen or '0'
 if shapeGen ~= '' and shapeGen ~= currentGen then return { '!', 'SHAPES_CHANGED', currentGen } end
 local checked = {}
 for i = 1, scopeCount do
