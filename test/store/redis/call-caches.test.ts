@@ -92,6 +92,22 @@ describeRedis("redis store: what the library keeps across calls never outlives w
     await ledger.close();
   });
 
+  it("holds of two runs on one run-window budget settle on their own run's counter", async () => {
+    const ledger = await ledgerOn(uniquePrefix("cache"));
+    await ledger.setBudget({ scope: "tenant:acme/agent:a", limit: 10, window: "run" });
+    for (let round = 0; round < 3; round++) {
+      // The same holds text for both runs: the run instance comes from each reservation's run id.
+      const first = await ledger.reserve({ subject, action: read, estimate: 2, runId: "run-1" });
+      const second = await ledger.reserve({ subject, action: read, estimate: 1, runId: "run-2" });
+      await ledger.commit(first.reservationId as string);
+      await ledger.commit(second.reservationId as string);
+    }
+    const balance = (runId: string) => ledger.getBalance({ scope: "tenant:acme/agent:a", runId });
+    expect(await balance("run-1")).toMatchObject({ spent: 6, reserved: 0, remaining: 4 });
+    expect(await balance("run-2")).toMatchObject({ spent: 3, reserved: 0, remaining: 7 });
+    await ledger.close();
+  });
+
   it("two stores on one server with the same tenant under different prefixes keep their own limits", async () => {
     const first = await ledgerOn(uniquePrefix("cache"));
     const second = await ledgerOn(uniquePrefix("cache"));

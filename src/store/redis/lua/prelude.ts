@@ -292,6 +292,10 @@ end
 -- loadCounters fills in: one table per budget, made at its full size (a second table for the
 -- counters, or fields added later, cost ~2.5k instructions per budget). The counter name kept with
 -- the definition is looked up here first (a call to counterName per budget cost more than the lookup).
+-- Tables a cache keeps (a plan's, a holds entry's) are reused by later calls with the same
+-- definitions and instances: every counter field is set by loadCounters before it is read, and the
+-- rest depend only on what the cache checked. Reused one call at a time (a call's work on one is done
+-- before the next starts), never two lists of one entry at once.
 local function budgetAt(def, scope, instance, index)
   local names = def.counters
   return { def = def, scope = scope, instance = instance,
@@ -336,11 +340,18 @@ end
 local countsCacheMax = 4096
 local countsCache, countsCacheSize = {}, 0
 
-local function loadCounters(list)
-  if #list == 0 then return end
+-- The counters hash fields of a list of budgets, in its order.
+local function counterFieldsOf(list)
   local fields = {}
   for i = 1, #list do fields[i] = list[i].field end
-  local values = redis.call('HMGET', countersKey, unpack(fields))
+  return fields
+end
+
+-- Fills in the counters of every budget in list (fields: counterFieldsOf(list), when the caller
+-- keeps it).
+local function loadCounters(list, fields)
+  if #list == 0 then return end
+  local values = redis.call('HMGET', countersKey, unpack(fields or counterFieldsOf(list)))
   for i = 1, #list do local b = list[i]
     local value = values[i]
     local known = value and countsCache[value]
@@ -648,7 +659,8 @@ local function heldBudgets(holdsText, unit, runId, runFields)
   end
   if #holds == 0 then return held end
   -- The holds' budget fields (then those definitionsOf reads after them), kept with the parsed holds
-  -- per unit with the definitions last read (the only part of a holds entry written to).
+  -- per unit with the definitions last read and the budget tables made from them (the only parts of
+  -- a holds entry written to).
   local byUnit = holds.byUnit[unit]
   if byUnit == nil then
     local fields = {}
@@ -660,23 +672,30 @@ local function heldBudgets(holdsText, unit, runId, runFields)
     holds.byUnit[unit] = byUnit
   end
   local defs, _, marker = definitionsOf(byUnit, byUnit.fields, #holds)
-  local candidates = {}
   local present = false
   for i = 1, #holds do
     if defs[i] then present = true end
   end
   checkLayout(marker, present)
-  for i = 1, #holds do local hold = holds[i]
-    local raw = defs[i]
-    if raw then
-      tenantKnown = true
-      local def = defCache[raw] or parseDef(raw)
-      if def.gen == hold.gen then
-        candidates[#candidates + 1] = budgetAt(def, hold.scope, hold.instance or runInstance)
+  if present then tenantKnown = true end
+  -- The budget tables of the last call with these definitions (and run instance) are reused, as in
+  -- the reserve: their counters are loaded afresh below.
+  local candidates = byUnit.candidates
+  if not (candidates and byUnit.candidatesDefs == defs and byUnit.candidatesRun == runInstance) then
+    candidates = {}
+    for i = 1, #holds do local hold = holds[i]
+      local raw = defs[i]
+      if raw then
+        local def = defCache[raw] or parseDef(raw)
+        if def.gen == hold.gen then
+          candidates[#candidates + 1] = budgetAt(def, hold.scope, hold.instance or runInstance)
+        end
       end
     end
+    byUnit.candidates, byUnit.candidatesDefs, byUnit.candidatesRun = candidates, defs, runInstance
+    byUnit.counterFields = counterFieldsOf(candidates)
   end
-  loadCounters(candidates)
+  loadCounters(candidates, byUnit.counterFields)
   foldDue(candidates)
   for i = 1, #candidates do local b = candidates[i]
     if b.found then held[#held + 1] = b end

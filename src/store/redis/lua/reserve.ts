@@ -58,19 +58,35 @@ checkLayout(marker, storedGen ~= false)
 -- generation shapeGen: valid only while it still is. Otherwise it refreshes and asks again.
 local currentGen = storedGen or '0'
 if shapeGen ~= '' and shapeGen ~= currentGen then return { '!', 'SHAPES_CHANGED', currentGen } end
-local checked = {}
-for i = 1, scopeCount do
-  local raw = defs[i]
-  if raw then
-    -- The cached definition and the lifetime instance looked up in line (a call each cost ~0.5k).
-    local def = defCache[raw] or parseDef(raw)
-    local instance = 'life'
-    if def.window ~= 'lifetime' then instance = instanceOf(def.window, runId) end
-    checked[#checked + 1] = budgetAt(def, plan.scopes[i], instance, i)
+-- The budget tables of the last call on this plan with these definitions, while every window
+-- instance is still the same (budgetAt: reused tables); otherwise made afresh and kept.
+local checked = plan.checked
+if checked and plan.checkedDefs == defs then
+  for i = 1, #checked do local b = checked[i]
+    if b.def.window ~= 'lifetime' and instanceOf(b.def.window, runId) ~= b.instance then
+      checked = nil
+      break
+    end
   end
+else
+  checked = nil
+end
+if checked == nil then
+  checked = {}
+  for i = 1, scopeCount do
+    local raw = defs[i]
+    if raw then
+      -- The cached definition and the lifetime instance looked up in line (a call each cost ~0.5k).
+      local def = defCache[raw] or parseDef(raw)
+      local instance = 'life'
+      if def.window ~= 'lifetime' then instance = instanceOf(def.window, runId) end
+      checked[#checked + 1] = budgetAt(def, plan.scopes[i], instance, i)
+    end
+  end
+  plan.checked, plan.checkedDefs, plan.checkedFields = checked, defs, counterFieldsOf(checked)
 end
 if #checked > 0 then tenantKnown = true end
-loadCounters(checked)
+loadCounters(checked, plan.checkedFields)
 foldDue(checked)
 
 local verdict = evaluate(checked, tier, estimate)
