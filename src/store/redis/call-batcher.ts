@@ -4,6 +4,8 @@ import type { StoreFunction } from "./scripts.js";
 
 interface QueuedCall {
   readonly fn: StoreFunction;
+  /** The arguments every tenant function starts with (base, clock offset, limits). */
+  readonly common: readonly [string, string, string];
   readonly args: readonly string[];
   resolve(reply: unknown): void;
   reject(error: unknown): void;
@@ -17,7 +19,9 @@ export const batchCallsMax = 64;
  * callers woken by one socket read, parallel tool calls) go to Redis as one FCALL of the batch
  * function per tenant, instead of one FCALL each. A call alone in its tick is sent as it is, with no
  * delay: the batch is flushed on process.nextTick, before any I/O. Each call keeps its own reply or
- * error; a batch whose reply is not what the batch function answers fails every call in it.
+ * error; a batch whose reply is not what the batch function answers fails every call in it. A batch
+ * sends the common arguments once: calls whose common arguments differ (a test clock moved within
+ * a tick) go in batches of their own.
  */
 export class CallBatcher {
   private queues = new Map<string, QueuedCall[]>();
@@ -29,14 +33,19 @@ export class CallBatcher {
     private readonly call: (fn: StoreFunction, key: string, args: readonly string[]) => Promise<unknown>,
   ) {}
 
-  send(fn: StoreFunction, key: string, args: readonly string[]): Promise<unknown> {
+  send(
+    fn: StoreFunction,
+    key: string,
+    common: readonly [string, string, string],
+    args: readonly string[],
+  ): Promise<unknown> {
     return new Promise((resolve, reject) => {
       let queue = this.queues.get(key);
       if (!queue) {
         queue = [];
         this.queues.set(key, queue);
       }
-      queue.push({ fn, args, resolve, reject });
+      queue.push({ fn, common, args, resolve, reject });
       if (!this.flushScheduled) {
         this.flushScheduled = true;
         process.nextTick(() => this.flush());
@@ -49,8 +58,13 @@ export class CallBatcher {
     const queues = this.queues;
     this.queues = new Map();
     for (const [key, queue] of queues) {
-      for (let first = 0; first < queue.length; first += batchCallsMax) {
-        this.sendBatch(key, queue.slice(first, first + batchCallsMax));
+      let first = 0;
+      while (first < queue.length) {
+        // A run of calls with the same common arguments, at most batchCallsMax.
+        let end = first + 1;
+        while (end < queue.length && end - first < batchCallsMax && sameCommon(queue[first], queue[end])) end++;
+        this.sendBatch(key, queue.slice(first, end));
+        first = end;
       }
     }
   }
@@ -58,10 +72,10 @@ export class CallBatcher {
   private sendBatch(key: string, calls: readonly QueuedCall[]): void {
     if (calls.length === 1) {
       const [only] = calls;
-      this.call(only.fn, key, only.args).then(only.resolve, only.reject);
+      this.call(only.fn, key, [...only.common, ...only.args]).then(only.resolve, only.reject);
       return;
     }
-    const args = [String(calls.length)];
+    const args = [String(calls.length), ...calls[0].common];
     for (const queued of calls) args.push(queued.fn.op, String(queued.args.length), ...queued.args);
     this.call(this.batchFn, key, args).then(
       (reply) => {
@@ -84,4 +98,8 @@ export class CallBatcher {
       },
     );
   }
+}
+
+function sameCommon(a: QueuedCall, b: QueuedCall): boolean {
+  return a.common[0] === b.common[0] && a.common[1] === b.common[1] && a.common[2] === b.common[2];
 }

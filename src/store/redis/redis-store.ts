@@ -525,12 +525,12 @@ export class RedisLedgerStore implements LedgerStore {
 
   private runTenant(script: StoreFunction, tenant: string, args: string[]): Promise<unknown> {
     const keys = this.keys;
-    const sent = this.batcher.send(script, keys.tenantRoutingKey(tenant), [
-      keys.tenantBase(tenant),
-      String(this.timeOffsetMs()),
-      this.limitsArg,
-      ...args,
-    ]);
+    const sent = this.batcher.send(
+      script,
+      keys.tenantRoutingKey(tenant),
+      [keys.tenantBase(tenant), String(this.timeOffsetMs()), this.limitsArg],
+      args,
+    );
     const linker = this.linker;
     if (!linker || script === scripts.shapes) return sent;
     // Every other tenant function may append audit events (reads expire overdue holds); a call that

@@ -60,19 +60,24 @@ const luaName = (name: string) => name.replace(/\./g, "_");
 
 /**
  * The batch function: several operations on one tenant in one FCALL (the calls a process makes in
- * the same tick, see call-batcher.ts). ARGV: the count, then per operation its name, its argument
- * count and its arguments. Each runs as if called alone, under pcall so that one failing does not
- * stop the others; the reply has per operation { 1, reply } or { 0, error message }.
+ * the same tick, see call-batcher.ts). ARGV: the count, the three arguments every tenant function
+ * starts with (base, clock offset, limits: the same for every call of a batch), then per operation
+ * its name, its argument count and its own arguments. Each runs as if called alone, under pcall so
+ * that one failing does not stop the others; the reply has per operation { 1, reply } or { 0, error
+ * message }. The operations share one reading of the server's TIME (begin in lua/prelude.ts): the
+ * batch is atomic, so they run at one instant. inBatch is set only while a batch runs; every direct
+ * call clears it first, so a batch stopped half-way (a killed script) leaves no shared clock behind.
  */
 const batchLua = `
-redis.register_function('tg_VERSION_batch', function(keys, args)
+local function runBatch(keys, args)
   local out = {}
-  local at = 2
+  local base, offset, limits = args[2], args[3], args[4]
+  local at = 5
   for i = 1, tonumber(args[1]) do
     local name, count = args[at], tonumber(args[at + 1])
     local op = ops[name]
-    local opArgs = {}
-    for j = 1, count do opArgs[j] = args[at + 1 + j] end
+    local opArgs = { base, offset, limits }
+    for j = 1, count do opArgs[3 + j] = args[at + 1 + j] end
     at = at + 2 + count
     local ok, result
     if op then
@@ -89,6 +94,13 @@ redis.register_function('tg_VERSION_batch', function(keys, args)
     end
   end
   return out
+end
+redis.register_function('tg_VERSION_batch', function(keys, args)
+  inBatch, batchTime = true, nil
+  local ok, out = pcall(runBatch, keys, args)
+  inBatch, batchTime = false, nil
+  if not ok then error(out) end
+  return out
 end)
 `;
 
@@ -98,8 +110,12 @@ function libraryBody(version: string): string {
     // A tenant function's per-call state comes from begin(); a sweep function reads only its own ARGV.
     const start = tenant ? "begin(keys, args)" : "KEYS, ARGV = keys, args";
     const op = luaName(name);
+    // Called directly (not in a batch), a tenant function first clears the batch's shared clock.
+    const direct = tenant
+      ? `function(keys, args) inBatch, batchTime = false, nil; return ops['${op}'](keys, args) end`
+      : `ops['${op}']`;
     parts.push(
-      `-- ${name}\nops['${op}'] = function(keys, args)\n${start}\n${body}\nend\nredis.register_function('tg_${version}_${op}', ops['${op}'])\n`,
+      `-- ${name}\nops['${op}'] = function(keys, args)\n${start}\n${body}\nend\nredis.register_function('tg_${version}_${op}', ${direct})\n`,
     );
   }
   parts.push(batchLua.replace("VERSION", version));

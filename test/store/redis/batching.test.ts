@@ -55,6 +55,38 @@ describeRedis(
       await ledger.close();
     });
 
+    it("share one reading of the server's clock, which no later call reuses", async () => {
+      const prefix = uniquePrefix("batch-clock");
+      const store = await createRedisStore({ redis: redis.client, prefix });
+      const ledger = new StoreLedger(store, { sweepIntervalMs: 0 });
+      await ledger.setBudget({ scope: "tenant:acme", limit: 100 });
+      const batch = await Promise.all(
+        Array.from({ length: 8 }, () => ledger.reserve({ subject: { tenant: "acme" }, action: read, estimate: 1 })),
+      );
+      const expiries = new Set(batch.map((r) => r.expiresAtMs));
+      expect(expiries.size).toBe(1); // one instant for the whole batch
+      const [batchExpiry] = [...expiries] as number[];
+      // A batch whose first operation runs and whose second is missing from its arguments fails
+      // half-way; then a call alone must read TIME afresh.
+      const library = JSON.stringify(await redis.client.sendCommand(["FUNCTION", "LIST"]));
+      const batchName = library.match(/"(tg_[0-9a-f]+_batch)"/)?.[1] as string;
+      const tenantKey = (name: string) => `${prefix}:{tenant:acme}:${name}`;
+      const limits = "10000,3600000,86400000,604800000,100,10000,100000,3600000";
+      await expect(
+        redis.client.sendCommand(
+          ["FCALL", batchName, "1", tenantKey("budgets"), "2", tenantKey(""), "0", limits].concat([
+            "balance",
+            "1",
+            "tenant:acme|RISK_POINTS",
+          ]),
+        ),
+      ).rejects.toThrow();
+      await new Promise((resolve) => setTimeout(resolve, 30));
+      const alone = await ledger.reserve({ subject: { tenant: "acme" }, action: read, estimate: 1 });
+      expect(alone.expiresAtMs as number).toBeGreaterThanOrEqual(batchExpiry + 25);
+      await ledger.close();
+    });
+
     it(`carry at most ${batchCallsMax} calls each`, async () => {
       const { client, sent } = countingClient();
       const store = await createRedisStore({ redis: client, prefix: uniquePrefix("batch-max") });

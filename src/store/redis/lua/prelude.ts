@@ -40,6 +40,8 @@ local earliestHold = false
 -- The limits and key names only change with the store's options and the tenant: parsed again only then.
 local limitsText, baseText
 local lastTimeSec, lastTimeSecMs
+-- While a batch runs (scripts.ts), its operations share the TIME the first one read.
+local inBatch, batchTime = false, nil
 
 local function begin(keys, args)
   KEYS, ARGV = keys, args
@@ -70,7 +72,11 @@ local function begin(keys, args)
     countersIdleKey = base .. 'counters-idle'
     baseText = base
   end
-  local time = redis.call('TIME')
+  local time = batchTime
+  if time == nil then
+    time = redis.call('TIME')
+    if inBatch then batchTime = time end
+  end
   -- The audit stream keeps TIME's own two strings (the reader computes atMs and the microseconds that
   -- order events of different tenants sharing a millisecond): no number is formatted for it.
   timeSec, timeMicros, clockOffset = time[1], time[2], args[2]
