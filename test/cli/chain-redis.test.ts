@@ -106,10 +106,10 @@ function suite() {
     const entries = (await client.sendCommand(["XRANGE", stream, "-", "+"])) as [string, string[]][];
     await client.sendCommand(["DEL", stream]);
     for (const [id, fields] of entries) {
-      // The estimate is the value after the entry's "#estimate" field (see src/store/redis/audit-reader.ts).
+      // The estimate is the fourth part of the entry's "H" field (see src/store/redis/audit-reader.ts).
       const changed =
         id === "0-4"
-          ? fields.map((value, at) => (fields[at - 1] === "#estimate" && value === "2" ? "9" : value))
+          ? fields.map((value, at) => (fields[at - 1] === "H" ? value.replace(/^(\S+ \S+ \S+) 2 /, "$1 9 ") : value))
           : fields;
       await client.sendCommand(["XADD", stream, id, ...changed]);
     }

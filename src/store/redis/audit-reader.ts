@@ -63,7 +63,9 @@ async function readTenant(
 
 /**
  * An entry as appendAudit (lua/prelude.ts) writes it: id "0-<seq>" (the tenant's sequence number),
- * "t" the type, "s" / "u" the server's TIME (seconds, microseconds) and "o" the test clock offset,
+ * "H" the type and the server's TIME (seconds, microseconds), and for a reservation's events its
+ * estimate, decision or amount and id (entries before "H": "t" the type, "s" / "u" the time, the
+ * rest as fields of their own), "o" the test clock offset,
  * "f" JSON fields spliced as they are, then fields named by a kind character and the event's key
  * ("$" a string, "#" an integer, "=" JSON), and for events with balances "C": "<scope> <allocated>
  * <spent>:<reserved>:<debt>" per budget joined by ";" ("" for none), or "B" with remaining in place of
@@ -83,6 +85,27 @@ function storedEvent(id: string, fields: readonly string[]): StoredEvent {
     const name = fields[at];
     const value = fields[at + 1];
     switch (name) {
+      case "H": {
+        // "<type> <seconds> <micros>", then for a reservation's events "<estimate> <decision or
+        // amount> <reservationId>" (the id last: everything after the fifth space).
+        const cuts = spacesIn(value, 5);
+        type = value.slice(0, cuts[0] ?? value.length);
+        seconds = Number(value.slice(cuts[0] + 1, cuts[1]));
+        micros = Number(value.slice(cuts[1] + 1, cuts[2] ?? value.length));
+        if (cuts.length === 5) {
+          const estimate = Number(value.slice(cuts[2] + 1, cuts[3]));
+          const second = value.slice(cuts[3] + 1, cuts[4]);
+          const reservationId = value.slice(cuts[4] + 1);
+          if (type === "reserve") {
+            rest.push(["estimate", estimate]);
+            if (reservationId !== "") rest.push(["reservationId", reservationId]);
+            rest.push(["decision", second]);
+          } else {
+            rest.push(["reservationId", reservationId], ["estimate", estimate], ["amount", Number(second)]);
+          }
+        }
+        break;
+      }
       case "t":
         type = value;
         break;
@@ -135,6 +158,17 @@ function storedEvent(id: string, fields: readonly string[]): StoredEvent {
   for (const [key, value] of rest) record[key] = value;
   if (balances) event.balances = balances;
   return event;
+}
+
+/** Where the first `count` spaces of `text` are (fewer when it has fewer). */
+function spacesIn(text: string, count: number): number[] {
+  const cuts: number[] = [];
+  let at = text.indexOf(" ");
+  while (at >= 0 && cuts.length < count) {
+    cuts.push(at);
+    at = text.indexOf(" ", at + 1);
+  }
+  return cuts;
 }
 
 /** A stream entry as the chain hashes and exports it: the event exactly as `audit()` returns it. */

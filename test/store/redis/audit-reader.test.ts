@@ -14,6 +14,35 @@ const head = [
 ];
 
 describe("audit stream entries", () => {
+  it("reads the head field: type and time, and a reservation's estimate, decision or amount and id", () => {
+    const fragment = ["f", '"scope":"tenant:acme/agent:a1","unit":"RISK_POINTS"'];
+    const commit = chainEventOf("0-7", ["H", "commit 1733146000 123456 3 2 acme:r-1", ...fragment]);
+    // The same event as written before the head field, a field per value.
+    const spread = chainEventOf("0-7", [...head, "$reservationId", "acme:r-1", "#estimate", "3", "#amount", "2"]);
+    expect(commit).toEqual(spread);
+    expect(commit).toMatchObject({ seq: 7, atMs: 1733146000123, type: "commit", estimate: 3, amount: 2 });
+    const reserve = chainEventOf("0-8", ["H", "reserve 1733146000 123456 5 ALLOW acme:r-2", ...fragment]);
+    expect(reserve).toMatchObject({ type: "reserve", estimate: 5, decision: "ALLOW", reservationId: "acme:r-2" });
+    // A reserve that holds nothing has no reservation id.
+    const denied = chainEventOf("0-9", ["H", "reserve 1733146000 123456 5 DENY ", "$reasonCode", "BUDGET_EXCEEDED"]);
+    expect(denied).toEqual({
+      seq: 9,
+      atMs: 1733146000123,
+      type: "reserve",
+      estimate: 5,
+      decision: "DENY",
+      reasonCode: "BUDGET_EXCEEDED",
+    });
+    // Events that are no reservation's carry the type and time only.
+    expect(chainEventOf("0-1", ["H", "budget.set 1733146000 123456", ...fragment])).toEqual({
+      seq: 1,
+      atMs: 1733146000123,
+      type: "budget.set",
+      scope: "tenant:acme/agent:a1",
+      unit: "RISK_POINTS",
+    });
+  });
+
   it("reads the balances packed in one field", () => {
     const event = chainEventOf("0-7", [...head, "#amount", "2", "B", "tenant:acme 100 98;tenant:acme/agent:a1 10 8"]);
     expect(event).toEqual({

@@ -43,8 +43,14 @@ describeRedis("redis store: the audit hash chain", () => {
   }
 
   /** An entry's fields with its estimate (the value after the "#estimate" field) changed from `from` to `to`. */
+  /** The estimate is the fourth part of an entry's "H" field (see src/store/redis/audit-reader.ts). */
   function withEstimate(fields: string[], from: string, to: string): string[] {
-    return fields.map((value, index) => (fields[index - 1] === "#estimate" && value === from ? to : value));
+    return fields.map((value, index) => {
+      if (fields[index - 1] !== "H") return value;
+      const parts = value.split(" ");
+      if (parts[3] === from) parts[3] = to;
+      return parts.join(" ");
+    });
   }
 
   async function firstProblem(store: RedisLedgerStore, keySet = keys) {

@@ -137,34 +137,30 @@ if allowed or shadow then
   heldId = id
 end
 
-local extra = {}
-if actorJson ~= '' then extra[1], extra[2] = '=actor', actorJson end
-extra[#extra + 1] = '#estimate'
-extra[#extra + 1] = ARGV[5]
-if heldId ~= '' then
-  extra[#extra + 1] = '$reservationId'
-  extra[#extra + 1] = id
+-- The event's optional fields (appendAudit): a table only when there is one.
+local extra = nil
+if actorJson ~= '' or reasonCode or caps or shadowReason ~= '' then
+  extra = {}
+  if actorJson ~= '' then extra[1], extra[2] = '=actor', actorJson end
+  if reasonCode then
+    extra[#extra + 1] = '$reasonCode'
+    extra[#extra + 1] = reasonCode
+  end
+  if deniedScope then
+    extra[#extra + 1] = '$deniedScope'
+    extra[#extra + 1] = deniedScope
+  end
+  if caps then
+    extra[#extra + 1] = '=caps'
+    extra[#extra + 1] = '{"disabledTiers":["' .. string.gsub(caps, ',', '","') .. '"]}'
+  end
+  if shadowReason ~= '' then
+    extra[#extra + 1] = '=shadow'
+    extra[#extra + 1] = '{"decision":"DENY","reasonCode":"' .. shadowReason .. '"'
+      .. field('deniedScope', shadowScope ~= '' and quoted(shadowScope) or nil) .. '}'
+  end
 end
-extra[#extra + 1] = '$decision'
-extra[#extra + 1] = decision
-if reasonCode then
-  extra[#extra + 1] = '$reasonCode'
-  extra[#extra + 1] = reasonCode
-end
-if deniedScope then
-  extra[#extra + 1] = '$deniedScope'
-  extra[#extra + 1] = deniedScope
-end
-if caps then
-  extra[#extra + 1] = '=caps'
-  extra[#extra + 1] = '{"disabledTiers":["' .. string.gsub(caps, ',', '","') .. '"]}'
-end
-if shadowReason ~= '' then
-  extra[#extra + 1] = '=shadow'
-  extra[#extra + 1] = '{"decision":"DENY","reasonCode":"' .. shadowReason .. '"'
-    .. field('deniedScope', shadowScope ~= '' and quoted(shadowScope) or nil) .. '}'
-end
-local auditSeq = appendAudit('reserve', fragment, extra, checked)
+local auditSeq = appendAudit('reserve', fragment, extra, checked, ARGV[5] .. ' ' .. decision .. ' ' .. heldId)
 local reply = pushBalances({ decision, reasonCode or '', deniedScope or '', caps or '', heldId, expiresAtMs, hint,
   shadowReason, shadowScope, '', auditSeq }, checked, true)
 rememberArray('reserve', idemKey, idemFingerprint, reply)

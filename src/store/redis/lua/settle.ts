@@ -142,20 +142,20 @@ if idemKey ~= '' then settled[#settled + 1], settled[#settled + 2] = 'sk', idemK
 redis.call('ZREM', holdsKey, id)
 removeDue(deadline, r[5], r[6], runFields, estimate)
 
-local extra = { '$reservationId', id }
-if actorJson ~= '' then extra[3], extra[4] = '=actor', actorJson end
-extra[#extra + 1] = '#estimate'
-extra[#extra + 1] = r[3]
-extra[#extra + 1] = '#amount'
-if amount == estimate then extra[#extra + 1] = r[3] else extra[#extra + 1] = amount end
+local extra = nil
+if actorJson ~= '' then extra = { '=actor', actorJson } end
 if reasonJson ~= '' then
+  extra = extra or {}
   extra[#extra + 1] = '=detail'
   extra[#extra + 1] = reasonJson
 elseif uncharged > 0 then
+  extra = extra or {}
   extra[#extra + 1] = '$detail'
   extra[#extra + 1] = 'uncharged overage ' .. int(uncharged)
 end
-local auditSeq = appendAudit(kind, r[7], extra, held)
+local amountText = r[3]
+if amount ~= estimate then amountText = countText(amount) end
+local auditSeq = appendAudit(kind, r[7], extra, held, r[3] .. ' ' .. amountText .. ' ' .. id)
 -- The record keeps the audit seq with the numbers, so a retry answered from it names the same event.
 settled[7] = countText(debtAdded) .. ':' .. countText(uncharged) .. ':' .. countText(released) .. ':' .. auditSeq
 redis.call('HSET', unpack(settled))
