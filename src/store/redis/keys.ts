@@ -10,7 +10,8 @@ import { ValidationError } from "../../core/errors.js";
  *                                                 "~ver": replaced on every definition write (what scripts cached stays valid while it is unchanged)
  *   <prefix>:{tenant:acme}:meta            hash   gen (budget generations)
  *   <prefix>:{tenant:acme}:counters        hash   "<gen>|<instance>" → "spent:reserved:debt" (gen names the budget);
- *                                                 one hash so a chain of any depth is one HMGET / HSET
+ *                                                 one hash so a chain of any depth is one HMGET / HSET;
+ *                                                 "~ver" mirrors the budgets hash's (read with the counters)
  *   <prefix>:{tenant:acme}:counters-idle   zset   window counter field → when it may be dropped if idle
  *   <prefix>:{tenant:acme}:r:<reservationId>
  *                                          hash   the reservation; expires settledRetention after settling

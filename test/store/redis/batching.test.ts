@@ -112,7 +112,9 @@ describeRedis(
       const held = await ledger.reserve({ subject: broken, action: read, estimate: 1 });
       await ledger.commit(held.reservationId as string);
       const countersKey = `${prefix}:{tenant:acme}:counters`;
-      const [field] = (await redis.client.sendCommand(["HKEYS", countersKey])) as string[];
+      const [field] = ((await redis.client.sendCommand(["HKEYS", countersKey])) as string[]).filter(
+        (name) => !name.startsWith("~"), // the definitions version's mirror
+      );
       await redis.client.sendCommand(["HSET", countersKey, field, "nan:0:0"]);
       const [denied, allowed, balance] = await Promise.allSettled([
         ledger.reserve({ subject: broken, action: read, estimate: 1 }),

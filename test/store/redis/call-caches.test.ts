@@ -108,6 +108,30 @@ describeRedis("redis store: what the library keeps across calls never outlives w
     await ledger.close();
   });
 
+  it("a counters hash that lost its mirror of the definitions version gets the current one back", async () => {
+    const prefix = uniquePrefix("cache");
+    const ledger = await ledgerOn(prefix);
+    await ledger.setBudget({ scope: "tenant:acme", limit: 100 });
+    await ledger.setBudget({ scope: "tenant:acme", limit: 50 });
+    // Warm until the plan and holds are answered from the caches (the client learns the shapes first).
+    for (let round = 0; round < 4; round++) {
+      const held = await ledger.reserve({ subject, action: read, estimate: 1 });
+      await ledger.commit(held.reservationId as string);
+    }
+    const hashes = { budgets: `${prefix}:{tenant:acme}:budgets`, counters: `${prefix}:{tenant:acme}:counters` };
+    const version = async (key: string) => redis.client.sendCommand(["HGET", key, "~ver"]);
+    await redis.client.sendCommand(["HDEL", hashes.counters, "~ver"]);
+    const held = await ledger.reserve({ subject, action: read, estimate: 1 });
+    expect(held.balances?.[0]).toMatchObject({ allocated: 50, spent: 4, reserved: 1 });
+    // Mirrored as the budgets hash has it now; the next calls are answered from it.
+    expect(await version(hashes.counters)).toBe(await version(hashes.budgets));
+    expect((await ledger.commit(held.reservationId as string)).balances?.[0]).toMatchObject({ spent: 5 });
+    await ledger.setBudget({ scope: "tenant:acme", limit: 6 });
+    expect(await ledger.decide({ subject, action: read, estimate: 2 })).toMatchObject({ decision: "DENY" });
+    expect(await ledger.decide({ subject, action: read, estimate: 1 })).toMatchObject({ decision: "ALLOW" });
+    await ledger.close();
+  });
+
   it("two stores on one server with the same tenant under different prefixes keep their own limits", async () => {
     const first = await ledgerOn(uniquePrefix("cache"));
     const second = await ledgerOn(uniquePrefix("cache"));

@@ -43,7 +43,9 @@ describeRedis("redis store", () => {
         });
         await ledger.commit(held.reservationId as string);
         const countersKey = `${prefix}:{tenant:acme}:counters`;
-        const fields = (await redis.client.sendCommand(["HKEYS", countersKey])) as string[];
+        const fields = ((await redis.client.sendCommand(["HKEYS", countersKey])) as string[]).filter(
+          (name) => !name.startsWith("~"), // the definitions version's mirror
+        );
         expect(fields).toHaveLength(1);
         await redis.client.sendCommand(["HSET", countersKey, fields[0], stored]);
         await expect(ledger.getBalance({ scope: "tenant:acme" })).rejects.toMatchObject({ code: "INVARIANT_VIOLATED" });

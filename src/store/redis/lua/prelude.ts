@@ -42,10 +42,12 @@ local limitsText, baseText
 local lastTimeSec, lastTimeSecMs
 -- While a batch runs (scripts.ts), its operations share the TIME the first one read.
 local inBatch, batchTime = false, nil
+-- Set when loadCachedCounters found the counters hash without the definitions version's mirror.
+local countersUnmirrored = false
 
 local function begin(keys, args)
   KEYS, ARGV = keys, args
-  tenantKnown, dueBacklog, earliestHold = nil, false, false
+  tenantKnown, dueBacklog, earliestHold, countersUnmirrored = nil, false, false, false
   if args[3] ~= limitsText then
     local limits = {}
     for limit in string.gmatch(args[3], '[^,]+') do limits[#limits + 1] = limit end
@@ -110,8 +112,11 @@ local definitionsVersionField = '~ver'
 local definitionsWrites = 0
 local function noteDefinitionsChanged()
   definitionsWrites = definitionsWrites + 1
-  redis.call('HSET', budgetsKey, definitionsVersionField,
-    timeSec .. '.' .. timeMicros .. '.' .. definitionsWrites)
+  local version = timeSec .. '.' .. timeMicros .. '.' .. definitionsWrites
+  redis.call('HSET', budgetsKey, definitionsVersionField, version)
+  -- Mirrored in the counters hash: a call whose definitions are cached confirms them with the same
+  -- HMGET that reads its counters (loadCachedCounters).
+  redis.call('HSET', countersKey, definitionsVersionField, version)
 end
 
 -- The stored definitions of fields (count budget fields, then shapeGenField, layoutField and
@@ -119,15 +124,25 @@ end
 -- entry's table of its own) keeps what was read under the version and the tenant it was read for;
 -- while the hash still has that version, only the three fields after the budgets are read.
 local function definitionsOf(entry, fields, count)
+  local defs, gen, marker
   if entry.defs and entry.base == base then
     local head = redis.call('HMGET', budgetsKey, shapeGenField, layoutField, definitionsVersionField)
-    if head[3] == entry.version then return entry.defs, head[1], head[2] end
+    if head[3] == entry.version then defs, gen, marker = entry.defs, head[1], head[2] end
   end
-  local defs = redis.call('HMGET', budgetsKey, unpack(fields))
-  -- Kept only under a version: a hash without one is read in full every time.
-  entry.base, entry.version, entry.defs = base, defs[count + 3], nil
-  if defs[count + 3] then entry.defs = defs end
-  return defs, defs[count + 1], defs[count + 2]
+  if defs == nil then
+    defs = redis.call('HMGET', budgetsKey, unpack(fields))
+    gen, marker = defs[count + 1], defs[count + 2]
+    -- Kept only under a version: a hash without one is read in full every time.
+    entry.base, entry.version, entry.defs = base, defs[count + 3], nil
+    entry.gen, entry.marker = gen, marker
+    if defs[count + 3] then entry.defs = defs end
+  end
+  -- The version as the budgets hash has it now, where loadCachedCounters found no mirror of it.
+  if countersUnmirrored and entry.version then
+    redis.call('HSET', countersKey, definitionsVersionField, entry.version)
+  end
+  countersUnmirrored = false
+  return defs, gen, marker
 end
 
 -- One budget's stored definition (or nil), after the layout check; and the layout marker.
@@ -353,13 +368,17 @@ local function counterFieldsOf(list)
   return fields
 end
 
--- Fills in the counters of every budget in list (fields: counterFieldsOf(list), when the caller
--- keeps it).
-local function loadCounters(list, fields)
-  if #list == 0 then return end
-  local values = redis.call('HMGET', countersKey, unpack(fields or counterFieldsOf(list)))
+-- The same with the definitions version first: what loadCachedCounters reads.
+local function withVersionField(fields)
+  local out = { definitionsVersionField }
+  for i = 1, #fields do out[i + 1] = fields[i] end
+  return out
+end
+
+-- Fills in the counters of every budget in list from values[offset + i] (an HMGET of their fields).
+local function fillCounters(list, values, offset)
   for i = 1, #list do local b = list[i]
-    local value = values[i]
+    local value = values[offset + i]
     local known = value and countsCache[value]
     if known then
       b.spent, b.reserved, b.debt, b.found, b.text = known[1], known[2], known[3], true, value
@@ -380,6 +399,29 @@ local function loadCounters(list, fields)
       b.spent, b.reserved, b.debt, b.found, b.text = 0, 0, 0, false, '0:0:0'
     end
   end
+end
+
+-- Fills in the counters of every budget in list (fields: counterFieldsOf(list), when the caller
+-- keeps it).
+local function loadCounters(list, fields)
+  if #list == 0 then return end
+  fillCounters(list, redis.call('HMGET', countersKey, unpack(fields or counterFieldsOf(list))), 0)
+end
+
+-- A cache entry's definitions (definitionsOf) and the budget tables made from them, confirmed and
+-- their counters loaded by one HMGET of the counters hash, which mirrors the definitions version
+-- (countersWithVersion: withVersionField of the tables' counter fields). True when the version is
+-- still the entry's; false (nothing filled in) when it moved or was never mirrored: the caller then
+-- reads the definitions and counters as usual.
+local function loadCachedCounters(entry, list, countersWithVersion)
+  local values = redis.call('HMGET', countersKey, unpack(countersWithVersion))
+  if values[1] ~= entry.version then
+    -- Never mirrored (or the counters hash was removed): definitionsOf mirrors the version it confirms.
+    if values[1] == false then countersUnmirrored = true end
+    return false
+  end
+  fillCounters(list, values, 1)
+  return true
 end
 
 -- Window counters that went idle are dropped a few at a time; one that still holds something stays.
@@ -677,31 +719,38 @@ local function heldBudgets(holdsText, unit, runId, runFields)
     byUnit = { fields = fields }
     holds.byUnit[unit] = byUnit
   end
-  local defs, _, marker = definitionsOf(byUnit, byUnit.fields, #holds)
-  local present = false
-  for i = 1, #holds do
-    if defs[i] then present = true end
-  end
-  checkLayout(marker, present)
-  if present then tenantKnown = true end
   -- The budget tables of the last call with these definitions (and run instance) are reused, as in
-  -- the reserve: their counters are loaded afresh below.
+  -- the reserve; while the definitions version is unchanged one HMGET confirms them and loads them.
   local candidates = byUnit.candidates
-  if not (candidates and byUnit.candidatesDefs == defs and byUnit.candidatesRun == runInstance) then
-    candidates = {}
-    for i = 1, #holds do local hold = holds[i]
-      local raw = defs[i]
-      if raw then
-        local def = defCache[raw] or parseDef(raw)
-        if def.gen == hold.gen then
-          candidates[#candidates + 1] = budgetAt(def, hold.scope, hold.instance or runInstance)
+  if candidates and byUnit.defs and byUnit.base == base and byUnit.candidatesDefs == byUnit.defs
+    and byUnit.candidatesRun == runInstance and loadCachedCounters(byUnit, candidates, byUnit.countersWithVersion) then
+    if byUnit.present then tenantKnown = true end
+  else
+    local defs, _, marker = definitionsOf(byUnit, byUnit.fields, #holds)
+    local present = false
+    for i = 1, #holds do
+      if defs[i] then present = true end
+    end
+    checkLayout(marker, present)
+    if present then tenantKnown = true end
+    if not (candidates and byUnit.candidatesDefs == defs and byUnit.candidatesRun == runInstance) then
+      candidates = {}
+      for i = 1, #holds do local hold = holds[i]
+        local raw = defs[i]
+        if raw then
+          local def = defCache[raw] or parseDef(raw)
+          if def.gen == hold.gen then
+            candidates[#candidates + 1] = budgetAt(def, hold.scope, hold.instance or runInstance)
+          end
         end
       end
+      byUnit.candidates, byUnit.candidatesDefs, byUnit.candidatesRun = candidates, defs, runInstance
+      byUnit.counterFields = counterFieldsOf(candidates)
+      byUnit.countersWithVersion = withVersionField(byUnit.counterFields)
     end
-    byUnit.candidates, byUnit.candidatesDefs, byUnit.candidatesRun = candidates, defs, runInstance
-    byUnit.counterFields = counterFieldsOf(candidates)
+    byUnit.present = present
+    loadCounters(candidates, byUnit.counterFields)
   end
-  loadCounters(candidates, byUnit.counterFields)
   foldDue(candidates)
   for i = 1, #candidates do local b = candidates[i]
     if b.found then held[#held + 1] = b end

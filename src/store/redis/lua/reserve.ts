@@ -52,16 +52,11 @@ if not dryRun then
 end
 
 local scopeCount = plan.scopeCount
-local defs, storedGen, marker = definitionsOf(plan.definitions, plan.fields, scopeCount)
-checkLayout(marker, storedGen ~= false)
--- The client left out the scopes whose shape had no budget when the set of budgets was at
--- generation shapeGen: valid only while it still is. Otherwise it refreshes and asks again.
-local currentGen = storedGen or '0'
-if shapeGen ~= '' and shapeGen ~= currentGen then return { '!', 'SHAPES_CHANGED', currentGen } end
+local entry = plan.definitions
 -- The budget tables of the last call on this plan with these definitions, while every window
 -- instance is still the same (budgetAt: reused tables); otherwise made afresh and kept.
 local checked = plan.checked
-if checked and plan.checkedDefs == defs then
+if checked and entry.defs and entry.base == base and plan.checkedDefs == entry.defs then
   for i = 1, #checked do local b = checked[i]
     if b.def.window ~= 'lifetime' and instanceOf(b.def.window, runId) ~= b.instance then
       checked = nil
@@ -71,22 +66,37 @@ if checked and plan.checkedDefs == defs then
 else
   checked = nil
 end
-if checked == nil then
-  checked = {}
-  for i = 1, scopeCount do
-    local raw = defs[i]
-    if raw then
-      -- The cached definition and the lifetime instance looked up in line (a call each cost ~0.5k).
-      local def = defCache[raw] or parseDef(raw)
-      local instance = 'life'
-      if def.window ~= 'lifetime' then instance = instanceOf(def.window, runId) end
-      checked[#checked + 1] = budgetAt(def, plan.scopes[i], instance, i)
+local storedGen, marker
+-- While the definitions version is unchanged, one HMGET confirms the cached tables and loads them.
+if checked and loadCachedCounters(entry, checked, plan.checkedCountersWithVersion) then
+  storedGen, marker = entry.gen, entry.marker
+else
+  local defs
+  defs, storedGen, marker = definitionsOf(entry, plan.fields, scopeCount)
+  -- Tables whose instances were found current above are kept if the definitions are the same.
+  if checked == nil or plan.checkedDefs ~= defs then
+    checked = {}
+    for i = 1, scopeCount do
+      local raw = defs[i]
+      if raw then
+        -- The cached definition and the lifetime instance looked up in line (a call each cost ~0.5k).
+        local def = defCache[raw] or parseDef(raw)
+        local instance = 'life'
+        if def.window ~= 'lifetime' then instance = instanceOf(def.window, runId) end
+        checked[#checked + 1] = budgetAt(def, plan.scopes[i], instance, i)
+      end
     end
+    plan.checked, plan.checkedDefs, plan.checkedFields = checked, defs, counterFieldsOf(checked)
+    plan.checkedCountersWithVersion = withVersionField(plan.checkedFields)
   end
-  plan.checked, plan.checkedDefs, plan.checkedFields = checked, defs, counterFieldsOf(checked)
+  loadCounters(checked, plan.checkedFields)
 end
+checkLayout(marker, storedGen ~= false)
+-- The client left out the scopes whose shape had no budget when the set of budgets was at
+-- generation shapeGen: valid only while it still is. Otherwise it refreshes and asks again.
+local currentGen = storedGen or '0'
+if shapeGen ~= '' and shapeGen ~= currentGen then return { '!', 'SHAPES_CHANGED', currentGen } end
 if #checked > 0 then tenantKnown = true end
-loadCounters(checked, plan.checkedFields)
 foldDue(checked)
 
 local verdict = evaluate(checked, tier, estimate)
