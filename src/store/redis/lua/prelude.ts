@@ -442,19 +442,25 @@ local function pruneIdleCounters()
 end
 
 -- Writes counters; window counters get (or push back) their idle deadline. Lifetime counters live
--- with their budget.
+-- with their budget. The HSET's arguments are a table kept with the list (a cached list is saved on
+-- every call with the same length).
 local function saveCounters(list)
-  if #list == 0 then return end
+  local count = #list
+  if count == 0 then return end
   if smallCountText == nil then makeSmallCounts() end
-  local args = {}
-  local idleDeadlines = {}
-  for i = 1, #list do local b = list[i]
-    args[#args + 1] = b.field
+  local args = list.saveArgs
+  if args == nil then
+    args = {}
+    list.saveArgs = args
+  end
+  local idleDeadlines = nil
+  for i = 1, count do local b = list[i]
+    args[2 * i - 1] = b.field
     -- countText in line: three calls per budget cost more than the lookups.
     local text = (smallCountText[b.spent] or string.format('%d', b.spent)) .. ':'
       .. (smallCountText[b.reserved] or string.format('%d', b.reserved)) .. ':'
       .. (smallCountText[b.debt] or string.format('%d', b.debt))
-    args[#args + 1] = text
+    args[2 * i] = text
     b.text = text
     -- Only numbers a load would accept: the cache never answers what parsing would refuse.
     if countsCache[text] == nil and b.spent >= 0 and b.reserved >= 0 and b.debt >= 0
@@ -466,12 +472,13 @@ local function saveCounters(list)
     if b.instance ~= 'life' then
       local retentionMs = clockCountersRetentionMs
       if b.def.window == 'run' then retentionMs = runCountersRetentionMs end
+      idleDeadlines = idleDeadlines or {}
       idleDeadlines[#idleDeadlines + 1] = now + retentionMs
       idleDeadlines[#idleDeadlines + 1] = b.field
     end
   end
-  redis.call('HSET', countersKey, unpack(args))
-  if #idleDeadlines > 0 then
+  redis.call('HSET', countersKey, unpack(args, 1, 2 * count))
+  if idleDeadlines then
     redis.call('ZADD', countersIdleKey, unpack(idleDeadlines))
     pruneIdleCounters()
   end
@@ -516,6 +523,23 @@ local function holdsOf(holdsText)
   holdsCache[holdsText] = holds
   holdsCacheSize = holdsCacheSize + 1
   return holds
+end
+
+-- A holds entry's part for one unit: the holds' budget fields (then those definitionsOf reads after
+-- them), the definitions last read and the budget tables made from them (heldBudgets), and the
+-- overdue-slot entry of the chain (dueEntryOf): the only parts of a holds entry written to.
+local function byUnitOf(holds, unit)
+  local byUnit = holds.byUnit[unit]
+  if byUnit == nil then
+    local fields = {}
+    for i = 1, #holds do fields[i] = holds[i].scope .. '|' .. unit end
+    fields[#holds + 1] = shapeGenField
+    fields[#holds + 2] = layoutField
+    fields[#holds + 3] = definitionsVersionField
+    byUnit = { fields = fields }
+    holds.byUnit[unit] = byUnit
+  end
+  return byUnit
 end
 
 -- ------------------------------------------------------------------ overdue slots (see core/hold-deadline.ts)
@@ -574,13 +598,24 @@ local function runFieldsOf(list)
   return fields
 end
 
+-- A chain's field in an overdue slot, "<unit> <holds text>", kept with the parsed holds.
+local function dueEntryOf(unit, holdsText)
+  local byUnit = byUnitOf(holdsOf(holdsText), unit)
+  local entry = byUnit.dueEntry
+  if entry == nil then
+    entry = unit .. ' ' .. holdsText
+    byUnit.dueEntry = entry
+  end
+  return entry
+end
+
 -- Amounts go to redis.call as text made here: a Lua number argument is converted by Redis at ~3.7k
 -- instructions, more than countText's lookup or even a string.format (~2.3k).
 local function addDue(deadline, unit, holdsText, runFields, estimate)
   if estimate <= 0 or holdsText == '' then return end
   local chainKey, runKey = dueKeys(deadline, #runFields > 0)
   local amount = countText(estimate)
-  redis.call('HINCRBY', chainKey, unit .. ' ' .. holdsText, amount)
+  redis.call('HINCRBY', chainKey, dueEntryOf(unit, holdsText), amount)
   for i = 1, #runFields do redis.call('HINCRBY', runKey, runFields[i], amount) end
 end
 
@@ -596,7 +631,7 @@ local function removeDue(deadline, unit, holdsText, runFields, estimate)
   local runCounted = {}
   if estimate <= 0 or holdsText == '' then return true, runCounted end
   local chainKey, runKey = dueKeys(deadline, #runFields > 0)
-  local chainCounted = takeDue(chainKey, unit .. ' ' .. holdsText, estimate)
+  local chainCounted = takeDue(chainKey, dueEntryOf(unit, holdsText), estimate)
   for i = 1, #runFields do runCounted[runFields[i]] = takeDue(runKey, runFields[i], estimate) end
   return chainCounted, runCounted
 end
@@ -706,19 +741,7 @@ local function heldBudgets(holdsText, unit, runId, runFields)
     end
   end
   if #holds == 0 then return held end
-  -- The holds' budget fields (then those definitionsOf reads after them), kept with the parsed holds
-  -- per unit with the definitions last read and the budget tables made from them (the only parts of
-  -- a holds entry written to).
-  local byUnit = holds.byUnit[unit]
-  if byUnit == nil then
-    local fields = {}
-    for i = 1, #holds do fields[i] = holds[i].scope .. '|' .. unit end
-    fields[#holds + 1] = shapeGenField
-    fields[#holds + 2] = layoutField
-    fields[#holds + 3] = definitionsVersionField
-    byUnit = { fields = fields }
-    holds.byUnit[unit] = byUnit
-  end
+  local byUnit = byUnitOf(holds, unit)
   -- The budget tables of the last call with these definitions (and run instance) are reused, as in
   -- the reserve; while the definitions version is unchanged one HMGET confirms them and loads them.
   local candidates = byUnit.candidates
@@ -752,10 +775,16 @@ local function heldBudgets(holdsText, unit, runId, runFields)
     loadCounters(candidates, byUnit.counterFields)
   end
   foldDue(candidates)
-  for i = 1, #candidates do local b = candidates[i]
-    if b.found then held[#held + 1] = b end
+  -- Usually every one is found: then the list itself (no caller keeps it past its call).
+  for i = 1, #candidates do
+    if not candidates[i].found then
+      for j = 1, #candidates do local b = candidates[j]
+        if b.found then held[#held + 1] = b end
+      end
+      return held
+    end
   end
-  return held
+  return candidates
 end
 
 local function balanceJson(b, unit)

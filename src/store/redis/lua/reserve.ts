@@ -126,15 +126,21 @@ if allowed or shadow then
       if b.reserved < 0 or b.spent < 0 or b.debt < 0 then assertCounters(b) end
       -- remainingOf(b) in line
       if b.def.limit - b.spent - b.reserved - b.debt < 0 then violated('remaining >= 0 after a hold on ' .. b.scope) end
-      holds[i] = holdOf(b)
     end
     saveCounters(checked)
+    -- The holds text and run fields of these tables: fixed while they are reused (the same
+    -- definitions and instances), so made once per list.
+    if plan.holdsFor ~= checked then
+      for i = 1, #checked do holds[i] = holdOf(checked[i]) end
+      plan.holdsText, plan.runFields, plan.holdsFor = table.concat(holds, ';'), runFieldsOf(checked), checked
+    end
   end
   expiresAtMs = now + ttlMs
   local deadline = deadlineOf(expiresAtMs, graceMs)
   local earliest = nextDeadline()
   if earliest == 0 or deadline < earliest then hint = deadline end
-  local holdsText = table.concat(holds, ';')
+  local holdsText = ''
+  if allowed then holdsText = plan.holdsText end
   -- The record: fields at their default (no run id, not shadow-denied, nothing charged) are left out.
   local record = { key, 'st', 'held', 'ev', fragment, 'h', holdsText, 'u', unit, 'e', ARGV[5], 'g', plan.graceText,
     'p', overagePolicy, 'c', int(now), 'x', int(expiresAtMs) }
@@ -143,7 +149,7 @@ if allowed or shadow then
   redis.call('HSET', unpack(record))
   -- The score as the deadline slot's text (dueKeys keeps it): a number argument costs Redis a conversion.
   redis.call('ZADD', holdsKey, dueSlotText(deadline), id)
-  if allowed then addDue(deadline, unit, holdsText, runFieldsOf(checked), estimate) end
+  if allowed then addDue(deadline, unit, holdsText, plan.runFields, estimate) end
   heldId = id
 end
 
