@@ -14,7 +14,9 @@ import { ValidationError } from "../../core/errors.js";
  *                                                 "~ver" mirrors the budgets hash's (read with the counters)
  *   <prefix>:{tenant:acme}:counters-idle   zset   window counter field → when it may be dropped if idle
  *   <prefix>:{tenant:acme}:r:<reservationId>
- *                                          hash   the reservation; expires settledRetention after settling
+ *                                          hash   the reservation (st, e, c, x, ri, sd, and k: unit, policy,
+ *                                                 grace, holds, event fragment in one field); expires
+ *                                                 settledRetention after settling
  *   <prefix>:{tenant:acme}:holds           zset   open reservation id → deadline (expiresAt + grace), server ms
  *   <prefix>:{tenant:acme}:i:<op>:<key>    string idempotency record "<fingerprint>\n<outcome>", PX retention
  *   <prefix>:{tenant:acme}:idempotency     list   idempotency record keys, newest first: caps their count

@@ -77,4 +77,43 @@ describeRedis("redis store: keys of an earlier data layout are refused, never mi
     expect(await ledger.getBalance({ scope: "tenant:acme" })).toMatchObject({ spent: 3 });
     await ledger.close();
   });
+
+  it("reservation records written before their shared field are settled, extended, read and expired as before", async () => {
+    const prefix = uniquePrefix("layout");
+    let offsetMs = 0;
+    const store = await createRedisStore({ redis: redis.client, prefix, timeOffsetMs: () => offsetMs });
+    const ledger = new StoreLedger(store, { sweepIntervalMs: 0 });
+    await ledger.setBudget({ scope: "tenant:acme", limit: 100 });
+    /** A hold rewritten as the build before "k" wrote it: u, p, g, h and ev as fields of their own. */
+    async function olderHold(estimate: number): Promise<string> {
+      const held = await ledger.reserve({ subject: { tenant: "acme" }, action: read, estimate, ttlMs: 60_000 });
+      const key = `${prefix}:{tenant:acme}:r:${held.reservationId}`;
+      const shared = (await send(["HGET", key, "k"])) as string;
+      const [head, holds, fragment] = shared.split("\n");
+      const [unit, policy, grace] = head.split(" ");
+      await send(["HDEL", key, "k"]);
+      await send(["HSET", key, "u", unit, "p", policy, "g", grace, "h", holds, "ev", fragment]);
+      return held.reservationId as string;
+    }
+    const committed = await olderHold(5);
+    const record = await ledger.getReservation(committed);
+    expect(record).toMatchObject({
+      status: "held",
+      estimate: 5,
+      subjectScope: "tenant:acme",
+      holds: [{ scope: "tenant:acme", instance: "life" }],
+      overagePolicy: "ALLOW_IF_AVAILABLE",
+      graceMs: 5000,
+    });
+    expect((await ledger.commit(committed, { actual: 4 })).charged).toBe(4);
+    const extended = await olderHold(7);
+    expect((await ledger.extend(extended, { ttlMs: 120_000 })).reservationId).toBe(extended);
+    await ledger.release(extended);
+    await olderHold(9);
+    offsetMs += 10 * 60_000; // past its ttl and grace: the next call expires it
+    expect(await ledger.getBalance({ scope: "tenant:acme" })).toMatchObject({ spent: 4, reserved: 0, remaining: 96 });
+    const types = (await ledger.audit({ scope: "tenant:acme" })).map((event) => event.type);
+    expect(types).toEqual(expect.arrayContaining(["commit", "extend", "release", "expire"]));
+    await ledger.close();
+  });
 });

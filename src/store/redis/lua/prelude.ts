@@ -153,6 +153,7 @@ local function storedBudget(budgetField)
 end
 
 local function reservationKey(id) return base .. 'r:' .. id end
+
 local function idempotencyKey(op, key) return base .. 'i:' .. op .. ':' .. key end
 
 local function int(n) return string.format('%d', n) end
@@ -231,6 +232,34 @@ local function expireUnlessKnown(key1, key2)
   if tenantKnown then return end
   redis.call('PEXPIRE', key1, unknownTenantRetentionMs)
   if key2 then redis.call('PEXPIRE', key2, unknownTenantRetentionMs) end
+end
+
+-- A reservation record: "st" its status, "e" the estimate, "c" / "x" created and expires at, "ri" the
+-- run id and "sd" "1" for a shadow-denied hold (both absent by default), and "k" what every hold of
+-- one plan on one chain shares, "<unit> <overagePolicy> <graceMs>\\n<holds text>\\n<event fragment>"
+-- (no part holds a newline), kept parsed by its text across calls like the plans. Records written
+-- before "k" carry "u", "p", "g", "h" and "ev" as fields of their own, read the same.
+local recordSharedCacheMax = 4096
+local recordSharedCache, recordSharedCacheSize = {}, 0
+local function recordSharedOf(text)
+  local shared = recordSharedCache[text]
+  if shared then return shared end
+  local unit, policy, grace, holdsText, fragment = string.match(text, '^(%S+) (%S+) (%d+)\\n([^\\n]*)\\n(.*)$')
+  if unit == nil then violated('the shared part of a reservation record is "<unit> <policy> <grace>" and two lines') end
+  shared = { unit = unit, policy = policy, grace = grace, holds = holdsText, fragment = fragment }
+  if recordSharedCacheSize >= recordSharedCacheMax then recordSharedCache, recordSharedCacheSize = {}, 0 end
+  recordSharedCache[text] = shared
+  recordSharedCacheSize = recordSharedCacheSize + 1
+  return shared
+end
+
+-- The record of key: { st, sd, e, ri, x } (nil when there is none) and its shared part.
+local function readRecord(key)
+  local r = redis.call('HMGET', key, 'st', 'sd', 'e', 'ri', 'x', 'k')
+  if not r[1] then return nil, nil end
+  if r[6] then return r, recordSharedOf(r[6]) end
+  local old = redis.call('HMGET', key, 'u', 'p', 'g', 'h', 'ev')
+  return r, { unit = old[1], policy = old[2], grace = old[3], holds = old[4] or '', fragment = old[5] or '' }
 end
 
 -- ------------------------------------------------------------------ definitions
@@ -1018,21 +1047,21 @@ end
 
 local function expireOne(id)
   local key = reservationKey(id)
-  local r = redis.call('HMGET', key, 'st', 'x', 'g', 'e', 'u', 'h', 'ev', 'sd', 'ri')
-  if r[1] ~= 'held' then
+  local r, k = readRecord(key)
+  if r == nil or r[1] ~= 'held' then
     -- Settled meanwhile or aged out: the index entry is stale.
     redis.call('ZREM', holdsKey, id)
     return false
   end
-  local deadline = recordDeadline(r[2], r[3])
+  local deadline = recordDeadline(r[5], k.grace)
   if deadline > now then return false end
-  local estimate = tonumber(r[4])
+  local estimate = tonumber(r[3])
   local runFields = {}
-  local held = heldBudgets(r[6], r[5], r[9] or '', runFields)
+  local held = heldBudgets(k.holds, k.unit, r[4] or '', runFields)
   redis.call('ZREM', holdsKey, id)
   -- What a fold moved into the counters already is not taken out again.
   local chainCounted, runCounted = true, nil
-  if estimate > 0 then chainCounted, runCounted = removeDue(deadline, r[5], r[6], runFields, estimate) end
+  if estimate > 0 then chainCounted, runCounted = removeDue(deadline, k.unit, k.holds, runFields, estimate) end
   local changed = {}
   for i = 1, #held do local b = held[i]
     local counted = chainCounted
@@ -1046,9 +1075,9 @@ local function expireOne(id)
   saveCounters(changed)
   redis.call('HSET', key, 'st', 'expired')
   keepSettled(id)
-  local amount = r[4]
-  if r[8] == '1' then amount = '0' end
-  appendAudit('expire', r[7], nil, held, r[4] .. ' ' .. amount .. ' ' .. id)
+  local amount = r[3]
+  if r[2] == '1' then amount = '0' end
+  appendAudit('expire', k.fragment, nil, held, r[3] .. ' ' .. amount .. ' ' .. id)
   return true
 end
 

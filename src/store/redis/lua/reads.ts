@@ -21,9 +21,14 @@ return balanceJson(b, string.match(budgetField, '|(.*)$'))
 export const reservationLua = `
 storedBudget(shapeGenField)
 expireDue()
-local due = redis.call('HMGET', reservationKey(ARGV[4]), 'st', 'x', 'g')
-expireIfOverdue(ARGV[4], due[1], due[2], due[3])
-return redis.call('HMGET', reservationKey(ARGV[4]), 'ev', 'h', 'st', 'sd', 'c', 'x', 'ch', 'e', 'p', 'g', 'ri')
+local key = reservationKey(ARGV[4])
+local due, shared = readRecord(key)
+if due == nil then return { false, false, false, false, false, false, false, false, false, false, false } end
+expireIfOverdue(ARGV[4], due[1], due[5], shared.grace)
+local r = readRecord(key)
+local more = redis.call('HMGET', key, 'c', 'ch')
+-- The fields in the order of a record before "k" (see readRecord in lua/prelude.ts).
+return { shared.fragment, shared.holds, r[1], r[2], more[1], r[5], more[2], r[3], shared.policy, shared.grace, r[4] }
 `;
 
 /**

@@ -142,8 +142,19 @@ if allowed or shadow then
   local holdsText = ''
   if allowed then holdsText = plan.holdsText end
   -- The record: fields at their default (no run id, not shadow-denied, nothing charged) are left out.
-  local record = { key, 'st', 'held', 'ev', fragment, 'h', holdsText, 'u', unit, 'e', ARGV[5], 'g', plan.graceText,
-    'p', overagePolicy, 'c', int(now), 'x', int(expiresAtMs) }
+  -- The part every hold of this plan on these tables shares (readRecord in lua/prelude.ts), made
+  -- once per list like the holds text.
+  local shared
+  if allowed then
+    if plan.sharedFor ~= checked then
+      plan.shared = unit .. ' ' .. overagePolicy .. ' ' .. plan.graceText .. '\\n' .. holdsText .. '\\n' .. fragment
+      plan.sharedFor = checked
+    end
+    shared = plan.shared
+  else
+    shared = unit .. ' ' .. overagePolicy .. ' ' .. plan.graceText .. '\\n\\n' .. fragment
+  end
+  local record = { key, 'st', 'held', 'k', shared, 'e', ARGV[5], 'c', int(now), 'x', int(expiresAtMs) }
   if runId ~= '' then record[#record + 1], record[#record + 2] = 'ri', runId end
   if not allowed then record[#record + 1], record[#record + 2] = 'sd', '1' end
   redis.call('HSET', unpack(record))

@@ -45,10 +45,11 @@ if replayed then
 end
 
 local key = reservationKey(id)
-local r = redis.call('HMGET', key, 'st', 'sd', 'e', 'p', 'u', 'h', 'ev', 'ri', 'x', 'g')
-if not r[1] then return { '!', 'RESERVATION_NOT_FOUND', '' } end
+-- r: st, sd, e, ri, x; k: the shared part (unit, policy, grace, holds, fragment).
+local r, k = readRecord(key)
+if r == nil then return { '!', 'RESERVATION_NOT_FOUND', '' } end
 -- The hold's deadline (nil unless it is held), for removeDue below.
-local expired, deadline = expireIfOverdue(id, r[1], r[9], r[10])
+local expired, deadline = expireIfOverdue(id, r[1], r[5], k.grace)
 if expired then return { '!', 'RESERVATION_EXPIRED', '' } end
 -- A replay handed this reservation to a caller since its reserve's answer was lost: it is theirs.
 if lostReserve and redis.call('HEXISTS', key, 'cl') == 1 then
@@ -62,8 +63,8 @@ if r[1] ~= 'held' and idemFingerprint ~= '' then
     local numbers = redis.call('HMGET', key, 'ch', 'so')
     -- The settle's audit seq is the fourth number (absent in records settled before it was kept).
     local debtAdded, uncharged, released, seq = string.match(numbers[2], '^(%d+):(%d+):(%d+):?(%d*)$')
-    return pushBalances({ 'ok', r[1], numbers[1], debtAdded, uncharged, released, '1', r[5], seq or '' },
-      heldBudgets(r[6], r[5], r[8] or ''), false)
+    return pushBalances({ 'ok', r[1], numbers[1], debtAdded, uncharged, released, '1', k.unit, seq or '' },
+      heldBudgets(k.holds, k.unit, r[4] or ''), false)
   end
 end
 if r[1] == 'expired' then return { '!', 'RESERVATION_EXPIRED', '' } end
@@ -71,9 +72,9 @@ if r[1] ~= 'held' then return { '!', 'RESERVATION_FINALIZED', r[1] } end
 
 local shadowDenied = r[2] == '1'
 local estimate = tonumber(r[3])
-local overagePolicy = r[4]
+local overagePolicy = k.policy
 local runFields = {}
-local held = heldBudgets(r[6], r[5], r[8] or '', runFields)
+local held = heldBudgets(k.holds, k.unit, r[4] or '', runFields)
 local charged, debtAdded, uncharged = 0, 0, 0
 
 if kind == 'commit' and not shadowDenied then
@@ -140,7 +141,7 @@ local settled = { key, 'st', status, 'ch', countText(charged), 'so', '' }
 if idemFingerprint ~= '' then settled[8], settled[9] = 'sf', idemFingerprint end
 if idemKey ~= '' then settled[#settled + 1], settled[#settled + 2] = 'sk', idemKey end
 redis.call('ZREM', holdsKey, id)
-removeDue(deadline, r[5], r[6], runFields, estimate)
+removeDue(deadline, k.unit, k.holds, runFields, estimate)
 
 local extra = nil
 if actorJson ~= '' then extra = { '=actor', actorJson } end
@@ -155,7 +156,7 @@ elseif uncharged > 0 then
 end
 local amountText = r[3]
 if amount ~= estimate then amountText = countText(amount) end
-local auditSeq = appendAudit(kind, r[7], extra, held, r[3] .. ' ' .. amountText .. ' ' .. id)
+local auditSeq = appendAudit(kind, k.fragment, extra, held, r[3] .. ' ' .. amountText .. ' ' .. id)
 -- The record keeps the audit seq with the numbers, so a retry answered from it names the same event.
 settled[7] = countText(debtAdded) .. ':' .. countText(uncharged) .. ':' .. countText(released) .. ':' .. auditSeq
 redis.call('HSET', unpack(settled))
@@ -168,7 +169,7 @@ if lostReserve and lostReserveKey ~= '' then
 end
 local reply = pushBalances({ 'ok', status, replyAmount(charged), replyAmount(debtAdded), replyAmount(uncharged),
   replyAmount(released), '',
-  r[5], auditSeq }, held, false)
+  k.unit, auditSeq }, held, false)
 rememberArray(kind, idemKey, idemFingerprint, reply)
 return reply
 `;
