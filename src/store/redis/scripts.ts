@@ -96,9 +96,9 @@ local function runBatch(keys, args)
   return out
 end
 redis.register_function('tg_VERSION_batch', function(keys, args)
-  inBatch, batchTime = true, nil
+  inBatch, batchTime, batchDueBase = true, nil, nil
   local ok, out = pcall(runBatch, keys, args)
-  inBatch, batchTime = false, nil
+  inBatch, batchTime, batchDueBase = false, nil, nil
   if not ok then error(out) end
   return out
 end)
@@ -112,7 +112,7 @@ function libraryBody(version: string): string {
     const op = luaName(name);
     // Called directly (not in a batch), a tenant function first clears the batch's shared clock.
     const direct = tenant
-      ? `function(keys, args) inBatch, batchTime = false, nil; return ops['${op}'](keys, args) end`
+      ? `function(keys, args) inBatch, batchTime, batchDueBase = false, nil, nil; return ops['${op}'](keys, args) end`
       : `ops['${op}']`;
     parts.push(
       `-- ${name}\nops['${op}'] = function(keys, args)\n${start}\n${body}\nend\nredis.register_function('tg_${version}_${op}', ${direct})\n`,

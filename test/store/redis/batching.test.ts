@@ -87,6 +87,32 @@ describeRedis(
       await ledger.close();
     });
 
+    it("expire what is due once, and the holds made in one are swept when nobody calls", async () => {
+      let offsetMs = 0;
+      const store = await createRedisStore({
+        redis: redis.client,
+        prefix: uniquePrefix("batch-due"),
+        timeOffsetMs: () => offsetMs,
+      });
+      const ledger = new StoreLedger(store, { sweepIntervalMs: 0 });
+      await ledger.setBudget({ scope: "tenant:acme", limit: 10 });
+      const subject = { tenant: "acme" };
+      await ledger.reserve({ subject, action: read, estimate: 4, ttlMs: 1_000 });
+      offsetMs += 60_000; // the hold is past its ttl and grace
+      // One batch: its first reserve expires the hold, the rest see the 4 points back.
+      const batch = await Promise.all(
+        Array.from({ length: 3 }, () => ledger.reserve({ subject, action: read, estimate: 3, ttlMs: 1_000 })),
+      );
+      expect(batch.map((r) => r.decision)).toEqual(["ALLOW", "ALLOW", "ALLOW"]);
+      // Then nobody calls for the tenant: the sweep finds the batch's holds by the deadline it noted.
+      offsetMs += 60_000;
+      expect(await ledger.sweep()).toBe(3);
+      expect(await ledger.getBalance({ scope: "tenant:acme" })).toMatchObject({ reserved: 0, remaining: 10 });
+      const expired = await ledger.audit({ scope: "tenant:acme", type: "expire" });
+      expect(expired).toHaveLength(4);
+      await ledger.close();
+    });
+
     it(`carry at most ${batchCallsMax} calls each`, async () => {
       const { client, sent } = countingClient();
       const store = await createRedisStore({ redis: client, prefix: uniquePrefix("batch-max") });

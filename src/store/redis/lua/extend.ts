@@ -32,6 +32,7 @@ local runFields = {}
 saveCounters(heldBudgets(k.holds, k.unit, r[4] or '', runFields))
 redis.call('HSET', key, 'x', int(expiresAtMs))
 redis.call('ZADD', holdsKey, deadline, id)
+noteHoldRemoved(nil)
 -- The hold moves to its new slot.
 local estimate = tonumber(r[3])
 removeDue(recordDeadline(r[5], k.grace), k.unit, k.holds, runFields, estimate)

@@ -40,8 +40,12 @@ local earliestHold = false
 -- The limits and key names only change with the store's options and the tenant: parsed again only then.
 local limitsText, baseText
 local lastTimeSec, lastTimeSecMs
--- While a batch runs (scripts.ts), its operations share the TIME the first one read.
-local inBatch, batchTime = false, nil
+-- While a batch runs (scripts.ts), its operations share the TIME the first one read; and once one of
+-- them found no hold of its tenant due (expireDue), none is due for the rest of the batch (it runs at
+-- that one instant, and every hold made or moved since has a later deadline): batchDueBase names that
+-- tenant and batchEarliest is its earliest deadline as the batch's holds changed it (0: none, false:
+-- unknown since a hold was removed or moved).
+local inBatch, batchTime, batchDueBase, batchEarliest = false, nil, nil, false
 -- Set when loadCachedCounters found the counters hash without the definitions version's mirror.
 local countersUnmirrored = false
 
@@ -1045,12 +1049,25 @@ local function recordDeadline(expiresAtText, graceText)
   return deadlineOf(tonumber(expiresAtText), tonumber(graceText))
 end
 
+-- A hold added to the holds index with this deadline, or one removed or moved (any deadline), as the
+-- batch's knowledge of the tenant's earliest deadline goes (see batchEarliest).
+local function noteHoldAdded(deadline)
+  if inBatch and batchDueBase == base and batchEarliest and (batchEarliest == 0 or deadline < batchEarliest) then
+    batchEarliest = deadline
+  end
+end
+local function noteHoldRemoved(deadline)
+  if inBatch and batchDueBase == base and deadline ~= nil and deadline ~= batchEarliest then return end
+  batchEarliest = false
+end
+
 local function expireOne(id)
   local key = reservationKey(id)
   local r, k = readRecord(key)
   if r == nil or r[1] ~= 'held' then
     -- Settled meanwhile or aged out: the index entry is stale.
     redis.call('ZREM', holdsKey, id)
+    noteHoldRemoved(nil)
     return false
   end
   local deadline = recordDeadline(r[5], k.grace)
@@ -1059,6 +1076,7 @@ local function expireOne(id)
   local runFields = {}
   local held = heldBudgets(k.holds, k.unit, r[4] or '', runFields)
   redis.call('ZREM', holdsKey, id)
+  noteHoldRemoved(nil)
   -- What a fold moved into the counters already is not taken out again.
   local chainCounted, runCounted = true, nil
   if estimate > 0 then chainCounted, runCounted = removeDue(deadline, k.unit, k.holds, runFields, estimate) end
@@ -1084,15 +1102,21 @@ end
 -- Expires this tenant's overdue holds one by one, at most expireBatchMax per call (each writes its
 -- audit event). When that leaves some behind, foldDue makes what the call reads exact all the same.
 local function expireDue()
+  if inBatch and batchDueBase == base then
+    earliestHold = batchEarliest
+    return 0
+  end
   -- The earliest hold first: when it is not due (the common case) that is the only call, and it is
   -- what nextDeadline answers.
   local first = redis.call('ZRANGE', holdsKey, '0', '0', 'WITHSCORES')
   if #first == 0 then
     earliestHold = 0
+    if inBatch then batchDueBase, batchEarliest = base, 0 end
     return 0
   end
   if tonumber(first[2]) > now then
     earliestHold = tonumber(first[2])
+    if inBatch then batchDueBase, batchEarliest = base, earliestHold end
     return 0
   end
   local due = redis.call('ZRANGEBYSCORE', holdsKey, '-inf', now, 'LIMIT', 0, expireBatchMax)
@@ -1116,6 +1140,7 @@ end
 -- The earliest deadline left, or 0: tells the sweep index when to come back for this tenant.
 local function nextDeadline()
   if earliestHold then return earliestHold end
+  if inBatch and batchDueBase == base and batchEarliest then return batchEarliest end
   local first = redis.call('ZRANGE', holdsKey, '0', '0', 'WITHSCORES')
   if #first == 0 then return 0 end
   return tonumber(first[2])

@@ -160,6 +160,7 @@ if allowed or shadow then
   redis.call('HSET', unpack(record))
   -- The score as the deadline slot's text (dueKeys keeps it): a number argument costs Redis a conversion.
   redis.call('ZADD', holdsKey, dueSlotText(deadline), id)
+  noteHoldAdded(deadline)
   if allowed then addDue(deadline, unit, holdsText, plan.runFields, estimate) end
   heldId = id
 end

@@ -141,6 +141,7 @@ local settled = { key, 'st', status, 'ch', countText(charged), 'so', '' }
 if idemFingerprint ~= '' then settled[8], settled[9] = 'sf', idemFingerprint end
 if idemKey ~= '' then settled[#settled + 1], settled[#settled + 2] = 'sk', idemKey end
 redis.call('ZREM', holdsKey, id)
+noteHoldRemoved(deadline)
 removeDue(deadline, k.unit, k.holds, runFields, estimate)
 
 local extra = nil
