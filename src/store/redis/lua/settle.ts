@@ -161,7 +161,7 @@ local auditSeq = appendAudit(kind, k.fragment, extra, held, r[3] .. ' ' .. amoun
 -- The record keeps the audit seq with the numbers, so a retry answered from it names the same event.
 settled[7] = countText(debtAdded) .. ':' .. countText(uncharged) .. ':' .. countText(released) .. ':' .. auditSeq
 redis.call('HSET', unpack(settled))
-keepSettled(id)
+keepSettled(id, key)
 if lostReserve and lostReserveKey ~= '' then
   -- The caller was told the reserve failed: a retry with its key is decided afresh, not replayed.
   local recordKey = idempotencyKey('reserve', lostReserveKey)
