@@ -157,7 +157,6 @@ local function storedBudget(budgetField)
 end
 
 local function reservationKey(id) return base .. 'r:' .. id end
-
 local function idempotencyKey(op, key) return base .. 'i:' .. op .. ':' .. key end
 
 local function int(n) return string.format('%d', n) end
@@ -972,6 +971,16 @@ local function keepSettled(id, key)
   expireUnlessKnown(settledKey)
 end
 
+-- A budget's "<scope> <allocated> " in an audit event's balances, kept with its table.
+local function auditHeadOf(b)
+  local head = b.auditHead
+  if not head then
+    head = b.scope .. ' ' .. b.def.limitText .. ' '
+    b.auditHead = head
+  end
+  return head
+end
+
 -- An audit event is a stream entry of short fields that the reader (audit-reader.ts) turns into the
 -- event's JSON; nothing here builds JSON. kind: the event's type; fragment: JSON fields every event
 -- of the operation carries (an object body without braces, from the client or the reservation
@@ -997,15 +1006,6 @@ end
 -- The event's sequence is its stream id: "0-*" has the stream number its entries 0-1, 0-2, ... (the
 -- stream keeps its last id when trimmed), so no counter is read or written for it. Returns the
 -- event's seq.
-local function auditHeadOf(b)
-  local head = b.auditHead
-  if not head then
-    head = b.scope .. ' ' .. b.def.limitText .. ' '
-    b.auditHead = head
-  end
-  return head
-end
-
 local function appendAudit(kind, fragment, extra, balances, numbers)
   local head
   if numbers then
@@ -1018,19 +1018,23 @@ local function appendAudit(kind, fragment, extra, balances, numbers)
     -- One field for all of them, of strings the call has already (the reader works out remaining):
     -- a string.format per budget, or a table.concat, cost 20-30k instructions per event.
     -- Each budget's "<scope> <allocated> " is kept with its table (fixed while the table is reused),
-    -- and up to four budgets are joined in one concatenation (each intermediate string costs ~1k).
-    local n = #balances
-    local b1, b2, b3, b4 = balances[1], balances[2], balances[3], balances[4]
-    if n == 4 then
-      packed = auditHeadOf(b1) .. b1.text .. ';' .. auditHeadOf(b2) .. b2.text .. ';' .. auditHeadOf(b3) .. b3.text
-        .. ';' .. auditHeadOf(b4) .. b4.text
-    elseif n == 0 then
-      packed = ''
-    else
-      packed = auditHeadOf(b1) .. b1.text
-      for i = 2, n do local b = balances[i]
-        packed = packed .. ';' .. auditHeadOf(b) .. b.text
+    -- and budgets are joined four at a time, each group in one concatenation (every intermediate
+    -- string costs ~1k; table.concat over a kept parts table measured 10k more per pair at four).
+    packed = ''
+    for i = 1, #balances, 4 do
+      local a, b, c, d = balances[i], balances[i + 1], balances[i + 2], balances[i + 3]
+      local group
+      if d then
+        group = auditHeadOf(a) .. a.text .. ';' .. auditHeadOf(b) .. b.text .. ';' .. auditHeadOf(c) .. c.text .. ';'
+          .. auditHeadOf(d) .. d.text
+      elseif c then
+        group = auditHeadOf(a) .. a.text .. ';' .. auditHeadOf(b) .. b.text .. ';' .. auditHeadOf(c) .. c.text
+      elseif b then
+        group = auditHeadOf(a) .. a.text .. ';' .. auditHeadOf(b) .. b.text
+      else
+        group = auditHeadOf(a) .. a.text
       end
+      if i == 1 then packed = group else packed = packed .. ';' .. group end
     end
   end
   local id

@@ -88,6 +88,8 @@ else
     end
     plan.checked, plan.checkedDefs, plan.checkedFields = checked, defs, counterFieldsOf(checked)
     plan.checkedCountersWithVersion = withVersionField(plan.checkedFields)
+    -- What the holds below make from the tables, made again for new ones.
+    plan.holdsText, plan.runFields, plan.shared = nil, nil, nil
   end
   loadCounters(checked, plan.checkedFields)
 end
@@ -130,9 +132,9 @@ if allowed or shadow then
     saveCounters(checked)
     -- The holds text and run fields of these tables: fixed while they are reused (the same
     -- definitions and instances), so made once per list.
-    if plan.holdsFor ~= checked then
+    if plan.holdsText == nil then
       for i = 1, #checked do holds[i] = holdOf(checked[i]) end
-      plan.holdsText, plan.runFields, plan.holdsFor = table.concat(holds, ';'), runFieldsOf(checked), checked
+      plan.holdsText, plan.runFields = table.concat(holds, ';'), runFieldsOf(checked)
     end
   end
   expiresAtMs = now + ttlMs
@@ -146,9 +148,8 @@ if allowed or shadow then
   -- once per list like the holds text.
   local shared
   if allowed then
-    if plan.sharedFor ~= checked then
+    if plan.shared == nil then
       plan.shared = unit .. ' ' .. overagePolicy .. ' ' .. plan.graceText .. '\\n' .. holdsText .. '\\n' .. fragment
-      plan.sharedFor = checked
     end
     shared = plan.shared
   else
